@@ -1,0 +1,3 @@
+//! Delivery callbacks: the rules that say where an app's outcomes go.
+
+pub mod rules;

@@ -1,0 +1,444 @@
+//! The one typed configuration of a pushgate server.
+//!
+//! Precedence, lowest first: the defaults below, a TOML file (`--config`), then `PUSHGATE_<SECTION>_<KEY>`
+//! environment variables (for example `PUSHGATE_SERVER_LISTEN=0.0.0.0:50051`, `PUSHGATE_STORE_DATA_DIR=/data`).
+//! Only variables whose section is one of the config's sections are read, so client-side variables such as
+//! `PUSHGATE_ENDPOINT` never collide with it; an unknown key inside a known section is an error.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that override the configuration.
+pub const ENV_PREFIX: &str = "PUSHGATE_";
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named by `--config` could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment variable names a key the section does not have, or has a value of the wrong type.
+    #[error("environment variable {var}: {reason}")]
+    Env {
+        /// The variable's name.
+        var: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The built-in defaults could not be turned into a table (a bug, reported rather than panicking).
+    #[error("built-in defaults do not serialize: {0}")]
+    Defaults(String),
+    /// The merged configuration does not fit the typed struct (unknown key, wrong type, bad duration...).
+    #[error("invalid configuration: {0}")]
+    Invalid(Box<toml::de::Error>),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The gRPC listener and its request limits.
+    pub server: ServerConfig,
+    /// Where state is kept.
+    pub store: StoreConfig,
+    /// Admin token, token signing and token lifetimes.
+    pub auth: AuthConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// The gRPC listener and its request limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Loopback by default, so a first start exposes nothing.
+    pub listen: SocketAddr,
+    /// Longest time a unary call (or a stream's first response) may take before it is cancelled.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Calls served at once; further calls are refused with RESOURCE_EXHAUSTED instead of queueing.
+    pub max_concurrent_requests: usize,
+    /// How long in-flight calls may run after SIGINT/SIGTERM before the server stops anyway.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// When set, the server writes the address it is listening on to this file once it accepts calls
+    /// (useful with port 0, for scripts and tests).
+    pub address_file: Option<PathBuf>,
+    /// Serve TLS instead of plain HTTP/2 when set.
+    pub tls: Option<TlsConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 1024,
+            shutdown_grace: Duration::from_secs(20),
+            address_file: None,
+            tls: None,
+        }
+    }
+}
+
+/// TLS for the gRPC listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server.
+    pub cert_file: PathBuf,
+    /// PEM private key of the server.
+    pub key_file: PathBuf,
+    /// When set, clients must present a certificate signed by one of these PEM CAs (mutual TLS).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// Where state is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Directory of the embedded sled database and of generated key files.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./pushgate-data"),
+        }
+    }
+}
+
+/// Admin token, token signing and token lifetimes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The admin token for `AppService`. When unset, the first start generates one and writes it to
+    /// `<data_dir>/admin-token` (mode 0600); only its hash is stored.
+    pub admin_token: Option<Secret>,
+    /// Key that signs app and user tokens (at least 32 characters). When unset, a random key is generated once
+    /// into `<data_dir>/token-signing.key` (mode 0600). Changing it invalidates every issued token.
+    pub signing_key: Option<Secret>,
+    /// Lifetime of an app token when the caller asks for none.
+    #[serde(with = "humantime_serde")]
+    pub app_token_ttl: Duration,
+    /// Longest app token lifetime a caller may ask for.
+    #[serde(with = "humantime_serde")]
+    pub app_token_max_ttl: Duration,
+    /// Lifetime of a user (own channel) token when the caller asks for none.
+    #[serde(with = "humantime_serde")]
+    pub user_token_ttl: Duration,
+    /// Longest user token lifetime a caller may ask for.
+    #[serde(with = "humantime_serde")]
+    pub user_token_max_ttl: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            signing_key: None,
+            app_token_ttl: Duration::from_secs(24 * 3600),
+            app_token_max_ttl: Duration::from_secs(30 * 24 * 3600),
+            user_token_ttl: Duration::from_secs(3600),
+            user_token_max_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `pushgate=debug,tower=warn`. `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// A configured secret: printed as `[redacted]`, never logged.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Config {
+    /// Loads the configuration from the defaults, an optional TOML file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Loads the configuration from the defaults, an optional TOML file and the given environment.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut merged = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Defaults(e.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let table: toml::Table = text.parse().map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?;
+            merge(&mut merged, table);
+        }
+        apply_env(&mut merged, env)?;
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The configuration as TOML with every secret replaced by `[redacted]`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        let redact = |s: &mut Option<Secret>| {
+            if s.is_some() {
+                *s = Some(Secret::new("[redacted]"));
+            }
+        };
+        redact(&mut shown.auth.admin_token);
+        redact(&mut shown.auth.signing_key);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+/// Overlays `top` on `base`, table by table, so a file may set one key of a section and keep the rest.
+fn merge(base: &mut toml::Table, top: toml::Table) {
+    for (key, value) in top {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(top_inner)) => {
+                merge(inner, top_inner)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Keys that hold a table rather than a value, so an environment variable cannot address them directly.
+const NESTED_TABLES: &[(&str, &str)] = &[("server", "tls")];
+
+fn apply_env(
+    merged: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let sections: Vec<String> = merged.keys().cloned().collect();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+        .collect();
+    // Deterministic order, so two variables addressing the same key resolve the same way every time.
+    vars.sort();
+    for (var, raw) in vars {
+        let rest = var[ENV_PREFIX.len()..].to_ascii_lowercase();
+        let Some(section) = sections.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+            continue;
+        };
+        let mut key = rest[section.len() + 1..].to_owned();
+        let Some(toml::Value::Table(table)) = merged.get_mut(section) else {
+            continue;
+        };
+        let mut target = table;
+        for (sec, nested) in NESTED_TABLES {
+            if sec == section
+                && let Some(inner_key) = key.strip_prefix(&format!("{nested}_"))
+            {
+                let inner_key = inner_key.to_owned();
+                target = target
+                    .entry(nested.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| ConfigError::Env {
+                        var: var.clone(),
+                        reason: format!("{section}.{nested} is not a table"),
+                    })?;
+                key = inner_key;
+                break;
+            }
+        }
+        let value = typed_like(target.get(&key), &raw).map_err(|reason| ConfigError::Env {
+            var: var.clone(),
+            reason,
+        })?;
+        target.insert(key, value);
+    }
+    Ok(())
+}
+
+/// Parses an environment value with the type the default (or file) value has; unset keys stay strings and the
+/// typed struct decides.
+fn typed_like(existing: Option<&toml::Value>, raw: &str) -> Result<toml::Value, String> {
+    Ok(match existing {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected an integer, got {raw:?}"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected true or false, got {raw:?}"))?,
+        ),
+        Some(toml::Value::Float(_)) => toml::Value::Float(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected a number, got {raw:?}"))?,
+        ),
+        _ => toml::Value::String(raw.to_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_env() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.store.data_dir, PathBuf::from("./pushgate-data"));
+        assert!(c.server.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn file_overrides_defaults_key_by_key() {
+        let f = file("[server]\nrequest_timeout = \"5s\"\n[store]\ndata_dir = \"/var/lib/pg\"\n");
+        let c = Config::load_from(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(c.server.request_timeout, Duration::from_secs(5));
+        assert_eq!(c.store.data_dir, PathBuf::from("/var/lib/pg"));
+        // Untouched keys of a touched section keep their defaults.
+        assert_eq!(c.server.max_concurrent_requests, 1024);
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let f = file("[server]\nmax_concurrent_requests = 10\nlisten = \"127.0.0.1:1\"\n");
+        let c = Config::load_from(
+            Some(f.path()),
+            env(&[
+                ("PUSHGATE_SERVER_MAX_CONCURRENT_REQUESTS", "20"),
+                ("PUSHGATE_AUTH_APP_TOKEN_TTL", "2h"),
+                ("PUSHGATE_AUTH_ADMIN_TOKEN", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.max_concurrent_requests, 20);
+        assert_eq!(c.server.listen, "127.0.0.1:1".parse().unwrap());
+        assert_eq!(c.auth.app_token_ttl, Duration::from_secs(7200));
+        assert_eq!(c.auth.admin_token, Some(Secret::new("s3cret")));
+    }
+
+    #[test]
+    fn env_reaches_nested_tls_table() {
+        let c = Config::load_from(
+            None,
+            env(&[
+                ("PUSHGATE_SERVER_TLS_CERT_FILE", "/c.pem"),
+                ("PUSHGATE_SERVER_TLS_KEY_FILE", "/k.pem"),
+            ]),
+        )
+        .unwrap();
+        let tls = c.server.tls.unwrap();
+        assert_eq!(tls.cert_file, PathBuf::from("/c.pem"));
+        assert_eq!(tls.key_file, PathBuf::from("/k.pem"));
+    }
+
+    #[test]
+    fn client_side_variables_are_not_config() {
+        let c = Config::load_from(
+            None,
+            env(&[("PUSHGATE_ENDPOINT", "http://x"), ("PUSHGATE_TOKEN", "t")]),
+        )
+        .unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn bad_values_are_errors_not_defaults() {
+        let err = Config::load_from(
+            None,
+            env(&[("PUSHGATE_SERVER_MAX_CONCURRENT_REQUESTS", "x")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("PUSHGATE_SERVER_MAX_CONCURRENT_REQUESTS")
+        );
+        let err =
+            Config::load_from(None, env(&[("PUSHGATE_SERVER_NO_SUCH_KEY", "1")])).unwrap_err();
+        assert!(err.to_string().contains("no_such_key"), "{err}");
+        let f = file("[server]\nlisten = 5\n");
+        assert!(Config::load_from(Some(f.path()), env(&[])).is_err());
+    }
+
+    #[test]
+    fn redacted_print_hides_secrets() {
+        let mut c = Config::default();
+        c.auth.admin_token = Some(Secret::new("topsecret"));
+        c.auth.signing_key = Some(Secret::new("another-secret"));
+        let shown = c.to_redacted_toml();
+        assert!(!shown.contains("topsecret") && !shown.contains("another-secret"));
+        assert!(shown.contains("[redacted]"));
+        assert_eq!(format!("{:?}", c.auth.admin_token), "Some([redacted])");
+    }
+}

@@ -1,0 +1,182 @@
+//! Assembles the tonic server: store, services, tower layers, health, reflection and graceful shutdown.
+
+mod shed;
+
+use std::{future::Future, sync::Arc};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic_health::ServingStatus;
+use tower::ServiceBuilder;
+
+pub use shed::ShedLayer;
+
+use crate::{
+    api::{app::AppApi, auth::AuthLayer, tokens::AuthApi},
+    callback::rules::CallbackRules,
+    config::Config,
+    proto::{
+        FILE_DESCRIPTOR_SET,
+        v1::{app_service_server::AppServiceServer, auth_service_server::AuthServiceServer},
+    },
+    store::{Store, StoreError},
+    tenant::{TenantError, Tenants},
+};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened or flushed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Credentials could not be set up.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    /// The listen address could not be bound, or the address file written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TLS files could not be read or used.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// Reflection could not load the contract.
+    #[error("reflection: {0}")]
+    Reflection(String),
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// The names of every service of the contract, as reflection lists them (health and reflection aside).
+pub const SERVICE_NAMES: &[&str] = &[
+    "pushgate.v1.AuthService",
+    "pushgate.v1.AppService",
+    "pushgate.v1.NotifierService",
+    "pushgate.v1.DeviceService",
+    "pushgate.v1.UserSettingsService",
+    "pushgate.v1.LabelService",
+    "pushgate.v1.PushService",
+    "pushgate.v1.TaskService",
+    "pushgate.v1.ChannelService",
+    "pushgate.v1.EventService",
+];
+
+/// Runs the server until `shutdown` resolves, then drains in-flight calls (for at most the configured grace
+/// period) and flushes the store.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let data_dir = config.store.data_dir.clone();
+    let store = Store::open_sled(&data_dir)?;
+    let tenants = Arc::new(Tenants::init(store.clone(), config.auth.clone(), &data_dir).await?);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServerError::Reflection(e.to_string()))?;
+
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| ServerError::Io {
+            what: format!("cannot listen on {}", config.server.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Io {
+        what: "cannot read the bound address".into(),
+        source,
+    })?;
+
+    let mut builder = Server::builder()
+        .timeout(config.server.request_timeout)
+        .trace_fn(|request| tracing::info_span!("grpc", method = %request.uri().path()));
+    if let Some(tls) = &config.server.tls {
+        builder = builder
+            .tls_config(tls_config(tls)?)
+            .map_err(|e| ServerError::Tls(e.to_string()))?;
+    }
+    let layers = ServiceBuilder::new()
+        .layer(ShedLayer::new(config.server.max_concurrent_requests))
+        .layer(AuthLayer::new(tenants.clone()));
+    let router = builder
+        .layer(layers)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(AuthServiceServer::new(AuthApi::new(tenants.clone())))
+        .add_service(AppServiceServer::new(AppApi::new(
+            tenants.clone(),
+            CallbackRules::new(store.clone()),
+        )));
+
+    // The store is open and every service is registered: from here on the server can answer.
+    for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
+    }
+    if let Some(path) = &config.server.address_file {
+        std::fs::write(path, addr.to_string()).map_err(|source| ServerError::Io {
+            what: format!("cannot write the address file {}", path.display()),
+            source,
+        })?;
+    }
+    tracing::info!(%addr, tls = config.server.tls.is_some(), data_dir = %data_dir.display(), "pushgate listening");
+
+    let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+    let drain_health = health.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new calls, finishing the ones in flight");
+        for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+            drain_health
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
+        let _ = draining_tx.send(());
+    };
+    let serve = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    let grace = config.server.shutdown_grace;
+    tokio::select! {
+        result = serve => result?,
+        _ = async {
+            if draining_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!(grace = ?grace, "grace period over; dropping the calls still in flight");
+        }
+    }
+    store.flush().await?;
+    tracing::info!("store flushed; bye");
+    Ok(())
+}
+
+fn tls_config(tls: &crate::config::TlsConfig) -> Result<ServerTlsConfig, ServerError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| ServerError::Tls(format!("cannot read {}: {e}", path.display())))
+    };
+    let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+        read(&tls.cert_file)?,
+        read(&tls.key_file)?,
+    ));
+    if let Some(ca) = &tls.client_ca_file {
+        config = config.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Ok(config)
+}

@@ -1,0 +1,64 @@
+//! The key layout of the sled store, in one place.
+//!
+//! Every tenant record's key starts with its app's name followed by [`SEP`], so a prefix scan over one app can
+//! never reach another app's records, and deleting an app is a prefix delete in every tree. The app records
+//! themselves are keyed by the bare app name. The only keys not scoped to an app are server-wide ones in the
+//! `meta` tree (the admin token's hash), which no tenant can address.
+
+/// Separates the app from the rest of a key. App names cannot contain it.
+pub const SEP: u8 = 0;
+
+/// Tree of app records, keyed by app name.
+pub const APPS: &str = "apps";
+/// Tree of callback rules, keyed by app + rule name.
+pub const CALLBACK_RULES: &str = "callback_rules";
+/// Tree of server-wide values.
+pub const META: &str = "meta";
+
+/// Key of an app record.
+pub fn app(name: &str) -> Vec<u8> {
+    name.as_bytes().to_vec()
+}
+
+/// Prefix shared by every record of one app outside the `apps` tree.
+pub fn app_prefix(app: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(app.len() + 1);
+    key.extend_from_slice(app.as_bytes());
+    key.push(SEP);
+    key
+}
+
+/// Key of one callback rule of an app.
+pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
+    scoped(app, rule.as_bytes())
+}
+
+/// Key of the admin token's hash in the `meta` tree.
+pub const ADMIN_TOKEN_HASH: &[u8] = b"admin_token_sha256";
+
+/// The part of an app-scoped key after the app prefix, as UTF-8 (record names are UTF-8).
+pub fn name_after_prefix<'a>(app: &str, key: &'a [u8]) -> Option<&'a str> {
+    key.strip_prefix(app_prefix(app).as_slice())
+        .and_then(|rest| std::str::from_utf8(rest).ok())
+}
+
+fn scoped(app: &str, rest: &[u8]) -> Vec<u8> {
+    let mut key = app_prefix(app);
+    key.extend_from_slice(rest);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_prefixes_never_overlap() {
+        // "a#b" must not see "a#bc"'s records: the separator ends the app part of the key.
+        let k = callback_rule("a#bc", "x");
+        assert!(!k.starts_with(&app_prefix("a#b")));
+        assert!(k.starts_with(&app_prefix("a#bc")));
+        assert_eq!(name_after_prefix("a#bc", &k), Some("x"));
+        assert_eq!(name_after_prefix("a#b", &k), None);
+    }
+}
