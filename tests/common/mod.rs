@@ -1,0 +1,246 @@
+//! Test harness: the real `pushgate` binary on a free loopback port, with its own data directory, and real
+//! gRPC clients to talk to it.
+#![allow(dead_code)]
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use pushgate::proto::v1::{
+    CreateAppRequest, IssueTokenRequest, app_service_client::AppServiceClient,
+    auth_service_client::AuthServiceClient,
+};
+use tonic::{Request, metadata::MetadataValue, transport::Channel};
+
+/// A running server process. Killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// The admin token it generated on first start.
+    pub admin_token: String,
+    env: Vec<(String, String)>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh data directory.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server on a fresh data directory with extra `PUSHGATE_*` settings.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut server = Self::spawn(tmp.path().to_path_buf(), env);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    fn spawn(data_dir: PathBuf, env: Vec<(String, String)>) -> Self {
+        let addr_file = data_dir.join("test-listen-address");
+        let _ = std::fs::remove_file(&addr_file);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushgate"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("PUSHGATE_STORE_DATA_DIR", &data_dir)
+            .env("PUSHGATE_SERVER_LISTEN", "127.0.0.1:0")
+            .env("PUSHGATE_SERVER_ADDRESS_FILE", &addr_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn pushgate");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(text) = std::fs::read_to_string(&addr_file)
+                && let Ok(addr) = text.trim().parse()
+            {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("pushgate exited before listening: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pushgate did not start within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let admin_token = std::fs::read_to_string(data_dir.join("admin-token"))
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
+        Self {
+            child: Some(child),
+            addr,
+            data_dir,
+            admin_token,
+            env,
+            _tmp: None,
+        }
+    }
+
+    /// Stops this process with SIGTERM and starts a new one on the same data directory and settings.
+    ///
+    /// The waiting happens off the async runtime: the server's graceful HTTP/2 shutdown waits for clients to
+    /// answer its GOAWAY ping, which the test's own connections can only do while the runtime runs.
+    pub async fn restart(self) -> Self {
+        tokio::task::spawn_blocking(move || {
+            let mut old = self;
+            let status = old.terminate();
+            assert!(status.success(), "shutdown failed: {status}");
+            let mut next = Self::spawn(old.data_dir.clone(), std::mem::take(&mut old.env));
+            next._tmp = old._tmp.take();
+            next
+        })
+        .await
+        .expect("restart")
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A new gRPC connection.
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url())
+            .unwrap()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .connect()
+            .await
+            .expect("connect to pushgate")
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -TERM {pid} failed");
+    }
+
+    /// Waits (at most 30 s) for the process to exit and returns its status.
+    pub fn wait(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("pushgate did not exit within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.sigterm();
+        self.wait()
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    let value: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+/// An app created through the API, with an app token.
+pub struct TestApp {
+    /// `org#app`.
+    pub name: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+    /// A fresh app token.
+    pub token: String,
+}
+
+/// Creates an app and issues it a token.
+pub async fn create_app(server: &TestServer, name: &str) -> TestApp {
+    let channel = server.channel().await;
+    let created = AppServiceClient::new(channel.clone())
+        .create_app(authed(
+            CreateAppRequest {
+                name: name.into(),
+                time_zone: String::new(),
+            },
+            &server.admin_token,
+        ))
+        .await
+        .expect("create app")
+        .into_inner();
+    let app = created.app.expect("app in response");
+    let token = issue_token(&channel, &app.client_id, &created.client_secret)
+        .await
+        .expect("issue token");
+    TestApp {
+        name: app.name,
+        client_id: app.client_id,
+        client_secret: created.client_secret,
+        token,
+    }
+}
+
+/// Exchanges credentials for an app token.
+pub async fn issue_token(
+    channel: &Channel,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<String, tonic::Status> {
+    AuthServiceClient::new(channel.clone())
+        .issue_token(IssueTokenRequest {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            ttl: None,
+        })
+        .await
+        .map(|r| r.into_inner().access_token)
+}
+
+/// The field names of a status's `BadRequest` details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
