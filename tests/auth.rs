@@ -229,6 +229,40 @@ async fn tokens_used_outside_their_scope_are_permission_denied() {
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 }
 
+#[tokio::test]
+async fn services_of_later_issues_answer_unimplemented_after_auth() {
+    let server = TestServer::start();
+    let app = create_app(&server, "acme#chat").await;
+    let mut raw = tonic::client::Grpc::new(server.channel().await);
+    for method in [
+        "/pushgate.v1.PushService/SendSync",
+        "/pushgate.v1.TaskService/GetTask",
+        "/pushgate.v1.DeviceService/BindDevice",
+    ] {
+        raw.ready().await.unwrap();
+        let err = raw
+            .unary::<_, (), _>(
+                authed((), &app.token),
+                method.parse().unwrap(),
+                tonic_prost::ProstCodec::<(), ()>::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented, "{method}: {err:?}");
+        // Without a token the auth layer answers first.
+        raw.ready().await.unwrap();
+        let err = raw
+            .unary::<_, (), _>(
+                Request::new(()),
+                method.parse().unwrap(),
+                tonic_prost::ProstCodec::<(), ()>::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{method}: {err:?}");
+    }
+}
+
 fn rule(name: &str, url: &str) -> CallbackRule {
     CallbackRule {
         name: name.into(),
