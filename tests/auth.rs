@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, authed, create_app, issue_token, violated_fields};
+use common::{TestServer, authed, call_empty, create_app, issue_token, violated_fields};
 use pushgate::proto::v1::{
     CallbackRule, CreateAppRequest, DeleteAppRequest, DeleteCallbackRuleRequest, DeliveryStatus,
     GetAppRequest, IssueTokenRequest, IssueUserTokenRequest, ListAppsRequest,
@@ -142,16 +142,12 @@ async fn rotation_revokes_old_secret_and_tokens() {
 
     // The user token issued before the rotation is revoked too: on the own channel it no longer
     // authenticates (the channel itself answers later, so any other code means the token passed).
-    let mut raw = tonic::client::Grpc::new(channel.clone());
-    raw.ready().await.unwrap();
-    let err = raw
-        .unary::<_, (), _>(
-            authed((), &user_token),
-            "/pushgate.v1.ChannelService/Ack".parse().unwrap(),
-            tonic_prost::ProstCodec::<(), ()>::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = call_empty(
+        &channel,
+        Some(&user_token),
+        "/pushgate.v1.ChannelService/Ack",
+    )
+    .await;
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
 
     let new_token = issue_token(&channel, &app.client_id, &rotated.client_secret)
@@ -216,16 +212,12 @@ async fn tokens_used_outside_their_scope_are_permission_denied() {
         assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     }
     // An app token on the own channel, which takes user tokens only.
-    let mut raw = tonic::client::Grpc::new(channel);
-    raw.ready().await.unwrap();
-    let err = raw
-        .unary::<_, (), _>(
-            authed((), &app.token),
-            "/pushgate.v1.ChannelService/Ack".parse().unwrap(),
-            tonic_prost::ProstCodec::<(), ()>::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = call_empty(
+        &channel,
+        Some(&app.token),
+        "/pushgate.v1.ChannelService/Ack",
+    )
+    .await;
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 }
 
@@ -233,32 +225,16 @@ async fn tokens_used_outside_their_scope_are_permission_denied() {
 async fn services_of_later_issues_answer_unimplemented_after_auth() {
     let server = TestServer::start();
     let app = create_app(&server, "acme#chat").await;
-    let mut raw = tonic::client::Grpc::new(server.channel().await);
+    let channel = server.channel().await;
     for method in [
         "/pushgate.v1.PushService/SendSync",
         "/pushgate.v1.TaskService/GetTask",
         "/pushgate.v1.DeviceService/BindDevice",
     ] {
-        raw.ready().await.unwrap();
-        let err = raw
-            .unary::<_, (), _>(
-                authed((), &app.token),
-                method.parse().unwrap(),
-                tonic_prost::ProstCodec::<(), ()>::default(),
-            )
-            .await
-            .unwrap_err();
+        let err = call_empty(&channel, Some(&app.token), method).await;
         assert_eq!(err.code(), Code::Unimplemented, "{method}: {err:?}");
         // Without a token the auth layer answers first.
-        raw.ready().await.unwrap();
-        let err = raw
-            .unary::<_, (), _>(
-                Request::new(()),
-                method.parse().unwrap(),
-                tonic_prost::ProstCodec::<(), ()>::default(),
-            )
-            .await
-            .unwrap_err();
+        let err = call_empty(&channel, None, method).await;
         assert_eq!(err.code(), Code::Unauthenticated, "{method}: {err:?}");
     }
 }

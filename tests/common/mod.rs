@@ -244,3 +244,25 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// Calls `method` (`/package.Service/Method`) with an empty message, optionally with a bearer token, and
+/// returns the error status: for methods whose own messages do not matter to the test (auth, routing).
+pub async fn call_empty(channel: &Channel, token: Option<&str>, method: &str) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("channel ready");
+    let request = match token {
+        Some(token) => authed((), token),
+        None => Request::new(()),
+    };
+    match grpc
+        .unary::<_, (), _>(
+            request,
+            method.parse().expect("method path"),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await
+    {
+        Ok(_) => tonic::Status::ok("call succeeded"),
+        Err(status) => status,
+    }
+}
