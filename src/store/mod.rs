@@ -1,18 +1,23 @@
 //! Persistent state behind repository traits, with sled as the embedded implementation.
 //!
-//! The rest of the crate sees the traits (and [`Store`], which bundles one implementation of each), never
+//! Each record kind has one file here with its records (prost messages) and its repository trait; `sled/`
+//! implements every trait on one [`SledStore`]. The rest of the crate sees the traits through [`Store`], never
 //! sled, so a clustered backend can be added without touching the services. Keys are built in [`keys`] only.
 
+pub mod apps;
+pub mod callback_rules;
 pub mod keys;
-pub mod records;
-mod sled_store;
+pub mod meta;
+mod sled;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use records::{AppRecord, CallbackRuleRecord};
-pub use sled_store::SledStore;
+pub use apps::{AppRecord, AppRepository};
+pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
+pub use meta::MetaRepository;
+pub use sled::SledStore;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,54 +49,11 @@ pub enum StoreError {
     },
 }
 
-/// Apps (tenants) and the removal of everything an app owns.
+/// Makes written state durable; called at shutdown.
 #[async_trait]
-pub trait AppRepository: Send + Sync {
-    /// Stores a new app; `AlreadyExists` when the name is taken.
-    async fn create_app(&self, app: AppRecord) -> Result<(), StoreError>;
-    /// One app by name.
-    async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError>;
-    /// Up to `limit` apps in name order, starting after `after`.
-    async fn list_apps(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<AppRecord>, StoreError>;
-    /// Replaces an existing app; `NotFound` when it is gone.
-    async fn update_app(&self, app: AppRecord) -> Result<(), StoreError>;
-    /// Removes the app and every record it owns in every tree; returns how many records went.
-    async fn delete_app(&self, name: &str) -> Result<u64, StoreError>;
-}
-
-/// Callback rules of an app.
-#[async_trait]
-pub trait CallbackRuleRepository: Send + Sync {
-    /// Creates or replaces a rule, refusing a new one beyond `max_rules`; returns whether it was created.
-    async fn put_rule(
-        &self,
-        app: &str,
-        rule: CallbackRuleRecord,
-        max_rules: usize,
-    ) -> Result<bool, StoreError>;
-    /// One rule.
-    async fn get_rule(
-        &self,
-        app: &str,
-        name: &str,
-    ) -> Result<Option<CallbackRuleRecord>, StoreError>;
-    /// All rules of an app in name order.
-    async fn list_rules(&self, app: &str) -> Result<Vec<CallbackRuleRecord>, StoreError>;
-    /// Removes a rule; returns whether it existed.
-    async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError>;
-}
-
-/// Server-wide values that belong to no app.
-#[async_trait]
-pub trait MetaRepository: Send + Sync {
-    /// A value by key (keys come from [`keys`]).
-    async fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Sets a value.
-    async fn put_meta(&self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError>;
+pub trait Flush: Send + Sync {
+    /// Writes everything buffered to disk.
+    async fn flush(&self) -> Result<(), StoreError>;
 }
 
 /// One implementation of every repository, shared by the services.
@@ -104,13 +66,6 @@ pub struct Store {
     /// Server-wide values.
     pub meta: Arc<dyn MetaRepository>,
     flush: Arc<dyn Flush>,
-}
-
-/// Makes written state durable; called at shutdown.
-#[async_trait]
-pub trait Flush: Send + Sync {
-    /// Writes everything buffered to disk.
-    async fn flush(&self) -> Result<(), StoreError>;
 }
 
 impl Store {

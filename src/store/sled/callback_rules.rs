@@ -1,0 +1,89 @@
+//! sled implementation of [`CallbackRuleRepository`].
+
+use async_trait::async_trait;
+use prost::Message;
+
+use super::{SledStore, decode};
+use crate::store::{CallbackRuleRecord, CallbackRuleRepository, StoreError, keys};
+
+#[async_trait]
+impl CallbackRuleRepository for SledStore {
+    async fn put_rule(
+        &self,
+        app: &str,
+        rule: CallbackRuleRecord,
+        max_rules: usize,
+    ) -> Result<bool, StoreError> {
+        let _guard = self.limited_write()?;
+        let tree = self.tree(keys::CALLBACK_RULES)?;
+        let key = keys::callback_rule(app, &rule.name);
+        let exists = tree.contains_key(&key)?;
+        if !exists {
+            let count = tree.scan_prefix(keys::app_prefix(app)).count();
+            if count >= max_rules {
+                return Err(StoreError::LimitReached {
+                    what: "callback rules",
+                    limit: max_rules,
+                });
+            }
+        }
+        tree.insert(key, rule.encode_to_vec())?;
+        Ok(!exists)
+    }
+
+    async fn get_rule(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> Result<Option<CallbackRuleRecord>, StoreError> {
+        let key = keys::callback_rule(app, name);
+        self.tree(keys::CALLBACK_RULES)?
+            .get(&key)?
+            .map(|v| decode(&key, &v))
+            .transpose()
+    }
+
+    async fn list_rules(&self, app: &str) -> Result<Vec<CallbackRuleRecord>, StoreError> {
+        self.tree(keys::CALLBACK_RULES)?
+            .scan_prefix(keys::app_prefix(app))
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tree(keys::CALLBACK_RULES)?
+            .remove(keys::callback_rule(app, name))?
+            .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sled::test_support::temp_store;
+
+    fn rule(name: &str) -> CallbackRuleRecord {
+        CallbackRuleRecord {
+            name: name.into(),
+            url: "http://x".into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn rule_limit_counts_only_new_rules() {
+        let (_dir, s) = temp_store();
+
+        assert!(s.put_rule("o#a", rule("a"), 2).await.unwrap());
+        assert!(s.put_rule("o#a", rule("b"), 2).await.unwrap());
+        assert!(!s.put_rule("o#a", rule("b"), 2).await.unwrap());
+        assert!(matches!(
+            s.put_rule("o#a", rule("c"), 2).await,
+            Err(StoreError::LimitReached { limit: 2, .. })
+        ));
+    }
+}

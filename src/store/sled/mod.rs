@@ -1,0 +1,69 @@
+//! The embedded sled implementation of the repositories: one tree per record kind, one file per repository.
+
+mod apps;
+mod callback_rules;
+mod meta;
+#[cfg(test)]
+mod test_support;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use prost::Message;
+
+use super::{Flush, StoreError};
+
+/// sled-backed store; every repository trait is implemented on it.
+pub struct SledStore {
+    db: sled::Db,
+    /// Serialises writes that check a count limit before inserting, so the limit cannot be raced past; such
+    /// writes are rare admin calls.
+    limited_writes: std::sync::Mutex<()>,
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Decodes a stored record, naming its key when it cannot be decoded.
+fn decode<M: Message + Default>(key: &[u8], bytes: &[u8]) -> Result<M, StoreError> {
+    M::decode(bytes).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        reason: e.to_string(),
+    })
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        let db = sled::Config::new().path(dir.join("db")).open()?;
+        Ok(Self {
+            db,
+            limited_writes: std::sync::Mutex::new(()),
+        })
+    }
+
+    /// The tree of one record kind (names in `keys`); sled keeps opened trees, so this is a map lookup.
+    fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// Holds the lock for count-limited writes.
+    fn limited_write(&self) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
+        self.limited_writes
+            .lock()
+            .map_err(|_| StoreError::Backend("write lock poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl Flush for SledStore {
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! Helpers for the sled repositories' unit tests.
+
+use super::SledStore;
+
+/// A store in a fresh temporary directory (kept alive by the returned guard).
+pub fn temp_store() -> (tempfile::TempDir, SledStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SledStore::open(dir.path()).expect("open store");
+    (dir, store)
+}
