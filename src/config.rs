@@ -64,6 +64,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Notifiers (push certificates).
+    pub notifiers: NotifiersConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -165,6 +167,26 @@ impl Default for AuthConfig {
     }
 }
 
+/// Notifiers (push certificates).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifiersConfig {
+    /// Most notifiers one app may have.
+    pub max_per_app: usize,
+    /// Key that encrypts notifier credentials at rest. When unset, a random key is generated once into
+    /// `<data_dir>/credentials.key` (mode 0600). Losing or changing it makes stored credentials unreadable.
+    pub credentials_key: Option<Secret>,
+}
+
+impl Default for NotifiersConfig {
+    fn default() -> Self {
+        Self {
+            max_per_app: 100,
+            credentials_key: None,
+        }
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -244,6 +266,7 @@ impl Config {
         };
         redact(&mut shown.auth.admin_token);
         redact(&mut shown.auth.signing_key);
+        redact(&mut shown.notifiers.credentials_key);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
     }
 }
@@ -436,8 +459,11 @@ mod tests {
         let mut c = Config::default();
         c.auth.admin_token = Some(Secret::new("topsecret"));
         c.auth.signing_key = Some(Secret::new("another-secret"));
+        c.notifiers.credentials_key = Some(Secret::new("third-secret"));
         let shown = c.to_redacted_toml();
-        assert!(!shown.contains("topsecret") && !shown.contains("another-secret"));
+        for secret in ["topsecret", "another-secret", "third-secret"] {
+            assert!(!shown.contains(secret), "{secret} printed");
+        }
         assert!(shown.contains("[redacted]"));
         assert_eq!(format!("{:?}", c.auth.admin_token), "Some([redacted])");
     }

@@ -4,7 +4,8 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
-    callback::rules::RuleError, store::StoreError, tenant::TenantError, validate::Violations,
+    callback::rules::RuleError, notifier::NotifierError, store::StoreError, tenant::TenantError,
+    validate::Violations,
 };
 
 /// `INVALID_ARGUMENT` with a `BadRequest` naming every violated field.
@@ -88,6 +89,29 @@ impl From<RuleError> for Status {
             ),
             RuleError::NotFound(name) => not_found("callback rule", &name),
             RuleError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<NotifierError> for Status {
+    fn from(e: NotifierError) -> Self {
+        match e {
+            NotifierError::Invalid(v) => invalid(&v),
+            NotifierError::NotFound(name) => not_found("notifier", &name),
+            NotifierError::Exists(name) => Status::with_error_details(
+                Code::AlreadyExists,
+                format!("{name} already exists"),
+                ErrorDetails::with_resource_info("notifier", name, "", "already exists"),
+            ),
+            NotifierError::LimitReached { limit } => quota(
+                "notifiers.max_per_app",
+                format!("an app may have at most {limit} notifiers"),
+            ),
+            NotifierError::Sealed(e) => {
+                tracing::error!(error = %e, "notifier credentials unreadable");
+                Status::internal("stored notifier credentials cannot be read")
+            }
+            NotifierError::Store(e) => e.into(),
         }
     }
 }

@@ -13,15 +13,19 @@ use tower::ServiceBuilder;
 pub use shed::ShedLayer;
 
 use crate::{
-    api::{app::AppApi, auth::AuthLayer, tokens::AuthApi},
+    api::{app::AppApi, auth::AuthLayer, notifier::NotifierApi, tokens::AuthApi},
     callback::rules::CallbackRules,
     config::Config,
+    notifier::{Notifiers, sealing::Sealer},
     proto::{
         FILE_DESCRIPTOR_SET,
-        v1::{app_service_server::AppServiceServer, auth_service_server::AuthServiceServer},
+        v1::{
+            app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
+            notifier_service_server::NotifierServiceServer,
+        },
     },
     store::{Store, StoreError},
-    tenant::{TenantError, Tenants},
+    tenant::{TenantError, Tenants, secrets},
 };
 
 /// Why the server could not start or stopped with an error.
@@ -52,6 +56,9 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// File in the data directory that holds a generated notifier-credentials key.
+pub const CREDENTIALS_KEY_FILE: &str = "credentials.key";
+
 /// The names of every service of the contract, as reflection lists them (health and reflection aside).
 pub const SERVICE_NAMES: &[&str] = &[
     "pushgate.v1.AuthService",
@@ -75,6 +82,19 @@ pub async fn run(
     let data_dir = config.store.data_dir.clone();
     let store = Store::open_sled(&data_dir)?;
     let tenants = Arc::new(Tenants::init(store.clone(), config.auth.clone(), &data_dir).await?);
+    let credentials_key = match &config.notifiers.credentials_key {
+        Some(key) => key.expose().to_owned(),
+        None => {
+            secrets::load_or_create(&data_dir.join(CREDENTIALS_KEY_FILE), "")
+                .map_err(TenantError::from)?
+                .0
+        }
+    };
+    let notifiers = Notifiers::new(
+        store.clone(),
+        Sealer::new(&credentials_key),
+        config.notifiers.max_per_app,
+    );
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -119,7 +139,8 @@ pub async fn run(
         .add_service(AppServiceServer::new(AppApi::new(
             tenants.clone(),
             CallbackRules::new(store.clone()),
-        )));
+        )))
+        .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)));
 
     // The store is open and every service is registered: from here on the server can answer.
     for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {

@@ -14,6 +14,8 @@ pub const APPS: &str = "apps";
 pub const CALLBACK_RULES: &str = "callback_rules";
 /// Tree of server-wide values.
 pub const META: &str = "meta";
+/// Tree of notifiers, keyed by app + notifier name.
+pub const NOTIFIERS: &str = "notifiers";
 
 /// Key of an app record.
 pub fn app(name: &str) -> Vec<u8> {
@@ -31,6 +33,11 @@ pub fn app_prefix(app: &str) -> Vec<u8> {
 /// Key of one callback rule of an app.
 pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
     scoped(app, rule.as_bytes())
+}
+
+/// Key of one notifier of an app.
+pub fn notifier(app: &str, name: &str) -> Vec<u8> {
+    scoped(app, name.as_bytes())
 }
 
 /// Key of the admin token's hash in the `meta` tree.

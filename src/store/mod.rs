@@ -8,6 +8,7 @@ pub mod apps;
 pub mod callback_rules;
 pub mod keys;
 pub mod meta;
+pub mod notifiers;
 mod sled;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 pub use apps::{AppRecord, AppRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
 pub use meta::MetaRepository;
+pub use notifiers::{NotifierRecord, NotifierRepository};
 pub use sled::SledStore;
 
 /// Why a store operation failed.
@@ -65,6 +67,8 @@ pub struct Store {
     pub callback_rules: Arc<dyn CallbackRuleRepository>,
     /// Server-wide values.
     pub meta: Arc<dyn MetaRepository>,
+    /// Notifiers (push certificates).
+    pub notifiers: Arc<dyn NotifierRepository>,
     flush: Arc<dyn Flush>,
 }
 
@@ -76,6 +80,7 @@ impl Store {
             apps: sled.clone(),
             callback_rules: sled.clone(),
             meta: sled.clone(),
+            notifiers: sled.clone(),
             flush: sled,
         })
     }

@@ -9,6 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod credentials;
+
 use pushgate::proto::v1::{
     CreateAppRequest, IssueTokenRequest, app_service_client::AppServiceClient,
     auth_service_client::AuthServiceClient,

@@ -3,6 +3,7 @@
 mod apps;
 mod callback_rules;
 mod meta;
+mod notifiers;
 #[cfg(test)]
 mod test_support;
 
