@@ -2,6 +2,7 @@
 
 mod apps;
 mod callback_rules;
+mod labels;
 mod meta;
 #[cfg(test)]
 mod test_support;
