@@ -13,12 +13,16 @@ use tower::ServiceBuilder;
 pub use shed::ShedLayer;
 
 use crate::{
-    api::{app::AppApi, auth::AuthLayer, tokens::AuthApi},
+    api::{app::AppApi, auth::AuthLayer, label::LabelApi, tokens::AuthApi},
     callback::rules::CallbackRules,
     config::Config,
+    labels::Labels,
     proto::{
         FILE_DESCRIPTOR_SET,
-        v1::{app_service_server::AppServiceServer, auth_service_server::AuthServiceServer},
+        v1::{
+            app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
+            label_service_server::LabelServiceServer,
+        },
     },
     store::{Store, StoreError},
     tenant::{TenantError, Tenants},
@@ -119,7 +123,11 @@ pub async fn run(
         .add_service(AppServiceServer::new(AppApi::new(
             tenants.clone(),
             CallbackRules::new(store.clone()),
-        )));
+        )))
+        .add_service(LabelServiceServer::new(LabelApi::new(Labels::new(
+            store.clone(),
+            config.labels.clone(),
+        ))));
 
     // The store is open and every service is registered: from here on the server can answer.
     for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
