@@ -66,6 +66,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Notifiers (push certificates).
     pub notifiers: NotifiersConfig,
+    /// Limits of push labels.
+    pub labels: LabelsConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -199,6 +201,28 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Limits of push labels.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelsConfig {
+    /// Labels an app may have.
+    pub max_labels_per_app: usize,
+    /// Users one label may hold.
+    pub max_users_per_label: usize,
+    /// Distinct users one `AddLabelUsers` or `RemoveLabelUsers` call may name.
+    pub max_users_per_call: usize,
+}
+
+impl Default for LabelsConfig {
+    fn default() -> Self {
+        Self {
+            max_labels_per_app: 100,
+            max_users_per_label: 20_000,
+            max_users_per_call: 100,
         }
     }
 }
@@ -452,6 +476,25 @@ mod tests {
         assert!(err.to_string().contains("no_such_key"), "{err}");
         let f = file("[server]\nlisten = 5\n");
         assert!(Config::load_from(Some(f.path()), env(&[])).is_err());
+    }
+
+    #[test]
+    fn labels_section_defaults_and_overrides() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(c.labels.max_labels_per_app, 100);
+        assert_eq!(c.labels.max_users_per_label, 20_000);
+        assert_eq!(c.labels.max_users_per_call, 100);
+        let f = file("[labels]\nmax_users_per_label = 50\n");
+        let c = Config::load_from(
+            Some(f.path()),
+            env(&[("PUSHGATE_LABELS_MAX_LABELS_PER_APP", "3")]),
+        )
+        .unwrap();
+        assert_eq!(c.labels.max_labels_per_app, 3);
+        assert_eq!(c.labels.max_users_per_label, 50);
+        assert_eq!(c.labels.max_users_per_call, 100);
+        let err = Config::load_from(None, env(&[("PUSHGATE_LABELS_MAX_LABELS", "3")])).unwrap_err();
+        assert!(err.to_string().contains("max_labels"), "{err}");
     }
 
     #[test]

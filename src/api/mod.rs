@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod label;
 pub mod notifier;
 pub mod status;
 pub mod tokens;

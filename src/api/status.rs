@@ -4,8 +4,8 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
-    callback::rules::RuleError, notifier::NotifierError, store::StoreError, tenant::TenantError,
-    validate::Violations,
+    callback::rules::RuleError, labels::LabelError, notifier::NotifierError, store::StoreError,
+    tenant::TenantError, validate::Violations,
 };
 
 /// `INVALID_ARGUMENT` with a `BadRequest` naming every violated field.
@@ -116,6 +116,40 @@ impl From<NotifierError> for Status {
     }
 }
 
+impl From<LabelError> for Status {
+    fn from(e: LabelError) -> Self {
+        match e {
+            LabelError::Invalid(v) => invalid(&v),
+            LabelError::NotFound(name) => not_found("label", &name),
+            LabelError::UserNotFound { label, user } => Status::with_error_details(
+                Code::NotFound,
+                format!("user {user} is not a member of label {label}"),
+                ErrorDetails::with_resource_info(
+                    "label_user",
+                    format!("{label}/{user}"),
+                    "",
+                    "not a member",
+                ),
+            ),
+            LabelError::Exists(name) => Status::with_error_details(
+                Code::AlreadyExists,
+                format!("label {name} already exists"),
+                ErrorDetails::with_resource_info("label", name, "", "already exists"),
+            ),
+            LabelError::TooManyLabels { limit } => {
+                quota("labels", format!("an app may have at most {limit} labels"))
+            }
+            LabelError::LabelFull { label, limit } => quota(
+                "label_users",
+                format!(
+                    "label {label} may hold at most {limit} users; the users new to it would exceed that, so none was added"
+                ),
+            ),
+            LabelError::Store(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +162,26 @@ mod tests {
         let bad = details.bad_request().expect("bad request details");
         assert_eq!(bad.field_violations[0].field, "name");
         assert_eq!(bad.field_violations[0].description, "is required");
+    }
+
+    #[test]
+    fn labels_errors_carry_their_details() {
+        let status: Status = LabelError::UserNotFound {
+            label: "l".into(),
+            user: "u".into(),
+        }
+        .into();
+        assert_eq!(status.code(), Code::NotFound);
+        let info = status.get_error_details();
+        let info = info.resource_info().expect("resource info");
+        assert_eq!(info.resource_type, "label_user");
+        let status: Status = LabelError::LabelFull {
+            label: "l".into(),
+            limit: 3,
+        }
+        .into();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(status.get_details_quota_failure().is_some());
     }
 
     #[test]

@@ -13,14 +13,16 @@ use tower::ServiceBuilder;
 pub use shed::ShedLayer;
 
 use crate::{
-    api::{app::AppApi, auth::AuthLayer, notifier::NotifierApi, tokens::AuthApi},
+    api::{app::AppApi, auth::AuthLayer, label::LabelApi, notifier::NotifierApi, tokens::AuthApi},
     callback::rules::CallbackRules,
     config::Config,
+    labels::Labels,
     notifier::{Notifiers, sealing::Sealer},
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
             app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
+            label_service_server::LabelServiceServer,
             notifier_service_server::NotifierServiceServer,
         },
     },
@@ -140,7 +142,11 @@ pub async fn run(
             tenants.clone(),
             CallbackRules::new(store.clone()),
         )))
-        .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)));
+        .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)))
+        .add_service(LabelServiceServer::new(LabelApi::new(Labels::new(
+            store.clone(),
+            config.labels.clone(),
+        ))));
 
     // The store is open and every service is registered: from here on the server can answer.
     for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {

@@ -16,6 +16,13 @@ pub const CALLBACK_RULES: &str = "callback_rules";
 pub const META: &str = "meta";
 /// Tree of notifiers, keyed by app + notifier name.
 pub const NOTIFIERS: &str = "notifiers";
+/// Tree of push labels, keyed by app + label name.
+pub const LABELS: &str = "labels";
+/// Tree of label memberships, keyed by app + label + [`SEP`] + user (a label's users are one prefix scan).
+pub const LABEL_USERS: &str = "label_users";
+/// Index of label memberships by user, keyed by app + user + [`SEP`] + label (a user's labels are one prefix
+/// scan). Written in the same transaction as [`LABEL_USERS`].
+pub const USER_LABELS: &str = "user_labels";
 
 /// Key of an app record.
 pub fn app(name: &str) -> Vec<u8> {
@@ -38,6 +45,41 @@ pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
 /// Key of one notifier of an app.
 pub fn notifier(app: &str, name: &str) -> Vec<u8> {
     scoped(app, name.as_bytes())
+}
+
+/// Key of one push label of an app.
+pub fn label(app: &str, label: &str) -> Vec<u8> {
+    scoped(app, label.as_bytes())
+}
+
+/// Prefix of every membership of one label. The separator after the label keeps label `a` from reading the
+/// users of label `ab`; label names and user ids cannot contain it.
+pub fn label_users_prefix(app: &str, label: &str) -> Vec<u8> {
+    let mut key = scoped(app, label.as_bytes());
+    key.push(SEP);
+    key
+}
+
+/// Key of one user's membership of one label.
+pub fn label_user(app: &str, label: &str, user: &str) -> Vec<u8> {
+    let mut key = label_users_prefix(app, label);
+    key.extend_from_slice(user.as_bytes());
+    key
+}
+
+/// Prefix of every label membership of one user (the by-user index). The separator keeps user `u` from
+/// reading the labels of user `u2`.
+pub fn user_labels_prefix(app: &str, user: &str) -> Vec<u8> {
+    let mut key = scoped(app, user.as_bytes());
+    key.push(SEP);
+    key
+}
+
+/// Key of one label in one user's by-user index.
+pub fn user_label(app: &str, user: &str, label: &str) -> Vec<u8> {
+    let mut key = user_labels_prefix(app, user);
+    key.extend_from_slice(label.as_bytes());
+    key
 }
 
 /// Key of the admin token's hash in the `meta` tree.
@@ -67,5 +109,19 @@ mod tests {
         assert!(k.starts_with(&app_prefix("a#bc")));
         assert_eq!(name_after_prefix("a#bc", &k), Some("x"));
         assert_eq!(name_after_prefix("a#b", &k), None);
+    }
+
+    #[test]
+    fn labels_keys_never_see_a_longer_name() {
+        // Label "a" must not see label "ab"'s users, nor user "u" the labels of user "u2".
+        let k = label_user("o#a", "ab", "u");
+        assert!(!k.starts_with(&label_users_prefix("o#a", "a")));
+        assert!(k.starts_with(&label_users_prefix("o#a", "ab")));
+        let k = user_label("o#a", "u2", "l");
+        assert!(!k.starts_with(&user_labels_prefix("o#a", "u")));
+        assert!(k.starts_with(&user_labels_prefix("o#a", "u2")));
+        // And every label key stays inside its app.
+        assert!(label("o#a", "x").starts_with(&app_prefix("o#a")));
+        assert!(!label_user("o#ab", "x", "u").starts_with(&app_prefix("o#a")));
     }
 }

@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod callback_rules;
 pub mod keys;
+pub mod labels;
 pub mod meta;
 pub mod notifiers;
 mod sled;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 
 pub use apps::{AppRecord, AppRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
+pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
 pub use sled::SledStore;
@@ -65,6 +67,8 @@ pub struct Store {
     pub apps: Arc<dyn AppRepository>,
     /// Callback rules.
     pub callback_rules: Arc<dyn CallbackRuleRepository>,
+    /// Push labels and their users.
+    pub labels: Arc<dyn LabelRepository>,
     /// Server-wide values.
     pub meta: Arc<dyn MetaRepository>,
     /// Notifiers (push certificates).
@@ -79,6 +83,7 @@ impl Store {
         Ok(Self {
             apps: sled.clone(),
             callback_rules: sled.clone(),
+            labels: sled.clone(),
             meta: sled.clone(),
             notifiers: sled.clone(),
             flush: sled,

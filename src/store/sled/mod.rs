@@ -2,6 +2,7 @@
 
 mod apps;
 mod callback_rules;
+mod labels;
 mod meta;
 mod notifiers;
 #[cfg(test)]
