@@ -68,6 +68,8 @@ pub struct Config {
     pub notifiers: NotifiersConfig,
     /// Limits of push labels.
     pub labels: LabelsConfig,
+    /// Device bindings.
+    pub devices: DevicesConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -201,6 +203,22 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Device bindings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevicesConfig {
+    /// Most bindings one user may hold.
+    pub max_bindings_per_user: usize,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        Self {
+            max_bindings_per_user: 100,
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod callback;
 pub mod config;
+pub mod devices;
 pub mod labels;
 pub mod notifier;
 pub mod proto;

@@ -4,8 +4,8 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
-    callback::rules::RuleError, labels::LabelError, notifier::NotifierError, store::StoreError,
-    tenant::TenantError, validate::Violations,
+    callback::rules::RuleError, devices::DeviceError, labels::LabelError, notifier::NotifierError,
+    store::StoreError, tenant::TenantError, validate::Violations,
 };
 
 /// `INVALID_ARGUMENT` with a `BadRequest` naming every violated field.
@@ -89,6 +89,28 @@ impl From<RuleError> for Status {
             ),
             RuleError::NotFound(name) => not_found("callback rule", &name),
             RuleError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeviceError> for Status {
+    fn from(e: DeviceError) -> Self {
+        match e {
+            DeviceError::Invalid(v) => invalid(&v),
+            DeviceError::NoNotifier(name) => Status::with_error_details(
+                Code::FailedPrecondition,
+                format!("notifier {name} does not exist: create it before binding devices to it"),
+                ErrorDetails::with_precondition_failure_violation(
+                    "NOT_FOUND",
+                    format!("notifier/{name}"),
+                    "the binding's notifier must exist",
+                ),
+            ),
+            DeviceError::LimitReached { limit } => quota(
+                "devices.max_bindings_per_user",
+                format!("a user may hold at most {limit} bindings"),
+            ),
+            DeviceError::Store(e) => e.into(),
         }
     }
 }

@@ -13,16 +13,20 @@ use tower::ServiceBuilder;
 pub use shed::ShedLayer;
 
 use crate::{
-    api::{app::AppApi, auth::AuthLayer, label::LabelApi, notifier::NotifierApi, tokens::AuthApi},
+    api::{
+        app::AppApi, auth::AuthLayer, device::DeviceApi, label::LabelApi, notifier::NotifierApi,
+        tokens::AuthApi,
+    },
     callback::rules::CallbackRules,
     config::Config,
+    devices::Devices,
     labels::Labels,
     notifier::{Notifiers, sealing::Sealer},
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
             app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
-            label_service_server::LabelServiceServer,
+            device_service_server::DeviceServiceServer, label_service_server::LabelServiceServer,
             notifier_service_server::NotifierServiceServer,
         },
     },
@@ -143,6 +147,10 @@ pub async fn run(
             CallbackRules::new(store.clone()),
         )))
         .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)))
+        .add_service(DeviceServiceServer::new(DeviceApi::new(Devices::new(
+            store.clone(),
+            config.devices.max_bindings_per_user,
+        ))))
         .add_service(LabelServiceServer::new(LabelApi::new(Labels::new(
             store.clone(),
             config.labels.clone(),

@@ -14,6 +14,14 @@ pub const APPS: &str = "apps";
 pub const CALLBACK_RULES: &str = "callback_rules";
 /// Tree of server-wide values.
 pub const META: &str = "meta";
+/// Tree of device bindings, keyed by app + user + [`SEP`] + device + [`SEP`] + notifier.
+pub const BINDINGS: &str = "bindings";
+/// Index: which user a device belongs to, keyed by app + device.
+pub const DEVICE_OWNERS: &str = "device_owners";
+/// Index of bindings by notifier, keyed by app + notifier + [`SEP`] + user + [`SEP`] + device; empty values.
+pub const NOTIFIER_BINDINGS: &str = "notifier_bindings";
+/// Index of bindings by token, keyed by app + notifier + [`SEP`] + token; the value is user + [`SEP`] + device.
+pub const TOKEN_BINDINGS: &str = "token_bindings";
 /// Tree of notifiers, keyed by app + notifier name.
 pub const NOTIFIERS: &str = "notifiers";
 /// Tree of push labels, keyed by app + label name.
@@ -40,6 +48,59 @@ pub fn app_prefix(app: &str) -> Vec<u8> {
 /// Key of one callback rule of an app.
 pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
     scoped(app, rule.as_bytes())
+}
+
+/// Joins the parts of a key with [`SEP`]; user ids, device ids, notifier names and tokens cannot contain it.
+fn joined(app: &str, parts: &[&str]) -> Vec<u8> {
+    let mut key = app_prefix(app);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push(SEP);
+        }
+        key.extend_from_slice(part.as_bytes());
+    }
+    key
+}
+
+/// Key of one binding.
+pub fn binding(app: &str, user: &str, device: &str, notifier: &str) -> Vec<u8> {
+    joined(app, &[user, device, notifier])
+}
+
+/// Prefix of every binding of a user.
+pub fn user_bindings_prefix(app: &str, user: &str) -> Vec<u8> {
+    let mut key = joined(app, &[user]);
+    key.push(SEP);
+    key
+}
+
+/// Prefix of every binding of one device of a user.
+pub fn device_bindings_prefix(app: &str, user: &str, device: &str) -> Vec<u8> {
+    let mut key = joined(app, &[user, device]);
+    key.push(SEP);
+    key
+}
+
+/// Key of a device's owner.
+pub fn device_owner(app: &str, device: &str) -> Vec<u8> {
+    joined(app, &[device])
+}
+
+/// Key of a binding in the by-notifier index.
+pub fn notifier_binding(app: &str, notifier: &str, user: &str, device: &str) -> Vec<u8> {
+    joined(app, &[notifier, user, device])
+}
+
+/// Prefix of the by-notifier index for one notifier.
+pub fn notifier_bindings_prefix(app: &str, notifier: &str) -> Vec<u8> {
+    let mut key = joined(app, &[notifier]);
+    key.push(SEP);
+    key
+}
+
+/// Key of a token in the by-token index.
+pub fn token_binding(app: &str, notifier: &str, token: &str) -> Vec<u8> {
+    joined(app, &[notifier, token])
 }
 
 /// Key of one notifier of an app.

@@ -5,6 +5,7 @@
 //! sled, so a clustered backend can be added without touching the services. Keys are built in [`keys`] only.
 
 pub mod apps;
+pub mod bindings;
 pub mod callback_rules;
 pub mod keys;
 pub mod labels;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use apps::{AppRecord, AppRepository};
+pub use bindings::{BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
 pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
 pub use meta::MetaRepository;
@@ -73,6 +75,8 @@ pub struct Store {
     pub meta: Arc<dyn MetaRepository>,
     /// Notifiers (push certificates).
     pub notifiers: Arc<dyn NotifierRepository>,
+    /// Device bindings.
+    pub bindings: Arc<dyn BindingRepository>,
     flush: Arc<dyn Flush>,
 }
 
@@ -86,6 +90,7 @@ impl Store {
             labels: sled.clone(),
             meta: sled.clone(),
             notifiers: sled.clone(),
+            bindings: sled.clone(),
             flush: sled,
         })
     }

@@ -1,6 +1,7 @@
 //! The embedded sled implementation of the repositories: one tree per record kind, one file per repository.
 
 mod apps;
+mod bindings;
 mod callback_rules;
 mod labels;
 mod meta;

@@ -1,0 +1,260 @@
+//! Device bindings with Easemob's semantics: bind, replace, move between users, unbind; and the users they
+//! make exist.
+
+use crate::{
+    proto::v1::Vendor,
+    store::{BindEffect, BindingCursor, BindingRecord, Store, StoreError},
+    tenant::{check_user_id, now_ms},
+    validate::Violations,
+};
+
+/// Longest device id.
+const MAX_DEVICE_ID: usize = 128;
+/// Longest device token.
+const MAX_TOKEN: usize = 4096;
+
+/// Why a binding operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The request breaks a rule.
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    /// The notifier to bind to does not exist.
+    #[error("notifier {0} does not exist")]
+    NoNotifier(String),
+    /// The user holds the maximum number of bindings.
+    #[error("a user may hold at most {limit} bindings")]
+    LimitReached {
+        /// The limit.
+        limit: usize,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for DeviceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::LimitReached { limit, .. } => DeviceError::LimitReached { limit },
+            e => DeviceError::Store(e),
+        }
+    }
+}
+
+/// What a bind request did.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    /// The effect; `None` means the request unbound (`removed` says what).
+    pub effect: Option<BindEffect>,
+    /// Bindings the call removed.
+    pub removed: Vec<BindingRecord>,
+    /// All of the user's bindings afterwards.
+    pub bindings: Vec<BindingRecord>,
+}
+
+/// What `DeleteUser` removed, per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserRemoval {
+    /// Device bindings.
+    pub bindings: u64,
+    /// Label memberships.
+    pub label_memberships: u64,
+}
+
+/// Device bindings over the store.
+#[derive(Clone)]
+pub struct Devices {
+    store: Store,
+    max_bindings_per_user: usize,
+}
+
+impl Devices {
+    /// Bindings kept in `store`, at most `max_bindings_per_user` per user.
+    pub fn new(store: Store, max_bindings_per_user: usize) -> Self {
+        Self {
+            store,
+            max_bindings_per_user,
+        }
+    }
+
+    /// Binds, replaces or (with an empty token) unbinds, as Easemob's binding call does.
+    pub async fn bind(
+        &self,
+        app: &str,
+        user: &str,
+        device_id: &str,
+        device_token: &str,
+        notifier_name: &str,
+    ) -> Result<Bound, DeviceError> {
+        let mut v = Violations::new();
+        v.check("user", check_user_id(user));
+        v.check("device_id", check_device_id(device_id));
+        if device_token.is_empty() {
+            if !notifier_name.is_empty() {
+                v.check("notifier_name", crate::notifier::check_name(notifier_name));
+            }
+            v.into_result().map_err(DeviceError::Invalid)?;
+            let notifier = (!notifier_name.is_empty()).then_some(notifier_name);
+            let removed = self
+                .store
+                .bindings
+                .unbind(app, user, device_id, notifier)
+                .await?;
+            return Ok(Bound {
+                effect: None,
+                bindings: self.all_of(app, user).await?,
+                removed,
+            });
+        }
+        v.check("notifier_name", crate::notifier::check_name(notifier_name));
+        v.check("device_token", check_token(device_token));
+        v.clone().into_result().map_err(DeviceError::Invalid)?;
+        let notifier = self
+            .store
+            .notifiers
+            .get_notifier(app, notifier_name)
+            .await?
+            .ok_or_else(|| DeviceError::NoNotifier(notifier_name.to_owned()))?;
+        let vendor = notifier.vendor();
+        let token = if vendor == Vendor::Apns as i32 {
+            if !device_token.len().is_multiple_of(2)
+                || !device_token.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                v.add(
+                    "device_token",
+                    "an APNs token is an even number of hex digits",
+                );
+            }
+            device_token.to_ascii_lowercase()
+        } else {
+            device_token.to_owned()
+        };
+        v.into_result().map_err(DeviceError::Invalid)?;
+        let now = now_ms();
+        let outcome = self
+            .store
+            .bindings
+            .bind(
+                app,
+                BindingRecord {
+                    user: user.to_owned(),
+                    device_id: device_id.to_owned(),
+                    device_token: token,
+                    notifier_name: notifier_name.to_owned(),
+                    vendor,
+                    create_time_ms: now,
+                    update_time_ms: now,
+                },
+                self.max_bindings_per_user,
+            )
+            .await?;
+        Ok(Bound {
+            effect: Some(outcome.effect),
+            removed: outcome.removed,
+            bindings: self.all_of(app, user).await?,
+        })
+    }
+
+    /// Removes one binding of a device, or all of them; returns the removed ones and what is left.
+    pub async fn unbind(
+        &self,
+        app: &str,
+        user: &str,
+        device_id: &str,
+        notifier_name: &str,
+    ) -> Result<(Vec<BindingRecord>, Vec<BindingRecord>), DeviceError> {
+        let mut v = Violations::new();
+        v.check("user", check_user_id(user));
+        v.check("device_id", check_device_id(device_id));
+        if !notifier_name.is_empty() {
+            v.check("notifier_name", crate::notifier::check_name(notifier_name));
+        }
+        v.into_result().map_err(DeviceError::Invalid)?;
+        let notifier = (!notifier_name.is_empty()).then_some(notifier_name);
+        let removed = self
+            .store
+            .bindings
+            .unbind(app, user, device_id, notifier)
+            .await?;
+        Ok((removed, self.all_of(app, user).await?))
+    }
+
+    /// A page of a user's bindings.
+    pub async fn list(
+        &self,
+        app: &str,
+        user: &str,
+        after: Option<&BindingCursor>,
+        limit: usize,
+    ) -> Result<(Vec<BindingRecord>, Option<BindingCursor>), DeviceError> {
+        check_user_id(user).map_err(|e| DeviceError::Invalid(Violations::single("user", e)))?;
+        Ok(self
+            .store
+            .bindings
+            .user_bindings(app, user, after, limit)
+            .await?)
+    }
+
+    /// Removes what the directory records for a user: bindings and label memberships.
+    pub async fn delete_user(&self, app: &str, user: &str) -> Result<UserRemoval, DeviceError> {
+        check_user_id(user).map_err(|e| DeviceError::Invalid(Violations::single("user", e)))?;
+        Ok(UserRemoval {
+            bindings: self.store.bindings.delete_user_bindings(app, user).await?,
+            label_memberships: self.store.labels.delete_user(app, user).await?,
+        })
+    }
+
+    /// Whether anything is recorded for the user (the send path reports `no user exist` otherwise).
+    pub async fn user_exists(&self, app: &str, user: &str) -> Result<bool, DeviceError> {
+        Ok(self.store.bindings.has_bindings(app, user).await?
+            || self.store.labels.has_user(app, user).await?)
+    }
+
+    async fn all_of(&self, app: &str, user: &str) -> Result<Vec<BindingRecord>, DeviceError> {
+        // A user holds at most `max_bindings_per_user` bindings, so one page holds them all.
+        let limit = self.max_bindings_per_user.max(1) + 1;
+        Ok(self
+            .store
+            .bindings
+            .user_bindings(app, user, None, limit)
+            .await?
+            .0)
+    }
+}
+
+/// Device ids: 1..128 printable ASCII characters, no spaces.
+fn check_device_id(id: &str) -> Result<(), String> {
+    crate::validate::name_chars(
+        id,
+        MAX_DEVICE_ID,
+        |c| c.is_ascii_graphic(),
+        "printable ASCII characters without spaces",
+    )
+}
+
+/// Tokens: at most 4096 printable ASCII characters (the caller sends the vendor's token as it is).
+fn check_token(token: &str) -> Result<(), String> {
+    crate::validate::name_chars(
+        token,
+        MAX_TOKEN,
+        |c| c.is_ascii_graphic(),
+        "printable ASCII characters without spaces",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_ids_and_tokens() {
+        assert!(check_device_id("ios-2f9c").is_ok());
+        assert!(check_device_id("").is_err());
+        assert!(check_device_id("a b").is_err());
+        assert!(check_device_id(&"d".repeat(129)).is_err());
+        assert!(check_token(&"a".repeat(4096)).is_ok());
+        assert!(check_token(&"a".repeat(4097)).is_err());
+        assert!(check_token("tok\u{e9}").is_err());
+    }
+}
