@@ -8,7 +8,9 @@ pub mod apps;
 pub mod callback_rules;
 pub mod keys;
 pub mod meta;
+pub mod settings;
 mod sled;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -17,7 +19,12 @@ use async_trait::async_trait;
 pub use apps::{AppRecord, AppRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
 pub use meta::MetaRepository;
+pub use settings::{
+    ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile, UserSettingsRecord,
+    UserSettingsRepository,
+};
 pub use sled::SledStore;
+pub use templates::{TemplateRecord, TemplateRepository};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +72,10 @@ pub struct Store {
     pub callback_rules: Arc<dyn CallbackRuleRepository>,
     /// Server-wide values.
     pub meta: Arc<dyn MetaRepository>,
+    /// Users' push settings.
+    pub user_settings: Arc<dyn UserSettingsRepository>,
+    /// Push templates.
+    pub templates: Arc<dyn TemplateRepository>,
     flush: Arc<dyn Flush>,
 }
 
@@ -76,6 +87,8 @@ impl Store {
             apps: sled.clone(),
             callback_rules: sled.clone(),
             meta: sled.clone(),
+            user_settings: sled.clone(),
+            templates: sled.clone(),
             flush: sled,
         })
     }

@@ -3,6 +3,8 @@
 mod apps;
 mod callback_rules;
 mod meta;
+mod settings;
+mod templates;
 #[cfg(test)]
 mod test_support;
 
