@@ -8,6 +8,7 @@ pub mod callback;
 pub mod config;
 pub mod proto;
 pub mod server;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
