@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod settings;
 pub mod status;
 pub mod tokens;
 

@@ -4,7 +4,8 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
-    callback::rules::RuleError, store::StoreError, tenant::TenantError, validate::Violations,
+    callback::rules::RuleError, settings::SettingsError, store::StoreError, tenant::TenantError,
+    validate::Violations,
 };
 
 /// `INVALID_ARGUMENT` with a `BadRequest` naming every violated field.
@@ -92,6 +93,25 @@ impl From<RuleError> for Status {
     }
 }
 
+impl From<SettingsError> for Status {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Invalid(v) => invalid(&v),
+            SettingsError::TemplateNotFound(name) => not_found("template", &name),
+            SettingsError::TemplateExists(name) => Status::with_error_details(
+                Code::AlreadyExists,
+                format!("template {name} already exists"),
+                ErrorDetails::with_resource_info("template", name, "", "already exists"),
+            ),
+            SettingsError::TooManyTemplates { limit } => quota(
+                "templates",
+                format!("an app may have at most {limit} templates"),
+            ),
+            SettingsError::Store(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +124,21 @@ mod tests {
         let bad = details.bad_request().expect("bad request details");
         assert_eq!(bad.field_violations[0].field, "name");
         assert_eq!(bad.field_violations[0].description, "is required");
+    }
+
+    #[test]
+    fn settings_errors_keep_their_details() {
+        let status: Status = SettingsError::TooManyTemplates { limit: 3 }.into();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let quota = status.get_error_details().quota_failure().cloned();
+        assert_eq!(
+            quota.expect("quota failure").violations[0].subject,
+            "templates"
+        );
+        let status: Status = SettingsError::TemplateNotFound("t1".into()).into();
+        assert_eq!(status.code(), Code::NotFound);
+        let status: Status = SettingsError::TemplateExists("t1".into()).into();
+        assert_eq!(status.code(), Code::AlreadyExists);
     }
 
     #[test]

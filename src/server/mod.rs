@@ -13,13 +13,17 @@ use tower::ServiceBuilder;
 pub use shed::ShedLayer;
 
 use crate::{
-    api::{app::AppApi, auth::AuthLayer, tokens::AuthApi},
+    api::{app::AppApi, auth::AuthLayer, settings::SettingsApi, tokens::AuthApi},
     callback::rules::CallbackRules,
     config::Config,
     proto::{
         FILE_DESCRIPTOR_SET,
-        v1::{app_service_server::AppServiceServer, auth_service_server::AuthServiceServer},
+        v1::{
+            app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
+            user_settings_service_server::UserSettingsServiceServer,
+        },
     },
+    settings::UserSettings,
     store::{Store, StoreError},
     tenant::{TenantError, Tenants},
 };
@@ -119,6 +123,9 @@ pub async fn run(
         .add_service(AppServiceServer::new(AppApi::new(
             tenants.clone(),
             CallbackRules::new(store.clone()),
+        )))
+        .add_service(UserSettingsServiceServer::new(SettingsApi::new(
+            UserSettings::new(store.clone(), config.settings.clone()),
         )));
 
     // The store is open and every service is registered: from here on the server can answer.

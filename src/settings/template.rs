@@ -6,7 +6,9 @@
 //! - `{$fromNickname}`: the sender's push nickname, else the sender's user id;
 //! - `{$from}`: the sender's user id;
 //! - `{$msg}`: the message text, else the push's content;
-//! - `{0}` .. `{99}`: the template arguments of the message, in order; a missing one renders empty.
+//! - `{0}` .. `{99}`: the template arguments of the message, in order; a missing one renders empty. An
+//!   argument may itself hold the `{$...}` placeholders (Easemob's `title_args: ["{$dynamicFrom}"]`), which
+//!   are filled too; a `{n}` inside an argument stays text, so arguments never expand into each other.
 //!
 //! Any other `{$name}` or `{digits}` is refused when a template is stored; braces of any other shape are
 //! text. Rendering leaves an unknown placeholder as it is (it can only come from a record written before a
@@ -32,8 +34,8 @@ enum Placeholder {
 enum Piece<'a> {
     /// Text copied as it is.
     Text(&'a str),
-    /// A placeholder to fill.
-    Placeholder(Placeholder),
+    /// A placeholder to fill, and its text.
+    Placeholder(Placeholder, &'a str),
     /// Something shaped like a placeholder that is none (kept as text, refused on store).
     Unknown(&'a str),
 }
@@ -58,7 +60,7 @@ fn pieces(pattern: &str) -> Vec<Piece<'_>> {
         }
         let token = &pattern[i..i + len];
         out.push(match placeholder(token) {
-            Some(p) => Piece::Placeholder(p),
+            Some(p) => Piece::Placeholder(p, token),
             None => Piece::Unknown(token),
         });
         i += len;
@@ -132,8 +134,14 @@ pub struct RenderContext<'a> {
     pub content: &'a str,
 }
 
-/// Fills one pattern: placeholders from `context`, `{n}` from `args` (empty when missing).
+/// Fills one pattern: placeholders from `context`, `{n}` from `args` (empty when missing), with the `{$...}`
+/// placeholders inside the arguments filled too.
 pub fn render(pattern: &str, args: &[String], context: &RenderContext<'_>) -> String {
+    fill(pattern, Some(args), context)
+}
+
+/// Fills `pattern`; `args` is `None` inside an argument, where `{n}` stays text.
+fn fill(pattern: &str, args: Option<&[String]>, context: &RenderContext<'_>) -> String {
     let first_non_empty = |values: &[&'_ str]| -> String {
         values
             .iter()
@@ -145,21 +153,26 @@ pub fn render(pattern: &str, args: &[String], context: &RenderContext<'_>) -> St
     for piece in pieces(pattern) {
         match piece {
             Piece::Text(text) | Piece::Unknown(text) => out.push_str(text),
-            Piece::Placeholder(Placeholder::DynamicFrom) => out.push_str(&first_non_empty(&[
+            Piece::Placeholder(Placeholder::DynamicFrom, _) => out.push_str(&first_non_empty(&[
                 context.from_display_name,
                 context.from_nickname,
                 context.from,
             ])),
-            Piece::Placeholder(Placeholder::FromNickname) => {
+            Piece::Placeholder(Placeholder::FromNickname, _) => {
                 out.push_str(&first_non_empty(&[context.from_nickname, context.from]))
             }
-            Piece::Placeholder(Placeholder::From) => out.push_str(context.from),
-            Piece::Placeholder(Placeholder::Msg) => {
+            Piece::Placeholder(Placeholder::From, _) => out.push_str(context.from),
+            Piece::Placeholder(Placeholder::Msg, _) => {
                 out.push_str(&first_non_empty(&[context.text, context.content]))
             }
-            Piece::Placeholder(Placeholder::Arg(n)) => {
-                out.push_str(args.get(n).map(String::as_str).unwrap_or_default())
-            }
+            Piece::Placeholder(Placeholder::Arg(n), token) => match args {
+                Some(args) => {
+                    if let Some(arg) = args.get(n) {
+                        out.push_str(&fill(arg, None, context));
+                    }
+                }
+                None => out.push_str(token),
+            },
         }
     }
     out
@@ -249,6 +262,18 @@ mod tests {
     fn missing_arguments_render_empty() {
         assert_eq!(render("<{0}|{1}|{2}>", &args(&["only"]), &FULL), "<only||>");
         assert_eq!(render("{5}", &[], &FULL), "");
+    }
+
+    #[test]
+    fn arguments_may_hold_dynamic_values_but_not_other_arguments() {
+        assert_eq!(
+            render("{0}", &args(&["{$dynamicFrom} says {$msg}"]), &FULL),
+            "Ally (friend) says hello there"
+        );
+        assert_eq!(
+            render("{0}|{1}", &args(&["{1}", "{$unknown}"]), &FULL),
+            "{1}|{$unknown}"
+        );
     }
 
     #[test]
