@@ -691,3 +691,148 @@ fn no_control_chars(value: &str) -> Result<(), String> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DailyInterval;
+
+    fn service() -> (tempfile::TempDir, UserSettings) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_sled(dir.path()).expect("open store");
+        (dir, UserSettings::new(store, SettingsConfig::default()))
+    }
+
+    fn invalid_fields(e: SettingsError) -> Vec<String> {
+        match e {
+            SettingsError::Invalid(v) => v.list().iter().map(|f| f.field.clone()).collect(),
+            e => panic!("expected invalid, got {e:?}"),
+        }
+    }
+
+    #[test]
+    fn views_fill_defaults_and_hide_ended_periods() {
+        let app = view_of(None, true, 0);
+        assert_eq!(app.notification_type, NotificationType::All);
+        assert_eq!(
+            view_of(None, false, 0).notification_type,
+            NotificationType::Default
+        );
+        let record = NotificationRecord {
+            notification_type: NotificationType::At as i32,
+            ignore_interval: Some(DailyInterval {
+                start_minute: 22 * 60,
+                end_minute: 7 * 60,
+            }),
+            ignore_until_ms: 1_000,
+            update_time_ms: 0,
+        };
+        let running = view_of(Some(&record), true, 999);
+        assert_eq!(running.ignore_interval, "22:00-07:00");
+        assert_eq!(running.ignore_until_ms, Some(1_000));
+        assert_eq!(view_of(Some(&record), true, 1_000).ignore_until_ms, None);
+    }
+
+    #[test]
+    fn language_tags() {
+        for ok in ["", "en", "zh-Hans", "sr-Latn-RS", &"a".repeat(35)] {
+            assert!(check_language(ok).is_ok(), "{ok}");
+        }
+        for bad in ["e", "en_US", "en US", "中文", &"a".repeat(36)] {
+            assert!(check_language(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn durations_become_absolute_expiries_and_zero_ends_them() {
+        let (_dir, s) = service();
+        let change = |ms: i64| NotificationChange {
+            ignore_duration: Some(prost_types::Duration {
+                seconds: ms / 1000,
+                nanos: (ms % 1000) as i32 * 1_000_000,
+            }),
+            ..Default::default()
+        };
+        let before = now_ms();
+        let (_, view) = s
+            .set_notification("o#a", "u", None, change(90_000))
+            .await
+            .unwrap();
+        let until = view.ignore_until_ms.expect("running");
+        assert!(until >= before + 90_000 && until <= now_ms() + 90_000);
+        let (_, view) = s
+            .set_notification("o#a", "u", None, change(0))
+            .await
+            .unwrap();
+        assert_eq!(view.ignore_until_ms, None);
+        let stored = s.store.user_settings.get_user_settings("o#a", "u").await;
+        let stored = stored.unwrap().unwrap().notification.unwrap();
+        assert_eq!(stored.ignore_until_ms, 0);
+    }
+
+    #[tokio::test]
+    async fn a_refused_change_writes_nothing() {
+        let (_dir, s) = service();
+        let bad = NotificationChange {
+            notification_type: Some(NotificationType::None as i32),
+            ignore_interval: Some("25:00-01:00".into()),
+            ..Default::default()
+        };
+        let err = s.set_notification("o#a", "u", None, bad).await.unwrap_err();
+        assert_eq!(invalid_fields(err), ["ignore_interval"]);
+        assert!(!s.store.user_settings.has_user("o#a", "u").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_conversation_reset_to_default_leaves_no_record() {
+        let (_dir, s) = service();
+        let conversation = || {
+            Some(ConversationInput {
+                chat_type: notification_conversation::ChatType::Group as i32,
+                key: "g1".into(),
+            })
+        };
+        let kind = |t: NotificationType| NotificationChange {
+            notification_type: Some(t as i32),
+            ..Default::default()
+        };
+        s.set_notification("o#a", "u", conversation(), kind(NotificationType::None))
+            .await
+            .unwrap();
+        assert!(s.store.user_settings.has_user("o#a", "u").await.unwrap());
+        let (key, view) = s
+            .set_notification("o#a", "u", conversation(), kind(NotificationType::Default))
+            .await
+            .unwrap();
+        assert_eq!(key.map(|k| k.kind), Some(ChatKind::Group));
+        assert_eq!(view.notification_type, NotificationType::Default);
+        assert!(!s.store.user_settings.has_user("o#a", "u").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn template_updates_keep_one_pattern() {
+        let (_dir, s) = service();
+        s.create_template("o#a", "t", "title", "").await.unwrap();
+        let err = s
+            .update_template("o#a", "t", Some(String::new()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(invalid_fields(err), ["title_pattern"]);
+        let swapped = s
+            .update_template("o#a", "t", Some(String::new()), Some("{$msg}".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                swapped.title_pattern.as_str(),
+                swapped.content_pattern.as_str()
+            ),
+            ("", "{$msg}")
+        );
+        assert!(matches!(
+            s.update_template("o#a", "missing", Some("x".into()), None)
+                .await,
+            Err(SettingsError::TemplateNotFound(_))
+        ));
+    }
+}
