@@ -93,6 +93,7 @@ pub struct PushProfile {
 /// A change applied to a stored record; may run more than once when writes race, so it must be pure.
 pub type Change<'a, T> = &'a (dyn Fn(&mut T) + Send + Sync);
 
+/// Users' push settings of every app, keyed by app and user.
 #[async_trait]
 pub trait UserSettingsRepository: Send + Sync {
     /// One user's settings; `None` when nothing was ever set for the user.

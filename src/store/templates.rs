@@ -28,6 +28,7 @@ pub struct TemplateRecord {
 /// when writes race, so it must be pure.
 pub type TemplateChange<'a> = &'a (dyn Fn(&TemplateRecord) -> Option<TemplateRecord> + Send + Sync);
 
+/// Push templates of every app, keyed by app and name.
 #[async_trait]
 pub trait TemplateRepository: Send + Sync {
     /// Stores a new template; `AlreadyExists` when the name is taken, `LimitReached` when the app has
