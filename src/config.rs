@@ -70,6 +70,8 @@ pub struct Config {
     pub labels: LabelsConfig,
     /// Device bindings.
     pub devices: DevicesConfig,
+    /// Limits of users' push settings and push templates.
+    pub settings: SettingsConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -241,6 +243,37 @@ impl Default for LabelsConfig {
             max_labels_per_app: 100,
             max_users_per_label: 20_000,
             max_users_per_call: 100,
+        }
+    }
+}
+
+/// Limits of users' push settings and push templates. Breaking one is INVALID_ARGUMENT, except the number of
+/// templates, which is RESOURCE_EXHAUSTED.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsConfig {
+    /// Most push templates an app may have.
+    pub max_templates_per_app: usize,
+    /// Most entries of one `BatchSetPushNicknames` call.
+    pub max_nicknames_per_call: usize,
+    /// Longest push nickname, in characters.
+    pub max_nickname_chars: usize,
+    /// Longest template title or body pattern, in characters.
+    pub max_pattern_chars: usize,
+    /// Longest do-not-disturb duration a user may set.
+    #[serde(with = "humantime_serde")]
+    pub max_ignore_duration: Duration,
+}
+
+impl Default for SettingsConfig {
+    fn default() -> Self {
+        // Easemob's limits.
+        Self {
+            max_templates_per_app: 100,
+            max_nicknames_per_call: 50,
+            max_nickname_chars: 100,
+            max_pattern_chars: 1024,
+            max_ignore_duration: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -513,6 +546,21 @@ mod tests {
         assert_eq!(c.labels.max_users_per_call, 100);
         let err = Config::load_from(None, env(&[("PUSHGATE_LABELS_MAX_LABELS", "3")])).unwrap_err();
         assert!(err.to_string().contains("max_labels"), "{err}");
+    }
+
+    #[test]
+    fn settings_limits_come_from_file_and_env() {
+        let f = file("[settings]\nmax_templates_per_app = 3\nmax_ignore_duration = \"1day\"\n");
+        let c = Config::load_from(
+            Some(f.path()),
+            env(&[("PUSHGATE_SETTINGS_MAX_NICKNAMES_PER_CALL", "5")]),
+        )
+        .unwrap();
+        assert_eq!(c.settings.max_templates_per_app, 3);
+        assert_eq!(c.settings.max_nicknames_per_call, 5);
+        assert_eq!(c.settings.max_ignore_duration, Duration::from_secs(86_400));
+        assert_eq!(c.settings.max_nickname_chars, 100);
+        assert_eq!(Config::default().settings.max_templates_per_app, 100);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod labels;
 pub mod notifier;
 pub mod proto;
 pub mod server;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

@@ -229,7 +229,7 @@ async fn services_of_later_issues_answer_unimplemented_after_auth() {
     for method in [
         "/pushgate.v1.PushService/SendSync",
         "/pushgate.v1.TaskService/GetTask",
-        "/pushgate.v1.DeviceService/BindDevice",
+        "/pushgate.v1.EventService/ListFailedCallbacks",
     ] {
         let err = call_empty(&channel, Some(&app.token), method).await;
         assert_eq!(err.code(), Code::Unimplemented, "{method}: {err:?}");

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod device;
 pub mod label;
 pub mod notifier;
+pub mod settings;
 pub mod status;
 pub mod tokens;
 

@@ -5,7 +5,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
     callback::rules::RuleError, devices::DeviceError, labels::LabelError, notifier::NotifierError,
-    store::StoreError, tenant::TenantError, validate::Violations,
+    settings::SettingsError, store::StoreError, tenant::TenantError, validate::Violations,
 };
 
 /// `INVALID_ARGUMENT` with a `BadRequest` naming every violated field.
@@ -172,6 +172,25 @@ impl From<LabelError> for Status {
     }
 }
 
+impl From<SettingsError> for Status {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Invalid(v) => invalid(&v),
+            SettingsError::TemplateNotFound(name) => not_found("template", &name),
+            SettingsError::TemplateExists(name) => Status::with_error_details(
+                Code::AlreadyExists,
+                format!("template {name} already exists"),
+                ErrorDetails::with_resource_info("template", name, "", "already exists"),
+            ),
+            SettingsError::TooManyTemplates { limit } => quota(
+                "templates",
+                format!("an app may have at most {limit} templates"),
+            ),
+            SettingsError::Store(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +223,21 @@ mod tests {
         .into();
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert!(status.get_details_quota_failure().is_some());
+    }
+
+    #[test]
+    fn settings_errors_keep_their_details() {
+        let status: Status = SettingsError::TooManyTemplates { limit: 3 }.into();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let quota = status.get_error_details().quota_failure().cloned();
+        assert_eq!(
+            quota.expect("quota failure").violations[0].subject,
+            "templates"
+        );
+        let status: Status = SettingsError::TemplateNotFound("t1".into()).into();
+        assert_eq!(status.code(), Code::NotFound);
+        let status: Status = SettingsError::TemplateExists("t1".into()).into();
+        assert_eq!(status.code(), Code::AlreadyExists);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub use shed::ShedLayer;
 use crate::{
     api::{
         app::AppApi, auth::AuthLayer, device::DeviceApi, label::LabelApi, notifier::NotifierApi,
-        tokens::AuthApi,
+        settings::SettingsApi, tokens::AuthApi,
     },
     callback::rules::CallbackRules,
     config::Config,
@@ -28,8 +28,10 @@ use crate::{
             app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
             device_service_server::DeviceServiceServer, label_service_server::LabelServiceServer,
             notifier_service_server::NotifierServiceServer,
+            user_settings_service_server::UserSettingsServiceServer,
         },
     },
+    settings::UserSettings,
     store::{Store, StoreError},
     tenant::{TenantError, Tenants, secrets},
 };
@@ -154,7 +156,10 @@ pub async fn run(
         .add_service(LabelServiceServer::new(LabelApi::new(Labels::new(
             store.clone(),
             config.labels.clone(),
-        ))));
+        ))))
+        .add_service(UserSettingsServiceServer::new(SettingsApi::new(
+            UserSettings::new(store.clone(), config.settings.clone()),
+        )));
 
     // The store is open and every service is registered: from here on the server can answer.
     for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {

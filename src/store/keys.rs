@@ -5,6 +5,8 @@
 //! themselves are keyed by the bare app name. The only keys not scoped to an app are server-wide ones in the
 //! `meta` tree (the admin token's hash), which no tenant can address.
 
+use super::ChatKind;
+
 /// Separates the app from the rest of a key. App names cannot contain it.
 pub const SEP: u8 = 0;
 
@@ -31,6 +33,12 @@ pub const LABEL_USERS: &str = "label_users";
 /// Index of label memberships by user, keyed by app + user + [`SEP`] + label (a user's labels are one prefix
 /// scan). Written in the same transaction as [`LABEL_USERS`].
 pub const USER_LABELS: &str = "user_labels";
+/// Tree of users' own push settings, keyed by app + user + [`SEP`].
+pub const USER_SETTINGS: &str = "user_settings";
+/// Tree of users' conversation-level notification settings, keyed by app + user + [`SEP`] + kind + id.
+pub const CONVERSATION_SETTINGS: &str = "conversation_settings";
+/// Tree of push templates, keyed by app + template name.
+pub const TEMPLATES: &str = "templates";
 
 /// Key of an app record.
 pub fn app(name: &str) -> Vec<u8> {
@@ -131,6 +139,12 @@ pub fn label_user(app: &str, label: &str, user: &str) -> Vec<u8> {
 /// Prefix of every label membership of one user (the by-user index). The separator keeps user `u` from
 /// reading the labels of user `u2`.
 pub fn user_labels_prefix(app: &str, user: &str) -> Vec<u8> {
+    user_prefix(app, user)
+}
+
+/// Prefix of every record of one user of an app. The separator after the user id (which cannot contain it)
+/// keeps user `a` from ever seeing user `ab`'s records in a prefix scan.
+pub fn user_prefix(app: &str, user: &str) -> Vec<u8> {
     let mut key = scoped(app, user.as_bytes());
     key.push(SEP);
     key
@@ -141,6 +155,28 @@ pub fn user_label(app: &str, user: &str, label: &str) -> Vec<u8> {
     let mut key = user_labels_prefix(app, user);
     key.extend_from_slice(label.as_bytes());
     key
+}
+
+/// Key of one user's own settings.
+pub fn user_settings(app: &str, user: &str) -> Vec<u8> {
+    user_prefix(app, user)
+}
+
+/// Key of one user's setting for one conversation: the user prefix, a byte for the kind (`u` one-to-one,
+/// `g` group), then the conversation's id.
+pub fn conversation_setting(app: &str, user: &str, kind: ChatKind, id: &str) -> Vec<u8> {
+    let mut key = user_prefix(app, user);
+    key.push(match kind {
+        ChatKind::User => b'u',
+        ChatKind::Group => b'g',
+    });
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Key of one push template of an app.
+pub fn template(app: &str, name: &str) -> Vec<u8> {
+    scoped(app, name.as_bytes())
 }
 
 /// Key of the admin token's hash in the `meta` tree.
@@ -184,5 +220,21 @@ mod tests {
         // And every label key stays inside its app.
         assert!(label("o#a", "x").starts_with(&app_prefix("o#a")));
         assert!(!label_user("o#ab", "x", "u").starts_with(&app_prefix("o#a")));
+    }
+
+    #[test]
+    fn user_prefixes_never_overlap() {
+        // User "a" must not see user "ab"'s records, nor app "o#a" those of app "o#ab".
+        let ab = conversation_setting("o#a", "ab", ChatKind::Group, "g1");
+        assert!(!ab.starts_with(&user_prefix("o#a", "a")));
+        assert!(ab.starts_with(&user_prefix("o#a", "ab")));
+        assert!(user_settings("o#a", "ab").starts_with(&user_prefix("o#a", "ab")));
+        assert!(!user_settings("o#ab", "u").starts_with(&user_prefix("o#a", "b")));
+        // The kinds keep a one-to-one conversation apart from a group of the same id.
+        assert_ne!(
+            conversation_setting("o#a", "u", ChatKind::User, "x"),
+            conversation_setting("o#a", "u", ChatKind::Group, "x")
+        );
+        assert!(template("o#a", "t").starts_with(&app_prefix("o#a")));
     }
 }

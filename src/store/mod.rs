@@ -11,7 +11,9 @@ pub mod keys;
 pub mod labels;
 pub mod meta;
 pub mod notifiers;
+pub mod settings;
 mod sled;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -23,7 +25,12 @@ pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
 pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
+pub use settings::{
+    ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile, UserSettingsRecord,
+    UserSettingsRepository,
+};
 pub use sled::SledStore;
+pub use templates::{TemplateRecord, TemplateRepository};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +84,10 @@ pub struct Store {
     pub notifiers: Arc<dyn NotifierRepository>,
     /// Device bindings.
     pub bindings: Arc<dyn BindingRepository>,
+    /// Users' push settings.
+    pub user_settings: Arc<dyn UserSettingsRepository>,
+    /// Push templates.
+    pub templates: Arc<dyn TemplateRepository>,
     flush: Arc<dyn Flush>,
 }
 
@@ -91,6 +102,8 @@ impl Store {
             meta: sled.clone(),
             notifiers: sled.clone(),
             bindings: sled.clone(),
+            user_settings: sled.clone(),
+            templates: sled.clone(),
             flush: sled,
         })
     }

@@ -6,6 +6,8 @@ mod callback_rules;
 mod labels;
 mod meta;
 mod notifiers;
+mod settings;
+mod templates;
 #[cfg(test)]
 mod test_support;
 
