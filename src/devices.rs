@@ -58,6 +58,10 @@ pub struct Bound {
 pub struct UserRemoval {
     /// Device bindings.
     pub bindings: u64,
+    /// The user-level settings record (0 or 1).
+    pub user_settings: u64,
+    /// Per-conversation notification settings.
+    pub conversation_settings: u64,
     /// Label memberships.
     pub label_memberships: u64,
 }
@@ -196,11 +200,15 @@ impl Devices {
             .await?)
     }
 
-    /// Removes what the directory records for a user: bindings and label memberships.
+    /// Removes what the directory records for a user: bindings, settings and label memberships.
     pub async fn delete_user(&self, app: &str, user: &str) -> Result<UserRemoval, DeviceError> {
         check_user_id(user).map_err(|e| DeviceError::Invalid(Violations::single("user", e)))?;
+        let (user_settings, conversation_settings) =
+            self.store.user_settings.delete_user(app, user).await?;
         Ok(UserRemoval {
             bindings: self.store.bindings.delete_user_bindings(app, user).await?,
+            user_settings,
+            conversation_settings,
             label_memberships: self.store.labels.delete_user(app, user).await?,
         })
     }
@@ -208,7 +216,8 @@ impl Devices {
     /// Whether anything is recorded for the user (the send path reports `no user exist` otherwise).
     pub async fn user_exists(&self, app: &str, user: &str) -> Result<bool, DeviceError> {
         Ok(self.store.bindings.has_bindings(app, user).await?
-            || self.store.labels.has_user(app, user).await?)
+            || self.store.labels.has_user(app, user).await?
+            || self.store.user_settings.has_user(app, user).await?)
     }
 
     async fn all_of(&self, app: &str, user: &str) -> Result<Vec<BindingRecord>, DeviceError> {
@@ -256,5 +265,53 @@ mod tests {
         assert!(check_token(&"a".repeat(4096)).is_ok());
         assert!(check_token(&"a".repeat(4097)).is_err());
         assert!(check_token("tok\u{e9}").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_user_exists_once_anything_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sled(dir.path()).unwrap();
+        let devices = Devices::new(store.clone(), 10);
+        let exists = |user: &'static str| {
+            let devices = devices.clone();
+            async move { devices.user_exists("o#a", user).await.unwrap() }
+        };
+        assert!(!exists("by-binding").await);
+        let binding = BindingRecord {
+            user: "by-binding".into(),
+            device_id: "d".into(),
+            device_token: "t".into(),
+            notifier_name: "n".into(),
+            ..Default::default()
+        };
+        store.bindings.bind("o#a", binding, 10).await.unwrap();
+        assert!(exists("by-binding").await);
+
+        store
+            .user_settings
+            .set_nicknames("o#a", &[("by-setting".into(), "Nick".into())], 1)
+            .await
+            .unwrap();
+        assert!(exists("by-setting").await);
+
+        let label = crate::store::labels::LabelRecord {
+            name: "l".into(),
+            ..Default::default()
+        };
+        store.labels.create_label("o#a", label, 10).await.unwrap();
+        store
+            .labels
+            .add_label_users("o#a", "l", &["by-label".into()], 1, 10)
+            .await
+            .unwrap();
+        assert!(exists("by-label").await);
+        assert!(!exists("nobody").await);
+        assert!(
+            !devices.user_exists("o#b", "by-label").await.unwrap(),
+            "per app"
+        );
+
+        devices.delete_user("o#a", "by-label").await.unwrap();
+        assert!(!exists("by-label").await, "deleted users no longer exist");
     }
 }

@@ -7,8 +7,10 @@ use common::{TestApp, TestServer, authed, create_app, credentials::notifier, vio
 use pushgate::proto::v1::{
     AddLabelUsersRequest, BindDeviceOutcome, BindDeviceRequest, BindDeviceResponse,
     CreateLabelRequest, CreateNotifierRequest, DeleteUserRequest, GetLabelRequest,
-    ListBindingsRequest, UnbindDeviceRequest, device_service_client::DeviceServiceClient,
+    ListBindingsRequest, NotificationConversation, NotificationType, SetNotificationSettingRequest,
+    SetPushNicknameRequest, UnbindDeviceRequest, device_service_client::DeviceServiceClient,
     label_service_client::LabelServiceClient, notifier_service_client::NotifierServiceClient,
+    user_settings_service_client::UserSettingsServiceClient,
 };
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
@@ -277,7 +279,7 @@ async fn bindings_page_to_the_end_and_survive_a_restart() {
 }
 
 #[tokio::test]
-async fn delete_user_removes_bindings_and_label_memberships() {
+async fn delete_user_removes_bindings_settings_and_label_memberships() {
     let server = TestServer::start();
     let app = with_notifiers(&server, "acme#chat", &[("hw", "huawei")]).await;
     let t = &app.token;
@@ -308,6 +310,33 @@ async fn delete_user_removes_bindings_and_label_memberships() {
             .await
             .unwrap();
     }
+    let mut settings = UserSettingsServiceClient::new(server.channel().await);
+    settings
+        .set_push_nickname(authed(
+            SetPushNicknameRequest {
+                user: "alice".into(),
+                nickname: "Alice".into(),
+            },
+            t,
+        ))
+        .await
+        .unwrap();
+    settings
+        .set_notification_setting(authed(
+            SetNotificationSettingRequest {
+                user: "alice".into(),
+                conversation: Some(NotificationConversation {
+                    chat_type: 2,
+                    key: "group-1".into(),
+                }),
+                r#type: Some(NotificationType::None as i32),
+                ignore_interval: None,
+                ignore_duration: None,
+            },
+            t,
+        ))
+        .await
+        .unwrap();
     let delete = |user: &str| {
         authed(
             DeleteUserRequest {
@@ -319,6 +348,8 @@ async fn delete_user_removes_bindings_and_label_memberships() {
     let removed = c.delete_user(delete("alice")).await.unwrap().into_inner();
     assert_eq!(removed.removed_bindings, 2);
     assert_eq!(removed.removed_label_memberships, 2);
+    assert_eq!(removed.removed_user_settings, 1);
+    assert_eq!(removed.removed_conversation_settings, 1);
     assert!(listed(&mut c, t, "alice").await.is_empty());
     assert_eq!(
         listed(&mut c, t, "alice2").await.len(),

@@ -121,10 +121,11 @@ impl DeviceService for DeviceApi {
         tracing::info!(%app, %user, ?removed, "user deleted");
         Ok(Response::new(DeleteUserResponse {
             removed_bindings: removed.bindings,
+            removed_user_settings: removed.user_settings,
+            removed_conversation_settings: removed.conversation_settings,
             removed_label_memberships: removed.label_memberships,
-            // Settings join with the settings service; the own-channel inbox does not exist yet, so there is
-            // nothing of it to remove.
-            ..Default::default()
+            // The own-channel inbox arrives with the send path (issue 6); until then a user has none.
+            removed_inbox_messages: 0,
         }))
     }
 }
