@@ -307,7 +307,11 @@ async fn updates_change_named_fields_and_keep_stored_secrets() {
     )
     .await
     .unwrap();
-    assert_no_secret(&rotated.encode_to_vec(), &[b"a-new-secret".to_vec()], "update");
+    assert_no_secret(
+        &rotated.encode_to_vec(),
+        &[b"a-new-secret".to_vec()],
+        "update",
+    );
     assert_ne!(rotated.credential_summary.unwrap().fingerprint, fingerprint);
 
     // Refused updates.

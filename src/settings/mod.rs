@@ -16,7 +16,7 @@ pub use time_zone::{AppTimeZone, parse_time_zone};
 use crate::{
     config::SettingsConfig,
     proto::v1::NotificationDisplayStyle,
-    store::{Store, StoreError, TemplateRecord},
+    store::{Store, StoreError, TemplateRecord, UserSettingsRecord},
     tenant::{check_user_id, now_ms},
     validate::{Violations, max_chars, name_chars},
 };
@@ -69,6 +69,24 @@ pub struct UserSettings {
 }
 
 impl UserSettings {
+    /// Applies `change` to a user's settings and stamps the change time: every single-field setter.
+    async fn change_user(
+        &self,
+        app: &str,
+        user: &str,
+        change: &(dyn Fn(&mut UserSettingsRecord) + Send + Sync),
+    ) -> Result<UserSettingsRecord, SettingsError> {
+        let now = now_ms();
+        Ok(self
+            .store
+            .user_settings
+            .update_user_settings(app, user, &|r| {
+                change(r);
+                r.update_time_ms = now;
+            })
+            .await?)
+    }
+
     /// Settings kept in `store`, within `limits`.
     pub fn new(store: Store, limits: SettingsConfig) -> Self {
         Self { store, limits }
@@ -85,14 +103,8 @@ impl UserSettings {
         v.check("user", check_user_id(user));
         v.check("nickname", self.check_nickname(nickname));
         v.into_result()?;
-        let now = now_ms();
         let stored = self
-            .store
-            .user_settings
-            .update_user_settings(app, user, &|r| {
-                r.nickname = nickname.to_owned();
-                r.update_time_ms = now;
-            })
+            .change_user(app, user, &|r| r.nickname = nickname.to_owned())
             .await?;
         Ok(stored.nickname)
     }
@@ -154,13 +166,7 @@ impl UserSettings {
             }
         };
         v.into_result()?;
-        let now = now_ms();
-        self.store
-            .user_settings
-            .update_user_settings(app, user, &|r| {
-                r.display_style = style as i32;
-                r.update_time_ms = now;
-            })
+        self.change_user(app, user, &|r| r.display_style = style as i32)
             .await?;
         Ok(style)
     }
@@ -176,14 +182,8 @@ impl UserSettings {
         v.check("user", check_user_id(user));
         v.check("language", check_language(language));
         v.into_result()?;
-        let now = now_ms();
         let stored = self
-            .store
-            .user_settings
-            .update_user_settings(app, user, &|r| {
-                r.language = language.to_owned();
-                r.update_time_ms = now;
-            })
+            .change_user(app, user, &|r| r.language = language.to_owned())
             .await?;
         Ok(stored.language)
     }
@@ -346,14 +346,8 @@ impl UserSettings {
         {
             return Err(SettingsError::TemplateNotFound(template.to_owned()));
         }
-        let now = now_ms();
         let stored = self
-            .store
-            .user_settings
-            .update_user_settings(app, user, &|r| {
-                r.template = template.to_owned();
-                r.update_time_ms = now;
-            })
+            .change_user(app, user, &|r| r.template = template.to_owned())
             .await?;
         Ok(stored.template)
     }
