@@ -91,26 +91,17 @@ impl Devices {
         device_token: &str,
         notifier_name: &str,
     ) -> Result<Bound, DeviceError> {
+        if device_token.is_empty() {
+            let (removed, bindings) = self.unbind(app, user, device_id, notifier_name).await?;
+            return Ok(Bound {
+                effect: None,
+                removed,
+                bindings,
+            });
+        }
         let mut v = Violations::new();
         v.check("user", check_user_id(user));
         v.check("device_id", check_device_id(device_id));
-        if device_token.is_empty() {
-            if !notifier_name.is_empty() {
-                v.check("notifier_name", crate::notifier::check_name(notifier_name));
-            }
-            v.into_result().map_err(DeviceError::Invalid)?;
-            let notifier = (!notifier_name.is_empty()).then_some(notifier_name);
-            let removed = self
-                .store
-                .bindings
-                .unbind(app, user, device_id, notifier)
-                .await?;
-            return Ok(Bound {
-                effect: None,
-                bindings: self.all_of(app, user).await?,
-                removed,
-            });
-        }
         v.check("notifier_name", crate::notifier::check_name(notifier_name));
         v.check("device_token", check_token(device_token));
         v.clone().into_result().map_err(DeviceError::Invalid)?;

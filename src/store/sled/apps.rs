@@ -46,13 +46,7 @@ impl AppRepository for SledStore {
 
     async fn update_app(&self, app: AppRecord) -> Result<(), StoreError> {
         let key = keys::app(&app.name);
-        let encoded = app.encode_to_vec();
-        let mut replaced = false;
-        self.tree(keys::APPS)?.fetch_and_update(&key, |old| {
-            replaced = old.is_some();
-            old.map(|_| encoded.clone())
-        })?;
-        if replaced {
+        if self.replace_existing(keys::APPS, &key, app.encode_to_vec())? {
             Ok(())
         } else {
             Err(StoreError::NotFound(format!("app {}", app.name)))

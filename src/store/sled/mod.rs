@@ -57,6 +57,16 @@ impl SledStore {
         Ok(self.db.open_tree(name)?)
     }
 
+    /// Replaces the value at `key` only if one is there; returns whether it was.
+    fn replace_existing(&self, tree: &str, key: &[u8], value: Vec<u8>) -> Result<bool, StoreError> {
+        let mut replaced = false;
+        self.tree(tree)?.fetch_and_update(key, |old| {
+            replaced = old.is_some();
+            old.map(|_| value.clone())
+        })?;
+        Ok(replaced)
+    }
+
     /// Holds the lock for count-limited writes.
     fn limited_write(&self) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
         self.limited_writes

@@ -75,13 +75,7 @@ impl NotifierRepository for SledStore {
 
     async fn update_notifier(&self, app: &str, notifier: NotifierRecord) -> Result<(), StoreError> {
         let key = keys::notifier(app, notifier.name());
-        let encoded = notifier.encode_to_vec();
-        let mut replaced = false;
-        self.tree(keys::NOTIFIERS)?.fetch_and_update(&key, |old| {
-            replaced = old.is_some();
-            old.map(|_| encoded.clone())
-        })?;
-        if replaced {
+        if self.replace_existing(keys::NOTIFIERS, &key, notifier.encode_to_vec())? {
             Ok(())
         } else {
             Err(StoreError::NotFound(format!(
