@@ -92,10 +92,7 @@ fn apply(app: &str, t: &Trees, changes: &Changes) -> Result<(), StoreError> {
             }
             Ok::<(), ConflictableTransactionError<StoreError>>(())
         })
-        .map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => e.into(),
-        })
+        .map_err(StoreError::from)
 }
 
 /// A page of records under `prefix`, continuing after `after` (a key without the app prefix).

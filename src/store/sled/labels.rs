@@ -12,29 +12,13 @@ use async_trait::async_trait;
 use prost::Message;
 use sled::{
     IVec, Transactional,
-    transaction::{ConflictableTransactionError, ConflictableTransactionResult, TransactionError},
+    transaction::{ConflictableTransactionError, ConflictableTransactionResult},
 };
 
-use super::{SledStore, decode};
+use super::{SledStore, decode, tx_decode};
 use crate::store::{
     LabelRecord, LabelRepository, LabelUserRecord, StoreError, UserLabelRecord, keys,
 };
-
-/// A failed transaction as a store error: an abort carries the error that caused it.
-fn tx_error(e: TransactionError<StoreError>) -> StoreError {
-    match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => e.into(),
-    }
-}
-
-/// Decodes a record inside a transaction, aborting the transaction when it is corrupt.
-fn tx_decode<M: Message + Default>(
-    key: &[u8],
-    bytes: &[u8],
-) -> Result<M, ConflictableTransactionError<StoreError>> {
-    decode(key, bytes).map_err(ConflictableTransactionError::Abort)
-}
 
 /// The entries under `prefix`, strictly after `prefix + after` when `after` is given, in key order.
 fn scan_after(
@@ -151,7 +135,7 @@ impl LabelRepository for SledStore {
                     Ok(())
                 },
             )
-            .map_err(tx_error)?;
+            .map_err(StoreError::from)?;
         Ok(Some(members.len() as u64))
     }
 
@@ -212,7 +196,7 @@ impl LabelRepository for SledStore {
                     Ok(added)
                 },
             )
-            .map_err(tx_error)
+            .map_err(StoreError::from)
     }
 
     async fn remove_label_users(
@@ -247,7 +231,7 @@ impl LabelRepository for SledStore {
                     Ok(removed)
                 },
             )
-            .map_err(tx_error)
+            .map_err(StoreError::from)
     }
 
     async fn get_label_user(
@@ -334,7 +318,7 @@ impl LabelRepository for SledStore {
                     Ok(removed)
                 },
             )
-            .map_err(tx_error)
+            .map_err(StoreError::from)
     }
 
     async fn has_user(&self, app: &str, user: &str) -> Result<bool, StoreError> {

@@ -32,6 +32,24 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// A failed transaction as a store error: an abort carries the error that caused it.
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Decodes a record inside a transaction, aborting the transaction when it is corrupt.
+fn tx_decode<M: Message + Default>(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<M, sled::transaction::ConflictableTransactionError<StoreError>> {
+    decode(key, bytes).map_err(sled::transaction::ConflictableTransactionError::Abort)
+}
+
 /// Decodes a stored record, naming its key when it cannot be decoded.
 fn decode<M: Message + Default>(key: &[u8], bytes: &[u8]) -> Result<M, StoreError> {
     M::decode(bytes).map_err(|e| StoreError::Corrupt {

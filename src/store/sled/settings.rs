@@ -2,9 +2,8 @@
 
 use async_trait::async_trait;
 use prost::Message;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{SledStore, decode};
+use super::{SledStore, decode, tx_decode};
 use crate::store::{
     ConversationKey, NotificationRecord, PushProfile, StoreError, TemplateRecord,
     UserSettingsRecord, UserSettingsRepository, keys, settings::Change,
@@ -102,9 +101,7 @@ impl UserSettingsRepository for SledStore {
             for (user, nickname) in nicknames {
                 let key = keys::user_settings(app, user);
                 let mut record: UserSettingsRecord = match tx.get(&key)? {
-                    Some(bytes) => {
-                        decode(&key, &bytes).map_err(ConflictableTransactionError::Abort)?
-                    }
+                    Some(bytes) => tx_decode(&key, &bytes)?,
                     None => UserSettingsRecord::default(),
                 };
                 record.nickname = nickname.clone();
@@ -113,11 +110,7 @@ impl UserSettingsRepository for SledStore {
             }
             Ok(())
         });
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
-        }
+        Ok(outcome?)
     }
 
     async fn get_conversation_setting(
