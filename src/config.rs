@@ -72,6 +72,8 @@ pub struct Config {
     pub devices: DevicesConfig,
     /// Limits of users' push settings and push templates.
     pub settings: SettingsConfig,
+    /// Vendor dispatch: timeouts, retries, rate limits, circuit breaking, extra trusted CAs.
+    pub dispatch: crate::dispatch::DispatchConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -361,7 +363,7 @@ fn merge(base: &mut toml::Table, top: toml::Table) {
 }
 
 /// Keys that hold a table rather than a value, so an environment variable cannot address them directly.
-const NESTED_TABLES: &[(&str, &str)] = &[("server", "tls")];
+const NESTED_TABLES: &[(&str, &str)] = &[("server", "tls"), ("dispatch", "qps")];
 
 fn apply_env(
     merged: &mut toml::Table,

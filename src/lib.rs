@@ -7,6 +7,7 @@ pub mod api;
 pub mod callback;
 pub mod config;
 pub mod devices;
+pub mod dispatch;
 pub mod labels;
 pub mod notifier;
 pub mod proto;

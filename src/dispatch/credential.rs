@@ -1,0 +1,222 @@
+//! A cache for one notifier's vendor credential (an OAuth access token, a signed JWT) with single-flight
+//! refresh: when the credential expires under load, one caller fetches a new one and every other caller waits
+//! for that fetch instead of starting its own.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+/// A credential as cached, with when it stops being used.
+#[derive(Debug)]
+pub struct Cached<T> {
+    /// The credential.
+    pub value: T,
+    /// After this instant the next caller fetches a new one.
+    pub fresh_until: Instant,
+    generation: u64,
+}
+
+/// The last failed fetch, handed to callers that were waiting for it.
+struct Failure<E> {
+    at: Instant,
+    error: E,
+}
+
+/// The cache. `E` is the fetch's error, cloned to every caller that waited on a failed fetch.
+pub struct CredentialCache<T, E> {
+    current: RwLock<Option<Arc<Cached<T>>>>,
+    last_failure: RwLock<Option<Failure<E>>>,
+    refresh: tokio::sync::Mutex<()>,
+    fetches: AtomicU64,
+}
+
+impl<T, E: Clone> Default for CredentialCache<T, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, E: Clone> CredentialCache<T, E> {
+    /// An empty cache: the first `get` fetches.
+    pub fn new() -> Self {
+        Self {
+            current: RwLock::new(None),
+            last_failure: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// The cached credential when fresh, else the result of `fetch`, which answers the credential and how long
+    /// to use it. At most one fetch runs at a time; callers arriving during it wait and share its result,
+    /// including its failure.
+    pub async fn get<F, Fut>(&self, fetch: F) -> Result<Arc<Cached<T>>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(T, Duration), E>>,
+    {
+        if let Some(cached) = self.fresh() {
+            return Ok(cached);
+        }
+        let waiting_since = Instant::now();
+        let _turn = self.refresh.lock().await;
+        if let Some(cached) = self.fresh() {
+            return Ok(cached);
+        }
+        // A fetch that failed while we waited answers for us too: without this, a down token endpoint would
+        // see every waiting caller try in turn.
+        if let Ok(failure) = self.last_failure.read()
+            && let Some(f) = failure.as_ref()
+            && f.at >= waiting_since
+        {
+            return Err(f.error.clone());
+        }
+        // Fetches are serialised by `refresh`, so their count is a generation no two credentials share.
+        let generation = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
+        match fetch().await {
+            Ok((value, lifetime)) => {
+                let cached = Arc::new(Cached {
+                    value,
+                    fresh_until: Instant::now() + lifetime,
+                    generation,
+                });
+                if let Ok(mut current) = self.current.write() {
+                    *current = Some(cached.clone());
+                }
+                Ok(cached)
+            }
+            Err(error) => {
+                if let Ok(mut failure) = self.last_failure.write() {
+                    *failure = Some(Failure {
+                        at: Instant::now(),
+                        error: error.clone(),
+                    });
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Forgets `used` because the vendor refused it, unless it was replaced already: many requests refused
+    /// with the same stale credential cause one fetch, not one each.
+    pub fn invalidate(&self, used: &Cached<T>) {
+        if let Ok(mut current) = self.current.write()
+            && current
+                .as_ref()
+                .is_some_and(|c| c.generation == used.generation)
+        {
+            *current = None;
+        }
+    }
+
+    /// How many fetches were started (for tests and metrics).
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    fn fresh(&self) -> Option<Arc<Cached<T>>> {
+        let current = self.current.read().ok()?;
+        current
+            .as_ref()
+            .filter(|c| Instant::now() < c.fresh_until)
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_fetch() {
+        let cache = Arc::new(CredentialCache::<u32, String>::new());
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(|| async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok((7, Duration::from_secs(60)))
+                    })
+                    .await
+                    .map(|c| c.value)
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Ok(7));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.fetches(), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidating_a_replaced_credential_does_nothing() {
+        let cache = CredentialCache::<u32, String>::new();
+        let first = cache
+            .get(|| async { Ok((1, Duration::from_secs(60))) })
+            .await
+            .unwrap();
+        cache.invalidate(&first);
+        let second = cache
+            .get(|| async { Ok((2, Duration::from_secs(60))) })
+            .await
+            .unwrap();
+        assert_eq!(second.value, 2);
+        // A late refusal of the first credential must not throw the second away.
+        cache.invalidate(&first);
+        let again = cache
+            .get(|| async { Ok((3, Duration::from_secs(60))) })
+            .await
+            .unwrap();
+        assert_eq!(again.value, 2);
+        assert_eq!(cache.fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_expired_credential_is_fetched_again() {
+        let cache = CredentialCache::<u32, String>::new();
+        cache
+            .get(|| async { Ok((1, Duration::ZERO)) })
+            .await
+            .unwrap();
+        let next = cache
+            .get(|| async { Ok((2, Duration::from_secs(60))) })
+            .await
+            .unwrap();
+        assert_eq!(next.value, 2);
+    }
+
+    #[tokio::test]
+    async fn waiters_share_a_failed_fetch() {
+        let cache = Arc::new(CredentialCache::<u32, String>::new());
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(|| async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Err::<(u32, Duration), _>("down".to_string())
+                    })
+                    .await
+                    .map(|c| c.value)
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Err("down".to_string()));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}

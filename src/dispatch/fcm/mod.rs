@@ -1,0 +1,203 @@
+//! Firebase Cloud Messaging over the HTTP v1 API: `POST {base}/v1/projects/{project}/messages:send`, one
+//! device per request, authorised with an OAuth access token from the notifier's service account.
+
+mod oauth;
+mod payload;
+mod reasons;
+
+use async_trait::async_trait;
+use reqwest::header::AUTHORIZATION;
+use serde::Deserialize;
+
+pub use oauth::{AccessTokens, GrantError, SCOPE};
+pub use payload::{Defaults, FcmRequest, MAX_PAYLOAD, MAX_TTL, build};
+pub use reasons::outcome;
+
+use super::{
+    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
+    VendorAnswer, client, endpoint, retry_after, transport_failure,
+};
+use crate::{
+    proto::v1::{FcmCredentials, Notifier, Vendor},
+    store::bindings::BindingRecord,
+};
+
+/// Google's FCM host.
+pub const DEFAULT_URL: &str = "https://fcm.googleapis.com";
+
+/// The FCM dispatcher of one notifier.
+pub struct FcmDispatcher {
+    http: reqwest::Client,
+    send_url: String,
+    tokens: AccessTokens,
+    default_channel_id: String,
+    default_click_action: String,
+}
+
+#[derive(Deserialize)]
+struct Sent {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    error: ErrorStatus,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorStatus {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    details: Vec<ErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(rename = "@type", default)]
+    kind: String,
+    #[serde(rename = "errorCode", default)]
+    error_code: String,
+}
+
+impl FcmDispatcher {
+    /// A dispatcher for `notifier` with its opened `credentials`.
+    pub fn new(
+        notifier: &Notifier,
+        credentials: FcmCredentials,
+        config: &DispatchConfig,
+        global_ca_pem: &str,
+    ) -> Result<Self, DispatchError> {
+        let http = client(ClientOptions {
+            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
+            identity: None,
+            http2_only: false,
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+        })?;
+        let tokens = AccessTokens::new(
+            &credentials.service_account_json,
+            &notifier.token_base_url,
+            http.clone(),
+        )?;
+        if credentials.project_id.is_empty() {
+            return Err(DispatchError::Credentials("FCM project id is empty".into()));
+        }
+        Ok(Self {
+            send_url: endpoint(
+                &notifier.send_base_url,
+                DEFAULT_URL,
+                &format!("/v1/projects/{}/messages:send", credentials.project_id),
+            ),
+            http,
+            tokens,
+            default_channel_id: notifier.default_channel_id.clone(),
+            default_click_action: notifier.default_click_action.clone(),
+        })
+    }
+
+    /// OAuth grants requested so far.
+    pub fn grants(&self) -> u64 {
+        self.tokens.grants()
+    }
+
+    fn defaults(&self) -> Defaults<'_> {
+        Defaults {
+            channel_id: &self.default_channel_id,
+            click_action: &self.default_click_action,
+        }
+    }
+
+    async fn send_one(&self, binding: &BindingRecord, request: &FcmRequest) -> Answered {
+        if binding.device_token.is_empty() {
+            return Answered::unanswered(Outcome::InvalidToken {
+                reason: "empty FCM registration token".into(),
+            });
+        }
+        let access = match self.tokens.current().await {
+            Ok(access) => access,
+            Err(GrantError {
+                reason,
+                transient: true,
+            }) => return Answered::unanswered(Outcome::retryable(reason)),
+            Err(GrantError { reason, .. }) => {
+                return Answered::unanswered(Outcome::AuthFailed {
+                    reason,
+                    at_token_endpoint: true,
+                });
+            }
+        };
+        let response = match self
+            .http
+            .post(&self.send_url)
+            .header(AUTHORIZATION, format!("Bearer {}", access.value))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(request.body_for(&binding.device_token))
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return transport_failure(&e),
+        };
+        let status = response.status().as_u16();
+        let wait = retry_after(response.headers());
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(e) => return transport_failure(&e),
+        };
+        if (200..300).contains(&status) {
+            let name = serde_json::from_str::<Sent>(&body)
+                .map(|s| s.name)
+                .unwrap_or_default();
+            return Answered {
+                outcome: Outcome::Delivered { message_id: name },
+                answer: VendorAnswer { status, body },
+            };
+        }
+        let error = serde_json::from_str::<ErrorBody>(&body)
+            .unwrap_or_default()
+            .error;
+        let code = error
+            .details
+            .iter()
+            .find(|d| d.kind.ends_with("google.firebase.fcm.v1.FcmError"))
+            .map(|d| d.error_code.as_str())
+            .unwrap_or("");
+        if reasons::access_token_refused(status, code) {
+            self.tokens.refused(&access);
+        }
+        Answered {
+            outcome: outcome(status, code, &error.message, wait),
+            answer: VendorAnswer { status, body },
+        }
+    }
+}
+
+#[async_trait]
+impl Dispatcher for FcmDispatcher {
+    fn vendor(&self) -> Vendor {
+        Vendor::Fcm
+    }
+
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    fn check(&self, message: &Rendered) -> Result<(), Outcome> {
+        build(message, &self.defaults()).map(|_| ())
+    }
+
+    async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
+        let request = match build(message, &self.defaults()) {
+            Ok(r) => r,
+            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
+        };
+        let mut answers = Vec::with_capacity(batch.len());
+        for binding in batch {
+            answers.push(self.send_one(binding, &request).await);
+        }
+        answers
+    }
+}

@@ -1,0 +1,176 @@
+//! OAuth access tokens for FCM from a service-account key: a JWT bearer grant to the key's `token_uri`.
+//!
+//! `gcp_auth` and `yup-oauth2` honour `token_uri` but bring their own HTTP clients, which cannot trust an
+//! extra CA per notifier, and their own caches, which we could not tell to drop a token FCM refused; so the
+//! grant is made here with `jsonwebtoken` over the notifier's client, cached with single-flight refresh.
+
+use std::{sync::Arc, time::Duration};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    dispatch::{Cached, CredentialCache, DispatchError},
+    tenant::now_ms,
+};
+
+/// The OAuth scope FCM sends need.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
+/// Longest assertion Google accepts: an hour.
+const ASSERTION_LIFETIME_SECS: i64 = 3600;
+
+/// Why no access token could be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantError {
+    /// What went wrong, with Google's words when it answered.
+    pub reason: String,
+    /// True when trying again later may work (no answer, a 5xx); false when the key was refused.
+    pub transient: bool,
+}
+
+#[derive(Deserialize)]
+struct KeyFile {
+    client_email: String,
+    private_key: String,
+    #[serde(default)]
+    private_key_id: String,
+    token_uri: String,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Deserialize)]
+struct Grant {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct GrantRefusal {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+/// One notifier's access tokens.
+pub struct AccessTokens {
+    client_email: String,
+    key: EncodingKey,
+    key_id: String,
+    audience: String,
+    url: String,
+    http: reqwest::Client,
+    cache: CredentialCache<String, GrantError>,
+}
+
+impl AccessTokens {
+    /// Tokens for the service account in `key_json`, requested over `http` from the key's `token_uri`, or
+    /// from the same path under `base_override` when set.
+    pub fn new(
+        key_json: &str,
+        base_override: &str,
+        http: reqwest::Client,
+    ) -> Result<Self, DispatchError> {
+        let file: KeyFile = serde_json::from_str(key_json)
+            .map_err(|e| DispatchError::Credentials(format!("service account JSON: {e}")))?;
+        let key = EncodingKey::from_rsa_pem(file.private_key.as_bytes())
+            .map_err(|e| DispatchError::Credentials(format!("service account key: {e}")))?;
+        let url = if base_override.is_empty() {
+            file.token_uri.clone()
+        } else {
+            let uri: http::Uri = file.token_uri.parse().map_err(|e| {
+                DispatchError::Credentials(format!("service account token_uri: {e}"))
+            })?;
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            format!("{}{}", base_override.trim_end_matches('/'), path)
+        };
+        Ok(Self {
+            client_email: file.client_email,
+            key,
+            key_id: file.private_key_id,
+            // Google checks the audience against its own token URI, which the key file names.
+            audience: file.token_uri,
+            url,
+            http,
+            cache: CredentialCache::new(),
+        })
+    }
+
+    /// A live access token, fetched now if there is none or it is about to expire.
+    pub async fn current(&self) -> Result<Arc<Cached<String>>, GrantError> {
+        self.cache.get(|| self.fetch()).await
+    }
+
+    /// Drops `used` after FCM refused it.
+    pub fn refused(&self, used: &Cached<String>) {
+        self.cache.invalidate(used);
+    }
+
+    /// Grants requested so far.
+    pub fn grants(&self) -> u64 {
+        self.cache.fetches()
+    }
+
+    async fn fetch(&self) -> Result<(String, Duration), GrantError> {
+        let refused = |reason: String| GrantError {
+            reason,
+            transient: false,
+        };
+        let iat = now_ms() / 1000;
+        let mut header = Header::new(Algorithm::RS256);
+        if !self.key_id.is_empty() {
+            header.kid = Some(self.key_id.clone());
+        }
+        let claims = Claims {
+            iss: &self.client_email,
+            scope: SCOPE,
+            aud: &self.audience,
+            iat,
+            exp: iat + ASSERTION_LIFETIME_SECS,
+        };
+        let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| refused(format!("signing the assertion failed: {e}")))?;
+        let response = self
+            .http
+            .post(&self.url)
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| GrantError {
+                reason: format!("token endpoint unreachable: {e}"),
+                transient: true,
+            })?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| GrantError {
+            reason: format!("token endpoint answer lost: {e}"),
+            transient: true,
+        })?;
+        if !status.is_success() {
+            let words = serde_json::from_str::<GrantRefusal>(&body)
+                .map(|r| format!("{}: {}", r.error, r.error_description))
+                .unwrap_or(body);
+            return Err(GrantError {
+                reason: format!("token endpoint answered {}: {words}", status.as_u16()),
+                transient: status.is_server_error() || status.as_u16() == 429,
+            });
+        }
+        let grant: Grant = serde_json::from_str(&body)
+            .map_err(|e| refused(format!("token endpoint answer is not a grant: {e}")))?;
+        let expires_in = grant.expires_in.unwrap_or(3600);
+        // Renew a minute early so no request goes out with a token that dies on the way.
+        let margin = if expires_in > 120 { 60 } else { expires_in / 2 };
+        Ok((grant.access_token, Duration::from_secs(expires_in - margin)))
+    }
+}

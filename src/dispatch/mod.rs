@@ -1,0 +1,135 @@
+//! Pushing to devices through the vendors.
+//!
+//! Each vendor has a [`Dispatcher`]: built for one notifier, it turns one batch of bindings and a rendered
+//! message into one vendor request and maps the vendor's answer into one [`Outcome`] per binding through a
+//! table in its module. Everything the vendors share is written once around it, in the notifier's [`Lane`]:
+//! payload checks before any network call, a bound on requests in flight, a token-bucket rate limit, a circuit
+//! breaker, quota pauses, timeouts, and retries of the devices whose outcome was transient. [`Dispatch`]
+//! keeps one lane per notifier and rebuilds it when the notifier changes.
+
+pub mod apns;
+mod breaker;
+mod credential;
+pub mod fcm;
+mod http;
+mod lane;
+mod message;
+mod outcome;
+mod registry;
+mod retry;
+mod settings;
+
+use async_trait::async_trait;
+
+pub use breaker::{Admission, Breaker, BreakerState};
+pub use credential::{Cached, CredentialCache};
+pub use http::{ClientIdentity, ClientOptions, client, endpoint};
+pub use lane::Lane;
+pub use message::Rendered;
+pub use outcome::{Outcome, Report, VendorAnswer};
+pub use registry::{Dispatch, build_lane};
+pub use retry::{Next, RetryPolicy};
+pub use settings::{DispatchConfig, VendorQps};
+
+use crate::{notifier::NotifierError, proto::v1::Vendor, store::bindings::BindingRecord};
+
+/// Why a notifier's lane could not be built or found.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The stored credentials cannot be used (a key that does not parse, a p12 that does not open).
+    #[error("unusable credentials: {0}")]
+    Credentials(String),
+    /// A CA certificate or TLS setting is unusable.
+    #[error("TLS settings: {0}")]
+    Tls(String),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// No dispatcher exists for the vendor yet.
+    #[error("no dispatcher for vendor {0:?}")]
+    Unsupported(Vendor),
+    /// The notifier could not be read.
+    #[error(transparent)]
+    Notifier(#[from] NotifierError),
+    /// A configured file (the global extra CAs) could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A vendor's answer for one binding of a request: the outcome and the raw answer it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// What it means.
+    pub outcome: Outcome,
+    /// What the vendor said.
+    pub answer: VendorAnswer,
+}
+
+impl Answered {
+    /// An outcome decided without a vendor answer (timeout, reset, refused locally).
+    pub fn unanswered(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            answer: VendorAnswer::default(),
+        }
+    }
+}
+
+/// One vendor's protocol, bound to one notifier's credentials and endpoints.
+#[async_trait]
+pub trait Dispatcher: Send + Sync {
+    /// The vendor spoken.
+    fn vendor(&self) -> Vendor;
+
+    /// Most bindings one vendor request carries.
+    fn max_batch(&self) -> usize;
+
+    /// Refuses, before any network call, a message the vendor would refuse: `InvalidMessage` or
+    /// `InvalidVoip`.
+    fn check(&self, message: &Rendered) -> Result<(), Outcome>;
+
+    /// Sends `message` to `batch` (at most [`Self::max_batch`] bindings, already checked) in one vendor
+    /// request, answering one [`Answered`] per binding in order. Credentials are fetched or refreshed as
+    /// needed; a credential the vendor refused is invalidated so the lane's next attempt fetches a new one.
+    async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered>;
+}
+
+/// The outcome of a request that got no answer: a timeout, a reset, a refused connection.
+pub(crate) fn transport_failure(error: &reqwest::Error) -> Answered {
+    let what = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect failed"
+    } else {
+        "connection failed"
+    };
+    // The source chain says which (reset by peer, certificate unknown...); keep it for the caller.
+    let mut detail = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    Answered {
+        outcome: Outcome::retryable(format!("{what}: {detail}")),
+        answer: VendorAnswer::default(),
+    }
+}
+
+/// Parses a Retry-After header given in seconds (the vendors here send no HTTP dates).
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_secs)
+}

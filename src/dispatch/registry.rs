@@ -1,0 +1,104 @@
+//! The lanes of every notifier, built on first use and rebuilt when the notifier changes.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use super::{DispatchConfig, DispatchError, Dispatcher, Lane, apns, fcm};
+use crate::{
+    notifier::{Notifiers, OpenedNotifier},
+    proto::v1::{Vendor, notifier::Credentials},
+};
+
+/// Dispatch for the whole server: finds a notifier's lane.
+pub struct Dispatch {
+    notifiers: Notifiers,
+    config: DispatchConfig,
+    global_ca_pem: String,
+    lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
+}
+
+impl Dispatch {
+    /// Dispatch over `notifiers` with `config`; reads the configured extra CA file now, so a bad one stops
+    /// the server at start rather than failing pushes later.
+    pub fn new(notifiers: Notifiers, config: DispatchConfig) -> Result<Self, DispatchError> {
+        config.check().map_err(DispatchError::Tls)?;
+        let global_ca_pem = match &config.extra_ca_certificates_file {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| DispatchError::Read {
+                path: path.clone(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        // Parse it once up front for the same reason.
+        super::client(super::ClientOptions {
+            extra_ca_pems: &[&global_ca_pem],
+            identity: None,
+            http2_only: false,
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+        })?;
+        Ok(Self {
+            notifiers,
+            config,
+            global_ca_pem,
+            lanes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The lane of notifier `name` of `app`, or `None` when the notifier does not exist. The notifier is read
+    /// on every call (one store read) so that an update or a deletion takes effect on the next push; the lane,
+    /// with its connections and cached credentials, is kept while the notifier stays the same.
+    pub async fn lane(&self, app: &str, name: &str) -> Result<Option<Arc<Lane>>, DispatchError> {
+        let key = (app.to_owned(), name.to_owned());
+        let Some(opened) = self.notifiers.load(app, name).await? else {
+            if let Ok(mut lanes) = self.lanes.lock() {
+                lanes.remove(&key);
+            }
+            return Ok(None);
+        };
+        if let Ok(lanes) = self.lanes.lock()
+            && let Some(lane) = lanes.get(&key)
+            && lane.notifier() == &opened.public
+        {
+            return Ok(Some(lane.clone()));
+        }
+        let lane = Arc::new(build_lane(opened, &self.config, &self.global_ca_pem)?);
+        if let Ok(mut lanes) = self.lanes.lock() {
+            lanes.insert(key, lane.clone());
+        }
+        Ok(Some(lane))
+    }
+}
+
+/// A lane for an opened notifier: its vendor's dispatcher behind the shared guards. `global_ca_pem` holds the
+/// server-wide extra CAs (may be empty).
+pub fn build_lane(
+    opened: OpenedNotifier,
+    config: &DispatchConfig,
+    global_ca_pem: &str,
+) -> Result<Lane, DispatchError> {
+    let OpenedNotifier {
+        public,
+        credentials,
+    } = opened;
+    let dispatcher: Arc<dyn Dispatcher> = match credentials {
+        Credentials::Apns(c) => Arc::new(apns::ApnsDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
+        Credentials::Fcm(c) => {
+            Arc::new(fcm::FcmDispatcher::new(&public, c, config, global_ca_pem)?)
+        }
+        other => {
+            return Err(DispatchError::Unsupported(
+                crate::notifier::credentials::vendor_of(&other),
+            ));
+        }
+    };
+    debug_assert_ne!(dispatcher.vendor(), Vendor::Unspecified);
+    Ok(Lane::new(public, dispatcher, config))
+}
