@@ -15,6 +15,7 @@ mod http;
 mod lane;
 mod message;
 mod outcome;
+pub mod quota;
 mod registry;
 mod retry;
 mod settings;
