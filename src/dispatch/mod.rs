@@ -9,6 +9,7 @@
 
 pub mod apns;
 mod breaker;
+pub mod checks;
 mod credential;
 pub mod fcm;
 mod http;

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     dispatch::{Outcome, Rendered},
-    proto::v1::{AndroidPriority, ApnsPushType, FcmMessageType, click_action},
+    proto::v1::{AndroidPriority, FcmMessageType, click_action},
 };
 
 /// Largest notification + data FCM accepts, in bytes.
@@ -46,14 +46,7 @@ impl FcmRequest {
 /// The request for `message`, or why FCM would refuse it.
 pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<FcmRequest, Outcome> {
     let m = &message.message;
-    if m.apns
-        .as_ref()
-        .is_some_and(|a| a.push_type() == ApnsPushType::Voip)
-    {
-        return Err(Outcome::InvalidVoip {
-            reason: "VoIP pushes go through APNs notifiers only".into(),
-        });
-    }
+    crate::dispatch::checks::not_voip(message)?;
     let o = m.fcm.clone().unwrap_or_default();
     let (with_notification, with_data) = match o.r#type() {
         FcmMessageType::Data => (false, true),
@@ -228,7 +221,8 @@ mod tests {
 
     use super::*;
     use crate::proto::v1::{
-        ApnsOverride, ClickAction, FcmOverride, MessageConfig, PushMessage, PushOptions,
+        ApnsOverride, ApnsPushType, ClickAction, FcmOverride, MessageConfig, PushMessage,
+        PushOptions,
     };
 
     fn defaults() -> Defaults<'static> {
