@@ -10,6 +10,7 @@ pub mod devices;
 pub mod labels;
 pub mod notifier;
 pub mod proto;
+pub mod sandbox;
 pub mod server;
 pub mod settings;
 pub mod store;
