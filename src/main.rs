@@ -1,6 +1,6 @@
 //! The `pushgate` command: run the server, print its config, and talk to a running server over gRPC.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -11,6 +11,7 @@ use pushgate::{
         RotateAppSecretRequest, app_service_client::AppServiceClient,
         auth_service_client::AuthServiceClient,
     },
+    sandbox::{Sandbox, SandboxConfig},
     tenant::ADMIN_TOKEN_FILE,
 };
 use tonic::{
@@ -37,7 +38,13 @@ enum Command {
         /// TOML config file (defaults < file < PUSHGATE_* environment).
         #[arg(long, env = "PUSHGATE_CONFIG")]
         config: Option<PathBuf>,
+        /// Also start the sandbox vendors (fake APNs and FCM) in this process, on their default ports,
+        /// for a one-command demo; prints how to point notifiers at them.
+        #[arg(long)]
+        sandbox: bool,
     },
+    /// Run fake vendor servers (APNs, FCM) that check requests like the real ones, until Ctrl-C.
+    Sandbox(SandboxArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -57,6 +64,36 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+}
+
+#[derive(Args, Clone)]
+struct SandboxArgs {
+    /// Address the fakes listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port of the plain-HTTP control API.
+    #[arg(long, default_value_t = 8600)]
+    control_port: u16,
+    /// Port of the APNs fake.
+    #[arg(long, default_value_t = 8601)]
+    apns_port: u16,
+    /// Port of the FCM fake.
+    #[arg(long, default_value_t = 8602)]
+    fcm_port: u16,
+    /// Where `ca.pem` and `notifiers.json` are written.
+    #[arg(long, default_value = "./pushgate-sandbox")]
+    out_dir: PathBuf,
+}
+
+impl Default for SandboxArgs {
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: SandboxArgs,
+        }
+        Defaults::parse_from(["defaults"]).args
+    }
 }
 
 #[derive(Subcommand)]
@@ -132,7 +169,13 @@ enum TokenCommand {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config).await,
+        Command::Serve { config, sandbox } => serve(config, sandbox).await,
+        Command::Sandbox(args) => {
+            let sandbox = start_sandbox(&args).await?;
+            shutdown_signal().await;
+            sandbox.shutdown().await;
+            Ok(())
+        }
         Command::Config {
             command: ConfigCommand::Print { config },
         } => {
@@ -145,11 +188,38 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn serve(config_path: Option<PathBuf>) -> Result<()> {
+async fn serve(config_path: Option<PathBuf>, sandbox: bool) -> Result<()> {
     let config = Config::load(config_path.as_deref())?;
     pushgate::telemetry::init(&config.log.filter);
+    // Kept alive until the server returns; dropping it with the process ends the fakes.
+    let sandbox = match sandbox {
+        true => Some(start_sandbox(&SandboxArgs::default()).await?),
+        false => None,
+    };
     pushgate::server::run(config, shutdown_signal()).await?;
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
     Ok(())
+}
+
+/// Starts the sandbox vendors, writes their CA and notifier bodies to the out dir, and prints how to use
+/// them.
+async fn start_sandbox(args: &SandboxArgs) -> Result<Sandbox> {
+    let sandbox = Sandbox::start(SandboxConfig {
+        host: args.host,
+        control_port: args.control_port,
+        apns_port: args.apns_port,
+        fcm_port: args.fcm_port,
+        ..SandboxConfig::default()
+    })
+    .await
+    .context("cannot start the sandbox vendors")?;
+    let (ca, notifiers) = sandbox
+        .write_files(&args.out_dir)
+        .with_context(|| format!("cannot write into {}", args.out_dir.display()))?;
+    println!("{}", sandbox.describe(&ca, &notifiers));
+    Ok(sandbox)
 }
 
 /// Resolves on SIGINT or SIGTERM.

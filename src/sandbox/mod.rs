@@ -1,0 +1,337 @@
+//! Fake vendor servers that check requests the way the real vendors do (auth, signatures, required
+//! fields, limits) and answer in the vendors' own shapes, for tests, benchmarks and demos.
+//!
+//! [`Sandbox::start`] brings up every fake on loopback TLS (a CA generated at start signs their
+//! certificates), mints credentials they accept, and serves a plain-HTTP control API to inject faults,
+//! invalidate device tokens and read what they received. Adding a vendor takes a module with its checks
+//! and answers over a [`core::FakeCore`], served by [`tls::spawn_server`].
+
+pub mod apns;
+pub mod control;
+pub mod core;
+pub mod fault;
+pub mod fcm;
+pub mod notifiers;
+pub mod record;
+pub mod tls;
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+pub use apns::{ApnsClientCertificate, ApnsFake, ApnsTokenKey};
+pub use core::FakeCore;
+pub use fault::{FaultAction, FaultRule};
+pub use fcm::FcmFake;
+pub use notifiers::{SANDBOX_PROJECT, SANDBOX_TOPIC};
+pub use record::{FakeStats, RecordedRequest};
+
+use crate::proto::v1::Notifier;
+use tls::{HttpVersions, Pki};
+
+/// How long shutdown waits for the servers' tasks to end.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the sandbox could not start or mint something.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Other I/O (reading a bound address, writing files).
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// Generating a certificate or key pair failed.
+    #[error("certificate generation: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// Building a TLS configuration failed.
+    #[error("tls: {0}")]
+    Tls(#[from] rustls::Error),
+    /// Generating or encoding a signing key failed.
+    #[error("key: {0}")]
+    Key(String),
+    /// A background task failed.
+    #[error("task: {0}")]
+    Task(String),
+}
+
+/// Where the fakes listen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxConfig {
+    /// Address every fake binds (default 127.0.0.1).
+    pub host: IpAddr,
+    /// Port of the plain-HTTP control API (0 = any free port).
+    pub control_port: u16,
+    /// Port of the APNs fake (0 = any free port).
+    pub apns_port: u16,
+    /// Port of the FCM fake (0 = any free port).
+    pub fcm_port: u16,
+    /// Requests each fake remembers (a ring: the oldest are dropped).
+    pub max_recorded: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            control_port: 0,
+            apns_port: 0,
+            fcm_port: 0,
+            max_recorded: record::DEFAULT_MAX_RECORDED,
+        }
+    }
+}
+
+/// The running fakes.
+pub struct Sandbox {
+    pki: Arc<Pki>,
+    apns: ApnsFake,
+    fcm: FcmFake,
+    control_addr: SocketAddr,
+    notifiers: Vec<Notifier>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn bind(host: IpAddr, port: u16) -> Result<TcpListener, SandboxError> {
+    let addr = SocketAddr::new(host, port);
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| SandboxError::Bind { addr, source })
+}
+
+impl Sandbox {
+    /// Starts every fake and the control API, and mints the ready-made notifiers' credentials.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let host = config.host;
+        let pki = Arc::new(
+            tokio::task::spawn_blocking(move || Pki::generate(host))
+                .await
+                .map_err(|e| SandboxError::Task(e.to_string()))??,
+        );
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        let apns_listener = bind(host, config.apns_port).await?;
+        let apns_core = FakeCore::new("apns", apns_listener.local_addr()?, config.max_recorded);
+        let (apns, apns_router) = ApnsFake::new(apns_core.clone(), pki.clone());
+        tasks.push(tls::spawn_server(
+            apns_listener,
+            pki.server_config(HttpVersions::Http2Only.alpn(), true)?,
+            HttpVersions::Http2Only,
+            apns_router,
+            apns_core,
+            shutdown_rx.clone(),
+        ));
+
+        let fcm_listener = bind(host, config.fcm_port).await?;
+        let fcm_core = FakeCore::new("fcm", fcm_listener.local_addr()?, config.max_recorded);
+        let (fcm, fcm_router) = FcmFake::new(fcm_core.clone());
+        tasks.push(tls::spawn_server(
+            fcm_listener,
+            pki.server_config(HttpVersions::Both.alpn(), false)?,
+            HttpVersions::Both,
+            fcm_router,
+            fcm_core,
+            shutdown_rx.clone(),
+        ));
+
+        let minting = fcm.clone();
+        let service_account_json =
+            tokio::task::spawn_blocking(move || minting.mint_service_account(SANDBOX_PROJECT))
+                .await
+                .map_err(|e| SandboxError::Task(e.to_string()))??;
+        let notifiers = notifiers::ready_made(notifiers::Minted {
+            ca_pem: pki.ca_pem(),
+            apns_url: apns.base_url(),
+            token_key: apns.mint_token_key(SANDBOX_TOPIC)?,
+            certificate: apns.mint_certificate(SANDBOX_TOPIC)?,
+            fcm: &fcm,
+            service_account_json,
+        });
+
+        let control_listener = bind(host, config.control_port).await?;
+        let control_addr = control_listener.local_addr()?;
+        let mut vendors = BTreeMap::new();
+        let expiring = apns.clone();
+        vendors.insert(
+            "apns",
+            control::VendorControl {
+                core: apns.core().clone(),
+                expire: Box::new(move || expiring.expire_provider_tokens()),
+            },
+        );
+        let expiring = fcm.clone();
+        vendors.insert(
+            "fcm",
+            control::VendorControl {
+                core: fcm.core().clone(),
+                expire: Box::new(move || expiring.expire_access_tokens()),
+            },
+        );
+        let control_state = Arc::new(control::ControlState {
+            vendors,
+            apns: apns.clone(),
+            fcm: fcm.clone(),
+            notifiers: serde_json::Value::Array(notifiers.iter().map(notifiers::to_json).collect()),
+            ca_pem: pki.ca_pem().to_owned(),
+        });
+        let mut control_shutdown = shutdown_rx;
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(control_listener, control::router(control_state))
+                .with_graceful_shutdown(async move {
+                    let _ = control_shutdown.changed().await;
+                })
+                .await;
+        }));
+
+        Ok(Sandbox {
+            pki,
+            apns,
+            fcm,
+            control_addr,
+            notifiers,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// PEM of the CA that signed every fake's server certificate.
+    pub fn ca_certificate_pem(&self) -> &str {
+        self.pki.ca_pem()
+    }
+
+    /// `http://host:port` of the control API.
+    pub fn control_url(&self) -> String {
+        format!("http://{}", self.control_addr)
+    }
+
+    /// The APNs fake.
+    pub fn apns(&self) -> &ApnsFake {
+        &self.apns
+    }
+
+    /// The FCM fake.
+    pub fn fcm(&self) -> &FcmFake {
+        &self.fcm
+    }
+
+    /// Ready-to-create notifiers pointing at the fakes, with credentials they accept:
+    /// `sandbox-apns-token`, `sandbox-apns-cert` and `sandbox-fcm`.
+    pub fn notifiers(&self) -> Vec<Notifier> {
+        self.notifiers.clone()
+    }
+
+    /// The ready-made notifiers as `CreateNotifier` request bodies in proto3 JSON.
+    pub fn create_notifier_bodies(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.notifiers
+                .iter()
+                .map(|n| serde_json::json!({ "notifier": notifiers::to_json(n) }))
+                .collect(),
+        )
+    }
+
+    /// Writes `ca.pem` and `notifiers.json` (the `CreateNotifier` bodies) into `dir`, creating it; returns
+    /// their paths.
+    pub fn write_files(&self, dir: &Path) -> Result<(PathBuf, PathBuf), SandboxError> {
+        std::fs::create_dir_all(dir)?;
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, self.ca_certificate_pem())?;
+        let notifiers = dir.join("notifiers.json");
+        let text = serde_json::to_string_pretty(&self.create_notifier_bodies())
+            .map_err(|e| SandboxError::Io(e.into()))?;
+        std::fs::write(&notifiers, text)?;
+        Ok((ca, notifiers))
+    }
+
+    /// What a person needs to point pushgate at the fakes and steer them; `ca_path` and `notifiers_path`
+    /// are where [`Sandbox::write_files`] put the files.
+    pub fn describe(&self, ca_path: &Path, notifiers_path: &Path) -> String {
+        let control = self.control_url();
+        let mut out = String::new();
+        out.push_str("pushgate sandbox vendors are running.\n\n");
+        out.push_str(&format!(
+            "CA certificate (trust it for every fake): {}\n",
+            ca_path.display()
+        ));
+        out.push_str(&format!(
+            "CreateNotifier bodies for all of them:     {}\n\n",
+            notifiers_path.display()
+        ));
+        for n in &self.notifiers {
+            out.push_str(&format!("notifier {}:\n", n.name));
+            out.push_str(&format!(
+                "  send_base_url:             {}\n",
+                n.send_base_url
+            ));
+            if !n.token_base_url.is_empty() {
+                out.push_str(&format!(
+                    "  token_base_url:            {}\n",
+                    n.token_base_url
+                ));
+            }
+            out.push_str(&format!(
+                "  extra_ca_certificates_pem: contents of {}\n",
+                ca_path.display()
+            ));
+            out.push_str(&format!(
+                "  json: {}\n\n",
+                serde_json::json!({ "notifier": notifiers::to_json(n) })
+            ));
+        }
+        out.push_str(&format!(
+            "APNs fake: {}/3/device/{{hex token}}\n",
+            self.apns.base_url()
+        ));
+        out.push_str(&format!(
+            "FCM fake:  {}/v1/projects/{SANDBOX_PROJECT}/messages:send (token URI {})\n\n",
+            self.fcm.base_url(),
+            self.fcm.token_uri()
+        ));
+        out.push_str(&format!("Control API ({control}), VENDOR = apns | fcm:\n"));
+        for line in [
+            "  POST   /VENDOR/faults              {\"device_token\":null,\"action\":{\"type\":\"error\",\"status\":503,\"reason\":\"ServiceUnavailable\",\"retry_after_secs\":5},\"times\":1}",
+            "                                     (action types: error, delay {\"millis\"}, reset)",
+            "  DELETE /VENDOR/faults",
+            "  POST   /VENDOR/invalid-tokens      {\"device_token\":\"...\"}",
+            "  GET    /VENDOR/requests            DELETE to clear",
+            "  GET    /VENDOR/stats",
+            "  POST   /VENDOR/expire-credentials",
+            "  POST   /VENDOR/recording           {\"on\":false}",
+            "  POST   /apns/token-keys            {\"topic\":\"com.example.app\"}",
+            "  POST   /apns/certificates          {\"topic\":\"com.example.app\"}",
+            "  POST   /fcm/service-accounts       {\"project_id\":\"my-project\"}",
+            "  GET    /notifiers                  GET /ca.pem",
+        ] {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "\nExample: curl -X POST {control}/apns/faults -d '{{\"action\":{{\"type\":\"reset\"}},\"times\":1}}' -H 'content-type: application/json'\n"
+        ));
+        out
+    }
+
+    /// Stops every fake and the control API.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_TIMEOUT, task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
