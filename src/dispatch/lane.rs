@@ -145,17 +145,29 @@ impl Lane {
         bindings: &[BindingRecord],
         message: &Rendered,
     ) -> Vec<(usize, Answered)> {
-        let batches = pending.chunks(self.dispatcher.max_batch().max(1));
+        // Owned chunks: a closure over borrowed ones would make the future unprovably Send (rustc's
+        // higher-ranked closure limitation), and callers spawn it.
+        let batches: Vec<Vec<usize>> = pending
+            .chunks(self.dispatcher.max_batch().max(1))
+            .map(<[usize]>::to_vec)
+            .collect();
         stream::iter(batches)
-            .map(|indexes| async move {
-                let batch: Vec<&BindingRecord> = indexes.iter().map(|&i| &bindings[i]).collect();
-                let answers = self.request(&batch, message).await;
-                indexes.iter().copied().zip(answers).collect::<Vec<_>>()
-            })
+            .map(|indexes| self.batch(indexes, bindings, message))
             .buffer_unordered(self.max_in_flight)
             .flat_map(stream::iter)
             .collect()
             .await
+    }
+
+    async fn batch(
+        &self,
+        indexes: Vec<usize>,
+        bindings: &[BindingRecord],
+        message: &Rendered,
+    ) -> Vec<(usize, Answered)> {
+        let batch: Vec<&BindingRecord> = indexes.iter().map(|&i| &bindings[i]).collect();
+        let answers = self.request(&batch, message).await;
+        indexes.into_iter().zip(answers).collect()
     }
 
     /// One vendor request behind every guard; always one answer per binding.

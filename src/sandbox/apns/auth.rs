@@ -36,15 +36,21 @@ struct KeyTokens {
     expired_before_secs: i64,
 }
 
+/// Tokens whose signature was verified, remembered so that a token reused on every request (as Apple asks)
+/// is verified once; bounded by clearing when full.
+const VERIFIED_MAX: usize = 1024;
+
 /// Registered keys, teams' topics and provider-token history.
 #[derive(Default)]
 pub struct ProviderAuth {
     keys: HashMap<String, Key>,
     team_topics: HashMap<String, HashSet<String>>,
     tokens: HashMap<String, KeyTokens>,
+    /// JWT text → (kid, claims) of tokens whose signature checked out.
+    verified: HashMap<String, (String, Claims)>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct Claims {
     iss: String,
     iat: i64,
@@ -89,19 +95,18 @@ impl ProviderAuth {
     pub fn check(&mut self, jwt: &str, now_secs: i64) -> Result<TokenAuthorized, Refusal> {
         const INVALID: Refusal = (403, "InvalidProviderToken");
         const EXPIRED: Refusal = (403, "ExpiredProviderToken");
-        let header = jsonwebtoken::decode_header(jwt).map_err(|_| INVALID)?;
-        if header.alg != Algorithm::ES256 {
-            return Err(INVALID);
-        }
-        let key_id = header.kid.ok_or(INVALID)?;
+        let (key_id, claims) = match self.verified.get(jwt) {
+            Some(known) => known.clone(),
+            None => {
+                let verified = self.verify(jwt).ok_or(INVALID)?;
+                if self.verified.len() >= VERIFIED_MAX {
+                    self.verified.clear();
+                }
+                self.verified.insert(jwt.to_owned(), verified.clone());
+                verified
+            }
+        };
         let key = self.keys.get(&key_id).ok_or(INVALID)?;
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::new();
-        let claims = jsonwebtoken::decode::<Claims>(jwt, &key.decoding, &validation)
-            .map_err(|_| INVALID)?
-            .claims;
         if claims.iss != key.team_id {
             return Err(INVALID);
         }
@@ -142,6 +147,24 @@ impl ProviderAuth {
             new_token,
             topics,
         })
+    }
+
+    /// The key id and claims of `jwt` when it is an ES256 token whose signature matches a registered key.
+    fn verify(&self, jwt: &str) -> Option<(String, Claims)> {
+        let header = jsonwebtoken::decode_header(jwt).ok()?;
+        if header.alg != Algorithm::ES256 {
+            return None;
+        }
+        let key_id = header.kid?;
+        let key = self.keys.get(&key_id)?;
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims = HashSet::new();
+        let claims = jsonwebtoken::decode::<Claims>(jwt, &key.decoding, &validation)
+            .ok()?
+            .claims;
+        Some((key_id, claims))
     }
 
     /// Expires every provider token issued so far and lets each key sign a new one at once.

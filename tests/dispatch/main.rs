@@ -1,0 +1,7 @@
+//! Vendor dispatchers against the sandbox's fake vendors over real TLS and HTTP/2: fields where the vendor
+//! expects them, every error class, credential refresh under load, Retry-After, bounded backoff, the circuit
+//! breaker and connection reuse.
+
+mod apns;
+mod fcm;
+mod support;
