@@ -407,4 +407,129 @@ mod tests {
         assert_eq!(d.send_url(), "http://127.0.0.1:9/hw/v1/10086/messages:send");
         assert_eq!(d.token_url(), "http://127.0.0.1:9/hwauth/oauth2/v3/token");
     }
+
+    /// Through the lane against a stand-in HTTP server on localhost: the first access token is answered
+    /// 80200003 (expired), so the dispatcher drops it, the lane tries once more with a new grant, and the
+    /// partial answer unbinds exactly the illegal token.
+    #[tokio::test]
+    async fn an_expired_token_is_renewed_once_and_partial_failures_resolve_per_device() {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+
+        use axum::{Router, http::HeaderMap, routing::post};
+
+        let grants = Arc::new(AtomicUsize::new(0));
+        let sends = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let app = Router::new()
+            .route(
+                "/oauth2/v3/token",
+                post({
+                    let grants = grants.clone();
+                    move |form: String| async move {
+                        assert_eq!(
+                            form,
+                            "grant_type=client_credentials&client_id=10086&client_secret=s3cret"
+                        );
+                        let n = grants.fetch_add(1, Ordering::SeqCst) + 1;
+                        format!(r#"{{"access_token":"tok-{n}","expires_in":3600,"token_type":"Bearer"}}"#)
+                    }
+                }),
+            )
+            .route(
+                "/v1/10086/messages:send",
+                post({
+                    let sends = sends.clone();
+                    move |headers: HeaderMap, body: String| async move {
+                        let auth = headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned();
+                        sends.lock().unwrap().push(body);
+                        if auth == "Bearer tok-1" {
+                            (
+                                axum::http::StatusCode::UNAUTHORIZED,
+                                r#"{"code":"80200003","msg":"Oauth token expired","requestId":"r0"}"#
+                                    .to_owned(),
+                            )
+                        } else {
+                            let msg = r#"{"success":2,"failure":1,"illegal_tokens":["bad"]}"#;
+                            (
+                                axum::http::StatusCode::OK,
+                                serde_json::json!({"code":"80100000","msg":msg,"requestId":"r1"})
+                                    .to_string(),
+                            )
+                        }
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let notifier = Notifier {
+            send_base_url: base.clone(),
+            token_base_url: base,
+            ..Default::default()
+        };
+        let config = DispatchConfig {
+            retry_base_delay: std::time::Duration::from_millis(1),
+            ..Default::default()
+        };
+        let dispatcher = Arc::new(
+            HuaweiDispatcher::new(
+                &notifier,
+                HuaweiCredentials {
+                    app_id: "10086".into(),
+                    client_secret: "s3cret".into(),
+                },
+                &config,
+                "",
+            )
+            .unwrap(),
+        );
+        let lane = crate::dispatch::Lane::new(notifier, dispatcher.clone(), &config);
+        let bindings: Vec<BindingRecord> = ["good", "bad", "good2"]
+            .iter()
+            .map(|t| BindingRecord {
+                device_token: (*t).into(),
+                ..Default::default()
+            })
+            .collect();
+        let message = Rendered::now(
+            "m1",
+            crate::proto::v1::PushMessage {
+                title: "Hi".into(),
+                content: "Body".into(),
+                ..Default::default()
+            },
+        );
+        let reports = lane.dispatch(&bindings, &message).await;
+        let kinds: Vec<_> = reports.iter().map(|r| r.outcome.kind()).collect();
+        assert_eq!(kinds, ["delivered", "invalid_token", "delivered"]);
+        assert_eq!(
+            reports[0].outcome,
+            Outcome::Delivered {
+                message_id: "r1".into()
+            }
+        );
+        assert!(reports.iter().all(|r| r.attempts == 2));
+        assert_eq!(dispatcher.grants(), 2);
+        assert_eq!(grants.load(Ordering::SeqCst), 2);
+        let sends = sends.lock().unwrap();
+        assert_eq!(
+            sends.len(),
+            2,
+            "one request per attempt for the whole batch"
+        );
+        let sent: serde_json::Value = serde_json::from_str(&sends[1]).unwrap();
+        assert_eq!(
+            sent["message"]["token"],
+            serde_json::json!(["good", "bad", "good2"])
+        );
+    }
 }
