@@ -12,7 +12,9 @@ mod breaker;
 pub mod checks;
 mod credential;
 pub mod fcm;
+pub mod honor;
 mod http;
+pub mod huawei;
 mod lane;
 mod message;
 mod outcome;
@@ -20,6 +22,7 @@ pub mod quota;
 mod registry;
 mod retry;
 mod settings;
+pub mod xiaomi;
 
 use async_trait::async_trait;
 

@@ -5,7 +5,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{DispatchConfig, DispatchError, Dispatcher, Lane, apns, fcm};
+use super::{DispatchConfig, DispatchError, Dispatcher, Lane, apns, fcm, honor, huawei, xiaomi};
 use crate::{
     notifier::{Notifiers, OpenedNotifier},
     proto::v1::{Vendor, notifier::Credentials},
@@ -93,6 +93,24 @@ pub fn build_lane(
         Credentials::Fcm(c) => {
             Arc::new(fcm::FcmDispatcher::new(&public, c, config, global_ca_pem)?)
         }
+        Credentials::Huawei(c) => Arc::new(huawei::HuaweiDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
+        Credentials::Honor(c) => Arc::new(honor::HonorDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
+        Credentials::Xiaomi(c) => Arc::new(xiaomi::XiaomiDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
         other => {
             return Err(DispatchError::Unsupported(
                 crate::notifier::credentials::vendor_of(&other),

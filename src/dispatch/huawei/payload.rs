@@ -1,0 +1,788 @@
+//! The Huawei Push Kit `messages:send` body for a message.
+//!
+//! Field names and limits confirmed from Huawei's "Sending Downlink Messages" API reference and the official
+//! `HMS-Core/hms-push-serverdemo-*` SDKs: `message.android.notification` carries `title`, `body`, `image`,
+//! `channel_id`, `click_action{type 1|2|3,intent,action,url}`, `badge{add_num,set_num,class}`, `notify_id`,
+//! `importance`…; `android.ttl` is a `"86400s"` string of at most 15 days; `message.data` is a string; the
+//! message (without tokens) is at most 4096 bytes; one request carries 1..1000 `token`s.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::{
+    dispatch::{Outcome, Rendered},
+    proto::v1::{
+        AndroidPriority, Badge, ClickAction, NotificationButton, NotificationImportance,
+        VendorBadge, VendorClickAction, click_action,
+    },
+};
+
+/// Largest message Huawei accepts, tokens excluded, in bytes.
+pub const MAX_PAYLOAD: usize = 4096;
+/// Longest time Huawei stores a push: 15 days.
+pub const MAX_TTL: Duration = Duration::from_secs(15 * 24 * 3600);
+/// Most tokens in one request.
+pub const MAX_TOKENS: usize = 1000;
+
+/// Notifier settings the body depends on.
+pub struct Defaults<'a> {
+    /// `android.notification.channel_id` when the message names none.
+    pub channel_id: &'a str,
+    /// What a tap opens when the message says nothing.
+    pub click_action: &'a str,
+}
+
+/// A prepared send: the `message` object without its tokens, and `validate_only`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HuaweiRequest {
+    message: Map<String, Value>,
+    validate_only: bool,
+}
+
+impl HuaweiRequest {
+    /// The request body for `tokens`.
+    pub fn body_for(&self, tokens: &[&str]) -> String {
+        let mut message = self.message.clone();
+        message.insert("token".into(), json!(tokens));
+        json!({"validate_only": self.validate_only, "message": message}).to_string()
+    }
+}
+
+/// The request for `message`, or why Huawei would refuse it.
+pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiRequest, Outcome> {
+    crate::dispatch::checks::not_voip(message)?;
+    let m = &message.message;
+    let o = m.huawei.clone().unwrap_or_default();
+    let title = first(&[&o.title, &m.title]);
+    let body = first(&[&o.content, &m.content]);
+    let data = if o.data.is_empty() {
+        ext_json(&m.ext)
+    } else {
+        o.data.clone()
+    };
+    let notify = !title.is_empty() || !body.is_empty();
+    if !notify && data.is_empty() {
+        return Err(invalid("a Huawei push needs a title and body, or data"));
+    }
+    if notify && (title.is_empty() || body.is_empty()) {
+        return Err(invalid(
+            "a Huawei notification needs both a title and a body",
+        ));
+    }
+
+    let mut out = Map::new();
+    put(&mut out, "data", &data);
+    let mut android = Map::new();
+    if let Some(c) = o.collapse_key {
+        if !(-1..=100).contains(&c) {
+            return Err(invalid("huawei.collapse_key must be -1..100"));
+        }
+        android.insert("collapse_key".into(), json!(c));
+    }
+    match o.urgency() {
+        AndroidPriority::High => {
+            android.insert("urgency".into(), json!("HIGH"));
+        }
+        AndroidPriority::Normal => {
+            android.insert("urgency".into(), json!("NORMAL"));
+        }
+        AndroidPriority::Unspecified => {}
+    }
+    put(&mut android, "category", &o.category);
+    if let Some(ttl) = ttl(message, o.ttl.as_ref(), MAX_TTL, "Huawei")? {
+        android.insert("ttl".into(), json!(format!("{}s", ttl.as_secs())));
+    }
+    put(&mut android, "bi_tag", &o.bi_tag);
+    put(&mut android, "receipt_id", &o.receipt_id);
+    if o.test_message {
+        android.insert("target_user_type".into(), json!(1));
+    }
+
+    if notify {
+        let mut n = Map::new();
+        put(&mut n, "title", title);
+        put(&mut n, "body", body);
+        put(&mut n, "image", &o.image);
+        put(&mut n, "icon", &o.icon);
+        put(&mut n, "color", &o.color);
+        put(&mut n, "sound", &o.sound);
+        if let Some(v) = o.default_sound {
+            n.insert("default_sound".into(), json!(v));
+        }
+        put(&mut n, "tag", &o.tag);
+        n.insert(
+            "click_action".into(),
+            click(
+                o.click_action.as_ref(),
+                config_click(m.config.as_ref().and_then(|c| c.click_action.as_ref())),
+                defaults.click_action,
+            )?,
+        );
+        put(&mut n, "title_loc_key", &o.title_loc_key);
+        put_list(&mut n, "title_loc_args", &o.title_loc_args);
+        put(&mut n, "body_loc_key", &o.body_loc_key);
+        put_list(&mut n, "body_loc_args", &o.body_loc_args);
+        put(
+            &mut n,
+            "channel_id",
+            first(&[&o.channel_id, defaults.channel_id]),
+        );
+        put(&mut n, "notify_summary", &o.notify_summary);
+        if let Some(s) = o.style {
+            n.insert("style".into(), json!(s));
+        }
+        put(&mut n, "big_title", &o.big_title);
+        put(&mut n, "big_body", &o.big_body);
+        put_list(&mut n, "inbox_content", &o.inbox_content);
+        if let Some(d) = o.auto_clear.as_ref() {
+            let ms = d.seconds.saturating_mul(1000) + i64::from(d.nanos / 1_000_000);
+            n.insert("auto_clear".into(), json!(ms));
+        }
+        if let Some(id) = o.notify_id {
+            n.insert("notify_id".into(), json!(id));
+        }
+        put(&mut n, "group", &o.group);
+        if let Some(b) = badge(
+            o.badge.as_ref(),
+            m.config.as_ref().and_then(|c| c.badge.as_ref()),
+            ("add_num", "set_num", "class"),
+        )? {
+            n.insert("badge".into(), b);
+        }
+        if let Some(v) = o.auto_cancel {
+            n.insert("auto_cancel".into(), json!(v));
+        }
+        if let Some(when) = o.when.as_ref() {
+            n.insert("when".into(), json!(rfc3339(when)?));
+        }
+        if let Some(v) = o.use_default_vibrate {
+            n.insert("use_default_vibrate".into(), json!(v));
+        }
+        if let Some(v) = o.use_default_light {
+            n.insert("use_default_light".into(), json!(v));
+        }
+        put(&mut n, "visibility", &o.visibility);
+        if let Some(v) = o.foreground_show {
+            n.insert("foreground_show".into(), json!(v));
+        }
+        if let Some(i) = importance(o.importance(), true) {
+            n.insert("importance".into(), json!(i));
+        }
+        if !o.buttons.is_empty() {
+            n.insert(
+                "buttons".into(),
+                buttons(&o.buttons, ("action_type", "intent_type"))?,
+            );
+        }
+        android.insert("notification".into(), Value::Object(n));
+    }
+    if !android.is_empty() {
+        out.insert("android".into(), Value::Object(android));
+    }
+    if !o.raw_json.is_empty() {
+        out.extend(object(&o.raw_json, "huawei.raw_json")?);
+    }
+    let size = Value::Object(out.clone()).to_string().len();
+    if size > MAX_PAYLOAD {
+        return Err(invalid(format!(
+            "the Huawei message is {size} bytes, over Huawei's {MAX_PAYLOAD}"
+        )));
+    }
+    Ok(HuaweiRequest {
+        message: out,
+        validate_only: o.validate_only,
+    })
+}
+
+/// What a tap opens, as the message's `config.click_action` (or a notifier default) says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tap<'a> {
+    /// A web page.
+    Url(&'a str),
+    /// An app page by intent action, or by intent URI when it looks like one.
+    Action(&'a str),
+    /// An app page by activity (class name or package/class).
+    Activity(&'a str),
+}
+
+pub(crate) fn config_click(c: Option<&ClickAction>) -> Option<Tap<'_>> {
+    match c?.target.as_ref()? {
+        click_action::Target::Url(u) if !u.is_empty() => Some(Tap::Url(u)),
+        click_action::Target::Action(a) if !a.is_empty() => Some(Tap::Action(a)),
+        click_action::Target::Activity(a) if !a.is_empty() => Some(Tap::Activity(a)),
+        _ => None,
+    }
+}
+
+/// The notifier's `default_click_action`: an intent URI; an activity when it holds a `/` (`pkg/.Cls`) or its
+/// last segment is a CamelCase class name (`com.x.ChatActivity`); else an intent action, which Android
+/// writes in capitals (`com.x.OPEN_CHAT`, `android.intent.action.VIEW`).
+pub(crate) fn default_tap(text: &str) -> Option<Tap<'_>> {
+    if text.is_empty() {
+        return None;
+    }
+    let last = text.rsplit(['.', '/']).next().unwrap_or("");
+    let class_name =
+        last.chars().next().is_some_and(char::is_uppercase) && last.chars().any(char::is_lowercase);
+    if !is_intent_uri(text) && (text.contains('/') || class_name) {
+        Some(Tap::Activity(text))
+    } else {
+        Some(Tap::Action(text))
+    }
+}
+
+pub(crate) fn is_intent_uri(text: &str) -> bool {
+    text.starts_with("intent:") || text.starts_with("#Intent")
+}
+
+/// An intent URI opening `activity` (`package/class` or a class of the app).
+pub(crate) fn activity_intent(activity: &str, package: &str) -> String {
+    if activity.contains('/') || package.is_empty() {
+        format!("intent:#Intent;component={activity};end")
+    } else {
+        format!("intent:#Intent;component={package}/{activity};end")
+    }
+}
+
+/// The `click_action` object (Huawei and Honor share its shape): the vendor block's, else the message's
+/// tap target, else the notifier default, else type 3 (open the app), which Huawei requires at least.
+pub(crate) fn click(
+    vendor: Option<&VendorClickAction>,
+    tap: Option<Tap<'_>>,
+    default: &str,
+) -> Result<Value, Outcome> {
+    let mut c = Map::new();
+    if let Some(v) = vendor {
+        let kind = v.r#type.unwrap_or(if !v.url.is_empty() {
+            2
+        } else if !v.intent.is_empty() || !v.action.is_empty() {
+            1
+        } else {
+            3
+        });
+        match kind {
+            1 if v.intent.is_empty() && v.action.is_empty() => {
+                return Err(invalid("click_action type 1 needs an intent or an action"));
+            }
+            2 if !v.url.starts_with("https://") => {
+                return Err(invalid("click_action type 2 needs an https url"));
+            }
+            1..=3 => {}
+            _ => return Err(invalid("click_action type must be 1, 2 or 3")),
+        }
+        c.insert("type".into(), json!(kind));
+        put(&mut c, "intent", &v.intent);
+        put(&mut c, "url", &v.url);
+        put(&mut c, "action", &v.action);
+        return Ok(Value::Object(c));
+    }
+    match tap.or_else(|| default_tap(default)) {
+        Some(Tap::Url(u)) => {
+            if !u.starts_with("https://") {
+                return Err(invalid(
+                    "Huawei and Honor open only https URLs from a notification",
+                ));
+            }
+            c.insert("type".into(), json!(2));
+            c.insert("url".into(), json!(u));
+        }
+        Some(Tap::Action(a)) if is_intent_uri(a) => {
+            c.insert("type".into(), json!(1));
+            c.insert("intent".into(), json!(a));
+        }
+        Some(Tap::Action(a)) => {
+            c.insert("type".into(), json!(1));
+            c.insert("action".into(), json!(a));
+        }
+        Some(Tap::Activity(a)) => {
+            c.insert("type".into(), json!(1));
+            c.insert("intent".into(), json!(activity_intent(a, "")));
+        }
+        None => {
+            c.insert("type".into(), json!(3));
+        }
+    }
+    Ok(Value::Object(c))
+}
+
+/// The badge object: the vendor block's wins over `config.badge`; `set_num` wins over `add_num`; the class
+/// is required. `keys` are the vendor's names for (add, set, class).
+pub(crate) fn badge(
+    vendor: Option<&VendorBadge>,
+    base: Option<&Badge>,
+    keys: (&str, &str, &str),
+) -> Result<Option<Value>, Outcome> {
+    let (add, set, class) = match (vendor, base) {
+        (Some(v), _) => (v.add_num, v.set_num, v.badge_class.as_str()),
+        (None, Some(b)) => (b.add_num, b.set_num, b.activity.as_str()),
+        (None, None) => return Ok(None),
+    };
+    let class = if class.is_empty() {
+        base.map_or("", |b| b.activity.as_str())
+    } else {
+        class
+    };
+    let mut b = Map::new();
+    match (add, set) {
+        (_, Some(s)) => {
+            if !(0..=99).contains(&s) {
+                return Err(invalid("badge set_num must be 0..99"));
+            }
+            b.insert(keys.1.into(), json!(s));
+        }
+        (Some(a), None) => {
+            if !(1..=99).contains(&a) {
+                return Err(invalid("badge add_num must be 1..99"));
+            }
+            b.insert(keys.0.into(), json!(a));
+        }
+        (None, None) => return Ok(None),
+    }
+    if class.is_empty() {
+        return Err(invalid(
+            "a badge change needs the app's entry activity class (badge class)",
+        ));
+    }
+    b.insert(keys.2.into(), json!(class));
+    Ok(Some(Value::Object(b)))
+}
+
+/// `LOW` / `NORMAL` / `HIGH` (Honor has no HIGH).
+pub(crate) fn importance(i: NotificationImportance, high_allowed: bool) -> Option<&'static str> {
+    match i {
+        NotificationImportance::Low => Some("LOW"),
+        NotificationImportance::Normal => Some("NORMAL"),
+        NotificationImportance::High if high_allowed => Some("HIGH"),
+        NotificationImportance::High => Some("NORMAL"),
+        NotificationImportance::Unspecified => None,
+    }
+}
+
+/// Notification buttons; `keys` are the vendor's names for (action type, intent type).
+pub(crate) fn buttons(list: &[NotificationButton], keys: (&str, &str)) -> Result<Value, Outcome> {
+    if list.len() > 3 {
+        return Err(invalid("at most 3 notification buttons"));
+    }
+    let mut out = Vec::new();
+    for b in list {
+        if b.name.is_empty() {
+            return Err(invalid("a notification button needs a name"));
+        }
+        let mut o = Map::new();
+        o.insert("name".into(), json!(b.name));
+        o.insert(keys.0.into(), json!(b.action_type));
+        if b.action_type == 1 {
+            o.insert(keys.1.into(), json!(b.intent_type));
+        }
+        put(&mut o, "intent", &b.intent);
+        put(&mut o, "data", &b.data);
+        out.push(Value::Object(o));
+    }
+    Ok(Value::Array(out))
+}
+
+/// The TTL to send: the vendor block's as given, else what is left of the message's; over `max` is refused.
+pub(crate) fn ttl(
+    message: &Rendered,
+    vendor: Option<&prost_types::Duration>,
+    max: Duration,
+    who: &str,
+) -> Result<Option<Duration>, Outcome> {
+    let ttl = match vendor {
+        Some(_) => message.ttl(vendor),
+        None => message.ttl(None).map(|t| message.remaining(t)),
+    };
+    match ttl {
+        Some(t) if t > max => Err(invalid(format!(
+            "the {who} time-to-live is over {} days",
+            max.as_secs() / 86400
+        ))),
+        // Whole seconds, rounded up so a sub-second remainder is not sent as "0s" (deliver now or never).
+        Some(t) => Ok(Some(Duration::from_secs(
+            t.as_secs() + u64::from(t.subsec_nanos() > 0),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The message's `ext` as a JSON object string, empty when there is none.
+pub(crate) fn ext_json(ext: &std::collections::HashMap<String, String>) -> String {
+    if ext.is_empty() {
+        return String::new();
+    }
+    let sorted: std::collections::BTreeMap<_, _> = ext.iter().collect();
+    json!(sorted).to_string()
+}
+
+pub(crate) fn rfc3339(t: &prost_types::Timestamp) -> Result<String, Outcome> {
+    jiff::Timestamp::new(t.seconds, t.nanos)
+        .map(|t| t.to_string())
+        .map_err(|_| invalid("a timestamp is out of range"))
+}
+
+pub(crate) fn object(text: &str, field: &str) -> Result<Map<String, Value>, Outcome> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(invalid(format!("{field} is not a JSON object"))),
+    }
+}
+
+pub(crate) fn invalid(reason: impl Into<String>) -> Outcome {
+    Outcome::InvalidMessage {
+        reason: reason.into(),
+    }
+}
+
+pub(crate) fn first<'a>(candidates: &[&'a str]) -> &'a str {
+    candidates
+        .iter()
+        .find(|c| !c.is_empty())
+        .copied()
+        .unwrap_or("")
+}
+
+pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: &str) {
+    if !value.is_empty() {
+        map.insert(key.into(), Value::String(value.to_owned()));
+    }
+}
+
+pub(crate) fn put_list(map: &mut Map<String, Value>, key: &str, values: &[String]) {
+    if !values.is_empty() {
+        map.insert(key.into(), json!(values));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::proto::v1::{
+        ApnsOverride, ApnsPushType, HuaweiOverride, MessageConfig, PushMessage, PushOptions,
+    };
+
+    fn none() -> Defaults<'static> {
+        Defaults {
+            channel_id: "",
+            click_action: "",
+        }
+    }
+
+    fn rendered(message: PushMessage) -> Rendered {
+        Rendered {
+            id: "m".into(),
+            message,
+            accepted_ms: crate::tenant::now_ms(),
+        }
+    }
+
+    fn body(message: PushMessage, defaults: &Defaults<'_>) -> Value {
+        let r = build(&rendered(message), defaults).unwrap();
+        serde_json::from_str(&r.body_for(&["t1", "t2"])).unwrap()
+    }
+
+    fn basic() -> PushMessage {
+        PushMessage {
+            title: "Hi".into(),
+            content: "Body".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn base_fields_map_into_android_notification_and_data() {
+        let message = PushMessage {
+            ext: HashMap::from([("k".to_string(), "v".to_string())]),
+            ..basic()
+        };
+        assert_eq!(
+            body(message, &none()),
+            json!({"validate_only":false,"message":{
+                "data":"{\"k\":\"v\"}",
+                "android":{"notification":{"title":"Hi","body":"Body","click_action":{"type":3}}},
+                "token":["t1","t2"]}})
+        );
+    }
+
+    #[test]
+    fn the_huawei_block_wins_and_fills_every_field() {
+        let message = PushMessage {
+            config: Some(MessageConfig {
+                click_action: Some(ClickAction {
+                    target: Some(click_action::Target::Url("https://base".into())),
+                }),
+                badge: Some(Badge {
+                    add_num: Some(1),
+                    set_num: None,
+                    activity: "com.x.Main".into(),
+                }),
+            }),
+            ext: HashMap::from([("k".to_string(), "base".to_string())]),
+            huawei: Some(HuaweiOverride {
+                title: "T".into(),
+                content: "B".into(),
+                image: "https://img".into(),
+                data: "payload".into(),
+                collapse_key: Some(-1),
+                urgency: AndroidPriority::High as i32,
+                category: "IM".into(),
+                ttl: Some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
+                bi_tag: "bi".into(),
+                receipt_id: "r1".into(),
+                test_message: true,
+                importance: NotificationImportance::Normal as i32,
+                channel_id: "chat".into(),
+                tag: "tg".into(),
+                click_action: Some(VendorClickAction {
+                    r#type: Some(1),
+                    intent: "intent:#Intent;component=a/.B;end".into(),
+                    ..Default::default()
+                }),
+                notify_id: Some(7),
+                badge: Some(VendorBadge {
+                    add_num: Some(2),
+                    set_num: Some(5),
+                    badge_class: "com.x.Other".into(),
+                }),
+                auto_clear: Some(prost_types::Duration {
+                    seconds: 2,
+                    nanos: 500_000_000,
+                }),
+                foreground_show: Some(false),
+                buttons: vec![NotificationButton {
+                    name: "Open".into(),
+                    action_type: 0,
+                    ..Default::default()
+                }],
+                validate_only: true,
+                raw_json: r#"{"review":[{"reviewer":"x"}]}"#.into(),
+                ..Default::default()
+            }),
+            ..basic()
+        };
+        let b = body(message, &none());
+        assert_eq!(b["validate_only"], json!(true));
+        let msg = &b["message"];
+        assert_eq!(msg["data"], json!("payload"));
+        assert_eq!(msg["review"], json!([{"reviewer":"x"}]));
+        assert_eq!(msg["token"], json!(["t1", "t2"]));
+        assert_eq!(
+            msg["android"]["notification"],
+            json!({"title":"T","body":"B","image":"https://img","tag":"tg",
+                "click_action":{"type":1,"intent":"intent:#Intent;component=a/.B;end"},
+                "channel_id":"chat","auto_clear":2500,"notify_id":7,
+                "badge":{"set_num":5,"class":"com.x.Other"},"foreground_show":false,
+                "importance":"NORMAL","buttons":[{"name":"Open","action_type":0}]})
+        );
+        assert_eq!(msg["android"]["collapse_key"], json!(-1));
+        assert_eq!(msg["android"]["ttl"], json!("3600s"));
+        assert_eq!(msg["android"]["receipt_id"], json!("r1"));
+    }
+
+    #[test]
+    fn typed_android_fields() {
+        let message = PushMessage {
+            huawei: Some(HuaweiOverride {
+                collapse_key: Some(3),
+                urgency: AndroidPriority::Normal as i32,
+                category: "IM".into(),
+                ttl: Some(prost_types::Duration {
+                    seconds: 90,
+                    nanos: 0,
+                }),
+                bi_tag: "bi".into(),
+                test_message: true,
+                importance: NotificationImportance::Low as i32,
+                channel_id: "chat".into(),
+                notify_id: Some(7),
+                badge: Some(VendorBadge {
+                    add_num: Some(2),
+                    set_num: Some(5),
+                    badge_class: "com.x.Main".into(),
+                }),
+                ..Default::default()
+            }),
+            ..basic()
+        };
+        let b = body(message, &none());
+        let a = &b["message"]["android"];
+        assert_eq!(a["collapse_key"], json!(3));
+        assert_eq!(a["urgency"], json!("NORMAL"));
+        assert_eq!(a["category"], json!("IM"));
+        assert_eq!(a["ttl"], json!("90s"));
+        assert_eq!(a["bi_tag"], json!("bi"));
+        assert_eq!(a["target_user_type"], json!(1));
+        let n = &a["notification"];
+        assert_eq!(n["importance"], json!("LOW"));
+        assert_eq!(n["channel_id"], json!("chat"));
+        assert_eq!(n["notify_id"], json!(7));
+        assert_eq!(n["badge"], json!({"set_num":5,"class":"com.x.Main"}));
+    }
+
+    #[test]
+    fn click_actions_from_the_message_and_the_notifier() {
+        let with = |target: click_action::Target, d: &Defaults<'_>| {
+            let message = PushMessage {
+                config: Some(MessageConfig {
+                    click_action: Some(ClickAction {
+                        target: Some(target),
+                    }),
+                    badge: None,
+                }),
+                ..basic()
+            };
+            body(message, d)["message"]["android"]["notification"]["click_action"].clone()
+        };
+        assert_eq!(
+            with(click_action::Target::Url("https://e.com".into()), &none()),
+            json!({"type":2,"url":"https://e.com"})
+        );
+        assert_eq!(
+            with(click_action::Target::Action("com.x.OPEN".into()), &none()),
+            json!({"type":1,"action":"com.x.OPEN"})
+        );
+        assert_eq!(
+            with(
+                click_action::Target::Activity("com.x/.ChatActivity".into()),
+                &none()
+            ),
+            json!({"type":1,"intent":"intent:#Intent;component=com.x/.ChatActivity;end"})
+        );
+        let defaults = Defaults {
+            channel_id: "news",
+            click_action: "com.x.OPEN_CHAT",
+        };
+        let n = &body(basic(), &defaults)["message"]["android"]["notification"];
+        assert_eq!(
+            n["click_action"],
+            json!({"type":1,"action":"com.x.OPEN_CHAT"})
+        );
+        assert_eq!(n["channel_id"], json!("news"));
+        let plain_http = PushMessage {
+            config: Some(MessageConfig {
+                click_action: Some(ClickAction {
+                    target: Some(click_action::Target::Url("http://e.com".into())),
+                }),
+                badge: None,
+            }),
+            ..basic()
+        };
+        assert!(build(&rendered(plain_http), &none()).is_err());
+    }
+
+    #[test]
+    fn config_badge_is_used_when_the_block_has_none() {
+        let message = PushMessage {
+            config: Some(MessageConfig {
+                click_action: None,
+                badge: Some(Badge {
+                    add_num: Some(1),
+                    set_num: None,
+                    activity: "com.x.Main".into(),
+                }),
+            }),
+            ..basic()
+        };
+        assert_eq!(
+            body(message, &none())["message"]["android"]["notification"]["badge"],
+            json!({"add_num":1,"class":"com.x.Main"})
+        );
+        let classless = PushMessage {
+            config: Some(MessageConfig {
+                click_action: None,
+                badge: Some(Badge {
+                    add_num: Some(1),
+                    ..Default::default()
+                }),
+            }),
+            ..basic()
+        };
+        assert!(build(&rendered(classless), &none()).is_err());
+    }
+
+    #[test]
+    fn message_ttl_is_what_is_left_of_it() {
+        let message = PushMessage {
+            options: Some(PushOptions {
+                ttl: Some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+            ..basic()
+        };
+        let ttl = body(message, &none())["message"]["android"]["ttl"].clone();
+        assert!(ttl == json!("600s") || ttl == json!("599s"), "{ttl}");
+    }
+
+    #[test]
+    fn data_only_messages_carry_no_notification() {
+        let message = PushMessage {
+            ext: HashMap::from([("a".to_string(), "1".to_string())]),
+            ..Default::default()
+        };
+        let b = body(message, &none());
+        assert_eq!(b["message"]["data"], json!("{\"a\":\"1\"}"));
+        assert!(b["message"].get("android").is_none());
+    }
+
+    #[test]
+    fn refusals_before_sending() {
+        let r = |m: PushMessage| build(&rendered(m), &none());
+        assert!(matches!(
+            r(PushMessage::default()),
+            Err(Outcome::InvalidMessage { .. })
+        ));
+        let title_only = PushMessage {
+            title: "t".into(),
+            ..Default::default()
+        };
+        assert!(matches!(r(title_only), Err(Outcome::InvalidMessage { .. })));
+        let big = PushMessage {
+            content: "x".repeat(MAX_PAYLOAD),
+            ..basic()
+        };
+        assert!(matches!(r(big), Err(Outcome::InvalidMessage { .. })));
+        let long_ttl = PushMessage {
+            huawei: Some(HuaweiOverride {
+                ttl: Some(prost_types::Duration {
+                    seconds: 16 * 86400,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+            ..basic()
+        };
+        assert!(matches!(r(long_ttl), Err(Outcome::InvalidMessage { .. })));
+        let voip = PushMessage {
+            apns: Some(ApnsOverride {
+                push_type: ApnsPushType::Voip as i32,
+                ..Default::default()
+            }),
+            ..basic()
+        };
+        assert!(matches!(r(voip), Err(Outcome::InvalidVoip { .. })));
+        let bad_raw = PushMessage {
+            huawei: Some(HuaweiOverride {
+                raw_json: "[1]".into(),
+                ..Default::default()
+            }),
+            ..basic()
+        };
+        assert!(matches!(r(bad_raw), Err(Outcome::InvalidMessage { .. })));
+    }
+
+    #[test]
+    fn the_size_limit_excludes_tokens() {
+        let r = build(&rendered(basic()), &none()).unwrap();
+        let tokens: Vec<String> = (0..MAX_TOKENS).map(|i| format!("token-{i:0>60}")).collect();
+        let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        assert!(r.body_for(&refs).len() > MAX_PAYLOAD);
+    }
+}
