@@ -12,14 +12,18 @@ mod breaker;
 pub mod checks;
 mod credential;
 pub mod fcm;
+mod fields;
 mod http;
 mod lane;
+pub mod meizu;
 mod message;
+pub mod oppo;
 mod outcome;
 pub mod quota;
 mod registry;
 mod retry;
 mod settings;
+pub mod vivo;
 
 use async_trait::async_trait;
 

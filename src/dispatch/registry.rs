@@ -5,7 +5,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{DispatchConfig, DispatchError, Dispatcher, Lane, apns, fcm};
+use super::{DispatchConfig, DispatchError, Dispatcher, Lane, apns, fcm, meizu, oppo, vivo};
 use crate::{
     notifier::{Notifiers, OpenedNotifier},
     proto::v1::{Vendor, notifier::Credentials},
@@ -93,6 +93,24 @@ pub fn build_lane(
         Credentials::Fcm(c) => {
             Arc::new(fcm::FcmDispatcher::new(&public, c, config, global_ca_pem)?)
         }
+        Credentials::Oppo(c) => Arc::new(oppo::OppoDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
+        Credentials::Vivo(c) => Arc::new(vivo::VivoDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
+        Credentials::Meizu(c) => Arc::new(meizu::MeizuDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
         other => {
             return Err(DispatchError::Unsupported(
                 crate::notifier::credentials::vendor_of(&other),
