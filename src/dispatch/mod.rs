@@ -12,16 +12,20 @@ mod breaker;
 pub mod checks;
 mod credential;
 pub mod fcm;
+mod fields;
 pub mod honor;
 mod http;
 pub mod huawei;
 mod lane;
+pub mod meizu;
 mod message;
+pub mod oppo;
 mod outcome;
 pub mod quota;
 mod registry;
 mod retry;
 mod settings;
+pub mod vivo;
 pub mod xiaomi;
 
 use async_trait::async_trait;
@@ -50,9 +54,6 @@ pub enum DispatchError {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(reqwest::Error),
-    /// No dispatcher exists for the vendor yet.
-    #[error("no dispatcher for vendor {0:?}")]
-    Unsupported(Vendor),
     /// The notifier could not be read.
     #[error(transparent)]
     Notifier(#[from] NotifierError),

@@ -5,10 +5,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{DispatchConfig, DispatchError, Dispatcher, Lane, apns, fcm, honor, huawei, xiaomi};
+use super::{
+    DispatchConfig, DispatchError, Dispatcher, Lane, apns, fcm, honor, huawei, meizu, oppo, vivo,
+    xiaomi,
+};
 use crate::{
     notifier::{Notifiers, OpenedNotifier},
-    proto::v1::{Vendor, notifier::Credentials},
+    proto::v1::notifier::Credentials,
 };
 
 /// Dispatch for the whole server: finds a notifier's lane.
@@ -111,12 +114,24 @@ pub fn build_lane(
             config,
             global_ca_pem,
         )?),
-        other => {
-            return Err(DispatchError::Unsupported(
-                crate::notifier::credentials::vendor_of(&other),
-            ));
-        }
+        Credentials::Oppo(c) => Arc::new(oppo::OppoDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
+        Credentials::Vivo(c) => Arc::new(vivo::VivoDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
+        Credentials::Meizu(c) => Arc::new(meizu::MeizuDispatcher::new(
+            &public,
+            c,
+            config,
+            global_ca_pem,
+        )?),
     };
-    debug_assert_ne!(dispatcher.vendor(), Vendor::Unspecified);
     Ok(Lane::new(public, dispatcher, config))
 }

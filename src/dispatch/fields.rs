@@ -1,0 +1,179 @@
+//! Small pieces the vendor payload builders share: picking the first set value, text limits, JSON objects
+//! given as text, and the tap target of a message.
+
+use serde_json::{Map, Value};
+
+use super::{Outcome, Rendered};
+use crate::proto::v1::click_action;
+
+/// The first non-empty candidate, or "".
+pub(crate) fn first<'a>(candidates: &[&'a str]) -> &'a str {
+    candidates
+        .iter()
+        .find(|c| !c.is_empty())
+        .copied()
+        .unwrap_or("")
+}
+
+/// Inserts `value` under `key` unless it is empty.
+pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: &str) {
+    if !value.is_empty() {
+        map.insert(key.into(), Value::String(value.to_owned()));
+    }
+}
+
+/// The JSON object in `text`, or an `InvalidMessage` naming `field`.
+pub(crate) fn object(text: &str, field: &str) -> Result<Map<String, Value>, Outcome> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Outcome::InvalidMessage {
+            reason: format!("{field} is not a JSON object"),
+        }),
+    }
+}
+
+/// Length in characters, each counting 1 (OPPO, Meizu).
+pub(crate) fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// Length where a CJK character counts 2 and anything else (Latin, emoji) 1, as vivo counts.
+pub(crate) fn width(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            let wide = matches!(c as u32,
+                0x1100..=0x115F | 0x2E80..=0x303F | 0x3040..=0x33FF | 0x3400..=0x4DBF
+                | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF
+                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+/// Refuses `text` in `field` when `measure` says it is over `limit`, or empty when `required`.
+pub(crate) fn limit(
+    field: &str,
+    text: &str,
+    max: usize,
+    measure: fn(&str) -> usize,
+    required: bool,
+) -> Result<(), Outcome> {
+    if required && text.is_empty() {
+        return Err(Outcome::InvalidMessage {
+            reason: format!("{field} is required"),
+        });
+    }
+    let len = measure(text);
+    if len > max {
+        return Err(Outcome::InvalidMessage {
+            reason: format!("{field} is {len} long, over the vendor's {max}"),
+        });
+    }
+    Ok(())
+}
+
+/// What a tap opens, from `config.click_action`, else the notifier's default click action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tap {
+    /// Nothing said: the app's launcher page.
+    Launcher,
+    /// A web page.
+    Url(String),
+    /// An app page by intent action or intent URI.
+    Action(String),
+    /// An app page by activity class (or package/activity path).
+    Activity(String),
+}
+
+/// The message's tap target. The notifier's default is "an intent action or activity class name": a class
+/// name's last dotted segment starts with a capital letter (`com.example.MainActivity`), an action's does not
+/// (`com.example.OPEN_CHAT` is read as an activity too, which vendors then open by class; use
+/// `config.click_action` to be explicit).
+pub(crate) fn tap(message: &Rendered, default_click_action: &str) -> Tap {
+    let target = message
+        .message
+        .config
+        .as_ref()
+        .and_then(|c| c.click_action.as_ref())
+        .and_then(|c| c.target.as_ref());
+    match target {
+        Some(click_action::Target::Url(u)) if !u.is_empty() => Tap::Url(u.clone()),
+        Some(click_action::Target::Action(a)) if !a.is_empty() => Tap::Action(a.clone()),
+        Some(click_action::Target::Activity(a)) if !a.is_empty() => Tap::Activity(a.clone()),
+        _ if default_click_action.is_empty() => Tap::Launcher,
+        _ if default_click_action.starts_with("intent:") => {
+            Tap::Action(default_click_action.to_owned())
+        }
+        _ => {
+            let last = default_click_action
+                .rsplit(['.', '/'])
+                .next()
+                .unwrap_or(default_click_action);
+            if last.chars().next().is_some_and(char::is_uppercase) {
+                Tap::Activity(default_click_action.to_owned())
+            } else {
+                Tap::Action(default_click_action.to_owned())
+            }
+        }
+    }
+}
+
+/// Whole seconds of `d`, rounded up.
+pub(crate) fn ceil_secs(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::v1::{ClickAction, MessageConfig, PushMessage};
+
+    fn with_tap(target: Option<click_action::Target>) -> Rendered {
+        Rendered::now(
+            "m",
+            PushMessage {
+                config: Some(MessageConfig {
+                    click_action: Some(ClickAction { target }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn cjk_counts_twice_and_emoji_once() {
+        assert_eq!(width("ab"), 2);
+        assert_eq!(width("你好"), 4);
+        assert_eq!(width("😀"), 1);
+        assert_eq!(chars("你好"), 2);
+    }
+
+    #[test]
+    fn the_message_tap_wins_over_the_notifier_default() {
+        let m = with_tap(Some(click_action::Target::Url("https://x".into())));
+        assert_eq!(tap(&m, "com.a.Main"), Tap::Url("https://x".into()));
+        let m = with_tap(None);
+        assert_eq!(tap(&m, ""), Tap::Launcher);
+        assert_eq!(
+            tap(&m, "com.a.MainActivity"),
+            Tap::Activity("com.a.MainActivity".into())
+        );
+        assert_eq!(
+            tap(&m, "com.a.open_chat"),
+            Tap::Action("com.a.open_chat".into())
+        );
+        assert_eq!(
+            tap(&m, "intent:#Intent;action=x;end"),
+            Tap::Action("intent:#Intent;action=x;end".into())
+        );
+    }
+
+    #[test]
+    fn limits_refuse_long_and_missing_text() {
+        assert!(limit("title", "abc", 3, chars, true).is_ok());
+        assert!(limit("title", "abcd", 3, chars, true).is_err());
+        assert!(limit("title", "", 3, chars, true).is_err());
+        assert!(limit("title", "", 3, chars, false).is_ok());
+    }
+}
