@@ -525,3 +525,45 @@ async fn oversize_messages_are_refused_before_any_request() {
     assert_eq!(reports[0].attempts, 0);
     assert!(sends(sandbox.apns().requests()).is_empty());
 }
+
+#[tokio::test]
+async fn a_p12_certificate_works_like_its_pem() {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let sandbox = sandbox().await;
+    let minted = sandbox.apns().mint_certificate(TOPIC).unwrap();
+    let cert = CertificateDer::from_pem_slice(minted.certificate_pem.as_bytes()).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(minted.private_key_pem.as_bytes()).unwrap();
+    let chain = p12_keystore::PrivateKeyChain::new(
+        vec![1u8; 20],
+        p12_keystore::PrivateKey::from_der(key.secret_der()).unwrap(),
+        [p12_keystore::Certificate::from_der(&cert).unwrap()],
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry("apns", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    let p12 = store.writer("s3cret").write().unwrap();
+    let notifier = Notifier {
+        name: "apns-p12".into(),
+        vendor: Vendor::Apns as i32,
+        send_base_url: sandbox.apns().base_url(),
+        extra_ca_certificates_pem: sandbox.ca_certificate_pem().to_owned(),
+        credentials: Some(Credentials::Apns(ApnsCredentials {
+            auth: Some(Auth::Certificate(ApnsCertificateAuth {
+                format: Some(Format::P12(pushgate::proto::v1::ApnsP12Certificate {
+                    p12,
+                    password: "s3cret".into(),
+                })),
+            })),
+            environment: ApnsEnvironment::Sandbox as i32,
+            topic: TOPIC.into(),
+            voip: false,
+        })),
+        ..Default::default()
+    };
+    let reports = lane(notifier, &config())
+        .dispatch(&bindings([apns_token(5)]), &message("t", "b"))
+        .await;
+    assert!(
+        matches!(reports[0].outcome, Outcome::Delivered { .. }),
+        "{reports:?}"
+    );
+}
