@@ -38,12 +38,13 @@ enum Command {
         /// TOML config file (defaults < file < PUSHGATE_* environment).
         #[arg(long, env = "PUSHGATE_CONFIG")]
         config: Option<PathBuf>,
-        /// Also start the sandbox vendors (fake APNs and FCM) in this process, on their default ports,
-        /// for a one-command demo; prints how to point notifiers at them.
+        /// Also start the sandbox vendors (fake APNs, FCM, Huawei, Honor, Xiaomi) in this process, on
+        /// their default ports, for a one-command demo; prints how to point notifiers at them.
         #[arg(long)]
         sandbox: bool,
     },
-    /// Run fake vendor servers (APNs, FCM) that check requests like the real ones, until Ctrl-C.
+    /// Run fake vendor servers (APNs, FCM, Huawei, Honor, Xiaomi) that check requests like the real
+    /// ones, until Ctrl-C.
     Sandbox(SandboxArgs),
     /// Inspect the configuration.
     Config {
@@ -80,6 +81,15 @@ struct SandboxArgs {
     /// Port of the FCM fake.
     #[arg(long, default_value_t = 8602)]
     fcm_port: u16,
+    /// Port of the Huawei Push Kit fake.
+    #[arg(long, default_value_t = 8603)]
+    huawei_port: u16,
+    /// Port of the Honor Push fake.
+    #[arg(long, default_value_t = 8604)]
+    honor_port: u16,
+    /// Port of the Xiaomi MiPush fake.
+    #[arg(long, default_value_t = 8605)]
+    xiaomi_port: u16,
     /// Where `ca.pem` and `notifiers.json` are written.
     #[arg(long, default_value = "./pushgate-sandbox")]
     out_dir: PathBuf,
@@ -211,6 +221,9 @@ async fn start_sandbox(args: &SandboxArgs) -> Result<Sandbox> {
         control_port: args.control_port,
         apns_port: args.apns_port,
         fcm_port: args.fcm_port,
+        huawei_port: args.huawei_port,
+        honor_port: args.honor_port,
+        xiaomi_port: args.xiaomi_port,
         ..SandboxConfig::default()
     })
     .await

@@ -987,7 +987,14 @@ async fn control_api_steers_the_fakes_over_http() {
         .collect();
     assert_eq!(
         names,
-        ["sandbox-apns-token", "sandbox-apns-cert", "sandbox-fcm"]
+        [
+            "sandbox-apns-token",
+            "sandbox-apns-cert",
+            "sandbox-fcm",
+            "sandbox-huawei",
+            "sandbox-honor",
+            "sandbox-xiaomi"
+        ]
     );
     assert_eq!(notifiers[0]["apns"]["topic"], SANDBOX_TOPIC);
     assert_eq!(notifiers[0]["sendBaseUrl"], sandbox.apns().base_url());
@@ -1002,7 +1009,7 @@ async fn control_api_steers_the_fakes_over_http() {
     assert_eq!(ca, sandbox.ca_certificate_pem());
     assert_eq!(
         control
-            .get(format!("{url}/huawei/stats"))
+            .get(format!("{url}/nokia/stats"))
             .send()
             .await
             .unwrap()
@@ -1022,6 +1029,10 @@ async fn the_gateway_accepts_every_ready_made_notifier() {
     let app = common::create_app(&server, "sandbox#demo").await;
     let sandbox = sandbox().await;
     let mut notifiers = NotifierServiceClient::new(server.channel().await);
+    let names: Vec<String> = sandbox.notifiers().into_iter().map(|n| n.name).collect();
+    for vendor in ["sandbox-huawei", "sandbox-honor", "sandbox-xiaomi"] {
+        assert!(names.iter().any(|n| n == vendor), "{vendor} in {names:?}");
+    }
     for notifier in sandbox.notifiers() {
         let name = notifier.name.clone();
         let created = notifiers

@@ -13,7 +13,10 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{apns::ApnsFake, core::FakeCore, fault::FaultRule, fcm::FcmFake};
+use super::{
+    apns::ApnsFake, core::FakeCore, fault::FaultRule, fcm::FcmFake, honor::HonorFake,
+    huawei::HuaweiFake, xiaomi::XiaomiFake,
+};
 
 /// One vendor as the control API sees it: its core and how to expire the credentials it issued.
 pub struct VendorControl {
@@ -31,6 +34,12 @@ pub struct ControlState {
     pub apns: ApnsFake,
     /// The FCM fake, for minting service accounts.
     pub fcm: FcmFake,
+    /// The Huawei fake, for minting apps.
+    pub huawei: HuaweiFake,
+    /// The Honor fake, for minting apps.
+    pub honor: HonorFake,
+    /// The Xiaomi fake, for minting apps and setting the quota.
+    pub xiaomi: XiaomiFake,
     /// The ready-made notifiers as proto3 JSON.
     pub notifiers: Value,
     /// The sandbox CA, PEM.
@@ -48,6 +57,10 @@ pub fn router(state: Arc<ControlState>) -> Router {
         .route("/apns/token-keys", post(mint_token_key))
         .route("/apns/certificates", post(mint_certificate))
         .route("/fcm/service-accounts", post(mint_service_account))
+        .route("/huawei/apps", post(mint_huawei_app))
+        .route("/honor/apps", post(mint_honor_app))
+        .route("/xiaomi/apps", post(mint_xiaomi_app))
+        .route("/xiaomi/quota", post(xiaomi_quota))
         .route(
             "/{vendor}/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -139,6 +152,44 @@ async fn mint_service_account(State(state): Shared, Json(body): Json<ProjectBody
         Ok(Err(e)) => bad_request(e.to_string()),
         Err(e) => bad_request(e.to_string()),
     }
+}
+
+async fn mint_huawei_app(State(state): Shared) -> Response {
+    Json(state.huawei.mint_app()).into_response()
+}
+
+async fn mint_honor_app(State(state): Shared) -> Response {
+    Json(state.honor.mint_app()).into_response()
+}
+
+#[derive(Deserialize)]
+struct PackageBody {
+    package_name: String,
+}
+
+async fn mint_xiaomi_app(State(state): Shared, Json(body): Json<PackageBody>) -> Response {
+    if body.package_name.is_empty() {
+        return bad_request("package_name is required".into());
+    }
+    Json(state.xiaomi.mint_app(&body.package_name)).into_response()
+}
+
+#[derive(Deserialize)]
+struct QuotaBody {
+    #[serde(default)]
+    daily: Option<u64>,
+    #[serde(default)]
+    reset_usage: bool,
+}
+
+async fn xiaomi_quota(State(state): Shared, Json(body): Json<QuotaBody>) -> Response {
+    if let Some(daily) = body.daily {
+        state.xiaomi.set_daily_quota(daily);
+    }
+    if body.reset_usage {
+        state.xiaomi.reset_quota_usage();
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn list_faults(State(state): Shared, Path(vendor): Path<String>) -> Response {

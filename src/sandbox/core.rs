@@ -133,7 +133,19 @@ impl FakeCore {
     /// Applies the fault rules to a send request for `device_token`: waits out a delay, or says which
     /// error or reset to answer with.
     pub async fn apply_faults(&self, device_token: Option<&str>) -> FaultOutcome {
-        let Some(action) = self.faults.take(device_token) else {
+        let action = self.faults.take(device_token);
+        self.act(action).await
+    }
+
+    /// Applies only the rules naming `device_token` (not the request-wide ones): for one token inside a
+    /// batch send.
+    pub async fn apply_token_faults(&self, device_token: &str) -> FaultOutcome {
+        let action = self.faults.take_scoped(device_token);
+        self.act(action).await
+    }
+
+    async fn act(&self, action: Option<FaultAction>) -> FaultOutcome {
+        let Some(action) = action else {
             return FaultOutcome::Proceed;
         };
         self.recorder.count_fault();

@@ -80,13 +80,23 @@ impl Faults {
 
     /// The action of the first rule matching `device_token`, spending one of its hits.
     pub fn take(&self, device_token: Option<&str>) -> Option<FaultAction> {
+        self.take_where(|rule| match rule {
+            None => true,
+            Some(wanted) => device_token == Some(wanted),
+        })
+    }
+
+    /// The action of the first rule naming exactly `device_token` (rules for every request are skipped),
+    /// spending one of its hits: how batch vendors fail one token inside a request.
+    pub fn take_scoped(&self, device_token: &str) -> Option<FaultAction> {
+        self.take_where(|rule| rule == Some(device_token))
+    }
+
+    fn take_where(&self, matches: impl Fn(Option<&str>) -> bool) -> Option<FaultAction> {
         let mut rules = lock(&self.rules);
         let index = rules
             .iter()
-            .position(|(rule, _)| match &rule.device_token {
-                None => true,
-                Some(wanted) => device_token == Some(wanted.as_str()),
-            })?;
+            .position(|(rule, _)| matches(rule.device_token.as_deref()))?;
         let action = rules[index].0.action.clone();
         if let Some(remaining) = &mut rules[index].1 {
             *remaining = remaining.saturating_sub(1);
@@ -139,6 +149,25 @@ mod tests {
         }
         faults.clear();
         assert_eq!(faults.take(Some("aa")), None);
+    }
+
+    #[test]
+    fn scoped_takes_skip_request_wide_rules() {
+        let faults = Faults::default();
+        faults.add(FaultRule {
+            device_token: None,
+            action: error(503),
+            times: None,
+        });
+        faults.add(FaultRule {
+            device_token: Some("aa".into()),
+            action: error(400),
+            times: Some(1),
+        });
+        assert_eq!(faults.take_scoped("bb"), None);
+        assert_eq!(faults.take_scoped("aa"), Some(error(400)));
+        assert_eq!(faults.take_scoped("aa"), None);
+        assert_eq!(faults.take(Some("aa")), Some(error(503)));
     }
 
     #[test]

@@ -7,13 +7,18 @@
 //! and answers over a [`core::FakeCore`], served by [`tls::spawn_server`].
 
 pub mod apns;
+pub mod batch;
+pub mod client_credentials;
 pub mod control;
 pub mod core;
 pub mod fault;
 pub mod fcm;
+pub mod honor;
+pub mod huawei;
 pub mod notifiers;
 pub mod record;
 pub mod tls;
+pub mod xiaomi;
 
 use std::{
     collections::BTreeMap,
@@ -29,8 +34,11 @@ pub use apns::{ApnsClientCertificate, ApnsFake, ApnsTokenKey};
 pub use core::FakeCore;
 pub use fault::{FaultAction, FaultRule};
 pub use fcm::FcmFake;
-pub use notifiers::{SANDBOX_PROJECT, SANDBOX_TOPIC};
+pub use honor::{HonorApp, HonorFake};
+pub use huawei::{HuaweiApp, HuaweiFake};
+pub use notifiers::{SANDBOX_PACKAGE, SANDBOX_PROJECT, SANDBOX_TOPIC};
 pub use record::{FakeStats, RecordedRequest};
+pub use xiaomi::{XiaomiApp, XiaomiFake};
 
 use crate::proto::v1::Notifier;
 use tls::{HttpVersions, Pki};
@@ -77,6 +85,12 @@ pub struct SandboxConfig {
     pub apns_port: u16,
     /// Port of the FCM fake (0 = any free port).
     pub fcm_port: u16,
+    /// Port of the Huawei Push Kit fake (0 = any free port).
+    pub huawei_port: u16,
+    /// Port of the Honor Push fake (0 = any free port).
+    pub honor_port: u16,
+    /// Port of the Xiaomi MiPush fake (0 = any free port).
+    pub xiaomi_port: u16,
     /// Requests each fake remembers (a ring: the oldest are dropped).
     pub max_recorded: usize,
 }
@@ -88,6 +102,9 @@ impl Default for SandboxConfig {
             control_port: 0,
             apns_port: 0,
             fcm_port: 0,
+            huawei_port: 0,
+            honor_port: 0,
+            xiaomi_port: 0,
             max_recorded: record::DEFAULT_MAX_RECORDED,
         }
     }
@@ -98,6 +115,9 @@ pub struct Sandbox {
     pki: Arc<Pki>,
     apns: ApnsFake,
     fcm: FcmFake,
+    huawei: HuaweiFake,
+    honor: HonorFake,
+    xiaomi: XiaomiFake,
     control_addr: SocketAddr,
     notifiers: Vec<Notifier>,
     shutdown: watch::Sender<bool>,
@@ -147,6 +167,41 @@ impl Sandbox {
             shutdown_rx.clone(),
         ));
 
+        let huawei_listener = bind(host, config.huawei_port).await?;
+        let huawei_core =
+            FakeCore::new("huawei", huawei_listener.local_addr()?, config.max_recorded);
+        let (huawei, huawei_router) = HuaweiFake::new(huawei_core.clone());
+        tasks.push(serve_both(
+            &pki,
+            huawei_listener,
+            huawei_router,
+            huawei_core,
+            &shutdown_rx,
+        )?);
+
+        let honor_listener = bind(host, config.honor_port).await?;
+        let honor_core = FakeCore::new("honor", honor_listener.local_addr()?, config.max_recorded);
+        let (honor, honor_router) = HonorFake::new(honor_core.clone());
+        tasks.push(serve_both(
+            &pki,
+            honor_listener,
+            honor_router,
+            honor_core,
+            &shutdown_rx,
+        )?);
+
+        let xiaomi_listener = bind(host, config.xiaomi_port).await?;
+        let xiaomi_core =
+            FakeCore::new("xiaomi", xiaomi_listener.local_addr()?, config.max_recorded);
+        let (xiaomi, xiaomi_router) = XiaomiFake::new(xiaomi_core.clone());
+        tasks.push(serve_both(
+            &pki,
+            xiaomi_listener,
+            xiaomi_router,
+            xiaomi_core,
+            &shutdown_rx,
+        )?);
+
         let minting = fcm.clone();
         let service_account_json =
             tokio::task::spawn_blocking(move || minting.mint_service_account(SANDBOX_PROJECT))
@@ -160,6 +215,16 @@ impl Sandbox {
             fcm: &fcm,
             service_account_json,
         });
+        let mut notifiers = notifiers;
+        notifiers.extend(notifiers::ready_made_cn(notifiers::MintedCn {
+            ca_pem: pki.ca_pem(),
+            huawei_url: huawei.base_url(),
+            huawei: huawei.mint_app(),
+            honor_url: honor.base_url(),
+            honor: honor.mint_app(),
+            xiaomi_url: xiaomi.base_url(),
+            xiaomi: xiaomi.mint_app(SANDBOX_PACKAGE),
+        }));
 
         let control_listener = bind(host, config.control_port).await?;
         let control_addr = control_listener.local_addr()?;
@@ -180,10 +245,37 @@ impl Sandbox {
                 expire: Box::new(move || expiring.expire_access_tokens()),
             },
         );
+        let expiring = huawei.clone();
+        vendors.insert(
+            "huawei",
+            control::VendorControl {
+                core: huawei.core().clone(),
+                expire: Box::new(move || expiring.expire_access_tokens()),
+            },
+        );
+        let expiring = honor.clone();
+        vendors.insert(
+            "honor",
+            control::VendorControl {
+                core: honor.core().clone(),
+                expire: Box::new(move || expiring.expire_access_tokens()),
+            },
+        );
+        vendors.insert(
+            "xiaomi",
+            control::VendorControl {
+                core: xiaomi.core().clone(),
+                // MiPush has no expiring credentials: the app secret is all.
+                expire: Box::new(|| {}),
+            },
+        );
         let control_state = Arc::new(control::ControlState {
             vendors,
             apns: apns.clone(),
             fcm: fcm.clone(),
+            huawei: huawei.clone(),
+            honor: honor.clone(),
+            xiaomi: xiaomi.clone(),
             notifiers: serde_json::Value::Array(notifiers.iter().map(notifiers::to_json).collect()),
             ca_pem: pki.ca_pem().to_owned(),
         });
@@ -200,6 +292,9 @@ impl Sandbox {
             pki,
             apns,
             fcm,
+            huawei,
+            honor,
+            xiaomi,
             control_addr,
             notifiers,
             shutdown,
@@ -227,8 +322,24 @@ impl Sandbox {
         &self.fcm
     }
 
+    /// The Huawei Push Kit fake.
+    pub fn huawei(&self) -> &HuaweiFake {
+        &self.huawei
+    }
+
+    /// The Honor Push fake.
+    pub fn honor(&self) -> &HonorFake {
+        &self.honor
+    }
+
+    /// The Xiaomi MiPush fake.
+    pub fn xiaomi(&self) -> &XiaomiFake {
+        &self.xiaomi
+    }
+
     /// Ready-to-create notifiers pointing at the fakes, with credentials they accept:
-    /// `sandbox-apns-token`, `sandbox-apns-cert` and `sandbox-fcm`.
+    /// `sandbox-apns-token`, `sandbox-apns-cert`, `sandbox-fcm`, `sandbox-huawei`, `sandbox-honor` and
+    /// `sandbox-xiaomi`.
     pub fn notifiers(&self) -> Vec<Notifier> {
         self.notifiers.clone()
     }
@@ -296,11 +407,24 @@ impl Sandbox {
             self.apns.base_url()
         ));
         out.push_str(&format!(
-            "FCM fake:  {}/v1/projects/{SANDBOX_PROJECT}/messages:send (token URI {})\n\n",
+            "FCM fake:  {}/v1/projects/{SANDBOX_PROJECT}/messages:send (token URI {})\n",
             self.fcm.base_url(),
             self.fcm.token_uri()
         ));
-        out.push_str(&format!("Control API ({control}), VENDOR = apns | fcm:\n"));
+        out.push_str(&format!(
+            "Huawei fake: {}/v1/{{appId}}/messages:send (token {})\n",
+            self.huawei.base_url(),
+            self.huawei.token_url()
+        ));
+        out.push_str(&format!(
+            "Honor fake:  {}/api/v1/{{appId}}/sendMessage (token {})\n",
+            self.honor.base_url(),
+            self.honor.token_url()
+        ));
+        out.push_str(&format!("Xiaomi fake: {}\n\n", self.xiaomi.send_url()));
+        out.push_str(&format!(
+            "Control API ({control}), VENDOR = apns | fcm | huawei | honor | xiaomi:\n"
+        ));
         for line in [
             "  POST   /VENDOR/faults              {\"device_token\":null,\"action\":{\"type\":\"error\",\"status\":503,\"reason\":\"ServiceUnavailable\",\"retry_after_secs\":5},\"times\":1}",
             "                                     (action types: error, delay {\"millis\"}, reset)",
@@ -313,6 +437,10 @@ impl Sandbox {
             "  POST   /apns/token-keys            {\"topic\":\"com.example.app\"}",
             "  POST   /apns/certificates          {\"topic\":\"com.example.app\"}",
             "  POST   /fcm/service-accounts       {\"project_id\":\"my-project\"}",
+            "  POST   /huawei/apps                (mints app_id + client_secret)",
+            "  POST   /honor/apps                 (mints app_id + client_id + client_secret)",
+            "  POST   /xiaomi/apps                {\"package_name\":\"com.example.app\"}",
+            "  POST   /xiaomi/quota               {\"daily\":100,\"reset_usage\":true}",
             "  GET    /notifiers                  GET /ca.pem",
         ] {
             out.push_str(line);
@@ -334,4 +462,22 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// Serves a fake speaking HTTP/2 and HTTP/1.1 with the sandbox's server certificate.
+fn serve_both(
+    pki: &Pki,
+    listener: TcpListener,
+    router: axum::Router,
+    core: Arc<FakeCore>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, SandboxError> {
+    Ok(tls::spawn_server(
+        listener,
+        pki.server_config(HttpVersions::Both.alpn(), false)?,
+        HttpVersions::Both,
+        router,
+        core,
+        shutdown.clone(),
+    ))
 }

@@ -6,17 +6,23 @@ use serde_json::{Map, Value, json};
 use super::{
     apns::{ApnsClientCertificate, ApnsTokenKey},
     fcm::FcmFake,
+    honor::HonorApp,
+    huawei::HuaweiApp,
+    xiaomi::XiaomiApp,
 };
 use crate::proto::v1::{
     ApnsCertificateAuth, ApnsCredentials, ApnsEnvironment, ApnsPemCertificate, ApnsTokenAuth,
-    FcmCredentials, Notifier, apns_certificate_auth::Format, apns_credentials::Auth,
-    notifier::Credentials,
+    FcmCredentials, HonorCredentials, HuaweiCredentials, Notifier, XiaomiCredentials,
+    apns_certificate_auth::Format, apns_credentials::Auth, notifier::Credentials,
 };
 
 /// The bundle id the ready-made APNs notifiers push to.
 pub const SANDBOX_TOPIC: &str = "com.pushgate.sandbox";
 /// The Firebase project of the ready-made FCM notifier.
 pub const SANDBOX_PROJECT: &str = "pushgate-sandbox";
+
+/// The Android package of the ready-made Xiaomi notifier.
+pub const SANDBOX_PACKAGE: &str = "com.pushgate.sandbox";
 
 /// What the ready-made notifiers are built from.
 pub struct Minted<'a> {
@@ -96,6 +102,71 @@ pub fn ready_made(m: Minted<'_>) -> Vec<Notifier> {
     ]
 }
 
+/// What the ready-made Huawei, Honor and Xiaomi notifiers are built from.
+pub struct MintedCn<'a> {
+    /// The sandbox CA (PEM).
+    pub ca_pem: &'a str,
+    /// The Huawei fake's base URL (send and token endpoints share it).
+    pub huawei_url: String,
+    /// A Huawei app.
+    pub huawei: HuaweiApp,
+    /// The Honor fake's base URL (send and token endpoints share it).
+    pub honor_url: String,
+    /// An Honor app.
+    pub honor: HonorApp,
+    /// The Xiaomi fake's base URL.
+    pub xiaomi_url: String,
+    /// A Xiaomi app of [`SANDBOX_PACKAGE`].
+    pub xiaomi: XiaomiApp,
+}
+
+/// `sandbox-huawei`, `sandbox-honor` and `sandbox-xiaomi`.
+pub fn ready_made_cn(m: MintedCn<'_>) -> Vec<Notifier> {
+    let base = |name: &str, description: &str, send: &str, token: &str, credentials| Notifier {
+        name: name.into(),
+        description: description.into(),
+        send_base_url: send.to_owned(),
+        token_base_url: token.to_owned(),
+        extra_ca_certificates_pem: m.ca_pem.to_owned(),
+        credentials: Some(credentials),
+        ..Default::default()
+    };
+    vec![
+        base(
+            "sandbox-huawei",
+            "Huawei Push Kit sandbox fake",
+            &m.huawei_url,
+            &m.huawei_url,
+            Credentials::Huawei(HuaweiCredentials {
+                app_id: m.huawei.app_id.clone(),
+                client_secret: m.huawei.client_secret.clone(),
+            }),
+        ),
+        base(
+            "sandbox-honor",
+            "Honor Push sandbox fake",
+            &m.honor_url,
+            &m.honor_url,
+            Credentials::Honor(HonorCredentials {
+                app_id: m.honor.app_id.clone(),
+                client_id: m.honor.client_id.clone(),
+                client_secret: m.honor.client_secret.clone(),
+            }),
+        ),
+        base(
+            "sandbox-xiaomi",
+            "Xiaomi MiPush sandbox fake",
+            &m.xiaomi_url,
+            "",
+            Credentials::Xiaomi(XiaomiCredentials {
+                app_secret: m.xiaomi.app_secret.clone(),
+                package_name: m.xiaomi.package_name.clone(),
+                ..Default::default()
+            }),
+        ),
+    ]
+}
+
 /// The proto3 JSON form of a notifier's settable fields (lowerCamelCase names, defaults left out).
 pub fn to_json(n: &Notifier) -> Value {
     let mut out = Map::new();
@@ -149,6 +220,24 @@ pub fn to_json(n: &Notifier) -> Value {
             out.insert(
                 "fcm".into(),
                 json!({"serviceAccountJson": f.service_account_json, "projectId": f.project_id}),
+            );
+        }
+        Some(Credentials::Huawei(h)) => {
+            out.insert(
+                "huawei".into(),
+                json!({"appId": h.app_id, "clientSecret": h.client_secret}),
+            );
+        }
+        Some(Credentials::Honor(h)) => {
+            out.insert(
+                "honor".into(),
+                json!({"appId": h.app_id, "clientId": h.client_id, "clientSecret": h.client_secret}),
+            );
+        }
+        Some(Credentials::Xiaomi(x)) => {
+            out.insert(
+                "xiaomi".into(),
+                json!({"appSecret": x.app_secret, "packageName": x.package_name}),
             );
         }
         _ => {}

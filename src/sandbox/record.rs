@@ -58,6 +58,12 @@ pub struct FakeStats {
     /// Token requests per key: FCM `private_key_id` of granted exchanges; APNs key id of each new provider
     /// token seen.
     pub token_requests_per_key: BTreeMap<String, u64>,
+    /// Device tokens named by send requests, summed (batch vendors: Huawei, Honor, Xiaomi).
+    #[serde(default)]
+    pub device_tokens: u64,
+    /// Most device tokens one send request named (batch vendors).
+    #[serde(default)]
+    pub largest_batch: u64,
 }
 
 /// The recording and counters of one fake.
@@ -73,6 +79,8 @@ pub struct Recorder {
     faults_applied: AtomicU64,
     token_requests: AtomicU64,
     per_key: Mutex<BTreeMap<String, u64>>,
+    device_tokens: AtomicU64,
+    largest_batch: AtomicU64,
 }
 
 impl Recorder {
@@ -89,6 +97,8 @@ impl Recorder {
             faults_applied: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
             per_key: Mutex::new(BTreeMap::new()),
+            device_tokens: AtomicU64::new(0),
+            largest_batch: AtomicU64::new(0),
         }
     }
 
@@ -152,6 +162,14 @@ impl Recorder {
         }
     }
 
+    /// Counts the device tokens one send request named.
+    pub fn count_batch(&self, tokens: usize) {
+        self.device_tokens
+            .fetch_add(tokens as u64, Ordering::Relaxed);
+        self.largest_batch
+            .fetch_max(tokens as u64, Ordering::Relaxed);
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> FakeStats {
         FakeStats {
@@ -162,6 +180,8 @@ impl Recorder {
             faults_applied: self.faults_applied.load(Ordering::Relaxed),
             token_requests: self.token_requests.load(Ordering::Relaxed),
             token_requests_per_key: lock(&self.per_key).clone(),
+            device_tokens: self.device_tokens.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
         }
     }
 }

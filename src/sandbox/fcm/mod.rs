@@ -28,6 +28,8 @@ use super::{
 };
 use error::{ApiError, OAuthError, error_info, fcm_error};
 pub use message::MAX_MESSAGE_BYTES;
+/// Form decoding, shared with the other vendors' fakes.
+pub(crate) use oauth::parse_form;
 pub use oauth::{FCM_SCOPE, JWT_BEARER};
 
 /// Default `expires_in` of issued access tokens, as Google's.

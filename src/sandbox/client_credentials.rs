@@ -1,0 +1,211 @@
+//! An OAuth 2.0 client-credentials grant as Huawei's and Honor's token endpoints run it: registered
+//! clients (id, secret, and the app they push for) and the bearer access tokens issued to them.
+
+use std::collections::HashMap;
+
+/// Most live access tokens kept; past it the expired ones are dropped, then the oldest half.
+const MAX_ACCESS_TOKENS: usize = 100_000;
+
+/// A registered OAuth client.
+#[derive(Debug, Clone)]
+struct Client {
+    secret: String,
+    app_id: String,
+}
+
+/// An issued access token.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The app it may push for.
+    pub app_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Unix ms after which it is refused.
+    pub expires_at_ms: i64,
+    issued_at_ms: i64,
+}
+
+/// Why a token request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantRefusal {
+    /// `grant_type` missing or not `client_credentials`.
+    GrantType,
+    /// `client_id` or `client_secret` missing.
+    Missing,
+    /// No client with that id.
+    UnknownClient,
+    /// The secret does not match.
+    BadSecret,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerRefusal {
+    /// Never issued (or garbage).
+    Unknown,
+    /// Issued, but past its lifetime or expired by the control API.
+    Expired,
+}
+
+/// Clients and the access tokens issued to them.
+#[derive(Debug, Default)]
+pub struct ClientCredentials {
+    clients: HashMap<String, Client>,
+    tokens: HashMap<String, AccessToken>,
+}
+
+impl ClientCredentials {
+    /// Registers a client allowed to push for `app_id`.
+    pub fn register(&mut self, client_id: &str, secret: &str, app_id: &str) {
+        self.clients.insert(
+            client_id.to_owned(),
+            Client {
+                secret: secret.to_owned(),
+                app_id: app_id.to_owned(),
+            },
+        );
+    }
+
+    /// Runs the grant on a decoded token request form; returns the new token and its record.
+    pub fn grant(
+        &mut self,
+        form: &HashMap<String, String>,
+        now_ms: i64,
+        lifetime_secs: u64,
+        prefix: &str,
+    ) -> Result<(String, AccessToken), GrantRefusal> {
+        if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return Err(GrantRefusal::GrantType);
+        }
+        let (Some(client_id), Some(secret)) = (
+            form.get("client_id").filter(|s| !s.is_empty()),
+            form.get("client_secret").filter(|s| !s.is_empty()),
+        ) else {
+            return Err(GrantRefusal::Missing);
+        };
+        let client = self
+            .clients
+            .get(client_id)
+            .ok_or(GrantRefusal::UnknownClient)?;
+        let matches: bool =
+            subtle::ConstantTimeEq::ct_eq(client.secret.as_bytes(), secret.as_bytes()).into();
+        if !matches {
+            return Err(GrantRefusal::BadSecret);
+        }
+        let record = AccessToken {
+            app_id: client.app_id.clone(),
+            client_id: client_id.clone(),
+            expires_at_ms: now_ms + (lifetime_secs as i64).saturating_mul(1000),
+            issued_at_ms: now_ms,
+        };
+        let token = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+        self.prune(now_ms);
+        self.tokens.insert(token.clone(), record.clone());
+        Ok((token, record))
+    }
+
+    /// The live access token `token`.
+    pub fn bearer(&self, token: &str, now_ms: i64) -> Result<&AccessToken, BearerRefusal> {
+        match self.tokens.get(token) {
+            Some(t) if t.expires_at_ms > now_ms => Ok(t),
+            Some(_) => Err(BearerRefusal::Expired),
+            None => Err(BearerRefusal::Unknown),
+        }
+    }
+
+    /// Expires every access token issued so far.
+    pub fn expire_all(&mut self) {
+        for token in self.tokens.values_mut() {
+            token.expires_at_ms = 0;
+        }
+    }
+
+    fn prune(&mut self, now_ms: i64) {
+        if self.tokens.len() < MAX_ACCESS_TOKENS {
+            return;
+        }
+        // Expired tokens are kept until space is needed, so that they can still be told from unknown ones.
+        self.tokens.retain(|_, t| t.expires_at_ms > now_ms);
+        if self.tokens.len() >= MAX_ACCESS_TOKENS {
+            let mut issued: Vec<i64> = self.tokens.values().map(|t| t.issued_at_ms).collect();
+            issued.sort_unstable();
+            let cut = issued[issued.len() / 2];
+            self.tokens.retain(|_, t| t.issued_at_ms > cut);
+        }
+    }
+}
+
+/// The bearer token of an `Authorization: Bearer …` header (scheme case-insensitive).
+pub fn bearer_of(header: Option<&str>) -> Option<String> {
+    let value = header?;
+    let scheme = value.get(..7)?;
+    scheme
+        .eq_ignore_ascii_case("bearer ")
+        .then(|| value[7..].trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// A random secret of 64 hex digits, like the consoles hand out.
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn grants_check_the_secret_and_tokens_expire() {
+        let mut cc = ClientCredentials::default();
+        cc.register("c1", "s1", "app1");
+        let ok = form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "c1"),
+            ("client_secret", "s1"),
+        ]);
+        let (token, record) = cc.grant(&ok, 1_000, 60, "t-").unwrap();
+        assert!(token.starts_with("t-"));
+        assert_eq!(record.app_id, "app1");
+        assert_eq!(cc.bearer(&token, 2_000).unwrap().app_id, "app1");
+        assert_eq!(
+            cc.bearer(&token, 61_000).unwrap_err(),
+            BearerRefusal::Expired
+        );
+        assert_eq!(cc.bearer("nope", 0).unwrap_err(), BearerRefusal::Unknown);
+        let mut bad = ok.clone();
+        bad.insert("client_secret".into(), "s2".into());
+        assert_eq!(
+            cc.grant(&bad, 0, 60, "").unwrap_err(),
+            GrantRefusal::BadSecret
+        );
+        bad.insert("client_id".into(), "c2".into());
+        assert_eq!(
+            cc.grant(&bad, 0, 60, "").unwrap_err(),
+            GrantRefusal::UnknownClient
+        );
+        bad.insert("grant_type".into(), "password".into());
+        assert_eq!(
+            cc.grant(&bad, 0, 60, "").unwrap_err(),
+            GrantRefusal::GrantType
+        );
+        let (token, _) = cc.grant(&ok, 1_000, 60, "").unwrap();
+        cc.expire_all();
+        assert_eq!(
+            cc.bearer(&token, 1_001).unwrap_err(),
+            BearerRefusal::Expired
+        );
+        assert_eq!(bearer_of(Some("Bearer abc ")), Some("abc".into()));
+        assert_eq!(bearer_of(Some("Basic abc")), None);
+    }
+}
