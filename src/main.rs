@@ -80,6 +80,15 @@ struct SandboxArgs {
     /// Port of the FCM fake.
     #[arg(long, default_value_t = 8602)]
     fcm_port: u16,
+    /// Port of the OPPO fake.
+    #[arg(long, default_value_t = 8606)]
+    oppo_port: u16,
+    /// Port of the vivo fake.
+    #[arg(long, default_value_t = 8607)]
+    vivo_port: u16,
+    /// Port of the Meizu fake.
+    #[arg(long, default_value_t = 8608)]
+    meizu_port: u16,
     /// Where `ca.pem` and `notifiers.json` are written.
     #[arg(long, default_value = "./pushgate-sandbox")]
     out_dir: PathBuf,
@@ -211,6 +220,9 @@ async fn start_sandbox(args: &SandboxArgs) -> Result<Sandbox> {
         control_port: args.control_port,
         apns_port: args.apns_port,
         fcm_port: args.fcm_port,
+        oppo_port: args.oppo_port,
+        vivo_port: args.vivo_port,
+        meizu_port: args.meizu_port,
         ..SandboxConfig::default()
     })
     .await

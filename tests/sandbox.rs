@@ -987,7 +987,14 @@ async fn control_api_steers_the_fakes_over_http() {
         .collect();
     assert_eq!(
         names,
-        ["sandbox-apns-token", "sandbox-apns-cert", "sandbox-fcm"]
+        [
+            "sandbox-apns-token",
+            "sandbox-apns-cert",
+            "sandbox-fcm",
+            "sandbox-oppo",
+            "sandbox-vivo",
+            "sandbox-meizu"
+        ]
     );
     assert_eq!(notifiers[0]["apns"]["topic"], SANDBOX_TOPIC);
     assert_eq!(notifiers[0]["sendBaseUrl"], sandbox.apns().base_url());

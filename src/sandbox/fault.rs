@@ -98,6 +98,25 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// The action of the first rule naming exactly `device_token` (rules naming no token are skipped),
+    /// spending one of its hits: for per-token failures inside a multi-token request.
+    pub fn take_scoped(&self, device_token: &str) -> Option<FaultAction> {
+        let mut rules = lock(&self.rules);
+        let index = rules
+            .iter()
+            .position(|(rule, _)| rule.device_token.as_deref() == Some(device_token))?;
+        let action = rules[index].0.action.clone();
+        if let Some(remaining) = &mut rules[index].1 {
+            *remaining = remaining.saturating_sub(1);
+            if *remaining == 0 {
+                rules.remove(index);
+            }
+        }
+        Some(action)
+    }
+}
+
 /// Locks a mutex, carrying on past a poisoned one: the data are counters and lists that stay consistent
 /// even if a holder panicked.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -7,13 +7,17 @@
 //! and answers over a [`core::FakeCore`], served by [`tls::spawn_server`].
 
 pub mod apns;
+pub mod cnkit;
 pub mod control;
 pub mod core;
 pub mod fault;
 pub mod fcm;
+pub mod meizu;
 pub mod notifiers;
+pub mod oppo;
 pub mod record;
 pub mod tls;
+pub mod vivo;
 
 use std::{
     collections::BTreeMap,
@@ -29,8 +33,11 @@ pub use apns::{ApnsClientCertificate, ApnsFake, ApnsTokenKey};
 pub use core::FakeCore;
 pub use fault::{FaultAction, FaultRule};
 pub use fcm::FcmFake;
+pub use meizu::{MeizuApp, MeizuFake};
 pub use notifiers::{SANDBOX_PROJECT, SANDBOX_TOPIC};
+pub use oppo::{OppoApp, OppoFake};
 pub use record::{FakeStats, RecordedRequest};
+pub use vivo::{VivoApp, VivoFake};
 
 use crate::proto::v1::Notifier;
 use tls::{HttpVersions, Pki};
@@ -77,6 +84,12 @@ pub struct SandboxConfig {
     pub apns_port: u16,
     /// Port of the FCM fake (0 = any free port).
     pub fcm_port: u16,
+    /// Port of the OPPO fake (0 = any free port).
+    pub oppo_port: u16,
+    /// Port of the vivo fake (0 = any free port).
+    pub vivo_port: u16,
+    /// Port of the Meizu fake (0 = any free port).
+    pub meizu_port: u16,
     /// Requests each fake remembers (a ring: the oldest are dropped).
     pub max_recorded: usize,
 }
@@ -88,6 +101,9 @@ impl Default for SandboxConfig {
             control_port: 0,
             apns_port: 0,
             fcm_port: 0,
+            oppo_port: 0,
+            vivo_port: 0,
+            meizu_port: 0,
             max_recorded: record::DEFAULT_MAX_RECORDED,
         }
     }
@@ -98,6 +114,9 @@ pub struct Sandbox {
     pki: Arc<Pki>,
     apns: ApnsFake,
     fcm: FcmFake,
+    oppo: OppoFake,
+    vivo: VivoFake,
+    meizu: MeizuFake,
     control_addr: SocketAddr,
     notifiers: Vec<Notifier>,
     shutdown: watch::Sender<bool>,
@@ -147,6 +166,43 @@ impl Sandbox {
             shutdown_rx.clone(),
         ));
 
+        let (oppo, vivo, meizu) = {
+            let listener = bind(host, config.oppo_port).await?;
+            let core = FakeCore::new("oppo", listener.local_addr()?, config.max_recorded);
+            let (oppo, router) = OppoFake::new(core.clone());
+            tasks.push(tls::spawn_server(
+                listener,
+                pki.server_config(HttpVersions::Both.alpn(), false)?,
+                HttpVersions::Both,
+                router,
+                core,
+                shutdown_rx.clone(),
+            ));
+            let listener = bind(host, config.vivo_port).await?;
+            let core = FakeCore::new("vivo", listener.local_addr()?, config.max_recorded);
+            let (vivo, router) = VivoFake::new(core.clone());
+            tasks.push(tls::spawn_server(
+                listener,
+                pki.server_config(HttpVersions::Both.alpn(), false)?,
+                HttpVersions::Both,
+                router,
+                core,
+                shutdown_rx.clone(),
+            ));
+            let listener = bind(host, config.meizu_port).await?;
+            let core = FakeCore::new("meizu", listener.local_addr()?, config.max_recorded);
+            let (meizu, router) = MeizuFake::new(core.clone());
+            tasks.push(tls::spawn_server(
+                listener,
+                pki.server_config(HttpVersions::Both.alpn(), false)?,
+                HttpVersions::Both,
+                router,
+                core,
+                shutdown_rx.clone(),
+            ));
+            (oppo, vivo, meizu)
+        };
+
         let minting = fcm.clone();
         let service_account_json =
             tokio::task::spawn_blocking(move || minting.mint_service_account(SANDBOX_PROJECT))
@@ -160,6 +216,13 @@ impl Sandbox {
             fcm: &fcm,
             service_account_json,
         });
+        let mut notifiers = notifiers;
+        notifiers.extend(notifiers::ready_made_cn2(
+            pki.ca_pem(),
+            (oppo.base_url(), oppo.mint_app()),
+            (vivo.base_url(), vivo.mint_app()),
+            (meizu.base_url(), meizu.mint_app()),
+        ));
 
         let control_listener = bind(host, config.control_port).await?;
         let control_addr = control_listener.local_addr()?;
@@ -180,6 +243,30 @@ impl Sandbox {
                 expire: Box::new(move || expiring.expire_access_tokens()),
             },
         );
+        let expiring = oppo.clone();
+        vendors.insert(
+            "oppo",
+            control::VendorControl {
+                core: oppo.core().clone(),
+                expire: Box::new(move || expiring.expire_auth_tokens()),
+            },
+        );
+        let expiring = vivo.clone();
+        vendors.insert(
+            "vivo",
+            control::VendorControl {
+                core: vivo.core().clone(),
+                expire: Box::new(move || expiring.expire_auth_tokens()),
+            },
+        );
+        // Meizu signs every request with the app secret: it issues nothing that could expire.
+        vendors.insert(
+            "meizu",
+            control::VendorControl {
+                core: meizu.core().clone(),
+                expire: Box::new(|| {}),
+            },
+        );
         let control_state = Arc::new(control::ControlState {
             vendors,
             apns: apns.clone(),
@@ -187,9 +274,13 @@ impl Sandbox {
             notifiers: serde_json::Value::Array(notifiers.iter().map(notifiers::to_json).collect()),
             ca_pem: pki.ca_pem().to_owned(),
         });
+        let control_router = control::router(control_state)
+            .merge(cnkit::control_router("oppo", oppo.clone()))
+            .merge(cnkit::control_router("vivo", vivo.clone()))
+            .merge(cnkit::control_router("meizu", meizu.clone()));
         let mut control_shutdown = shutdown_rx;
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(control_listener, control::router(control_state))
+            let _ = axum::serve(control_listener, control_router)
                 .with_graceful_shutdown(async move {
                     let _ = control_shutdown.changed().await;
                 })
@@ -200,6 +291,9 @@ impl Sandbox {
             pki,
             apns,
             fcm,
+            oppo,
+            vivo,
+            meizu,
             control_addr,
             notifiers,
             shutdown,
@@ -227,8 +321,24 @@ impl Sandbox {
         &self.fcm
     }
 
+    /// The OPPO fake.
+    pub fn oppo(&self) -> &OppoFake {
+        &self.oppo
+    }
+
+    /// The vivo fake.
+    pub fn vivo(&self) -> &VivoFake {
+        &self.vivo
+    }
+
+    /// The Meizu fake.
+    pub fn meizu(&self) -> &MeizuFake {
+        &self.meizu
+    }
+
     /// Ready-to-create notifiers pointing at the fakes, with credentials they accept:
-    /// `sandbox-apns-token`, `sandbox-apns-cert` and `sandbox-fcm`.
+    /// `sandbox-apns-token`, `sandbox-apns-cert`, `sandbox-fcm`, `sandbox-oppo`, `sandbox-vivo` and
+    /// `sandbox-meizu`.
     pub fn notifiers(&self) -> Vec<Notifier> {
         self.notifiers.clone()
     }
@@ -300,7 +410,26 @@ impl Sandbox {
             self.fcm.base_url(),
             self.fcm.token_uri()
         ));
-        out.push_str(&format!("Control API ({control}), VENDOR = apns | fcm:\n"));
+        out.push_str(&format!(
+            "OPPO fake:  {}{} (auth {})\n",
+            self.oppo.base_url(),
+            oppo::UNICAST_PATH,
+            oppo::AUTH_PATH
+        ));
+        out.push_str(&format!(
+            "vivo fake:  {}{} (auth {})\n",
+            self.vivo.base_url(),
+            vivo::SEND_PATH,
+            vivo::AUTH_PATH
+        ));
+        out.push_str(&format!(
+            "Meizu fake: {}{}\n\n",
+            self.meizu.base_url(),
+            meizu::PUSH_PATH
+        ));
+        out.push_str(&format!(
+            "Control API ({control}), VENDOR = apns | fcm | oppo | vivo | meizu:\n"
+        ));
         for line in [
             "  POST   /VENDOR/faults              {\"device_token\":null,\"action\":{\"type\":\"error\",\"status\":503,\"reason\":\"ServiceUnavailable\",\"retry_after_secs\":5},\"times\":1}",
             "                                     (action types: error, delay {\"millis\"}, reset)",
@@ -313,6 +442,8 @@ impl Sandbox {
             "  POST   /apns/token-keys            {\"topic\":\"com.example.app\"}",
             "  POST   /apns/certificates          {\"topic\":\"com.example.app\"}",
             "  POST   /fcm/service-accounts       {\"project_id\":\"my-project\"}",
+            "  POST   /oppo/apps  /vivo/apps  /meizu/apps      (mint app credentials)",
+            "  POST   /oppo/daily-quota  /vivo/daily-quota  /meizu/daily-quota  {\"limit\":1000} (null = unlimited)",
             "  GET    /notifiers                  GET /ca.pem",
         ] {
             out.push_str(line);

@@ -9,8 +9,8 @@ use super::{
 };
 use crate::proto::v1::{
     ApnsCertificateAuth, ApnsCredentials, ApnsEnvironment, ApnsPemCertificate, ApnsTokenAuth,
-    FcmCredentials, Notifier, apns_certificate_auth::Format, apns_credentials::Auth,
-    notifier::Credentials,
+    FcmCredentials, MeizuCredentials, Notifier, OppoCredentials, VivoCredentials,
+    apns_certificate_auth::Format, apns_credentials::Auth, notifier::Credentials,
 };
 
 /// The bundle id the ready-made APNs notifiers push to.
@@ -96,6 +96,53 @@ pub fn ready_made(m: Minted<'_>) -> Vec<Notifier> {
     ]
 }
 
+/// `sandbox-oppo`, `sandbox-vivo` and `sandbox-meizu`, each given its fake's base URL and a minted app.
+pub fn ready_made_cn2(
+    ca_pem: &str,
+    oppo: (String, super::OppoApp),
+    vivo: (String, super::VivoApp),
+    meizu: (String, super::MeizuApp),
+) -> Vec<Notifier> {
+    let base = |name: &str, description: &str, send: String, credentials| Notifier {
+        name: name.into(),
+        description: description.into(),
+        send_base_url: send,
+        extra_ca_certificates_pem: ca_pem.to_owned(),
+        credentials: Some(credentials),
+        ..Default::default()
+    };
+    vec![
+        base(
+            "sandbox-oppo",
+            "OPPO Push sandbox fake",
+            oppo.0,
+            Credentials::Oppo(OppoCredentials {
+                app_key: oppo.1.app_key,
+                master_secret: oppo.1.master_secret,
+            }),
+        ),
+        base(
+            "sandbox-vivo",
+            "vivo Push sandbox fake",
+            vivo.0,
+            Credentials::Vivo(VivoCredentials {
+                app_id: vivo.1.app_id,
+                app_key: vivo.1.app_key,
+                app_secret: vivo.1.app_secret,
+            }),
+        ),
+        base(
+            "sandbox-meizu",
+            "Meizu Flyme Push sandbox fake",
+            meizu.0,
+            Credentials::Meizu(MeizuCredentials {
+                app_id: meizu.1.app_id,
+                app_secret: meizu.1.app_secret,
+            }),
+        ),
+    ]
+}
+
 /// The proto3 JSON form of a notifier's settable fields (lowerCamelCase names, defaults left out).
 pub fn to_json(n: &Notifier) -> Value {
     let mut out = Map::new();
@@ -149,6 +196,24 @@ pub fn to_json(n: &Notifier) -> Value {
             out.insert(
                 "fcm".into(),
                 json!({"serviceAccountJson": f.service_account_json, "projectId": f.project_id}),
+            );
+        }
+        Some(Credentials::Oppo(o)) => {
+            out.insert(
+                "oppo".into(),
+                json!({"appKey": o.app_key, "masterSecret": o.master_secret}),
+            );
+        }
+        Some(Credentials::Vivo(v)) => {
+            out.insert(
+                "vivo".into(),
+                json!({"appId": v.app_id, "appKey": v.app_key, "appSecret": v.app_secret}),
+            );
+        }
+        Some(Credentials::Meizu(m)) => {
+            out.insert(
+                "meizu".into(),
+                json!({"appId": m.app_id, "appSecret": m.app_secret}),
             );
         }
         _ => {}

@@ -215,6 +215,7 @@ async fn a_key_apple_does_not_know_is_an_auth_failure_after_one_new_token() {
         apns_port: 0,
         fcm_port: 0,
         max_recorded: 100,
+        ..Default::default()
     })
     .await
     .unwrap();

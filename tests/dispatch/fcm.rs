@@ -134,6 +134,7 @@ async fn a_service_account_google_does_not_know_fails_at_the_token_endpoint() {
         apns_port: 0,
         fcm_port: 0,
         max_recorded: 100,
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -26,6 +26,7 @@ pub async fn sandbox() -> Sandbox {
         apns_port: 0,
         fcm_port: 0,
         max_recorded: 20_000,
+        ..Default::default()
     })
     .await
     .expect("sandbox starts")

@@ -65,6 +65,7 @@ pub fn run(args: Args, command: String) -> Result<Run> {
             apns_port: 0,
             fcm_port: 0,
             max_recorded: 0,
+            ..SandboxConfig::default()
         }))
         .context("starting the sandbox")?;
     sandbox.apns().set_recording(false);
