@@ -90,6 +90,15 @@ struct SandboxArgs {
     /// Port of the Xiaomi MiPush fake.
     #[arg(long, default_value_t = 8605)]
     xiaomi_port: u16,
+    /// Port of the OPPO fake.
+    #[arg(long, default_value_t = 8606)]
+    oppo_port: u16,
+    /// Port of the vivo fake.
+    #[arg(long, default_value_t = 8607)]
+    vivo_port: u16,
+    /// Port of the Meizu fake.
+    #[arg(long, default_value_t = 8608)]
+    meizu_port: u16,
     /// Where `ca.pem` and `notifiers.json` are written.
     #[arg(long, default_value = "./pushgate-sandbox")]
     out_dir: PathBuf,
@@ -224,6 +233,9 @@ async fn start_sandbox(args: &SandboxArgs) -> Result<Sandbox> {
         huawei_port: args.huawei_port,
         honor_port: args.honor_port,
         xiaomi_port: args.xiaomi_port,
+        oppo_port: args.oppo_port,
+        vivo_port: args.vivo_port,
+        meizu_port: args.meizu_port,
         ..SandboxConfig::default()
     })
     .await

@@ -993,7 +993,10 @@ async fn control_api_steers_the_fakes_over_http() {
             "sandbox-fcm",
             "sandbox-huawei",
             "sandbox-honor",
-            "sandbox-xiaomi"
+            "sandbox-xiaomi",
+            "sandbox-oppo",
+            "sandbox-vivo",
+            "sandbox-meizu"
         ]
     );
     assert_eq!(notifiers[0]["apns"]["topic"], SANDBOX_TOPIC);

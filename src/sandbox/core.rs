@@ -168,6 +168,16 @@ impl FakeCore {
     }
 }
 
+impl FakeCore {
+    /// Applies only the fault rules naming `device_token` (for one token of a multi-token request),
+    /// counting a hit; the caller carries out the action.
+    pub fn take_token_fault(&self, device_token: &str) -> Option<FaultAction> {
+        let action = self.faults.take_scoped(device_token)?;
+        self.recorder.count_fault();
+        Some(action)
+    }
+}
+
 /// A request as the handlers see it: head plus the whole body.
 #[derive(Debug)]
 pub struct Incoming {

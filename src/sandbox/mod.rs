@@ -9,15 +9,19 @@
 pub mod apns;
 pub mod batch;
 pub mod client_credentials;
+pub mod cnkit;
 pub mod control;
 pub mod core;
 pub mod fault;
 pub mod fcm;
 pub mod honor;
 pub mod huawei;
+pub mod meizu;
 pub mod notifiers;
+pub mod oppo;
 pub mod record;
 pub mod tls;
+pub mod vivo;
 pub mod xiaomi;
 
 use std::{
@@ -36,8 +40,11 @@ pub use fault::{FaultAction, FaultRule};
 pub use fcm::FcmFake;
 pub use honor::{HonorApp, HonorFake};
 pub use huawei::{HuaweiApp, HuaweiFake};
+pub use meizu::{MeizuApp, MeizuFake};
 pub use notifiers::{SANDBOX_PACKAGE, SANDBOX_PROJECT, SANDBOX_TOPIC};
+pub use oppo::{OppoApp, OppoFake};
 pub use record::{FakeStats, RecordedRequest};
+pub use vivo::{VivoApp, VivoFake};
 pub use xiaomi::{XiaomiApp, XiaomiFake};
 
 use crate::proto::v1::Notifier;
@@ -91,6 +98,12 @@ pub struct SandboxConfig {
     pub honor_port: u16,
     /// Port of the Xiaomi MiPush fake (0 = any free port).
     pub xiaomi_port: u16,
+    /// Port of the OPPO fake (0 = any free port).
+    pub oppo_port: u16,
+    /// Port of the vivo fake (0 = any free port).
+    pub vivo_port: u16,
+    /// Port of the Meizu fake (0 = any free port).
+    pub meizu_port: u16,
     /// Requests each fake remembers (a ring: the oldest are dropped).
     pub max_recorded: usize,
 }
@@ -105,6 +118,9 @@ impl Default for SandboxConfig {
             huawei_port: 0,
             honor_port: 0,
             xiaomi_port: 0,
+            oppo_port: 0,
+            vivo_port: 0,
+            meizu_port: 0,
             max_recorded: record::DEFAULT_MAX_RECORDED,
         }
     }
@@ -118,6 +134,9 @@ pub struct Sandbox {
     huawei: HuaweiFake,
     honor: HonorFake,
     xiaomi: XiaomiFake,
+    oppo: OppoFake,
+    vivo: VivoFake,
+    meizu: MeizuFake,
     control_addr: SocketAddr,
     notifiers: Vec<Notifier>,
     shutdown: watch::Sender<bool>,
@@ -202,6 +221,39 @@ impl Sandbox {
             &shutdown_rx,
         )?);
 
+        let oppo_listener = bind(host, config.oppo_port).await?;
+        let oppo_core = FakeCore::new("oppo", oppo_listener.local_addr()?, config.max_recorded);
+        let (oppo, oppo_router) = OppoFake::new(oppo_core.clone());
+        tasks.push(serve_both(
+            &pki,
+            oppo_listener,
+            oppo_router,
+            oppo_core,
+            &shutdown_rx,
+        )?);
+
+        let vivo_listener = bind(host, config.vivo_port).await?;
+        let vivo_core = FakeCore::new("vivo", vivo_listener.local_addr()?, config.max_recorded);
+        let (vivo, vivo_router) = VivoFake::new(vivo_core.clone());
+        tasks.push(serve_both(
+            &pki,
+            vivo_listener,
+            vivo_router,
+            vivo_core,
+            &shutdown_rx,
+        )?);
+
+        let meizu_listener = bind(host, config.meizu_port).await?;
+        let meizu_core = FakeCore::new("meizu", meizu_listener.local_addr()?, config.max_recorded);
+        let (meizu, meizu_router) = MeizuFake::new(meizu_core.clone());
+        tasks.push(serve_both(
+            &pki,
+            meizu_listener,
+            meizu_router,
+            meizu_core,
+            &shutdown_rx,
+        )?);
+
         let minting = fcm.clone();
         let service_account_json =
             tokio::task::spawn_blocking(move || minting.mint_service_account(SANDBOX_PROJECT))
@@ -225,6 +277,12 @@ impl Sandbox {
             xiaomi_url: xiaomi.base_url(),
             xiaomi: xiaomi.mint_app(SANDBOX_PACKAGE),
         }));
+        notifiers.extend(notifiers::ready_made_cn2(
+            pki.ca_pem(),
+            (oppo.base_url(), oppo.mint_app()),
+            (vivo.base_url(), vivo.mint_app()),
+            (meizu.base_url(), meizu.mint_app()),
+        ));
 
         let control_listener = bind(host, config.control_port).await?;
         let control_addr = control_listener.local_addr()?;
@@ -269,6 +327,30 @@ impl Sandbox {
                 expire: Box::new(|| {}),
             },
         );
+        let expiring = oppo.clone();
+        vendors.insert(
+            "oppo",
+            control::VendorControl {
+                core: oppo.core().clone(),
+                expire: Box::new(move || expiring.expire_auth_tokens()),
+            },
+        );
+        let expiring = vivo.clone();
+        vendors.insert(
+            "vivo",
+            control::VendorControl {
+                core: vivo.core().clone(),
+                expire: Box::new(move || expiring.expire_auth_tokens()),
+            },
+        );
+        // Meizu signs every request with the app secret: it issues nothing that could expire.
+        vendors.insert(
+            "meizu",
+            control::VendorControl {
+                core: meizu.core().clone(),
+                expire: Box::new(|| {}),
+            },
+        );
         let control_state = Arc::new(control::ControlState {
             vendors,
             apns: apns.clone(),
@@ -279,9 +361,13 @@ impl Sandbox {
             notifiers: serde_json::Value::Array(notifiers.iter().map(notifiers::to_json).collect()),
             ca_pem: pki.ca_pem().to_owned(),
         });
+        let control_router = control::router(control_state)
+            .merge(cnkit::control_router("oppo", oppo.clone()))
+            .merge(cnkit::control_router("vivo", vivo.clone()))
+            .merge(cnkit::control_router("meizu", meizu.clone()));
         let mut control_shutdown = shutdown_rx;
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(control_listener, control::router(control_state))
+            let _ = axum::serve(control_listener, control_router)
                 .with_graceful_shutdown(async move {
                     let _ = control_shutdown.changed().await;
                 })
@@ -295,6 +381,9 @@ impl Sandbox {
             huawei,
             honor,
             xiaomi,
+            oppo,
+            vivo,
+            meizu,
             control_addr,
             notifiers,
             shutdown,
@@ -337,9 +426,24 @@ impl Sandbox {
         &self.xiaomi
     }
 
+    /// The OPPO fake.
+    pub fn oppo(&self) -> &OppoFake {
+        &self.oppo
+    }
+
+    /// The vivo fake.
+    pub fn vivo(&self) -> &VivoFake {
+        &self.vivo
+    }
+
+    /// The Meizu fake.
+    pub fn meizu(&self) -> &MeizuFake {
+        &self.meizu
+    }
+
     /// Ready-to-create notifiers pointing at the fakes, with credentials they accept:
-    /// `sandbox-apns-token`, `sandbox-apns-cert`, `sandbox-fcm`, `sandbox-huawei`, `sandbox-honor` and
-    /// `sandbox-xiaomi`.
+    /// `sandbox-apns-token`, `sandbox-apns-cert`, `sandbox-fcm`, `sandbox-huawei`, `sandbox-honor`,
+    /// `sandbox-xiaomi`, `sandbox-oppo`, `sandbox-vivo` and `sandbox-meizu`.
     pub fn notifiers(&self) -> Vec<Notifier> {
         self.notifiers.clone()
     }
@@ -423,7 +527,24 @@ impl Sandbox {
         ));
         out.push_str(&format!("Xiaomi fake: {}\n\n", self.xiaomi.send_url()));
         out.push_str(&format!(
-            "Control API ({control}), VENDOR = apns | fcm | huawei | honor | xiaomi:\n"
+            "OPPO fake:  {}{} (auth {})\n",
+            self.oppo.base_url(),
+            oppo::UNICAST_PATH,
+            oppo::AUTH_PATH
+        ));
+        out.push_str(&format!(
+            "vivo fake:  {}{} (auth {})\n",
+            self.vivo.base_url(),
+            vivo::SEND_PATH,
+            vivo::AUTH_PATH
+        ));
+        out.push_str(&format!(
+            "Meizu fake: {}{}\n\n",
+            self.meizu.base_url(),
+            meizu::PUSH_PATH
+        ));
+        out.push_str(&format!(
+            "Control API ({control}), VENDOR = apns | fcm | huawei | honor | xiaomi | oppo | vivo | meizu:\n"
         ));
         for line in [
             "  POST   /VENDOR/faults              {\"device_token\":null,\"action\":{\"type\":\"error\",\"status\":503,\"reason\":\"ServiceUnavailable\",\"retry_after_secs\":5},\"times\":1}",
@@ -441,6 +562,8 @@ impl Sandbox {
             "  POST   /honor/apps                 (mints app_id + client_id + client_secret)",
             "  POST   /xiaomi/apps                {\"package_name\":\"com.example.app\"}",
             "  POST   /xiaomi/quota               {\"daily\":100,\"reset_usage\":true}",
+            "  POST   /oppo/apps  /vivo/apps  /meizu/apps      (mint app credentials)",
+            "  POST   /oppo/daily-quota  /vivo/daily-quota  /meizu/daily-quota  {\"limit\":1000} (null = unlimited)",
             "  GET    /notifiers                  GET /ca.pem",
         ] {
             out.push_str(line);

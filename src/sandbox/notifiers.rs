@@ -12,8 +12,9 @@ use super::{
 };
 use crate::proto::v1::{
     ApnsCertificateAuth, ApnsCredentials, ApnsEnvironment, ApnsPemCertificate, ApnsTokenAuth,
-    FcmCredentials, HonorCredentials, HuaweiCredentials, Notifier, XiaomiCredentials,
-    apns_certificate_auth::Format, apns_credentials::Auth, notifier::Credentials,
+    FcmCredentials, HonorCredentials, HuaweiCredentials, MeizuCredentials, Notifier,
+    OppoCredentials, VivoCredentials, XiaomiCredentials, apns_certificate_auth::Format,
+    apns_credentials::Auth, notifier::Credentials,
 };
 
 /// The bundle id the ready-made APNs notifiers push to.
@@ -167,6 +168,53 @@ pub fn ready_made_cn(m: MintedCn<'_>) -> Vec<Notifier> {
     ]
 }
 
+/// `sandbox-oppo`, `sandbox-vivo` and `sandbox-meizu`, each given its fake's base URL and a minted app.
+pub fn ready_made_cn2(
+    ca_pem: &str,
+    oppo: (String, super::OppoApp),
+    vivo: (String, super::VivoApp),
+    meizu: (String, super::MeizuApp),
+) -> Vec<Notifier> {
+    let base = |name: &str, description: &str, send: String, credentials| Notifier {
+        name: name.into(),
+        description: description.into(),
+        send_base_url: send,
+        extra_ca_certificates_pem: ca_pem.to_owned(),
+        credentials: Some(credentials),
+        ..Default::default()
+    };
+    vec![
+        base(
+            "sandbox-oppo",
+            "OPPO Push sandbox fake",
+            oppo.0,
+            Credentials::Oppo(OppoCredentials {
+                app_key: oppo.1.app_key,
+                master_secret: oppo.1.master_secret,
+            }),
+        ),
+        base(
+            "sandbox-vivo",
+            "vivo Push sandbox fake",
+            vivo.0,
+            Credentials::Vivo(VivoCredentials {
+                app_id: vivo.1.app_id,
+                app_key: vivo.1.app_key,
+                app_secret: vivo.1.app_secret,
+            }),
+        ),
+        base(
+            "sandbox-meizu",
+            "Meizu Flyme Push sandbox fake",
+            meizu.0,
+            Credentials::Meizu(MeizuCredentials {
+                app_id: meizu.1.app_id,
+                app_secret: meizu.1.app_secret,
+            }),
+        ),
+    ]
+}
+
 /// The proto3 JSON form of a notifier's settable fields (lowerCamelCase names, defaults left out).
 pub fn to_json(n: &Notifier) -> Value {
     let mut out = Map::new();
@@ -238,6 +286,24 @@ pub fn to_json(n: &Notifier) -> Value {
             out.insert(
                 "xiaomi".into(),
                 json!({"appSecret": x.app_secret, "packageName": x.package_name}),
+            );
+        }
+        Some(Credentials::Oppo(o)) => {
+            out.insert(
+                "oppo".into(),
+                json!({"appKey": o.app_key, "masterSecret": o.master_secret}),
+            );
+        }
+        Some(Credentials::Vivo(v)) => {
+            out.insert(
+                "vivo".into(),
+                json!({"appId": v.app_id, "appKey": v.app_key, "appSecret": v.app_secret}),
+            );
+        }
+        Some(Credentials::Meizu(m)) => {
+            out.insert(
+                "meizu".into(),
+                json!({"appId": m.app_id, "appSecret": m.app_secret}),
             );
         }
         _ => {}

@@ -1,0 +1,346 @@
+//! What the OPPO, vivo and Meizu fakes share: registered apps, issued auth tokens, a daily quota, form
+//! decoding, digests, and the control routes that mint apps and set quotas.
+
+use std::collections::HashMap;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use md5::Digest as _;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    core::{FakeCore, Incoming},
+    fault::FaultAction,
+};
+
+/// How long the auth tokens OPPO and vivo issue live: one day, as both vendors document.
+pub const AUTH_TOKEN_SECS: u64 = 24 * 3600;
+/// How far a signed timestamp may be from the fake's clock: ten minutes, as OPPO and vivo document.
+pub const TIMESTAMP_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// Most live auth tokens kept; past it the oldest half is dropped.
+const MAX_AUTH_TOKENS: usize = 100_000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Why an auth token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Never issued.
+    Unknown,
+    /// Issued but expired (or expired through the control API).
+    Expired,
+}
+
+#[derive(Debug)]
+struct Issued {
+    app: String,
+    issued_at_ms: i64,
+    expires_at_ms: i64,
+}
+
+/// Auth tokens issued to apps.
+#[derive(Debug, Default)]
+pub struct AuthTokens {
+    tokens: HashMap<String, Issued>,
+}
+
+impl AuthTokens {
+    /// Issues a token for `app` living `lifetime_secs`.
+    pub fn issue(&mut self, app: &str, now_ms: i64, lifetime_secs: u64) -> String {
+        if self.tokens.len() >= MAX_AUTH_TOKENS {
+            let mut issued: Vec<i64> = self.tokens.values().map(|t| t.issued_at_ms).collect();
+            issued.sort_unstable();
+            let cut = issued[issued.len() / 2];
+            self.tokens.retain(|_, t| t.issued_at_ms > cut);
+        }
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.tokens.insert(
+            token.clone(),
+            Issued {
+                app: app.to_owned(),
+                issued_at_ms: now_ms,
+                expires_at_ms: now_ms + (lifetime_secs as i64).saturating_mul(1000),
+            },
+        );
+        token
+    }
+
+    /// The app a live token was issued to.
+    pub fn check(&self, token: &str, now_ms: i64) -> Result<String, TokenRefusal> {
+        match self.tokens.get(token) {
+            Some(t) if t.expires_at_ms > now_ms => Ok(t.app.clone()),
+            Some(_) => Err(TokenRefusal::Expired),
+            None => Err(TokenRefusal::Unknown),
+        }
+    }
+
+    /// Expires every token issued so far.
+    pub fn expire_all(&mut self) {
+        for t in self.tokens.values_mut() {
+            t.expires_at_ms = 0;
+        }
+    }
+}
+
+/// A per-fake daily message quota (UTC days); `None` is unlimited.
+#[derive(Debug, Default)]
+pub struct DailyQuota {
+    limit: Option<u64>,
+    day: i64,
+    used: u64,
+}
+
+impl DailyQuota {
+    /// Sets the limit (messages a day) and forgets what was used today.
+    pub fn set(&mut self, limit: Option<u64>) {
+        self.limit = limit;
+        self.used = 0;
+    }
+
+    /// Takes `n` messages from today's quota; false (and nothing taken) when they do not fit.
+    pub fn take(&mut self, n: u64, now_ms: i64) -> bool {
+        let day = now_ms.div_euclid(DAY_MS);
+        if day != self.day {
+            self.day = day;
+            self.used = 0;
+        }
+        match self.limit {
+            Some(limit) if self.used.saturating_add(n) > limit => false,
+            _ => {
+                self.used = self.used.saturating_add(n);
+                true
+            }
+        }
+    }
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// Lowercase hex MD5.
+pub fn md5_hex(text: &str) -> String {
+    hex::encode(md5::Md5::digest(text.as_bytes()))
+}
+
+/// A random lowercase hex string of `len` characters (at most 32).
+pub fn random_hex(len: usize) -> String {
+    let s = uuid::Uuid::new_v4().simple().to_string();
+    s[..len.min(s.len())].to_owned()
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body, keeping the fields in order (duplicates kept).
+pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(k), decode_component(v))
+        })
+        .collect()
+}
+
+/// The last value of `name` in a decoded form.
+pub fn form_get<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn decode_component(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex_digit(bytes[i + 1]), hex_digit(bytes[i + 2])) {
+                    (Some(hi), Some(lo)) => {
+                        out.push(hi * 16 + lo);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Characters in `s` (Unicode scalar values).
+pub fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// What a fault rule decided for a request or one of its device tokens.
+#[derive(Debug)]
+pub enum Decision {
+    /// Answer normally.
+    Proceed,
+    /// Answer with this vendor error: HTTP status, vendor code (or other reason), `Retry-After`.
+    Error {
+        /// HTTP status.
+        status: u16,
+        /// The vendor code (`"11"`, `"10070"`, `"110010"`), or any text for an HTTP-level error.
+        reason: String,
+        /// `Retry-After` seconds.
+        retry_after_secs: Option<u64>,
+    },
+    /// Reset the stream.
+    Reset,
+}
+
+/// Applies the request-level fault rules (those naming no device token).
+pub async fn request_fault(core: &FakeCore) -> Decision {
+    from_outcome(core.apply_faults(None).await)
+}
+
+/// Applies the fault rules naming `device_token` only (request-level rules are left alone).
+pub async fn token_fault(core: &FakeCore, device_token: &str) -> Decision {
+    let Some(action) = core.take_token_fault(device_token) else {
+        return Decision::Proceed;
+    };
+    match action {
+        FaultAction::Delay { millis } => {
+            tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+            Decision::Proceed
+        }
+        FaultAction::Error {
+            status,
+            reason,
+            retry_after_secs,
+        } => Decision::Error {
+            status,
+            reason,
+            retry_after_secs,
+        },
+        FaultAction::Reset => Decision::Reset,
+    }
+}
+
+fn from_outcome(outcome: super::core::FaultOutcome) -> Decision {
+    match outcome {
+        super::core::FaultOutcome::Proceed => Decision::Proceed,
+        super::core::FaultOutcome::Error {
+            status,
+            reason,
+            retry_after_secs,
+        } => Decision::Error {
+            status,
+            reason,
+            retry_after_secs,
+        },
+        super::core::FaultOutcome::Reset => Decision::Reset,
+    }
+}
+
+/// Records a request (when recording is on).
+pub fn record(
+    core: &FakeCore,
+    request: &Incoming,
+    device_token: Option<String>,
+    status: u16,
+    body: &str,
+    token_request: bool,
+) {
+    if core.recorder.is_recording() {
+        core.recorder
+            .record(request.record(device_token, status, body, token_request));
+    }
+}
+
+/// A fake whose apps can be minted and whose daily quota can be set from the control API.
+pub trait ControlledFake: Send + Sync + 'static {
+    /// Registers a new app; returns its credentials as JSON.
+    fn mint_app_json(&self) -> serde_json::Value;
+    /// Sets the daily message quota (`None` = unlimited).
+    fn set_daily_quota(&self, limit: Option<u64>);
+}
+
+#[derive(Deserialize)]
+struct QuotaBody {
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+/// `POST /{vendor}/apps` (mint an app) and `POST /{vendor}/daily-quota` (`{"limit": n | null}`).
+pub fn control_router<F: ControlledFake>(vendor: &str, fake: F) -> Router {
+    let fake = std::sync::Arc::new(fake);
+    Router::new()
+        .route(
+            &format!("/{vendor}/apps"),
+            post(|State(f): State<std::sync::Arc<F>>| async move {
+                Json(f.mint_app_json()).into_response()
+            }),
+        )
+        .route(
+            &format!("/{vendor}/daily-quota"),
+            post(
+                |State(f): State<std::sync::Arc<F>>, Json(body): Json<QuotaBody>| async move {
+                    f.set_daily_quota(body.limit);
+                    (StatusCode::OK, Json(json!({ "limit": body.limit }))).into_response()
+                },
+            ),
+        )
+        .with_state(fake)
+}
+
+/// A plain response for an HTTP-level fault (a status that is not the vendor's business answer).
+pub fn http_error(status: u16, retry_after_secs: Option<u64>) -> Response {
+    let headers = retry_after_secs
+        .map(|s| vec![("retry-after", s.to_string())])
+        .unwrap_or_default();
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    super::core::json_response(
+        status,
+        &json!({"status": status, "error": reason}).to_string(),
+        &headers,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_digests_and_quota() {
+        let form = parse_form(b"a=1+2&b=%E4%BD%A0&c=%zz&a=3");
+        assert_eq!(form_get(&form, "a"), Some("3"));
+        assert_eq!(form_get(&form, "b"), Some("你"));
+        assert_eq!(form_get(&form, "c"), Some("%zz"));
+        assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let mut quota = DailyQuota::default();
+        assert!(quota.take(1_000, 0));
+        quota.set(Some(2));
+        assert!(quota.take(2, 0));
+        assert!(!quota.take(1, 0));
+        assert!(quota.take(1, DAY_MS));
+        let mut tokens = AuthTokens::default();
+        let t = tokens.issue("app", 0, 10);
+        assert_eq!(tokens.check(&t, 5_000), Ok("app".into()));
+        assert_eq!(tokens.check(&t, 10_000), Err(TokenRefusal::Expired));
+        assert_eq!(tokens.check("x", 0), Err(TokenRefusal::Unknown));
+    }
+}

@@ -1,0 +1,668 @@
+//! The OPPO Push fake: `POST /server/v1/auth` and the notification unicast and batch-unicast endpoints.
+//!
+//! Checked as OPPO documents them (OPPO open platform "调用地址，公共参数和返回码", "单点推送", and the
+//! official `opush-server-sdk`): form-encoded requests, `sign = hex(sha256(app_key + timestamp +
+//! master_secret))` with a millisecond timestamp within ten minutes, auth tokens living 24 hours sent as the
+//! `auth_token` form field, `message`/`messages` JSON strings (at most 1000 messages a batch) with
+//! snake_case notification fields (the camelCase spellings OPPO's newer pages show are accepted too), and
+//! answers `{"code", "message", "data"}` with OPPO's return codes.
+
+use std::{
+    collections::HashMap,
+    ops::Deref,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    response::Response,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{
+    cnkit::{self, AuthTokens, DailyQuota, Decision, TokenRefusal, chars, form_get},
+    core::{FakeCore, Incoming, json_response},
+    fault::lock,
+    tls::reset_response,
+};
+
+/// The auth path.
+pub const AUTH_PATH: &str = "/server/v1/auth";
+/// The single-message notification path.
+pub const UNICAST_PATH: &str = "/server/v1/message/notification/unicast";
+/// The batch notification path.
+pub const UNICAST_BATCH_PATH: &str = "/server/v1/message/notification/unicast_batch";
+/// Most messages in one batch request.
+pub const MAX_BATCH: usize = 1000;
+/// Longest notification title, in characters (official SDK's check).
+pub const MAX_TITLE: usize = 50;
+/// Longest notification content, in characters.
+pub const MAX_CONTENT: usize = 200;
+/// Longest offline time-to-live, seconds (ten days).
+pub const MAX_OFF_LINE_TTL: i64 = 864_000;
+
+/// OPPO return codes the fake answers.
+pub mod code {
+    /// Service in flow control.
+    pub const FLOW_CONTROL: i64 = -2;
+    /// Service currently unavailable.
+    pub const UNAVAILABLE: i64 = -1;
+    /// Success.
+    pub const SUCCESS: i64 = 0;
+    /// Invalid (unknown or expired) auth token.
+    pub const INVALID_AUTH_TOKEN: i64 = 11;
+    /// Wrong HTTP method.
+    pub const HTTP_ACTION_NOT_ALLOWED: i64 = 12;
+    /// App call limit (frequency included).
+    pub const APP_CALL_LIMITED: i64 = 13;
+    /// Unknown app key.
+    pub const INVALID_APP_KEY: i64 = 14;
+    /// No app key.
+    pub const MISSING_APP_KEY: i64 = 15;
+    /// Signature does not verify.
+    pub const INVALID_SIGNATURE: i64 = 16;
+    /// No signature.
+    pub const MISSING_SIGNATURE: i64 = 17;
+    /// No timestamp.
+    pub const MISSING_TIMESTAMP: i64 = 18;
+    /// Timestamp not a number or outside the window.
+    pub const INVALID_TIMESTAMP: i64 = 19;
+    /// Unknown method (path).
+    pub const INVALID_METHOD: i64 = 20;
+    /// No auth token.
+    pub const MISSING_AUTH_TOKEN: i64 = 29;
+    /// Daily message limit reached.
+    pub const DAILY_LIMIT: i64 = 33;
+    /// A required argument is missing.
+    pub const MISSING_ARGUMENTS: i64 = 40;
+    /// An argument is invalid.
+    pub const INVALID_ARGUMENTS: i64 = 41;
+    /// App call frequency limit.
+    pub const FREQUENCY_LIMIT: i64 = 55;
+    /// Registration id malformed or not registered.
+    pub const INVALID_REGISTRATION_ID: i64 = 10000;
+}
+
+/// OPPO's English description of a return code.
+pub fn describe(code: i64) -> &'static str {
+    match code {
+        -2 => "Service in Flow Control",
+        -1 => "Service Currently Unavailable",
+        0 => "Success",
+        11 => "Invalid AuthToken",
+        12 => "Http Action Not Allowed",
+        13 => "App Call Limited",
+        14 => "Invalid App Key",
+        15 => "Missing App Key",
+        16 => "Invalid Signature",
+        17 => "Missing Signature",
+        18 => "Missing Timestamp",
+        19 => "Invalid Timestamp",
+        20 => "Invalid Method",
+        28 => "App Disabled",
+        29 => "Missing Auth Token",
+        30 => "Api Permission Denied",
+        33 => "The number of messages exceeds the daily limit",
+        40 => "Missing Required Arguments",
+        41 => "Invalid Arguments",
+        55 => "App Call Frequency Limit",
+        10000 => "Invalid Registration_id",
+        _ => "Error",
+    }
+}
+
+/// Minted OPPO app credentials (what `OppoCredentials` takes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OppoApp {
+    /// `app_key`.
+    pub app_key: String,
+    /// `master_secret`.
+    pub master_secret: String,
+}
+
+#[derive(Default)]
+struct Inner {
+    apps: HashMap<String, String>,
+    tokens: AuthTokens,
+    quota: DailyQuota,
+}
+
+/// What the OPPO handlers share.
+pub struct OppoState {
+    core: Arc<FakeCore>,
+    inner: Mutex<Inner>,
+    lifetime_secs: AtomicU64,
+}
+
+/// Handle on the running OPPO fake; dereferences to its [`FakeCore`].
+#[derive(Clone)]
+pub struct OppoFake {
+    state: Arc<OppoState>,
+}
+
+impl Deref for OppoFake {
+    type Target = FakeCore;
+
+    fn deref(&self) -> &FakeCore {
+        &self.state.core
+    }
+}
+
+impl OppoFake {
+    /// A fake over `core`; returns it and its router.
+    pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
+        let state = Arc::new(OppoState {
+            core,
+            inner: Mutex::new(Inner::default()),
+            lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
+        });
+        let router = Router::new()
+            .fallback(|State(state): State<Arc<OppoState>>, request: Request| {
+                handle(state, request)
+            })
+            .with_state(state.clone());
+        (Self { state }, router)
+    }
+
+    /// The shared core (faults, recording, counters).
+    pub fn core(&self) -> &Arc<FakeCore> {
+        &self.state.core
+    }
+
+    /// Registers a new app and returns its `app_key` and `master_secret`.
+    pub fn mint_app(&self) -> OppoApp {
+        let app = OppoApp {
+            app_key: cnkit::random_hex(32),
+            master_secret: cnkit::random_hex(32),
+        };
+        lock(&self.state.inner)
+            .apps
+            .insert(app.app_key.clone(), app.master_secret.clone());
+        app
+    }
+
+    /// Every auth token issued so far answers code 11.
+    pub fn expire_auth_tokens(&self) {
+        lock(&self.state.inner).tokens.expire_all();
+    }
+
+    /// Messages accepted per UTC day before code 33 (`None`: unlimited, the default); resets today's count.
+    pub fn set_daily_quota(&self, limit: Option<u64>) {
+        lock(&self.state.inner).quota.set(limit);
+    }
+
+    /// Lifetime of the auth tokens issued from now on (default 24 h).
+    pub fn set_auth_token_lifetime(&self, secs: u64) {
+        self.state.lifetime_secs.store(secs, Ordering::Relaxed);
+    }
+}
+
+impl cnkit::ControlledFake for OppoFake {
+    fn mint_app_json(&self) -> Value {
+        serde_json::to_value(self.mint_app()).unwrap_or_default()
+    }
+
+    fn set_daily_quota(&self, limit: Option<u64>) {
+        OppoFake::set_daily_quota(self, limit);
+    }
+}
+
+/// An OPPO answer body.
+fn body(code: i64, message: &str, data: Option<Value>) -> String {
+    let mut out = json!({"code": code, "message": message});
+    if let Some(data) = data {
+        out["data"] = data;
+    }
+    out.to_string()
+}
+
+fn error_body(code: i64) -> String {
+    body(code, describe(code), None)
+}
+
+async fn handle(state: Arc<OppoState>, request: Request) -> Response {
+    let Some((request, _)) = Incoming::read(request).await else {
+        return reset_response();
+    };
+    match request.uri.path() {
+        AUTH_PATH => auth(&state, &request),
+        UNICAST_PATH => send(&state, &request, false).await,
+        UNICAST_BATCH_PATH => send(&state, &request, true).await,
+        _ => {
+            let text = error_body(code::INVALID_METHOD);
+            cnkit::record(&state.core, &request, None, 404, &text, false);
+            json_response(404, &text, &[])
+        }
+    }
+}
+
+fn auth(state: &OppoState, request: &Incoming) -> Response {
+    let result = check_auth(state, request);
+    let text = match &result {
+        Ok((app_key, token)) => {
+            state.core.recorder.count_token(Some(app_key));
+            body(
+                code::SUCCESS,
+                "Success",
+                Some(json!({"auth_token": token, "create_time": request.at_ms})),
+            )
+        }
+        Err(code) => {
+            state.core.recorder.count_token(None);
+            error_body(*code)
+        }
+    };
+    cnkit::record(&state.core, request, None, 200, &text, true);
+    json_response(200, &text, &[])
+}
+
+fn check_auth(state: &OppoState, request: &Incoming) -> Result<(String, String), i64> {
+    if request.method != http::Method::POST {
+        return Err(code::HTTP_ACTION_NOT_ALLOWED);
+    }
+    let form = cnkit::parse_form(&request.body);
+    let app_key = form_get(&form, "app_key")
+        .filter(|v| !v.is_empty())
+        .ok_or(code::MISSING_APP_KEY)?;
+    let sign = form_get(&form, "sign")
+        .filter(|v| !v.is_empty())
+        .ok_or(code::MISSING_SIGNATURE)?;
+    let timestamp = form_get(&form, "timestamp")
+        .filter(|v| !v.is_empty())
+        .ok_or(code::MISSING_TIMESTAMP)?;
+    let ts: i64 = timestamp.parse().map_err(|_| code::INVALID_TIMESTAMP)?;
+    if (request.at_ms - ts).abs() > cnkit::TIMESTAMP_WINDOW_MS {
+        return Err(code::INVALID_TIMESTAMP);
+    }
+    let mut inner = lock(&state.inner);
+    let secret = inner
+        .apps
+        .get(app_key)
+        .cloned()
+        .ok_or(code::INVALID_APP_KEY)?;
+    let expected = cnkit::sha256_hex(&format!("{app_key}{timestamp}{secret}"));
+    if !expected.eq_ignore_ascii_case(sign) {
+        return Err(code::INVALID_SIGNATURE);
+    }
+    let token = inner.tokens.issue(
+        app_key,
+        request.at_ms,
+        state.lifetime_secs.load(Ordering::Relaxed),
+    );
+    Ok((app_key.to_owned(), token))
+}
+
+/// One field of a JSON object under its snake_case name or OPPO's camelCase spelling.
+fn field<'a>(object: &'a Value, snake: &str, camel: &str) -> Option<&'a Value> {
+    object
+        .get(snake)
+        .or_else(|| object.get(camel))
+        .filter(|v| !v.is_null())
+}
+
+/// An integer given as a JSON number or a numeric string (fastjson coerces both).
+fn int(value: &Value) -> Option<i64> {
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+type Refusal = (i64, String);
+
+fn missing(what: &str) -> Refusal {
+    (
+        code::MISSING_ARGUMENTS,
+        format!("{}: {what}", describe(code::MISSING_ARGUMENTS)),
+    )
+}
+
+fn invalid(what: &str) -> Refusal {
+    (
+        code::INVALID_ARGUMENTS,
+        format!("{}: {what}", describe(code::INVALID_ARGUMENTS)),
+    )
+}
+
+fn text<'a>(object: &'a Value, snake: &str, camel: &str) -> Result<Option<&'a str>, Refusal> {
+    match field(object, snake, camel) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(invalid(&format!("{snake} must be a string"))),
+    }
+}
+
+fn limited(object: &Value, snake: &str, camel: &str, max: usize) -> Result<(), Refusal> {
+    if let Some(s) = text(object, snake, camel)?
+        && chars(s) > max
+    {
+        return Err(invalid(&format!("{snake} is longer than {max} characters")));
+    }
+    Ok(())
+}
+
+fn int_in(
+    object: &Value,
+    snake: &str,
+    camel: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>, Refusal> {
+    match field(object, snake, camel) {
+        None => Ok(None),
+        Some(v) => match int(v) {
+            Some(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(invalid(&format!(
+                "{snake} must be an integer in {}..={}",
+                range.start(),
+                range.end()
+            ))),
+        },
+    }
+}
+
+/// Checks one `message` object; returns its registration id.
+fn check_message(message: &Value) -> Result<String, Refusal> {
+    if !message.is_object() {
+        return Err(invalid("message must be a JSON object"));
+    }
+    let target_type = field(message, "target_type", "targetType").ok_or(missing("target_type"))?;
+    if int(target_type) != Some(2) {
+        return Err(invalid("target_type must be 2 (registration_id)"));
+    }
+    let target = match field(message, "target_value", "targetValue") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) | None => return Err(missing("target_value")),
+        Some(_) => return Err(invalid("target_value must be a string")),
+    };
+    let notification =
+        field(message, "notification", "notification").ok_or(missing("notification"))?;
+    // The official SDK sends the notification as an object; a JSON string of one is read too.
+    let parsed;
+    let notification = match notification {
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s).map_err(|_| invalid("notification"))?;
+            &parsed
+        }
+        other => other,
+    };
+    check_notification(notification)?;
+    Ok(target)
+}
+
+fn check_notification(n: &Value) -> Result<(), Refusal> {
+    if !n.is_object() {
+        return Err(invalid("notification must be a JSON object"));
+    }
+    for (name, max) in [("title", MAX_TITLE), ("content", MAX_CONTENT)] {
+        match text(n, name, name)? {
+            None | Some("") => return Err(missing(&format!("notification.{name}"))),
+            Some(s) if chars(s) > max => {
+                return Err(invalid(&format!(
+                    "notification.{name} is longer than {max} characters"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    limited(n, "sub_title", "subTitle", 10)?;
+    limited(n, "click_action_activity", "clickActionActivity", 500)?;
+    limited(n, "click_action_url", "clickActionUrl", 2000)?;
+    limited(n, "call_back_parameter", "callBackParameter", 50)?;
+    limited(n, "channel_id", "channelId", 200)?;
+    limited(n, "app_message_id", "appMessageId", 64)?;
+    match int_in(n, "click_action_type", "clickActionType", 0..=5)? {
+        Some(3) => return Err(invalid("click_action_type must be 0, 1, 2, 4 or 5")),
+        Some(1 | 4) if text(n, "click_action_activity", "clickActionActivity")?.is_none() => {
+            return Err(missing("notification.click_action_activity"));
+        }
+        Some(2 | 5) if text(n, "click_action_url", "clickActionUrl")?.is_none() => {
+            return Err(missing("notification.click_action_url"));
+        }
+        _ => {}
+    }
+    if let Some(params) = text(n, "action_parameters", "actionParameters")?
+        && !serde_json::from_str::<Value>(params).is_ok_and(|v| v.is_object())
+    {
+        return Err(invalid("action_parameters must be a JSON object string"));
+    }
+    if let Some(off_line) = field(n, "off_line", "offLine")
+        && !off_line.is_boolean()
+    {
+        return Err(invalid("off_line must be a boolean"));
+    }
+    int_in(n, "off_line_ttl", "offLineTtl", 1..=MAX_OFF_LINE_TTL)?;
+    int_in(n, "show_ttl", "showTtl", 21_600..=172_800)?;
+    int_in(n, "notify_id", "notifyId", 0..=i32::MAX as i64)?;
+    int_in(n, "style", "style", 1..=3)?;
+    Ok(())
+}
+
+/// Whether `id` looks like an OPPO registration id (`CN_…`, `OPPO_CN_…` or bare, word characters).
+fn well_formed(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn message_id() -> String {
+    format!("sandbox-1-1-{}", cnkit::random_hex(24))
+}
+
+/// The outcome of one target.
+enum Target {
+    Ok,
+    Failed(i64),
+}
+
+async fn send(state: &OppoState, request: &Incoming, batch: bool) -> Response {
+    let form = cnkit::parse_form(&request.body);
+    let single_target = (!batch)
+        .then(|| form_get(&form, "message"))
+        .flatten()
+        .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        .and_then(|m| {
+            field(&m, "target_value", "targetValue").and_then(|v| v.as_str().map(str::to_owned))
+        });
+    let (status, text, retry_after) = match cnkit::request_fault(&state.core).await {
+        Decision::Reset => {
+            state.core.recorder.count_send(false);
+            cnkit::record(&state.core, request, single_target, 0, "", false);
+            return reset_response();
+        }
+        Decision::Error {
+            status,
+            reason,
+            retry_after_secs,
+        } => match reason.trim().parse::<i64>() {
+            Ok(c) => (status, error_body(c), retry_after_secs),
+            Err(_) => {
+                state.core.recorder.count_send(false);
+                let response = cnkit::http_error(status, retry_after_secs);
+                cnkit::record(&state.core, request, single_target, status, "", false);
+                return response;
+            }
+        },
+        Decision::Proceed => match answer(state, request, &form, batch).await {
+            Some(text) => (200, text, None),
+            None => {
+                state.core.recorder.count_send(false);
+                cnkit::record(&state.core, request, single_target, 0, "", false);
+                return reset_response();
+            }
+        },
+    };
+    let ok = status == 200
+        && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["code"] == code::SUCCESS);
+    state.core.recorder.count_send(ok);
+    cnkit::record(&state.core, request, single_target, status, &text, false);
+    let headers = retry_after
+        .map(|s| vec![("retry-after", s.to_string())])
+        .unwrap_or_default();
+    json_response(status, &text, &headers)
+}
+
+/// The answer body to a send request, or `None` to reset the stream.
+async fn answer(
+    state: &OppoState,
+    request: &Incoming,
+    form: &[(String, String)],
+    batch: bool,
+) -> Option<String> {
+    if request.method != http::Method::POST {
+        return Some(error_body(code::HTTP_ACTION_NOT_ALLOWED));
+    }
+    let Some(token) = form_get(form, "auth_token").filter(|t| !t.is_empty()) else {
+        return Some(error_body(code::MISSING_AUTH_TOKEN));
+    };
+    if let Err(TokenRefusal::Unknown | TokenRefusal::Expired) =
+        lock(&state.inner).tokens.check(token, request.at_ms)
+    {
+        return Some(error_body(code::INVALID_AUTH_TOKEN));
+    }
+    let messages: Vec<Value> = if batch {
+        let Some(raw) = form_get(form, "messages").filter(|m| !m.is_empty()) else {
+            return Some(body(code::MISSING_ARGUMENTS, &missing("messages").1, None));
+        };
+        match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Array(list)) if list.is_empty() => {
+                return Some(body(code::MISSING_ARGUMENTS, &missing("messages").1, None));
+            }
+            Ok(Value::Array(list)) if list.len() > MAX_BATCH => {
+                let r = invalid(&format!("messages holds more than {MAX_BATCH} messages"));
+                return Some(body(r.0, &r.1, None));
+            }
+            Ok(Value::Array(list)) => list,
+            _ => {
+                let r = invalid("messages must be a JSON array");
+                return Some(body(r.0, &r.1, None));
+            }
+        }
+    } else {
+        let Some(raw) = form_get(form, "message").filter(|m| !m.is_empty()) else {
+            return Some(body(code::MISSING_ARGUMENTS, &missing("message").1, None));
+        };
+        match serde_json::from_str::<Value>(raw) {
+            Ok(m) => vec![m],
+            Err(_) => {
+                let r = invalid("message must be a JSON object");
+                return Some(body(r.0, &r.1, None));
+            }
+        }
+    };
+    let mut targets = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        match check_message(m) {
+            Ok(t) => targets.push(t),
+            Err((c, text)) => {
+                let text = if batch {
+                    format!("{text} (messages[{i}])")
+                } else {
+                    text
+                };
+                return Some(body(c, &text, None));
+            }
+        }
+    }
+    let mut outcomes = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let outcome = match cnkit::token_fault(&state.core, target).await {
+            Decision::Reset => return None,
+            Decision::Error { reason, .. } => Target::Failed(
+                reason
+                    .trim()
+                    .parse()
+                    .unwrap_or(code::INVALID_REGISTRATION_ID),
+            ),
+            Decision::Proceed if !well_formed(target) || state.core.is_invalidated(target) => {
+                Target::Failed(code::INVALID_REGISTRATION_ID)
+            }
+            Decision::Proceed => Target::Ok,
+        };
+        outcomes.push(outcome);
+    }
+    let deliverable = outcomes.iter().filter(|o| matches!(o, Target::Ok)).count() as u64;
+    if deliverable > 0 && !lock(&state.inner).quota.take(deliverable, request.at_ms) {
+        return Some(error_body(code::DAILY_LIMIT));
+    }
+    if !batch {
+        return Some(match outcomes[0] {
+            Target::Ok => body(
+                code::SUCCESS,
+                "Success",
+                Some(json!({ "messageId": message_id() })),
+            ),
+            Target::Failed(c) => error_body(c),
+        });
+    }
+    let data: Vec<Value> = targets
+        .iter()
+        .zip(&outcomes)
+        .map(|(target, outcome)| {
+            let mut entry = json!({"messageId": message_id(), "registrationId": target});
+            if let Target::Failed(c) = outcome {
+                entry["errorCode"] = json!(c);
+                entry["errorMessage"] = json!(describe(*c));
+            }
+            entry
+        })
+        .collect();
+    Some(body(code::SUCCESS, "Success", Some(Value::Array(data))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(notification: Value) -> Value {
+        json!({"target_type": 2, "target_value": "CN_abc", "notification": notification})
+    }
+
+    #[test]
+    fn notifications_are_checked_like_oppo() {
+        let ok = json!({"title": "t", "content": "c", "click_action_type": 4,
+            "click_action_activity": "com.x.Main", "off_line_ttl": 3600, "channel_id": "ch"});
+        assert_eq!(check_message(&message(ok)).unwrap(), "CN_abc");
+        let camel = json!({"title": "t", "content": "c", "clickActionType": 2, "clickActionUrl": "https://x"});
+        assert!(check_message(&message(camel)).is_ok());
+        for (n, code) in [
+            (json!({"content": "c"}), 40),
+            (json!({"title": "t".repeat(51), "content": "c"}), 41),
+            (json!({"title": "t", "content": "c".repeat(201)}), 41),
+            (
+                json!({"title": "t", "content": "c", "click_action_type": 1}),
+                40,
+            ),
+            (
+                json!({"title": "t", "content": "c", "click_action_type": 3}),
+                41,
+            ),
+            (
+                json!({"title": "t", "content": "c", "off_line_ttl": 864_001}),
+                41,
+            ),
+            (
+                json!({"title": "t", "content": "c", "action_parameters": "[1]"}),
+                41,
+            ),
+        ] {
+            assert_eq!(
+                check_message(&message(n.clone())).unwrap_err().0,
+                code,
+                "{n}"
+            );
+        }
+        assert_eq!(
+            check_message(&json!({"target_type": 5, "target_value": "a", "notification": {}}))
+                .unwrap_err()
+                .0,
+            41
+        );
+        assert!(well_formed("OPPO_CN_0123abcd"));
+        assert!(!well_formed("bad id"));
+    }
+}
