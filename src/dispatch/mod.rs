@@ -35,6 +35,7 @@ pub use credential::{Cached, CredentialCache};
 pub use http::{ClientIdentity, ClientOptions, client, endpoint};
 pub use lane::Lane;
 pub use message::Rendered;
+pub(crate) use outcome::Class;
 pub use outcome::{Outcome, Report, VendorAnswer};
 pub use registry::{Dispatch, build_lane};
 pub use retry::{Next, RetryPolicy};
