@@ -8,6 +8,7 @@
 //! keeps one lane per notifier and rebuilds it when the notifier changes.
 
 pub mod apns;
+mod batch;
 mod breaker;
 pub mod checks;
 mod credential;

@@ -18,7 +18,7 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, transport_failure,
+    VendorAnswer, batch::answered, client, endpoint, transport_failure,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -256,16 +256,7 @@ impl Dispatcher for OppoDispatcher {
         if token_refused {
             self.tokens.refused(&token);
         }
-        outcomes
-            .into_iter()
-            .map(|outcome| Answered {
-                outcome,
-                answer: VendorAnswer {
-                    status,
-                    body: body.clone(),
-                },
-            })
-            .collect()
+        answered(outcomes, &VendorAnswer { status, body })
     }
 }
 
