@@ -32,7 +32,7 @@ pub mod xiaomi;
 use async_trait::async_trait;
 
 pub use breaker::{Admission, Breaker, BreakerState};
-pub use credential::{Cached, CredentialCache};
+pub use credential::{Cached, CredentialCache, GrantError};
 pub use http::{ClientIdentity, ClientOptions, client, endpoint};
 pub use lane::Lane;
 pub use message::Rendered;

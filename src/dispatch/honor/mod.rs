@@ -22,7 +22,7 @@ use super::{
     VendorAnswer,
     batch::{fill, settled, split_empty},
     client, endpoint,
-    huawei::{ClientCredentials, grant_failure},
+    huawei::ClientCredentials,
     retry_after, transport_failure,
 };
 use crate::{
@@ -165,7 +165,7 @@ impl Dispatcher for HonorDispatcher {
         }
         let access = match self.tokens.current().await {
             Ok(access) => access,
-            Err(e) => return vec![Answered::unanswered(grant_failure(e)); batch.len()],
+            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
         let response = match self
             .http

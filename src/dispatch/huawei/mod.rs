@@ -19,9 +19,7 @@ use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
     VendorAnswer,
     batch::{fill, settled, split_empty},
-    client, endpoint,
-    fcm::GrantError,
-    retry_after, transport_failure,
+    client, endpoint, retry_after, transport_failure,
 };
 use crate::{
     proto::v1::{HuaweiCredentials, Notifier, Vendor},
@@ -141,7 +139,7 @@ impl Dispatcher for HuaweiDispatcher {
         }
         let access = match self.tokens.current().await {
             Ok(access) => access,
-            Err(e) => return vec![Answered::unanswered(grant_failure(e)); batch.len()],
+            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
         let response = match self
             .http
@@ -229,18 +227,6 @@ pub(crate) fn illegal_tokens(msg: &str) -> HashSet<String> {
         }
     }
     out
-}
-
-/// A failed token grant as every device's outcome.
-pub(crate) fn grant_failure(e: GrantError) -> Outcome {
-    if e.transient {
-        Outcome::retryable(e.reason)
-    } else {
-        Outcome::AuthFailed {
-            reason: e.reason,
-            at_token_endpoint: true,
-        }
-    }
 }
 
 #[cfg(test)]

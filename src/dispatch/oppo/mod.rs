@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use auth::{AuthError, AuthTokens, sign};
+pub use auth::{AuthTokens, sign};
 pub use payload::{Defaults, OppoRequest, build};
 pub use reasons::outcome;
 
@@ -213,17 +213,7 @@ impl Dispatcher for OppoDispatcher {
         };
         let token = match self.tokens.current().await {
             Ok(t) => t,
-            Err(AuthError {
-                reason,
-                transient: true,
-            }) => return vec![Answered::unanswered(Outcome::retryable(reason)); batch.len()],
-            Err(AuthError { reason, .. }) => {
-                let refusal = Outcome::AuthFailed {
-                    reason,
-                    at_token_endpoint: true,
-                };
-                return vec![Answered::unanswered(refusal); batch.len()];
-            }
+            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
         let tokens: Vec<&str> = batch.iter().map(|b| b.device_token.as_str()).collect();
         let single = tokens.len() == 1;
