@@ -11,6 +11,51 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::Outcome;
+
+/// Why no credential could be had from a vendor's token (auth) endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantError {
+    /// What went wrong, with the vendor's words when it answered.
+    pub reason: String,
+    /// True when trying again later may work (no answer, a 5xx, flow control); false when the vendor refused
+    /// the notifier's credentials.
+    pub transient: bool,
+}
+
+impl GrantError {
+    /// The failed grant as the outcome of every device of the request.
+    pub fn outcome(self) -> Outcome {
+        if self.transient {
+            Outcome::retryable(self.reason)
+        } else {
+            Outcome::AuthFailed {
+                reason: self.reason,
+                at_token_endpoint: true,
+            }
+        }
+    }
+}
+
+/// Sends a token `request` and reads its answer: the HTTP status and body, or a transient [`GrantError`] saying
+/// `endpoint` was unreachable or `answer` was lost.
+pub(crate) async fn token_answer(
+    request: reqwest::RequestBuilder,
+    endpoint: &str,
+    answer: &str,
+) -> Result<(u16, String), GrantError> {
+    let response = request.send().await.map_err(|e| GrantError {
+        reason: format!("{endpoint} unreachable: {e}"),
+        transient: true,
+    })?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(|e| GrantError {
+        reason: format!("{answer} lost: {e}"),
+        transient: true,
+    })?;
+    Ok((status, body))
+}
+
 /// A credential as cached, with when it stops being used.
 #[derive(Debug)]
 pub struct Cached<T> {

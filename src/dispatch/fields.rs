@@ -1,7 +1,10 @@
-//! Small pieces the vendor payload builders share: picking the first set value, text limits, JSON objects
-//! given as text, and the tap target of a message.
+//! Small pieces the vendor payload builders share: picking the first set value, optional JSON fields, text
+//! limits, JSON objects given as text, times and durations as vendors write them, and the tap target of a
+//! message.
 
-use serde_json::{Map, Value};
+use std::{collections::HashMap, time::Duration};
+
+use serde_json::{Map, Value, json};
 
 use super::{Outcome, Rendered};
 use crate::proto::v1::click_action;
@@ -22,13 +25,74 @@ pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: &str) {
     }
 }
 
+/// Inserts `values` as a JSON array under `key` unless there are none.
+pub(crate) fn put_list(map: &mut Map<String, Value>, key: &str, values: &[String]) {
+    if !values.is_empty() {
+        map.insert(key.into(), json!(values));
+    }
+}
+
+/// A refusal of the message before any network call.
+pub(crate) fn invalid(reason: impl Into<String>) -> Outcome {
+    Outcome::InvalidMessage {
+        reason: reason.into(),
+    }
+}
+
 /// The JSON object in `text`, or an `InvalidMessage` naming `field`.
 pub(crate) fn object(text: &str, field: &str) -> Result<Map<String, Value>, Outcome> {
     match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Outcome::InvalidMessage {
-            reason: format!("{field} is not a JSON object"),
-        }),
+        _ => Err(invalid(format!("{field} is not a JSON object"))),
+    }
+}
+
+/// The message's `ext` as a JSON object string (keys sorted), empty when there is none.
+pub(crate) fn ext_json(ext: &HashMap<String, String>) -> String {
+    if ext.is_empty() {
+        return String::new();
+    }
+    let sorted: std::collections::BTreeMap<_, _> = ext.iter().collect();
+    json!(sorted).to_string()
+}
+
+/// A timestamp as RFC 3339 text, or an `InvalidMessage` when it is out of range.
+pub(crate) fn rfc3339(t: &prost_types::Timestamp) -> Result<String, Outcome> {
+    jiff::Timestamp::new(t.seconds, t.nanos)
+        .map(|t| t.to_string())
+        .map_err(|_| invalid("a timestamp is out of range"))
+}
+
+/// A duration as protobuf JSON writes it: seconds with up to nine decimals and an `s`.
+pub(crate) fn duration_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        let fraction = format!("{:09}", d.subsec_nanos());
+        format!("{}.{}s", d.as_secs(), fraction.trim_end_matches('0'))
+    }
+}
+
+/// The TTL to send in whole seconds (rounded up, so a sub-second remainder is not sent as 0: deliver now or
+/// never): the vendor block's as given, else what is left of the message's; over `max` is refused, naming
+/// vendor `who`.
+pub(crate) fn ttl(
+    message: &Rendered,
+    vendor: Option<&prost_types::Duration>,
+    max: Duration,
+    who: &str,
+) -> Result<Option<Duration>, Outcome> {
+    let ttl = match vendor {
+        Some(_) => message.ttl(vendor),
+        None => message.ttl(None).map(|t| message.remaining(t)),
+    };
+    match ttl {
+        Some(t) if t > max => Err(invalid(format!(
+            "the {who} time-to-live is over {} days",
+            max.as_secs() / 86400
+        ))),
+        Some(t) => Ok(Some(Duration::from_secs(ceil_secs(t)))),
+        None => Ok(None),
     }
 }
 
@@ -59,15 +123,13 @@ pub(crate) fn limit(
     required: bool,
 ) -> Result<(), Outcome> {
     if required && text.is_empty() {
-        return Err(Outcome::InvalidMessage {
-            reason: format!("{field} is required"),
-        });
+        return Err(invalid(format!("{field} is required")));
     }
     let len = measure(text);
     if len > max {
-        return Err(Outcome::InvalidMessage {
-            reason: format!("{field} is {len} long, over the vendor's {max}"),
-        });
+        return Err(invalid(format!(
+            "{field} is {len} long, over the vendor's {max}"
+        )));
     }
     Ok(())
 }
@@ -167,6 +229,13 @@ mod tests {
             tap(&m, "intent:#Intent;action=x;end"),
             Tap::Action("intent:#Intent;action=x;end".into())
         );
+    }
+
+    #[test]
+    fn durations_are_written_like_protobuf_json() {
+        assert_eq!(duration_text(Duration::from_secs(60)), "60s");
+        assert_eq!(duration_text(Duration::from_millis(3500)), "3.5s");
+        assert_eq!(duration_text(Duration::from_nanos(1)), "0.000000001s");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! keeps one lane per notifier and rebuilds it when the notifier changes.
 
 pub mod apns;
+mod batch;
 mod breaker;
 pub mod checks;
 mod credential;
@@ -31,10 +32,11 @@ pub mod xiaomi;
 use async_trait::async_trait;
 
 pub use breaker::{Admission, Breaker, BreakerState};
-pub use credential::{Cached, CredentialCache};
+pub use credential::{Cached, CredentialCache, GrantError};
 pub use http::{ClientIdentity, ClientOptions, client, endpoint};
 pub use lane::Lane;
 pub use message::Rendered;
+pub(crate) use outcome::Class;
 pub use outcome::{Outcome, Report, VendorAnswer};
 pub use registry::{Dispatch, build_lane};
 pub use retry::{Next, RetryPolicy};

@@ -103,6 +103,55 @@ impl Outcome {
     }
 }
 
+/// What kind of outcome a vendor's error answer is. Each vendor's table in its `reasons.rs` maps the
+/// vendor's codes to a class; the class makes the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// The device token is not (or no longer) valid.
+    InvalidToken,
+    /// The vendor refused the auth token itself: the dispatcher drops it and the lane tries once more with
+    /// a new one.
+    TokenRefused,
+    /// The vendor refused the notifier's credentials or permissions.
+    Auth,
+    /// The vendor asks us to slow down.
+    Rate,
+    /// The notifier's daily quota is used up; it resets at midnight in China (where every vendor with a
+    /// daily quota is).
+    DailyQuota,
+    /// Server trouble: worth another try.
+    Transient,
+    /// The message itself was refused.
+    Rejected,
+}
+
+impl Class {
+    /// The outcome of this class with the vendor's `reason` and the wait it asked for, if any (a daily
+    /// quota always waits until midnight in China).
+    pub(crate) fn outcome(self, reason: String, retry_after: Option<Duration>) -> Outcome {
+        match self {
+            Class::InvalidToken => Outcome::InvalidToken { reason },
+            Class::TokenRefused | Class::Auth => Outcome::AuthFailed {
+                reason,
+                at_token_endpoint: false,
+            },
+            Class::Rate => Outcome::RateLimited {
+                reason,
+                retry_after,
+            },
+            Class::DailyQuota => Outcome::QuotaExceeded {
+                reason,
+                retry_after: Some(super::quota::until_china_midnight()),
+            },
+            Class::Transient => Outcome::Retryable {
+                reason,
+                retry_after,
+            },
+            Class::Rejected => Outcome::Rejected { reason },
+        }
+    }
+}
+
 /// The vendor's raw answer to the request that decided an outcome, kept for the caller and callbacks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VendorAnswer {

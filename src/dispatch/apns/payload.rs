@@ -6,7 +6,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    dispatch::{Outcome, Rendered},
+    dispatch::{
+        Outcome, Rendered,
+        fields::{first, put, put_list},
+    },
     proto::v1::{ApnsInterruptionLevel, ApnsOverride, ApnsPriority, ApnsPushType},
 };
 
@@ -239,26 +242,6 @@ fn interruption_level(level: ApnsInterruptionLevel) -> Option<&'static str> {
         ApnsInterruptionLevel::Active => Some("active"),
         ApnsInterruptionLevel::TimeSensitive => Some("time-sensitive"),
         ApnsInterruptionLevel::Critical => Some("critical"),
-    }
-}
-
-fn first<'a>(candidates: &[&'a str]) -> &'a str {
-    candidates
-        .iter()
-        .find(|c| !c.is_empty())
-        .copied()
-        .unwrap_or("")
-}
-
-fn put(map: &mut Map<String, Value>, key: &str, value: &str) {
-    if !value.is_empty() {
-        map.insert(key.into(), Value::String(value.to_owned()));
-    }
-}
-
-fn put_list(map: &mut Map<String, Value>, key: &str, values: &[String]) {
-    if !values.is_empty() {
-        map.insert(key.into(), json!(values));
     }
 }
 

@@ -2,17 +2,7 @@
 
 use std::time::Duration;
 
-use crate::dispatch::Outcome;
-
-/// What kind of outcome an APNs error answer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    InvalidToken,
-    Auth,
-    Rate,
-    Transient,
-    Rejected,
-}
+use crate::dispatch::{Class, Outcome};
 
 /// Every documented APNs error: status, reason, class. The reasons Apple says never to retry
 /// (BadDeviceToken, DeviceTokenNotForTopic, Forbidden, ExpiredToken, Unregistered, PayloadTooLarge) are the
@@ -71,22 +61,7 @@ pub fn outcome(status: u16, reason: &str, retry_after: Option<Duration>) -> Outc
     } else {
         reason.to_owned()
     };
-    match class {
-        Class::InvalidToken => Outcome::InvalidToken { reason },
-        Class::Auth => Outcome::AuthFailed {
-            reason,
-            at_token_endpoint: false,
-        },
-        Class::Rate => Outcome::RateLimited {
-            reason,
-            retry_after,
-        },
-        Class::Transient => Outcome::Retryable {
-            reason,
-            retry_after,
-        },
-        Class::Rejected => Outcome::Rejected { reason },
-    }
+    class.outcome(reason, retry_after)
 }
 
 /// Whether a refusal means the provider token itself is bad or old, so a newly signed one may pass.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 
-pub use oauth::{AccessTokens, GrantError, SCOPE};
+pub use oauth::{AccessTokens, SCOPE};
 pub use payload::{Defaults, FcmRequest, MAX_PAYLOAD, MAX_TTL, build};
 pub use reasons::outcome;
 
@@ -118,16 +118,7 @@ impl FcmDispatcher {
         }
         let access = match self.tokens.current().await {
             Ok(access) => access,
-            Err(GrantError {
-                reason,
-                transient: true,
-            }) => return Answered::unanswered(Outcome::retryable(reason)),
-            Err(GrantError { reason, .. }) => {
-                return Answered::unanswered(Outcome::AuthFailed {
-                    reason,
-                    at_token_endpoint: true,
-                });
-            }
+            Err(e) => return Answered::unanswered(e.outcome()),
         };
         let response = match self
             .http

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    dispatch::{Cached, CredentialCache, DispatchError},
+    dispatch::{Cached, CredentialCache, DispatchError, GrantError, credential::token_answer},
     tenant::now_ms,
 };
 
@@ -18,15 +18,6 @@ use crate::{
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// Longest assertion Google accepts: an hour.
 const ASSERTION_LIFETIME_SECS: i64 = 3600;
-
-/// Why no access token could be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantError {
-    /// What went wrong, with Google's words when it answered.
-    pub reason: String,
-    /// True when trying again later may work (no answer, a 5xx); false when the key was refused.
-    pub transient: bool,
-}
 
 #[derive(Deserialize)]
 struct KeyFile {
@@ -139,31 +130,19 @@ impl AccessTokens {
         };
         let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| refused(format!("signing the assertion failed: {e}")))?;
-        let response = self
-            .http
-            .post(&self.url)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| GrantError {
-                reason: format!("token endpoint unreachable: {e}"),
-                transient: true,
-            })?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| GrantError {
-            reason: format!("token endpoint answer lost: {e}"),
-            transient: true,
-        })?;
-        if !status.is_success() {
+        let request = self.http.post(&self.url).form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion.as_str()),
+        ]);
+        let (status, body) =
+            token_answer(request, "token endpoint", "token endpoint answer").await?;
+        if !(200..300).contains(&status) {
             let words = serde_json::from_str::<GrantRefusal>(&body)
                 .map(|r| format!("{}: {}", r.error, r.error_description))
                 .unwrap_or(body);
             return Err(GrantError {
-                reason: format!("token endpoint answered {}: {words}", status.as_u16()),
-                transient: status.is_server_error() || status.as_u16() == 429,
+                reason: format!("token endpoint answered {status}: {words}"),
+                transient: (500..600).contains(&status) || status == 429,
             });
         }
         let grant: Grant = serde_json::from_str(&body)

@@ -5,7 +5,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    dispatch::{Outcome, Rendered},
+    dispatch::{
+        Outcome, Rendered,
+        fields::{duration_text, first, object, put, put_list},
+    },
     proto::v1::{AndroidPriority, FcmMessageType, click_action},
 };
 
@@ -174,45 +177,6 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<FcmRequest, 
         message: out,
         validate_only: o.validate_only,
     })
-}
-
-/// A duration as protobuf JSON writes it: seconds with up to nine decimals and an `s`.
-fn duration_text(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        let fraction = format!("{:09}", d.subsec_nanos());
-        format!("{}.{}s", d.as_secs(), fraction.trim_end_matches('0'))
-    }
-}
-
-fn object(text: &str, field: &str) -> Result<Map<String, Value>, Outcome> {
-    match serde_json::from_str(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Outcome::InvalidMessage {
-            reason: format!("{field} is not a JSON object"),
-        }),
-    }
-}
-
-fn first<'a>(candidates: &[&'a str]) -> &'a str {
-    candidates
-        .iter()
-        .find(|c| !c.is_empty())
-        .copied()
-        .unwrap_or("")
-}
-
-fn put(map: &mut Map<String, Value>, key: &str, value: &str) {
-    if !value.is_empty() {
-        map.insert(key.into(), Value::String(value.to_owned()));
-    }
-}
-
-fn put_list(map: &mut Map<String, Value>, key: &str, values: &[String]) {
-    if !values.is_empty() {
-        map.insert(key.into(), json!(values));
-    }
 }
 
 #[cfg(test)]
@@ -409,12 +373,5 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(r(bad_raw), Err(Outcome::InvalidMessage { .. })));
-    }
-
-    #[test]
-    fn durations_are_written_like_protobuf_json() {
-        assert_eq!(duration_text(Duration::from_secs(60)), "60s");
-        assert_eq!(duration_text(Duration::from_millis(3500)), "3.5s");
-        assert_eq!(duration_text(Duration::from_nanos(1)), "0.000000001s");
     }
 }

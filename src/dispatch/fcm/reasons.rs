@@ -2,17 +2,7 @@
 
 use std::time::Duration;
 
-use crate::dispatch::Outcome;
-
-/// What kind of outcome an FCM error answer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    InvalidToken,
-    Auth,
-    Rate,
-    Transient,
-    Rejected,
-}
+use crate::dispatch::{Class, Outcome};
 
 /// Every `FcmError.errorCode`: its usual HTTP status (for documentation) and class.
 const TABLE: &[(&str, u16, Class)] = &[
@@ -62,22 +52,7 @@ pub fn outcome(
         (c, "") => c.to_owned(),
         (c, m) => format!("{c}: {m}"),
     };
-    match class {
-        Class::InvalidToken => Outcome::InvalidToken { reason },
-        Class::Auth => Outcome::AuthFailed {
-            reason,
-            at_token_endpoint: false,
-        },
-        Class::Rate => Outcome::RateLimited {
-            reason,
-            retry_after,
-        },
-        Class::Transient => Outcome::Retryable {
-            reason,
-            retry_after,
-        },
-        Class::Rejected => Outcome::Rejected { reason },
-    }
+    class.outcome(reason, retry_after)
 }
 
 /// Whether the refusal means our OAuth access token is bad, so a new one may pass.

@@ -19,8 +19,10 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint,
-    huawei::{ClientCredentials, fill, grant_failure, lost, split_empty},
+    VendorAnswer,
+    batch::{fill, settled, split_empty},
+    client, endpoint,
+    huawei::ClientCredentials,
     retry_after, transport_failure,
 };
 use crate::{
@@ -159,14 +161,11 @@ impl Dispatcher for HonorDispatcher {
         };
         let (tokens, mut answers) = split_empty(batch, "empty Honor push token");
         if tokens.is_empty() {
-            return answers
-                .into_iter()
-                .map(|a| a.unwrap_or_else(lost))
-                .collect();
+            return settled(answers);
         }
         let access = match self.tokens.current().await {
             Ok(access) => access,
-            Err(e) => return vec![Answered::unanswered(grant_failure(e)); batch.len()],
+            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
         let response = match self
             .http
@@ -193,10 +192,7 @@ impl Dispatcher for HonorDispatcher {
         }
         let per_token = resolve(status, &answer, &tokens, wait);
         fill(&mut answers, per_token, &VendorAnswer { status, body });
-        answers
-            .into_iter()
-            .map(|a| a.unwrap_or_else(lost))
-            .collect()
+        settled(answers)
     }
 }
 

@@ -13,10 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    huawei::payload::{
-        badge, buttons, click, config_click, ext_json, first, importance, invalid, object, put,
-        rfc3339, ttl,
-    },
+    fields::{duration_text, ext_json, first, invalid, object, put, rfc3339, ttl},
+    huawei::payload::{badge, buttons, click, config_click, importance},
 };
 
 /// Largest body Honor accepts, tokens excluded, in bytes.
@@ -72,7 +70,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HonorRequest
     put(&mut out, "data", &data);
     let mut android = Map::new();
     if let Some(ttl) = ttl(message, o.ttl.as_ref(), MAX_TTL, "Honor")? {
-        android.insert("ttl".into(), json!(format!("{}s", ttl.as_secs())));
+        android.insert("ttl".into(), json!(duration_text(ttl)));
     }
     put(&mut android, "biTag", &o.bi_tag);
     if o.test_message {

@@ -9,10 +9,7 @@
 
 use std::time::Duration;
 
-use crate::dispatch::{
-    Outcome,
-    huawei::reasons::{Class, to_outcome},
-};
+use crate::dispatch::{Class, Outcome};
 
 /// Success (Honor answers a number).
 pub const SUCCESS: i64 = 200;
@@ -51,7 +48,7 @@ pub fn outcome(status: u16, code: i64, message: &str, retry_after: Option<Durati
         (c, "") => c.to_string(),
         (c, m) => format!("{c}: {m}"),
     };
-    to_outcome(class, reason, retry_after)
+    class.outcome(reason, retry_after)
 }
 
 /// Whether the refusal means our access token is bad or old, so a new one may pass.

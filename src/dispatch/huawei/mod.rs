@@ -17,7 +17,9 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, fcm::GrantError, retry_after, transport_failure,
+    VendorAnswer,
+    batch::{fill, settled, split_empty},
+    client, endpoint, retry_after, transport_failure,
 };
 use crate::{
     proto::v1::{HuaweiCredentials, Notifier, Vendor},
@@ -133,14 +135,11 @@ impl Dispatcher for HuaweiDispatcher {
         };
         let (tokens, mut answers) = split_empty(batch, "empty Huawei push token");
         if tokens.is_empty() {
-            return answers
-                .into_iter()
-                .map(|a| a.unwrap_or_else(lost))
-                .collect();
+            return settled(answers);
         }
         let access = match self.tokens.current().await {
             Ok(access) => access,
-            Err(e) => return vec![Answered::unanswered(grant_failure(e)); batch.len()],
+            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
         let response = match self
             .http
@@ -166,10 +165,7 @@ impl Dispatcher for HuaweiDispatcher {
         }
         let per_token = resolve(status, &answer, &tokens, wait);
         fill(&mut answers, per_token, &VendorAnswer { status, body });
-        answers
-            .into_iter()
-            .map(|a| a.unwrap_or_else(lost))
-            .collect()
+        settled(answers)
     }
 }
 
@@ -233,57 +229,6 @@ pub(crate) fn illegal_tokens(msg: &str) -> HashSet<String> {
     out
 }
 
-/// The tokens to send and, for bindings that have none, their answer already decided.
-pub(crate) fn split_empty<'a>(
-    batch: &[&'a BindingRecord],
-    why: &str,
-) -> (Vec<&'a str>, Vec<Option<Answered>>) {
-    let mut tokens = Vec::with_capacity(batch.len());
-    let answers = batch
-        .iter()
-        .map(|b| {
-            if b.device_token.is_empty() {
-                Some(Answered::unanswered(Outcome::InvalidToken {
-                    reason: why.into(),
-                }))
-            } else {
-                tokens.push(b.device_token.as_str());
-                None
-            }
-        })
-        .collect();
-    (tokens, answers)
-}
-
-/// Puts the per-token outcomes, in order, into the undecided places of `answers`.
-pub(crate) fn fill(answers: &mut [Option<Answered>], per_token: Vec<Outcome>, raw: &VendorAnswer) {
-    let mut outcomes = per_token.into_iter();
-    for slot in answers.iter_mut().filter(|a| a.is_none()) {
-        if let Some(outcome) = outcomes.next() {
-            *slot = Some(Answered {
-                outcome,
-                answer: raw.clone(),
-            });
-        }
-    }
-}
-
-pub(crate) fn lost() -> Answered {
-    Answered::unanswered(Outcome::retryable("vendor answer did not cover the device"))
-}
-
-/// A failed token grant as every device's outcome.
-pub(crate) fn grant_failure(e: GrantError) -> Outcome {
-    if e.transient {
-        Outcome::retryable(e.reason)
-    } else {
-        Outcome::AuthFailed {
-            reason: e.reason,
-            at_token_endpoint: true,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,41 +289,6 @@ mod tests {
         assert_eq!(kinds(&out), ["rate_limited"]);
         let out = resolve(500, &answer("81000001", "internal"), &["a"], None);
         assert_eq!(kinds(&out), ["retryable"]);
-    }
-
-    #[test]
-    fn empty_tokens_are_refused_without_a_request_and_the_rest_keep_their_order() {
-        let bindings: Vec<BindingRecord> = ["x", "", "y"]
-            .iter()
-            .map(|t| BindingRecord {
-                device_token: (*t).into(),
-                ..Default::default()
-            })
-            .collect();
-        let refs: Vec<&BindingRecord> = bindings.iter().collect();
-        let (tokens, mut answers) = split_empty(&refs, "empty");
-        assert_eq!(tokens, ["x", "y"]);
-        let raw = VendorAnswer {
-            status: 200,
-            body: "{}".into(),
-        };
-        fill(
-            &mut answers,
-            vec![
-                Outcome::Delivered {
-                    message_id: "1".into(),
-                },
-                Outcome::InvalidToken {
-                    reason: "bad".into(),
-                },
-            ],
-            &raw,
-        );
-        let kinds: Vec<_> = answers
-            .iter()
-            .map(|a| a.as_ref().unwrap().outcome.kind())
-            .collect();
-        assert_eq!(kinds, ["delivered", "invalid_token", "invalid_token"]);
     }
 
     #[test]

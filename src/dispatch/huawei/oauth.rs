@@ -11,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 
 use serde::Deserialize;
 
-use crate::dispatch::{Cached, CredentialCache, fcm::GrantError};
+use crate::dispatch::{Cached, CredentialCache, GrantError, credential::token_answer};
 
 #[derive(Deserialize)]
 struct Grant {
@@ -79,22 +79,10 @@ impl ClientCredentials {
     }
 
     async fn fetch(&self) -> Result<(String, Duration), GrantError> {
-        let response = self
-            .http
-            .post(&self.url)
-            .form(&self.form())
-            .send()
-            .await
-            .map_err(|e| GrantError {
-                reason: format!("token endpoint unreachable: {e}"),
-                transient: true,
-            })?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| GrantError {
-            reason: format!("token endpoint answer lost: {e}"),
-            transient: true,
-        })?;
-        grant(status.as_u16(), &body)
+        let request = self.http.post(&self.url).form(&self.form());
+        let (status, body) =
+            token_answer(request, "token endpoint", "token endpoint answer").await?;
+        grant(status, &body)
     }
 }
 

@@ -11,7 +11,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    dispatch::{Outcome, Rendered},
+    dispatch::{
+        Outcome, Rendered,
+        fields::{duration_text, ext_json, first, invalid, object, put, put_list, rfc3339, ttl},
+    },
     proto::v1::{
         AndroidPriority, Badge, ClickAction, NotificationButton, NotificationImportance,
         VendorBadge, VendorClickAction, click_action,
@@ -91,7 +94,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
     }
     put(&mut android, "category", &o.category);
     if let Some(ttl) = ttl(message, o.ttl.as_ref(), MAX_TTL, "Huawei")? {
-        android.insert("ttl".into(), json!(format!("{}s", ttl.as_secs())));
+        android.insert("ttl".into(), json!(duration_text(ttl)));
     }
     put(&mut android, "bi_tag", &o.bi_tag);
     put(&mut android, "receipt_id", &o.receipt_id);
@@ -380,78 +383,6 @@ pub(crate) fn buttons(list: &[NotificationButton], keys: (&str, &str)) -> Result
         out.push(Value::Object(o));
     }
     Ok(Value::Array(out))
-}
-
-/// The TTL to send: the vendor block's as given, else what is left of the message's; over `max` is refused.
-pub(crate) fn ttl(
-    message: &Rendered,
-    vendor: Option<&prost_types::Duration>,
-    max: Duration,
-    who: &str,
-) -> Result<Option<Duration>, Outcome> {
-    let ttl = match vendor {
-        Some(_) => message.ttl(vendor),
-        None => message.ttl(None).map(|t| message.remaining(t)),
-    };
-    match ttl {
-        Some(t) if t > max => Err(invalid(format!(
-            "the {who} time-to-live is over {} days",
-            max.as_secs() / 86400
-        ))),
-        // Whole seconds, rounded up so a sub-second remainder is not sent as "0s" (deliver now or never).
-        Some(t) => Ok(Some(Duration::from_secs(
-            t.as_secs() + u64::from(t.subsec_nanos() > 0),
-        ))),
-        None => Ok(None),
-    }
-}
-
-/// The message's `ext` as a JSON object string, empty when there is none.
-pub(crate) fn ext_json(ext: &std::collections::HashMap<String, String>) -> String {
-    if ext.is_empty() {
-        return String::new();
-    }
-    let sorted: std::collections::BTreeMap<_, _> = ext.iter().collect();
-    json!(sorted).to_string()
-}
-
-pub(crate) fn rfc3339(t: &prost_types::Timestamp) -> Result<String, Outcome> {
-    jiff::Timestamp::new(t.seconds, t.nanos)
-        .map(|t| t.to_string())
-        .map_err(|_| invalid("a timestamp is out of range"))
-}
-
-pub(crate) fn object(text: &str, field: &str) -> Result<Map<String, Value>, Outcome> {
-    match serde_json::from_str(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(invalid(format!("{field} is not a JSON object"))),
-    }
-}
-
-pub(crate) fn invalid(reason: impl Into<String>) -> Outcome {
-    Outcome::InvalidMessage {
-        reason: reason.into(),
-    }
-}
-
-pub(crate) fn first<'a>(candidates: &[&'a str]) -> &'a str {
-    candidates
-        .iter()
-        .find(|c| !c.is_empty())
-        .copied()
-        .unwrap_or("")
-}
-
-pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: &str) {
-    if !value.is_empty() {
-        map.insert(key.into(), Value::String(value.to_owned()));
-    }
-}
-
-pub(crate) fn put_list(map: &mut Map<String, Value>, key: &str, values: &[String]) {
-    if !values.is_empty() {
-        map.insert(key.into(), json!(values));
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::dispatch::Outcome;
+use crate::dispatch::{Class, Outcome};
 
 /// Success.
 pub const SUCCESS: &str = "80000000";
@@ -15,16 +15,6 @@ pub const SUCCESS: &str = "80000000";
 pub const PARTIAL: &str = "80100000";
 /// Every token of the request is invalid.
 pub const ALL_TOKENS_INVALID: &str = "80300007";
-
-/// What kind of outcome a Huawei error answer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Class {
-    InvalidToken,
-    Auth,
-    Rate,
-    Transient,
-    Rejected,
-}
 
 /// Every documented Huawei error code and its class.
 const TABLE: &[(&str, Class)] = &[
@@ -56,7 +46,7 @@ const TABLE: &[(&str, Class)] = &[
 ];
 
 /// The class of `code` (the body's code, empty when absent) with HTTP `status`.
-pub(crate) fn class(status: u16, code: &str) -> Class {
+fn class(status: u16, code: &str) -> Class {
     if let Some((_, c)) = TABLE.iter().find(|(k, _)| *k == code) {
         return *c;
     }
@@ -77,26 +67,7 @@ pub fn outcome(status: u16, code: &str, msg: &str, retry_after: Option<Duration>
         (c, "") => c.to_owned(),
         (c, m) => format!("{c}: {m}"),
     };
-    to_outcome(class(status, code), reason, retry_after)
-}
-
-pub(crate) fn to_outcome(class: Class, reason: String, retry_after: Option<Duration>) -> Outcome {
-    match class {
-        Class::InvalidToken => Outcome::InvalidToken { reason },
-        Class::Auth => Outcome::AuthFailed {
-            reason,
-            at_token_endpoint: false,
-        },
-        Class::Rate => Outcome::RateLimited {
-            reason,
-            retry_after,
-        },
-        Class::Transient => Outcome::Retryable {
-            reason,
-            retry_after,
-        },
-        Class::Rejected => Outcome::Rejected { reason },
-    }
+    class(status, code).outcome(reason, retry_after)
 }
 
 /// Whether the refusal means our access token is bad or old, so a new one may pass.

@@ -17,7 +17,7 @@ pub use sign::{sign, signed_form};
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, transport_failure,
+    VendorAnswer, batch::answered, client, endpoint, transport_failure,
 };
 use crate::{
     proto::v1::{MeizuCredentials, Notifier, Vendor},
@@ -175,16 +175,8 @@ impl Dispatcher for MeizuDispatcher {
             Ok(b) => b,
             Err(e) => return vec![transport_failure(&e); batch.len()],
         };
-        answers(status, &body, &push_ids)
-            .into_iter()
-            .map(|outcome| Answered {
-                outcome,
-                answer: VendorAnswer {
-                    status,
-                    body: body.clone(),
-                },
-            })
-            .collect()
+        let outcomes = answers(status, &body, &push_ids);
+        answered(outcomes, &VendorAnswer { status, body })
     }
 }
 

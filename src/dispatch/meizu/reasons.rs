@@ -7,18 +7,13 @@
 //! "requests too fast" at the top level but "pushId switched off" (the user disabled the app's pushes) inside
 //! `value`; and 110019 (over the app's daily push count) is the quota answer.
 
-use crate::dispatch::{Outcome, quota};
+use crate::dispatch::{Class, Outcome};
 
-/// What kind of outcome a Meizu code is.
+/// What a per-device code means: delivered after all, or a failure of a class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
+enum PerDevice {
     Delivered,
-    InvalidToken,
-    Auth,
-    Rate,
-    Quota,
-    Transient,
-    Rejected,
+    Failed(Class),
 }
 
 /// Every top-level code of `ErrorCode` but 200.
@@ -35,58 +30,71 @@ const TOP: &[(&str, &str, Class)] = &[
     ("110004", "parameter must not be empty", Class::Rejected),
     ("110009", "app blacklisted", Class::Auth),
     ("110010", "app requests too fast", Class::Rate),
-    ("110019", "over the app's daily push count", Class::Quota),
+    (
+        "110019",
+        "over the app's daily push count",
+        Class::DailyQuota,
+    ),
     ("110031", "invalid packageName", Class::Auth),
     ("110032", "invalid taskId", Class::Rejected),
     ("110033", "invalid appSecret", Class::Auth),
 ];
 
 /// Every per-device code of `PushResponseCode` but 200.
-const PER_DEVICE: &[(&str, &str, Class)] = &[
+const PER_DEVICE: &[(&str, &str, PerDevice)] = &[
     (
         "201",
         "no permission, refused by the server",
-        Class::Rejected,
+        PerDevice::Failed(Class::Rejected),
     ),
-    ("501", "push failed (db error)", Class::Transient),
-    ("513", "push failed (internal error)", Class::Transient),
-    ("518", "over the configured push rate", Class::Rate),
-    ("519", "service overloaded", Class::Transient),
+    (
+        "501",
+        "push failed (db error)",
+        PerDevice::Failed(Class::Transient),
+    ),
+    (
+        "513",
+        "push failed (internal error)",
+        PerDevice::Failed(Class::Transient),
+    ),
+    (
+        "518",
+        "over the configured push rate",
+        PerDevice::Failed(Class::Rate),
+    ),
+    (
+        "519",
+        "service overloaded",
+        PerDevice::Failed(Class::Transient),
+    ),
     // The device got the same message a moment ago: folded into it, so it is there.
     (
         "520",
         "folded into the same message sent just before",
-        Class::Delivered,
+        PerDevice::Delivered,
     ),
-    ("110002", "pushId not subscribed", Class::InvalidToken),
-    ("110003", "invalid pushId", Class::InvalidToken),
-    ("110005", "alias not subscribed", Class::InvalidToken),
+    (
+        "110002",
+        "pushId not subscribed",
+        PerDevice::Failed(Class::InvalidToken),
+    ),
+    (
+        "110003",
+        "invalid pushId",
+        PerDevice::Failed(Class::InvalidToken),
+    ),
+    (
+        "110005",
+        "alias not subscribed",
+        PerDevice::Failed(Class::InvalidToken),
+    ),
     // The user switched the app's pushes off; the pushId stays valid for when they switch back on.
-    ("110010", "pushId switched off", Class::Rejected),
+    (
+        "110010",
+        "pushId switched off",
+        PerDevice::Failed(Class::Rejected),
+    ),
 ];
-
-fn to_outcome(class: Class, reason: String, message_id: &str) -> Outcome {
-    match class {
-        Class::Delivered => Outcome::Delivered {
-            message_id: message_id.to_owned(),
-        },
-        Class::InvalidToken => Outcome::InvalidToken { reason },
-        Class::Auth => Outcome::AuthFailed {
-            reason,
-            at_token_endpoint: false,
-        },
-        Class::Rate => Outcome::RateLimited {
-            reason,
-            retry_after: None,
-        },
-        Class::Quota => Outcome::QuotaExceeded {
-            reason,
-            retry_after: Some(quota::until_china_midnight()),
-        },
-        Class::Transient => Outcome::retryable(reason),
-        Class::Rejected => Outcome::Rejected { reason },
-    }
-}
 
 fn reason(code: &str, message: &str, name: &str) -> String {
     match (message, name) {
@@ -100,15 +108,19 @@ fn reason(code: &str, message: &str, name: &str) -> String {
 pub fn outcome(code: &str, message: &str) -> Outcome {
     let row = TOP.iter().find(|(c, _, _)| *c == code);
     let class = row.map_or(Class::Rejected, |(_, _, c)| *c);
-    to_outcome(class, reason(code, message, row.map_or("", |r| r.1)), "")
+    class.outcome(reason(code, message, row.map_or("", |r| r.1)), None)
 }
 
 /// The outcome of a device listed under `code` in the `value` map of an answer with `msg_id`.
 pub fn device_outcome(code: &str, msg_id: &str) -> Outcome {
     let row = PER_DEVICE.iter().find(|(c, _, _)| *c == code);
     // A code not known here: refuse this push for the device rather than unbind or retry it blindly.
-    let class = row.map_or(Class::Rejected, |(_, _, c)| *c);
-    to_outcome(class, reason(code, "", row.map_or("", |r| r.1)), msg_id)
+    match row.map_or(PerDevice::Failed(Class::Rejected), |(_, _, c)| *c) {
+        PerDevice::Delivered => Outcome::Delivered {
+            message_id: msg_id.to_owned(),
+        },
+        PerDevice::Failed(class) => class.outcome(reason(code, "", row.map_or("", |r| r.1)), None),
+    }
 }
 
 #[cfg(test)]

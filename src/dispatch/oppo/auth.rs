@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    dispatch::{Cached, CredentialCache},
+    dispatch::{Cached, CredentialCache, GrantError, credential::token_answer},
     tenant::now_ms,
 };
 
@@ -21,15 +21,6 @@ pub const AUTH_PATH: &str = "/server/v1/auth";
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Renewed this long before it expires, so no push goes out with a token that dies on the way.
 const MARGIN: Duration = Duration::from_secs(10 * 60);
-
-/// Why no auth token could be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthError {
-    /// What went wrong, with OPPO's words when it answered.
-    pub reason: String,
-    /// True when trying again later may work (no answer, a 5xx, flow control).
-    pub transient: bool,
-}
 
 /// The auth request's sign: lowercase hex SHA-256 of `app_key + timestamp + master_secret`.
 pub fn sign(app_key: &str, timestamp_ms: i64, master_secret: &str) -> String {
@@ -68,14 +59,14 @@ struct Grant {
 }
 
 /// Reads the auth endpoint's answer (`status`, `body`) at `now_ms`: the token and how long to use it.
-pub fn parse(status: u16, body: &str, now_ms: i64) -> Result<(String, Duration), AuthError> {
+pub fn parse(status: u16, body: &str, now_ms: i64) -> Result<(String, Duration), GrantError> {
     if status >= 500 || status == 429 {
-        return Err(AuthError {
+        return Err(GrantError {
             reason: format!("OPPO auth answered HTTP {status}"),
             transient: true,
         });
     }
-    let answer: Answer = serde_json::from_str(body).map_err(|_| AuthError {
+    let answer: Answer = serde_json::from_str(body).map_err(|_| GrantError {
         reason: format!("OPPO auth answered HTTP {status} without a JSON body"),
         transient: status >= 500,
     })?;
@@ -90,7 +81,7 @@ pub fn parse(status: u16, body: &str, now_ms: i64) -> Result<(String, Duration),
             let left = TOKEN_LIFETIME.saturating_sub(age).saturating_sub(MARGIN);
             Ok((grant.auth_token, left.max(Duration::from_secs(60))))
         }
-        _ => Err(AuthError {
+        _ => Err(GrantError {
             reason: format!(
                 "OPPO auth refused: code {}: {}",
                 answer.code, answer.message
@@ -106,7 +97,7 @@ pub struct AuthTokens {
     app_key: String,
     master_secret: String,
     http: reqwest::Client,
-    cache: CredentialCache<String, AuthError>,
+    cache: CredentialCache<String, GrantError>,
 }
 
 impl AuthTokens {
@@ -127,7 +118,7 @@ impl AuthTokens {
     }
 
     /// A live token, fetched now if there is none or it is about to expire.
-    pub async fn current(&self) -> Result<Arc<Cached<String>>, AuthError> {
+    pub async fn current(&self) -> Result<Arc<Cached<String>>, GrantError> {
         self.cache.get(|| self.fetch()).await
     }
 
@@ -141,23 +132,14 @@ impl AuthTokens {
         self.cache.fetches()
     }
 
-    async fn fetch(&self) -> Result<(String, Duration), AuthError> {
+    async fn fetch(&self) -> Result<(String, Duration), GrantError> {
         let now = now_ms();
-        let response = self
-            .http
-            .post(&self.url)
-            .form(&form(&self.app_key, &self.master_secret, now))
-            .send()
-            .await
-            .map_err(|e| AuthError {
-                reason: format!("OPPO auth endpoint unreachable: {e}"),
-                transient: true,
-            })?;
-        let status = response.status().as_u16();
-        let body = response.text().await.map_err(|e| AuthError {
-            reason: format!("OPPO auth answer lost: {e}"),
-            transient: true,
-        })?;
+        let request =
+            self.http
+                .post(&self.url)
+                .form(&form(&self.app_key, &self.master_secret, now));
+        let (status, body) =
+            token_answer(request, "OPPO auth endpoint", "OPPO auth answer").await?;
         parse(status, &body, now)
     }
 }

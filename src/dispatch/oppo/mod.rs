@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use auth::{AuthError, AuthTokens, sign};
+pub use auth::{AuthTokens, sign};
 pub use payload::{Defaults, OppoRequest, build};
 pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, transport_failure,
+    VendorAnswer, batch::answered, client, endpoint, transport_failure,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -213,17 +213,7 @@ impl Dispatcher for OppoDispatcher {
         };
         let token = match self.tokens.current().await {
             Ok(t) => t,
-            Err(AuthError {
-                reason,
-                transient: true,
-            }) => return vec![Answered::unanswered(Outcome::retryable(reason)); batch.len()],
-            Err(AuthError { reason, .. }) => {
-                let refusal = Outcome::AuthFailed {
-                    reason,
-                    at_token_endpoint: true,
-                };
-                return vec![Answered::unanswered(refusal); batch.len()];
-            }
+            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
         let tokens: Vec<&str> = batch.iter().map(|b| b.device_token.as_str()).collect();
         let single = tokens.len() == 1;
@@ -256,16 +246,7 @@ impl Dispatcher for OppoDispatcher {
         if token_refused {
             self.tokens.refused(&token);
         }
-        outcomes
-            .into_iter()
-            .map(|outcome| Answered {
-                outcome,
-                answer: VendorAnswer {
-                    status,
-                    body: body.clone(),
-                },
-            })
-            .collect()
+        answered(outcomes, &VendorAnswer { status, body })
     }
 }
 

@@ -3,20 +3,7 @@
 //! Confirmed from OPPO's server API documentation ("调用地址，公共参数和返回码": the public codes -2..67,
 //! and "单点推送": business code 10000 Invalid Registration_id, also used as a batch message's `errorCode`).
 
-use crate::dispatch::{Outcome, quota};
-
-/// What kind of outcome an OPPO code is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    InvalidToken,
-    /// The auth token was refused: drop it, the lane tries once more with a new one.
-    TokenRefused,
-    Auth,
-    Rate,
-    Quota,
-    Transient,
-    Rejected,
-}
+use crate::dispatch::{Class, Outcome};
 
 /// Every documented OPPO code but 0 (success).
 const TABLE: &[(i64, &str, Class)] = &[
@@ -48,7 +35,7 @@ const TABLE: &[(i64, &str, Class)] = &[
     (
         33,
         "The number of messages exceeds the daily limit",
-        Class::Quota,
+        Class::DailyQuota,
     ),
     (
         34,
@@ -98,23 +85,7 @@ pub fn outcome(code: i64, message: &str) -> Outcome {
         ("", n) => format!("OPPO code {code}: {n}"),
         (m, _) => format!("OPPO code {code}: {m}"),
     };
-    match class(code) {
-        Class::InvalidToken => Outcome::InvalidToken { reason },
-        Class::TokenRefused | Class::Auth => Outcome::AuthFailed {
-            reason,
-            at_token_endpoint: false,
-        },
-        Class::Rate => Outcome::RateLimited {
-            reason,
-            retry_after: None,
-        },
-        Class::Quota => Outcome::QuotaExceeded {
-            reason,
-            retry_after: Some(quota::until_china_midnight()),
-        },
-        Class::Transient => Outcome::retryable(reason),
-        Class::Rejected => Outcome::Rejected { reason },
-    }
+    class(code).outcome(reason, None)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    dispatch::{Cached, CredentialCache},
+    dispatch::{Cached, CredentialCache, GrantError, credential::token_answer},
     tenant::now_ms,
 };
 
@@ -22,15 +22,6 @@ pub const AUTH_PATH: &str = "/message/auth";
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Renewed this long before it expires.
 const MARGIN: Duration = Duration::from_secs(10 * 60);
-
-/// Why no auth token could be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthError {
-    /// What went wrong, with vivo's words when it answered.
-    pub reason: String,
-    /// True when trying again later may work (no answer, a 5xx, too fast).
-    pub transient: bool,
-}
 
 /// The auth request's sign: lowercase hex MD5 of `appId + appKey + timestamp + appSecret`.
 pub fn sign(app_id: &str, app_key: &str, timestamp_ms: i64, app_secret: &str) -> String {
@@ -63,21 +54,21 @@ struct Answer {
 }
 
 /// Reads the auth endpoint's answer (`status`, `body`): the token and how long to use it.
-pub fn parse(status: u16, body: &str) -> Result<(String, Duration), AuthError> {
+pub fn parse(status: u16, body: &str) -> Result<(String, Duration), GrantError> {
     if status >= 500 || status == 429 {
-        return Err(AuthError {
+        return Err(GrantError {
             reason: format!("vivo auth answered HTTP {status}"),
             transient: true,
         });
     }
-    let answer: Answer = serde_json::from_str(body).map_err(|_| AuthError {
+    let answer: Answer = serde_json::from_str(body).map_err(|_| GrantError {
         reason: format!("vivo auth answered HTTP {status} without a JSON body"),
         transient: false,
     })?;
     if answer.result == 0 && !answer.auth_token.is_empty() {
         return Ok((answer.auth_token, TOKEN_LIFETIME - MARGIN));
     }
-    Err(AuthError {
+    Err(GrantError {
         reason: format!(
             "vivo auth refused: result {}: {}",
             answer.result, answer.desc
@@ -93,7 +84,7 @@ pub struct AuthTokens {
     app_key: String,
     app_secret: String,
     http: reqwest::Client,
-    cache: CredentialCache<String, AuthError>,
+    cache: CredentialCache<String, GrantError>,
 }
 
 impl AuthTokens {
@@ -121,7 +112,7 @@ impl AuthTokens {
     }
 
     /// A live token, fetched now if there is none or it is about to expire.
-    pub async fn current(&self) -> Result<Arc<Cached<String>>, AuthError> {
+    pub async fn current(&self) -> Result<Arc<Cached<String>>, GrantError> {
         self.cache.get(|| self.fetch()).await
     }
 
@@ -135,24 +126,15 @@ impl AuthTokens {
         self.cache.fetches()
     }
 
-    async fn fetch(&self) -> Result<(String, Duration), AuthError> {
+    async fn fetch(&self) -> Result<(String, Duration), GrantError> {
         let request = body(&self.app_id, &self.app_key, &self.app_secret, now_ms());
-        let response = self
+        let request = self
             .http
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(request.to_string())
-            .send()
-            .await
-            .map_err(|e| AuthError {
-                reason: format!("vivo auth endpoint unreachable: {e}"),
-                transient: true,
-            })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| AuthError {
-            reason: format!("vivo auth answer lost: {e}"),
-            transient: true,
-        })?;
+            .body(request.to_string());
+        let (status, text) =
+            token_answer(request, "vivo auth endpoint", "vivo auth answer").await?;
         parse(status, &text)
     }
 }

@@ -13,7 +13,7 @@ mod reasons;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-pub use auth::{AuthError, AuthTokens, sign};
+pub use auth::{AuthTokens, sign};
 pub use payload::{VivoRequest, build, request_id};
 pub use reasons::outcome;
 
@@ -149,16 +149,7 @@ impl VivoDispatcher {
         }
         let token = match self.tokens.current().await {
             Ok(t) => t,
-            Err(AuthError {
-                reason,
-                transient: true,
-            }) => return Answered::unanswered(Outcome::retryable(reason)),
-            Err(AuthError { reason, .. }) => {
-                return Answered::unanswered(Outcome::AuthFailed {
-                    reason,
-                    at_token_endpoint: true,
-                });
-            }
+            Err(e) => return Answered::unanswered(e.outcome()),
         };
         let response = match self
             .http

@@ -5,18 +5,7 @@
 //! auth token's app). 10000, 10302 and 10072 come from VENDORS.md and could not be confirmed from a vivo
 //! source (see the report); they are mapped as VENDORS.md says.
 
-use crate::dispatch::{Outcome, quota};
-
-/// What kind of outcome a vivo result is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    InvalidToken,
-    /// The auth token was refused: drop it, the lane tries once more with a new one.
-    TokenRefused,
-    Auth,
-    Rate,
-    Quota,
-}
+use crate::dispatch::{Class, Outcome};
 
 /// Every vivo result mapped to something other than a rejection.
 const TABLE: &[(i64, &str, Class)] = &[
@@ -25,15 +14,19 @@ const TABLE: &[(i64, &str, Class)] = &[
         "authToken invalid or expired (VENDORS.md, unverified)",
         Class::TokenRefused,
     ),
-    (10070, "total sends over the daily limit", Class::Quota),
+    (10070, "total sends over the daily limit", Class::DailyQuota),
     (
         10072,
         "sending too fast (VENDORS.md, unverified)",
         Class::Rate,
     ),
     (10094, "appId does not match the auth token", Class::Auth),
-    (10252, "list payloads over the daily limit", Class::Quota),
-    (10254, "broadcasts over the daily count", Class::Quota),
+    (
+        10252,
+        "list payloads over the daily limit",
+        Class::DailyQuota,
+    ),
+    (10254, "broadcasts over the daily count", Class::DailyQuota),
     (
         10302,
         "regId invalid (VENDORS.md, unverified)",
@@ -41,21 +34,23 @@ const TABLE: &[(i64, &str, Class)] = &[
     ),
 ];
 
-fn class(result: i64) -> Option<Class> {
+fn class(result: i64) -> Class {
     TABLE
         .iter()
         .find(|(c, _, _)| *c == result)
         .map(|(_, _, class)| *class)
+        // Every other result names a field vivo did not accept.
+        .unwrap_or(Class::Rejected)
 }
 
 /// Whether a result is worth trying again later.
 pub fn is_transient(result: i64) -> bool {
-    class(result) == Some(Class::Rate)
+    class(result) == Class::Rate
 }
 
 /// Whether a result means the auth token itself was refused, so a new one may pass.
 pub fn token_refused(result: i64) -> bool {
-    class(result) == Some(Class::TokenRefused)
+    class(result) == Class::TokenRefused
 }
 
 /// The outcome of vivo result `result` (non-zero) with vivo's `desc`.
@@ -69,23 +64,7 @@ pub fn outcome(result: i64, desc: &str) -> Outcome {
         ("", n) => format!("vivo result {result}: {n}"),
         (d, _) => format!("vivo result {result}: {d}"),
     };
-    match class(result) {
-        Some(Class::InvalidToken) => Outcome::InvalidToken { reason },
-        Some(Class::TokenRefused | Class::Auth) => Outcome::AuthFailed {
-            reason,
-            at_token_endpoint: false,
-        },
-        Some(Class::Rate) => Outcome::RateLimited {
-            reason,
-            retry_after: None,
-        },
-        Some(Class::Quota) => Outcome::QuotaExceeded {
-            reason,
-            retry_after: Some(quota::until_china_midnight()),
-        },
-        // Every other result names a field vivo did not accept.
-        None => Outcome::Rejected { reason },
-    }
+    class(result).outcome(reason, None)
 }
 
 /// The outcome of a send that vivo accepted but flagged in `invalidUser`: status 1 (the regId does not

@@ -18,9 +18,9 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint,
-    huawei::{fill, lost, split_empty},
-    retry_after, transport_failure,
+    VendorAnswer,
+    batch::{fill, settled, split_empty},
+    client, endpoint, retry_after, transport_failure,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, XiaomiCredentials, XiaomiRegion},
@@ -154,10 +154,7 @@ impl Dispatcher for XiaomiDispatcher {
         };
         let (regids, mut answers) = split_empty(batch, "empty Xiaomi registration id");
         if regids.is_empty() {
-            return answers
-                .into_iter()
-                .map(|a| a.unwrap_or_else(lost))
-                .collect();
+            return settled(answers);
         }
         let response = match self
             .http
@@ -180,10 +177,7 @@ impl Dispatcher for XiaomiDispatcher {
         let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
         let per_regid = resolve(status, &answer, &regids, wait);
         fill(&mut answers, per_regid, &VendorAnswer { status, body });
-        answers
-            .into_iter()
-            .map(|a| a.unwrap_or_else(lost))
-            .collect()
+        settled(answers)
     }
 }
 

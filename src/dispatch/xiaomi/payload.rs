@@ -14,10 +14,8 @@ use std::time::Duration;
 use crate::{
     dispatch::{
         Outcome, Rendered,
-        huawei::payload::{
-            Tap, activity_intent, config_click, default_tap, ext_json, first, invalid,
-            is_intent_uri, ttl,
-        },
+        fields::{chars, ext_json, first, invalid, ttl},
+        huawei::payload::{Tap, activity_intent, config_click, default_tap, is_intent_uri},
     },
     proto::v1::XiaomiNotifyEffect,
 };
@@ -94,7 +92,6 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<XiaomiReques
             "a Xiaomi notification needs a title and a description",
         ));
     }
-    let chars = |s: &str| s.chars().count();
     if chars(title) >= TITLE_LIMIT {
         return Err(invalid(format!(
             "the Xiaomi title must be under {TITLE_LIMIT} characters"

@@ -10,31 +10,21 @@
 
 use std::time::Duration;
 
-use crate::dispatch::{
-    Outcome,
-    huawei::reasons::{Class, to_outcome},
-    quota,
-};
+use crate::dispatch::{Class, Outcome};
 
 /// Success.
 pub const SUCCESS: i64 = 0;
 
-/// How an error code is handled: a class, or the daily quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Class(Class),
-    DailyQuota,
-}
-
 /// Every known Xiaomi error code.
-const TABLE: &[(i64, Kind)] = &[
-    (21301, Kind::Class(Class::Auth)),
-    (20301, Kind::Class(Class::InvalidToken)),
-    (200001, Kind::DailyQuota),
-    (10002, Kind::Class(Class::Transient)),
-    (10003, Kind::Class(Class::Transient)),
-    (10027, Kind::Class(Class::Rate)),
-    (10037, Kind::Class(Class::Rate)),
+const TABLE: &[(i64, Class)] = &[
+    (21301, Class::Auth),
+    (20301, Class::InvalidToken),
+    // The quota resets at midnight in China: the lane rests the notifier until then.
+    (200001, Class::DailyQuota),
+    (10002, Class::Transient),
+    (10003, Class::Transient),
+    (10027, Class::Rate),
+    (10037, Class::Rate),
 ];
 
 /// The outcome of a Xiaomi error answer: HTTP `status`, `code` (`None` when the body had none), and words.
@@ -50,22 +40,15 @@ pub fn outcome(
         (Some(c), "") => c.to_string(),
         (Some(c), w) => format!("{c}: {w}"),
     };
-    let kind = code
-        .and_then(|c| TABLE.iter().find(|(k, _)| *k == c).map(|(_, kind)| *kind))
-        .unwrap_or(Kind::Class(match status {
+    let class = code
+        .and_then(|c| TABLE.iter().find(|(k, _)| *k == c).map(|(_, class)| *class))
+        .unwrap_or(match status {
             401 | 403 => Class::Auth,
             429 => Class::Rate,
             500..=599 => Class::Transient,
             _ => Class::Rejected,
-        }));
-    match kind {
-        Kind::Class(class) => to_outcome(class, reason, retry_after),
-        // The quota resets at midnight in China: the lane rests the notifier until then.
-        Kind::DailyQuota => Outcome::QuotaExceeded {
-            reason,
-            retry_after: Some(quota::until_china_midnight()),
-        },
-    }
+        });
+    class.outcome(reason, retry_after)
 }
 
 #[cfg(test)]
