@@ -3,5 +3,6 @@
 //! breaker and connection reuse.
 
 mod apns;
+mod china;
 mod fcm;
 mod support;

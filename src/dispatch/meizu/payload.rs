@@ -103,7 +103,7 @@ pub fn build(message: &Rendered, default_click_action: &str) -> Result<String, O
 
     let off_line = o.off_line.unwrap_or(true);
     let mut time = Map::new();
-    time.insert("offLine".into(), json!(off_line));
+    time.insert("offLine".into(), flag(off_line));
     if off_line {
         let hours = match o.valid_time.as_ref() {
             Some(_) => {
@@ -125,13 +125,13 @@ pub fn build(message: &Rendered, default_click_action: &str) -> Result<String, O
 
     let mut advance = Map::new();
     if let Some(v) = o.suspend {
-        advance.insert("suspend".into(), json!(v));
+        advance.insert("suspend".into(), flag(v));
     }
     if let Some(v) = o.clear_notice_bar {
-        advance.insert("clearNoticeBar".into(), json!(v));
+        advance.insert("clearNoticeBar".into(), flag(v));
     }
     if o.fix_display {
-        advance.insert("fixDisplay".into(), json!(true));
+        advance.insert("fixDisplay".into(), flag(true));
         let (Some(start), Some(end)) = (
             o.fix_start_display_time.as_ref(),
             o.fix_end_display_time.as_ref(),
@@ -153,7 +153,7 @@ pub fn build(message: &Rendered, default_click_action: &str) -> Result<String, O
         ("sound", o.sound),
     ] {
         if let Some(v) = value {
-            kinds.insert(name.into(), json!(v));
+            kinds.insert(name.into(), flag(v));
         }
     }
     if !kinds.is_empty() {
@@ -202,6 +202,12 @@ fn china_time(seconds: i64) -> String {
     }
 }
 
+/// Meizu's switches are the integers 0 and 1 in its API document ("Int ... 0 否 1 是"), not JSON booleans;
+/// the server refuses `true` with 1005.
+fn flag(on: bool) -> Value {
+    json!(u8::from(on))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -233,7 +239,7 @@ mod tests {
             json_of(message, ""),
             json!({"noticeBarInfo":{"noticeBarType":0,"title":"Hi","content":"Body"},
                 "clickTypeInfo":{"clickType":0,"parameters":{"k":"v"}},
-                "pushTimeInfo":{"offLine":true,"validTime":24}})
+                "pushTimeInfo":{"offLine":1,"validTime":24}})
         );
     }
 
@@ -283,10 +289,10 @@ mod tests {
             json!({"noticeBarInfo":{"noticeBarType":0,"title":"T","content":"C"},
                 "noticeExpandInfo":{"noticeExpandType":1,"noticeExpandContent":"more"},
                 "clickTypeInfo":{"clickType":2,"url":"https://x","parameters":{"k":"meizu"}},
-                "pushTimeInfo":{"offLine":true,"validTime":2},
-                "advanceInfo":{"suspend":true,"clearNoticeBar":false,"fixDisplay":true,
+                "pushTimeInfo":{"offLine":1,"validTime":2},
+                "advanceInfo":{"suspend":1,"clearNoticeBar":0,"fixDisplay":1,
                     "fixStartDisplayDate":"2026-01-01 00:00:00","fixEndDisplayDate":"2026-01-01 08:00:00",
-                    "notificationType":{"vibrate":true,"lights":false,"sound":true},"notifyKey":"chat-1"},
+                    "notificationType":{"vibrate":1,"lights":0,"sound":1},"notifyKey":"chat-1"},
                 "extra":{"callback":"https://cb","callback.param":"p","callback.type":"3"},
                 "vipInfo":{}})
         );
