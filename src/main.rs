@@ -38,7 +38,7 @@ enum Command {
         /// TOML config file (defaults < file < PUSHGATE_* environment).
         #[arg(long, env = "PUSHGATE_CONFIG")]
         config: Option<PathBuf>,
-        /// Also start the sandbox vendors (fake APNs, FCM, Huawei, Honor, Xiaomi) in this process, on
+        /// Also start the sandbox vendors (every vendor fake) in this process, on
         /// their default ports, for a one-command demo; prints how to point notifiers at them.
         #[arg(long)]
         sandbox: bool,
