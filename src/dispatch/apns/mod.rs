@@ -182,7 +182,7 @@ impl ApnsDispatcher {
                 },
                 answer: VendorAnswer {
                     status,
-                    body: serde_json::json!({ "apns-id": apns_id }).to_string(),
+                    body: serde_json::json!({ "apns-id": apns_id }).to_string().into(),
                 },
             };
         }
@@ -197,7 +197,10 @@ impl ApnsDispatcher {
         }
         Answered {
             outcome: outcome(status, &reason, wait),
-            answer: VendorAnswer { status, body },
+            answer: VendorAnswer {
+                status,
+                body: body.into(),
+            },
         }
     }
 }

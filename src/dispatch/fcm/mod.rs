@@ -144,7 +144,10 @@ impl FcmDispatcher {
                 .unwrap_or_default();
             return Answered {
                 outcome: Outcome::Delivered { message_id: name },
-                answer: VendorAnswer { status, body },
+                answer: VendorAnswer {
+                    status,
+                    body: body.into(),
+                },
             };
         }
         let error = serde_json::from_str::<ErrorBody>(&body)
@@ -161,7 +164,10 @@ impl FcmDispatcher {
         }
         Answered {
             outcome: outcome(status, code, &error.message, wait),
-            answer: VendorAnswer { status, body },
+            answer: VendorAnswer {
+                status,
+                body: body.into(),
+            },
         }
     }
 }

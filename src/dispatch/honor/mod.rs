@@ -191,7 +191,14 @@ impl Dispatcher for HonorDispatcher {
             self.tokens.refused(&access);
         }
         let per_token = resolve(status, &answer, &tokens, wait);
-        fill(&mut answers, per_token, &VendorAnswer { status, body });
+        fill(
+            &mut answers,
+            per_token,
+            &VendorAnswer {
+                status,
+                body: body.into(),
+            },
+        );
         settled(answers)
     }
 }

@@ -164,7 +164,14 @@ impl Dispatcher for HuaweiDispatcher {
             self.tokens.refused(&access);
         }
         let per_token = resolve(status, &answer, &tokens, wait);
-        fill(&mut answers, per_token, &VendorAnswer { status, body });
+        fill(
+            &mut answers,
+            per_token,
+            &VendorAnswer {
+                status,
+                body: body.into(),
+            },
+        );
         settled(answers)
     }
 }

@@ -176,7 +176,13 @@ impl Dispatcher for MeizuDispatcher {
             Err(e) => return vec![transport_failure(&e); batch.len()],
         };
         let outcomes = answers(status, &body, &push_ids);
-        answered(outcomes, &VendorAnswer { status, body })
+        answered(
+            outcomes,
+            &VendorAnswer {
+                status,
+                body: body.into(),
+            },
+        )
     }
 }
 

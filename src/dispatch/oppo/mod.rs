@@ -246,7 +246,13 @@ impl Dispatcher for OppoDispatcher {
         if token_refused {
             self.tokens.refused(&token);
         }
-        answered(outcomes, &VendorAnswer { status, body })
+        answered(
+            outcomes,
+            &VendorAnswer {
+                status,
+                body: body.into(),
+            },
+        )
     }
 }
 

@@ -178,7 +178,10 @@ impl VivoDispatcher {
         }
         Answered {
             outcome,
-            answer: VendorAnswer { status, body },
+            answer: VendorAnswer {
+                status,
+                body: body.into(),
+            },
         }
     }
 }

@@ -176,7 +176,14 @@ impl Dispatcher for XiaomiDispatcher {
         };
         let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
         let per_regid = resolve(status, &answer, &regids, wait);
-        fill(&mut answers, per_regid, &VendorAnswer { status, body });
+        fill(
+            &mut answers,
+            per_regid,
+            &VendorAnswer {
+                status,
+                body: body.into(),
+            },
+        );
         settled(answers)
     }
 }
