@@ -147,10 +147,8 @@ pub(crate) enum Tap {
     Activity(String),
 }
 
-/// The message's tap target. The notifier's default is "an intent action or activity class name": a class
-/// name's last dotted segment starts with a capital letter (`com.example.MainActivity`), an action's does not
-/// (`com.example.OPEN_CHAT` is read as an activity too, which vendors then open by class; use
-/// `config.click_action` to be explicit).
+/// The message's tap target, else the notifier's `default_click_action` read by [`default_is_activity`],
+/// else the launcher.
 pub(crate) fn tap(message: &Rendered, default_click_action: &str) -> Tap {
     let target = message
         .message
@@ -163,21 +161,27 @@ pub(crate) fn tap(message: &Rendered, default_click_action: &str) -> Tap {
         Some(click_action::Target::Action(a)) if !a.is_empty() => Tap::Action(a.clone()),
         Some(click_action::Target::Activity(a)) if !a.is_empty() => Tap::Activity(a.clone()),
         _ if default_click_action.is_empty() => Tap::Launcher,
-        _ if default_click_action.starts_with("intent:") => {
-            Tap::Action(default_click_action.to_owned())
+        _ if default_is_activity(default_click_action) => {
+            Tap::Activity(default_click_action.to_owned())
         }
-        _ => {
-            let last = default_click_action
-                .rsplit(['.', '/'])
-                .next()
-                .unwrap_or(default_click_action);
-            if last.chars().next().is_some_and(char::is_uppercase) {
-                Tap::Activity(default_click_action.to_owned())
-            } else {
-                Tap::Action(default_click_action.to_owned())
-            }
-        }
+        _ => Tap::Action(default_click_action.to_owned()),
     }
+}
+
+/// Whether a notifier's `default_click_action` names an activity rather than an intent action or intent URI.
+/// One rule for every vendor: an activity holds a `/` (`pkg/.Cls`) or its last segment is a CamelCase class
+/// name (`com.x.ChatActivity`); an intent action is written in capitals (`com.x.OPEN_CHAT`,
+/// `android.intent.action.VIEW`) or lower case, and an intent URI is passed on as it is.
+pub(crate) fn default_is_activity(text: &str) -> bool {
+    let last = text.rsplit(['.', '/']).next().unwrap_or("");
+    let class_name =
+        last.chars().next().is_some_and(char::is_uppercase) && last.chars().any(char::is_lowercase);
+    !is_intent_uri(text) && (text.contains('/') || class_name)
+}
+
+/// Whether `text` is an Android intent URI (`intent:#Intent;...;end` or its `#Intent;...` form).
+pub(crate) fn is_intent_uri(text: &str) -> bool {
+    text.starts_with("intent:") || text.starts_with("#Intent")
 }
 
 /// Whole seconds of `d`, rounded up.
@@ -229,6 +233,37 @@ mod tests {
             tap(&m, "intent:#Intent;action=x;end"),
             Tap::Action("intent:#Intent;action=x;end".into())
         );
+        // An intent action in capitals is an action, not a class (the rule Huawei and Xiaomi use too).
+        assert_eq!(
+            tap(&m, "com.a.OPEN_CHAT"),
+            Tap::Action("com.a.OPEN_CHAT".into())
+        );
+        assert_eq!(
+            tap(&m, "com.a/.ChatActivity"),
+            Tap::Activity("com.a/.ChatActivity".into())
+        );
+    }
+
+    #[test]
+    fn default_click_actions_are_read_by_one_rule() {
+        for activity in [
+            "com.a.MainActivity",
+            "com.a/.Main",
+            "com.a/com.a.Main",
+            "Main",
+        ] {
+            assert!(default_is_activity(activity), "{activity}");
+        }
+        for action in [
+            "com.a.OPEN_CHAT",
+            "android.intent.action.VIEW",
+            "com.a.open",
+            "intent:#Intent;component=com.a/.Main;end",
+            "#Intent;action=x;end",
+            "OPEN",
+        ] {
+            assert!(!default_is_activity(action), "{action}");
+        }
     }
 
     #[test]

@@ -13,7 +13,10 @@ use serde_json::{Map, Value, json};
 use crate::{
     dispatch::{
         Outcome, Rendered,
-        fields::{duration_text, ext_json, first, invalid, object, put, put_list, rfc3339, ttl},
+        fields::{
+            default_is_activity, duration_text, ext_json, first, invalid, is_intent_uri, object,
+            put, put_list, rfc3339, ttl,
+        },
     },
     proto::v1::{
         AndroidPriority, Badge, ClickAction, NotificationButton, NotificationImportance,
@@ -218,25 +221,15 @@ pub(crate) fn config_click(c: Option<&ClickAction>) -> Option<Tap<'_>> {
     }
 }
 
-/// The notifier's `default_click_action`: an intent URI; an activity when it holds a `/` (`pkg/.Cls`) or its
-/// last segment is a CamelCase class name (`com.x.ChatActivity`); else an intent action, which Android
-/// writes in capitals (`com.x.OPEN_CHAT`, `android.intent.action.VIEW`).
+/// The notifier's `default_click_action`, read by the rule every vendor shares.
 pub(crate) fn default_tap(text: &str) -> Option<Tap<'_>> {
     if text.is_empty() {
-        return None;
-    }
-    let last = text.rsplit(['.', '/']).next().unwrap_or("");
-    let class_name =
-        last.chars().next().is_some_and(char::is_uppercase) && last.chars().any(char::is_lowercase);
-    if !is_intent_uri(text) && (text.contains('/') || class_name) {
+        None
+    } else if default_is_activity(text) {
         Some(Tap::Activity(text))
     } else {
         Some(Tap::Action(text))
     }
-}
-
-pub(crate) fn is_intent_uri(text: &str) -> bool {
-    text.starts_with("intent:") || text.starts_with("#Intent")
 }
 
 /// An intent URI opening `activity` (`package/class` or a class of the app).

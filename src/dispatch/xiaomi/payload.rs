@@ -14,8 +14,8 @@ use std::time::Duration;
 use crate::{
     dispatch::{
         Outcome, Rendered,
-        fields::{chars, ext_json, first, invalid, ttl},
-        huawei::payload::{Tap, activity_intent, config_click, default_tap, is_intent_uri},
+        fields::{chars, ext_json, first, invalid, is_intent_uri, ttl},
+        huawei::payload::{Tap, activity_intent, config_click, default_tap},
     },
     proto::v1::XiaomiNotifyEffect,
 };
