@@ -53,17 +53,6 @@ pub(crate) fn settled(answers: Vec<Option<Answered>>) -> Vec<Answered> {
         .collect()
 }
 
-/// One answer per outcome, each with the raw answer of the request.
-pub(crate) fn answered(outcomes: Vec<Outcome>, raw: &VendorAnswer) -> Vec<Answered> {
-    outcomes
-        .into_iter()
-        .map(|outcome| Answered {
-            outcome,
-            answer: raw.clone(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

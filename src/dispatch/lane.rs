@@ -87,7 +87,21 @@ impl Lane {
                 .collect();
         }
         let mut reports: Vec<Option<Report>> = vec![None; bindings.len()];
-        let mut pending: Vec<usize> = (0..bindings.len()).collect();
+        // A binding without a token cannot reach any vendor: refused here, before any request.
+        let mut pending = Vec::with_capacity(bindings.len());
+        for (index, binding) in bindings.iter().enumerate() {
+            if binding.device_token.is_empty() {
+                reports[index] = Some(Report {
+                    outcome: Outcome::InvalidToken {
+                        reason: "the binding has no device token".into(),
+                    },
+                    answer: Default::default(),
+                    attempts: 0,
+                });
+            } else {
+                pending.push(index);
+            }
+        }
         let mut reauthorised = false;
         let mut attempt = 1;
         while !pending.is_empty() {

@@ -277,6 +277,33 @@ async fn a_partial_failure_reports_exactly_the_bad_tokens() {
 }
 
 #[tokio::test]
+async fn an_empty_token_is_refused_without_asking_the_vendor() {
+    let s = sandbox().await;
+    for v in ALL {
+        let mut batch = devices(v, 0..3);
+        batch[1].device_token.clear();
+        let reports = lane_of(&s, v).dispatch(&batch, &chat_message()).await;
+        assert!(delivered(&reports[0]), "{v:?}: {:?}", reports[0]);
+        assert!(
+            matches!(reports[1].outcome, Outcome::InvalidToken { .. }),
+            "{v:?}: {:?}",
+            reports[1]
+        );
+        assert_eq!(reports[1].attempts, 0, "{v:?}: no request for it");
+        assert!(delivered(&reports[2]), "{v:?}: {:?}", reports[2]);
+        let sent: Vec<String> = sends(&s, v).iter().flat_map(|r| fields(v, r).3).collect();
+        assert!(!sent.iter().any(String::is_empty), "{v:?}: {sent:?}");
+        assert_eq!(sent.len(), 2, "{v:?}: {sent:?}");
+        // A batch of only empty tokens makes no request at all.
+        v.core(&s).clear_requests();
+        let empty = bindings([String::new()]);
+        let reports = lane_of(&s, v).dispatch(&empty, &chat_message()).await;
+        assert!(matches!(reports[0].outcome, Outcome::InvalidToken { .. }));
+        assert!(sends(&s, v).is_empty(), "{v:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_thousand_and_one_devices_take_two_requests() {
     let s = sandbox().await;
     for v in ALL.into_iter().filter(|v| v.batches()) {

@@ -17,7 +17,9 @@ pub use sign::{sign, signed_form};
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, batch::answered, client, endpoint, transport_failure,
+    VendorAnswer,
+    batch::{fill, settled, split_empty},
+    client, endpoint, transport_failure,
 };
 use crate::{
     proto::v1::{MeizuCredentials, Notifier, Vendor},
@@ -164,7 +166,10 @@ impl Dispatcher for MeizuDispatcher {
             Ok(m) => m,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let push_ids: Vec<&str> = batch.iter().map(|b| b.device_token.as_str()).collect();
+        let (push_ids, mut slots) = split_empty(batch, "empty Meizu pushId");
+        if push_ids.is_empty() {
+            return settled(slots);
+        }
         let form = self.form(&push_ids.join(","), &message_json);
         let response = match self.http.post(&self.url).form(&form).send().await {
             Ok(r) => r,
@@ -176,13 +181,12 @@ impl Dispatcher for MeizuDispatcher {
             Err(e) => return vec![transport_failure(&e); batch.len()],
         };
         let outcomes = answers(status, &body, &push_ids);
-        answered(
-            outcomes,
-            &VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        )
+        let raw = VendorAnswer {
+            status,
+            body: body.into(),
+        };
+        fill(&mut slots, outcomes, &raw);
+        settled(slots)
     }
 }
 

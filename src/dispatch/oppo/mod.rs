@@ -18,7 +18,9 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, batch::answered, client, endpoint, transport_failure,
+    VendorAnswer,
+    batch::{fill, settled, split_empty},
+    client, endpoint, transport_failure,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -211,11 +213,14 @@ impl Dispatcher for OppoDispatcher {
             Ok(r) => r,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
+        let (tokens, mut slots) = split_empty(batch, "empty OPPO registration id");
+        if tokens.is_empty() {
+            return settled(slots);
+        }
         let token = match self.tokens.current().await {
             Ok(t) => t,
             Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
-        let tokens: Vec<&str> = batch.iter().map(|b| b.device_token.as_str()).collect();
         let single = tokens.len() == 1;
         let form = if single {
             vec![
@@ -246,13 +251,12 @@ impl Dispatcher for OppoDispatcher {
         if token_refused {
             self.tokens.refused(&token);
         }
-        answered(
-            outcomes,
-            &VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        )
+        let raw = VendorAnswer {
+            status,
+            body: body.into(),
+        };
+        fill(&mut slots, outcomes, &raw);
+        settled(slots)
     }
 }
 
