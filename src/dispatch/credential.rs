@@ -27,7 +27,9 @@ impl GrantError {
     /// The failed grant as the outcome of every device of the request.
     pub fn outcome(self) -> Outcome {
         if self.transient {
-            Outcome::retryable(self.reason)
+            Outcome::TokenUnavailable {
+                reason: self.reason,
+            }
         } else {
             Outcome::AuthFailed {
                 reason: self.reason,
@@ -263,5 +265,29 @@ mod tests {
             assert_eq!(t.await.unwrap(), Err("down".to_string()));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_grant_is_a_token_outcome_retried_only_when_transient() {
+        let down = GrantError {
+            reason: "unreachable".into(),
+            transient: true,
+        }
+        .outcome();
+        assert_eq!(down.kind(), "token_unavailable");
+        assert!(down.is_retryable());
+        let refused = GrantError {
+            reason: "invalid client".into(),
+            transient: false,
+        }
+        .outcome();
+        assert!(matches!(
+            refused,
+            Outcome::AuthFailed {
+                at_token_endpoint: true,
+                ..
+            }
+        ));
+        assert!(!refused.is_retryable());
     }
 }

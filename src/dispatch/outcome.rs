@@ -43,6 +43,12 @@ pub enum Outcome {
         /// How long the vendor asked us to wait, when it said.
         retry_after: Option<Duration>,
     },
+    /// The vendor's token (auth) endpoint did not answer or failed transiently, so no request could be
+    /// signed: worth another try, and reported apart from send failures (`get push token fail`).
+    TokenUnavailable {
+        /// What failed.
+        reason: String,
+    },
     /// The vendor refused the message itself; sending it again would not help.
     Rejected {
         /// The vendor's reason.
@@ -73,7 +79,9 @@ impl Outcome {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Outcome::Retryable { .. } | Outcome::RateLimited { .. }
+            Outcome::Retryable { .. }
+                | Outcome::RateLimited { .. }
+                | Outcome::TokenUnavailable { .. }
         )
     }
 
@@ -96,6 +104,7 @@ impl Outcome {
             Outcome::RateLimited { .. } => "rate_limited",
             Outcome::QuotaExceeded { .. } => "quota_exceeded",
             Outcome::Retryable { .. } => "retryable",
+            Outcome::TokenUnavailable { .. } => "token_unavailable",
             Outcome::Rejected { .. } => "rejected",
             Outcome::InvalidMessage { .. } => "invalid_message",
             Outcome::InvalidVoip { .. } => "invalid_voip",
