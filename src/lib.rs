@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod labels;
 pub mod notifier;
 pub mod proto;
+pub mod push;
 pub mod sandbox;
 pub mod server;
 pub mod settings;

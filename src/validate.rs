@@ -102,6 +102,43 @@ pub fn max_chars(value: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Length where a CJK character (Han, kana, Hangul, full-width forms) counts 2 and anything else (Latin,
+/// emoji) 1: how Easemob and vivo measure notification text.
+pub fn width(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            let wide = matches!(c as u32,
+                0x1100..=0x115F | 0x2E80..=0x303F | 0x3040..=0x33FF | 0x3400..=0x4DBF
+                | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF
+                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+/// `Err` saying how wide `value` is when it is wider than `max` (see [`width`]).
+pub fn max_width(value: &str, max: usize) -> Result<(), String> {
+    let w = width(value);
+    if w > max {
+        return Err(format!(
+            "is {w} wide (a CJK character counts 2); at most {max} is allowed"
+        ));
+    }
+    Ok(())
+}
+
+/// The longest start of `text` no wider than `max`.
+pub fn cut_to_width(text: &str, max: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in text.char_indices() {
+        used += width(c.encode_utf8(&mut [0; 4]));
+        if used > max {
+            return &text[..i];
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +174,16 @@ mod tests {
         let err = v.into_result().unwrap_err();
         assert_eq!(err.list().len(), 1);
         assert_eq!(err.to_string(), "b: bad");
+    }
+
+    #[test]
+    fn widths_count_cjk_twice() {
+        assert_eq!(width("ab"), 2);
+        assert_eq!(width("你好"), 4);
+        assert!(max_width("你好", 4).is_ok());
+        assert!(max_width("你好a", 4).is_err());
+        assert_eq!(cut_to_width("a你好", 3), "a你");
+        assert_eq!(cut_to_width("a你好", 2), "a");
+        assert_eq!(cut_to_width("abc", 5), "abc");
     }
 }

@@ -103,15 +103,7 @@ pub(crate) fn chars(text: &str) -> usize {
 
 /// Length where a CJK character counts 2 and anything else (Latin, emoji) 1, as vivo counts.
 pub(crate) fn width(text: &str) -> usize {
-    text.chars()
-        .map(|c| {
-            let wide = matches!(c as u32,
-                0x1100..=0x115F | 0x2E80..=0x303F | 0x3040..=0x33FF | 0x3400..=0x4DBF
-                | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF
-                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
-            if wide { 2 } else { 1 }
-        })
-        .sum()
+    crate::validate::width(text)
 }
 
 /// Refuses `text` in `field` when `measure` says it is over `limit`, or empty when `required`.

@@ -269,6 +269,37 @@ impl Notifiers {
         Ok(record.public.unwrap_or_default())
     }
 
+    /// Bans notifier `name` because its vendor refused its credentials: pushes to its bindings then fail with
+    /// `notifier is ban` until the caller enables it or gives new credentials. Nothing changes (and `false` is
+    /// answered) when the notifier is gone, no longer enabled, or its credentials changed since the refused
+    /// push used those with `fingerprint`.
+    pub async fn ban(
+        &self,
+        app: &str,
+        name: &str,
+        fingerprint: &str,
+        reason: &str,
+    ) -> Result<bool, NotifierError> {
+        let Some(mut record) = self.store.notifiers.get_notifier(app, name).await? else {
+            return Ok(false);
+        };
+        let Some(public) = record.public.as_mut() else {
+            return Ok(false);
+        };
+        let same_credentials = public
+            .credential_summary
+            .as_ref()
+            .is_some_and(|s| s.fingerprint == fingerprint);
+        if !same_credentials || public.state != NotifierState::Enabled as i32 {
+            return Ok(false);
+        }
+        public.state = NotifierState::Banned as i32;
+        public.state_reason = reason.chars().take(MAX_STATE_REASON_CHARS).collect();
+        public.update_time = Some(timestamp(now_ms()));
+        self.store.notifiers.update_notifier(app, record).await?;
+        Ok(true)
+    }
+
     /// Deletes a notifier.
     pub async fn delete(&self, app: &str, name: &str) -> Result<(), NotifierError> {
         if let Err(e) = check_name(name) {
@@ -342,6 +373,9 @@ impl Notifiers {
         }
     }
 }
+
+/// Longest vendor answer kept as a ban's `state_reason`.
+const MAX_STATE_REASON_CHARS: usize = 512;
 
 const BANNED_BY_SERVER: &str =
     "BANNED is set by the server when the vendor refuses the credentials; use ENABLED or DISABLED";

@@ -39,6 +39,12 @@ pub const USER_SETTINGS: &str = "user_settings";
 pub const CONVERSATION_SETTINGS: &str = "conversation_settings";
 /// Tree of push templates, keyed by app + template name.
 pub const TEMPLATES: &str = "templates";
+/// Tree of stored push messages, keyed by app + message id.
+pub const MESSAGES: &str = "messages";
+/// Tree of idempotent answers, keyed by app + RPC + [`SEP`] + request id.
+pub const IDEMPOTENT_ANSWERS: &str = "idempotent_answers";
+/// Tree of accepted asynchronous pushes, keyed by app + a big-endian sequence number (acceptance order).
+pub const PUSH_QUEUE: &str = "push_queue";
 
 /// Key of an app record.
 pub fn app(name: &str) -> Vec<u8> {
@@ -56,6 +62,24 @@ pub fn app_prefix(app: &str) -> Vec<u8> {
 /// Key of one callback rule of an app.
 pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
     scoped(app, rule.as_bytes())
+}
+
+/// Key of a stored message.
+pub fn message(app: &str, id: &str) -> Vec<u8> {
+    scoped(app, id.as_bytes())
+}
+
+/// Key of the answer kept for `request_id` of `rpc`; request ids are free text, so they come last.
+pub fn idempotent_answer(app: &str, rpc: &str, request_id: &str) -> Vec<u8> {
+    let mut key = joined(app, &[rpc]);
+    key.push(SEP);
+    key.extend_from_slice(request_id.as_bytes());
+    key
+}
+
+/// Key of a queued push: the sequence number big-endian so that keys sort in acceptance order.
+pub fn queued_push(app: &str, seq: u64) -> Vec<u8> {
+    scoped(app, &seq.to_be_bytes())
 }
 
 /// Joins the parts of a key with [`SEP`]; user ids, device ids, notifier names and tokens cannot contain it.

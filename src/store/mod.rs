@@ -7,10 +7,13 @@
 pub mod apps;
 pub mod bindings;
 pub mod callback_rules;
+pub mod idempotency;
 pub mod keys;
 pub mod labels;
+pub mod messages;
 pub mod meta;
 pub mod notifiers;
+pub mod push_queue;
 pub mod settings;
 mod sled;
 pub mod templates;
@@ -22,9 +25,12 @@ use async_trait::async_trait;
 pub use apps::{AppRecord, AppRepository};
 pub use bindings::{BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
+pub use idempotency::{IdempotencyRepository, IdempotentAnswer};
 pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
+pub use messages::MessageRepository;
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
+pub use push_queue::{PushQueueRepository, QueueKey, QueuedPush};
 pub use settings::{
     ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile, UserSettingsRecord,
     UserSettingsRepository,
@@ -88,6 +94,12 @@ pub struct Store {
     pub user_settings: Arc<dyn UserSettingsRepository>,
     /// Push templates.
     pub templates: Arc<dyn TemplateRepository>,
+    /// Stored push messages.
+    pub messages: Arc<dyn MessageRepository>,
+    /// Answers of idempotent requests.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// Accepted asynchronous pushes.
+    pub push_queue: Arc<dyn PushQueueRepository>,
     flush: Arc<dyn Flush>,
 }
 
@@ -104,6 +116,9 @@ impl Store {
             bindings: sled.clone(),
             user_settings: sled.clone(),
             templates: sled.clone(),
+            messages: sled.clone(),
+            idempotency: sled.clone(),
+            push_queue: sled.clone(),
             flush: sled,
         })
     }

@@ -3,9 +3,12 @@
 mod apps;
 mod bindings;
 mod callback_rules;
+mod idempotency;
 mod labels;
+mod messages;
 mod meta;
 mod notifiers;
+mod push_queue;
 mod settings;
 mod templates;
 #[cfg(test)]

@@ -1,0 +1,660 @@
+//! The send path for one user: plan (targets and the rules that decide before any delivery), then execute
+//! (vendor lanes and the own channel, with the strategy's fallback).
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::future::join_all;
+
+use super::{
+    DeviceOutcome, Failure, PushConfig,
+    channel_port::{ChannelFailure, Handoff, OwnChannel},
+    reason::{classify, outcome_text},
+    render::{self, Sender},
+    route::{self, Plan, Target},
+};
+use crate::{
+    dispatch::{Dispatch, DispatchError, Outcome, Rendered},
+    notifier::Notifiers,
+    proto::v1::{
+        DeliveryChannel, DeliveryStatus, Notifier, NotifierState, PushMessage, Strategy, Vendor,
+    },
+    settings::{
+        dnd::{PushContext, conversation_of, held_back, is_mentioned},
+        parse_time_zone,
+    },
+    store::{BindingRecord, Store, StoreError},
+    tenant::now_ms,
+};
+
+/// A push to one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPush {
+    /// The app.
+    pub app: String,
+    /// The receiving user.
+    pub user: String,
+    /// The routing strategy.
+    pub strategy: Strategy,
+    /// The message as accepted (validated, not rendered).
+    pub message: PushMessage,
+    /// Id of the push.
+    pub message_id: String,
+    /// When it was accepted, Unix milliseconds.
+    pub accepted_ms: i64,
+    /// The task that sends it; empty for PushService sends.
+    pub task_id: String,
+}
+
+/// Why a push could not be planned at all (the store failed); per-device failures are outcomes instead.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The own channel failed.
+    #[error(transparent)]
+    Channel(#[from] ChannelFailure),
+}
+
+/// One target of a planned push and its outcome when planning already decided it.
+#[derive(Debug, Clone)]
+struct Slot {
+    target: Option<Target>,
+    decided: Option<DeviceOutcome>,
+}
+
+/// A user's push with its targets and the outcomes decided before any delivery.
+#[derive(Debug)]
+pub struct Planned {
+    push: UserPush,
+    rendered: PushMessage,
+    slots: Vec<Slot>,
+}
+
+impl Planned {
+    /// How many outcomes the push has (one per target).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the push has no target (never: a user without devices gets one failure outcome).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The outcome of target `index` when its delivery has not finished by a deadline: an ERROR saying the
+    /// push goes on in the background.
+    pub fn unfinished(&self, index: usize) -> DeviceOutcome {
+        let slot = &self.slots[index];
+        let target = slot.target.as_ref();
+        let mut outcome = DeviceOutcome::failed(
+            target.map_or("", |t| t.device_id.as_str()),
+            Failure::PushYetButFail,
+            "deadline exceeded before the outcome was known; the push goes on in the background",
+        )
+        .with_status(DeliveryStatus::Error);
+        if let Some(b) = target.and_then(|t| t.binding.as_ref()) {
+            outcome = outcome.via(&b.notifier_name, vendor_of(b), &b.device_token);
+        }
+        outcome
+    }
+}
+
+/// Outcomes as they become known, shared with a caller that may stop waiting (SendSync's deadline).
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<Vec<Option<DeviceOutcome>>>>);
+
+impl Progress {
+    /// Room for `n` outcomes.
+    pub fn new(n: usize) -> Self {
+        Self(Arc::new(Mutex::new(vec![None; n])))
+    }
+
+    fn set(&self, index: usize, outcome: DeviceOutcome) {
+        if let Ok(mut slots) = self.0.lock()
+            && let Some(slot) = slots.get_mut(index)
+        {
+            *slot = Some(outcome);
+        }
+    }
+
+    /// The outcomes known so far, by target index.
+    pub fn snapshot(&self) -> Vec<Option<DeviceOutcome>> {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// The send path: everything between an accepted push and the outcome of each device.
+#[derive(Clone)]
+pub struct Pusher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    dispatch: Dispatch,
+    notifiers: Notifiers,
+    channel: Arc<dyn OwnChannel>,
+    config: PushConfig,
+    max_bindings_per_user: usize,
+}
+
+impl Pusher {
+    /// A send path over `store`, delivering through `dispatch` and `channel`.
+    pub fn new(
+        store: Store,
+        dispatch: Dispatch,
+        notifiers: Notifiers,
+        channel: Arc<dyn OwnChannel>,
+        config: PushConfig,
+        max_bindings_per_user: usize,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                dispatch,
+                notifiers,
+                channel,
+                config,
+                max_bindings_per_user,
+            }),
+        }
+    }
+
+    /// The send path's settings.
+    pub fn config(&self) -> &PushConfig {
+        &self.inner.config
+    }
+
+    /// The store the send path reads.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Plans and executes `push`; one outcome per target.
+    pub async fn push_user(&self, push: UserPush) -> Result<Vec<DeviceOutcome>, PushError> {
+        let planned = self.plan(push).await?;
+        let progress = Progress::new(planned.len());
+        Ok(self.execute(planned, &progress).await)
+    }
+
+    /// Finds the user's targets and decides every outcome that needs no delivery: no device, the message's
+    /// own flags, expiry, do-not-disturb, the device filter, unusable bindings.
+    pub async fn plan(&self, push: UserPush) -> Result<Planned, PushError> {
+        let s = &self.inner;
+        let (app, user) = (push.app.as_str(), push.user.as_str());
+        let now = now_ms();
+        let bindings = s
+            .store
+            .bindings
+            .user_bindings(app, user, None, s.max_bindings_per_user.max(1) + 1)
+            .await?
+            .0;
+        let channel_devices = s.channel.devices(app, user).await?;
+        let targets = route::targets(push.strategy, bindings.clone(), &channel_devices, |d| {
+            s.channel.is_online(app, d)
+        });
+        if targets.is_empty() {
+            let exists = !bindings.is_empty()
+                || !channel_devices.is_empty()
+                || s.store.labels.has_user(app, user).await?
+                || s.store.user_settings.has_user(app, user).await?;
+            let failure = if exists {
+                Failure::NoPushBinding
+            } else {
+                Failure::NoUserExist
+            };
+            return Ok(Planned {
+                rendered: push.message.clone(),
+                push,
+                slots: vec![Slot {
+                    target: None,
+                    decided: Some(DeviceOutcome::failed("", failure, "")),
+                }],
+            });
+        }
+
+        let options = push.message.options.clone().unwrap_or_default();
+        let conversation = options.conversation.clone().unwrap_or_default();
+        let conversation_key = conversation_of(&conversation);
+        let profile = s
+            .store
+            .user_settings
+            .push_profile(app, user, conversation_key.as_ref())
+            .await?;
+        let named = match push
+            .message
+            .template
+            .as_ref()
+            .filter(|t| !t.name.is_empty())
+        {
+            Some(t) => Some(s.store.templates.get_template(app, &t.name).await?.ok_or(t)),
+            None => None,
+        };
+        let nickname = if conversation.from.is_empty() {
+            String::new()
+        } else {
+            s.store
+                .user_settings
+                .get_user_settings(app, &conversation.from)
+                .await?
+                .map(|r| r.nickname)
+                .unwrap_or_default()
+        };
+        let rendered = render::for_user(
+            &push.message,
+            &profile,
+            named.as_ref().and_then(|n| n.as_ref().ok()),
+            Sender {
+                nickname: &nickname,
+            },
+            &s.config,
+        );
+
+        // Rules for the whole message, first match wins.
+        let whole: Option<(Failure, String)> = if options.ignore_notification {
+            Some((Failure::MessageIgnorePush, String::new()))
+        } else if let Some(waited) = self.expired(&push, now) {
+            Some((
+                Failure::ExpireMessage,
+                format!("waited {}s before it could be sent", waited.as_secs()),
+            ))
+        } else if let Some(Err(t)) = &named {
+            Some((
+                Failure::InvalidMessage,
+                format!("template {:?} no longer exists", t.name),
+            ))
+        } else {
+            let zone = s
+                .store
+                .apps
+                .get_app(app)
+                .await?
+                .and_then(|a| parse_time_zone(&a.time_zone).ok())
+                .unwrap_or_default();
+            let context = PushContext {
+                conversation: conversation_key.as_ref(),
+                mentioned: is_mentioned(user, options.at_all, &options.at_users),
+                force: options.force_notification,
+                now_ms: now,
+            };
+            held_back(&profile, &zone, &context)
+                .map(|why| (Failure::UserIgnorePush, format!("do-not-disturb: {why:?}")))
+        };
+        let filter = options.filter.unwrap_or_default();
+        let slots = targets
+            .into_iter()
+            .map(|target| {
+                let decided = match (&whole, &target.binding) {
+                    (Some((failure, text)), _) => Some(attribute(
+                        DeviceOutcome::failed(&target.device_id, *failure, text.clone()),
+                        &target,
+                    )),
+                    (None, binding) => {
+                        let device = &target.device_id;
+                        let notifier = binding.as_ref().map(|b| b.notifier_name.as_str());
+                        let excluded = (!filter.accept_device_ids.is_empty()
+                            && !filter.accept_device_ids.contains(device))
+                            || filter.ignore_device_ids.contains(device)
+                            || notifier.is_some_and(|n| {
+                                (!filter.accept_notifier_names.is_empty()
+                                    && !filter.accept_notifier_names.iter().any(|a| a == n))
+                                    || filter.ignore_notifier_names.iter().any(|i| i == n)
+                            });
+                        if excluded {
+                            Some(attribute(
+                                DeviceOutcome::failed(device, Failure::IgnorePushDeviceId, ""),
+                                &target,
+                            ))
+                        } else if binding
+                            .as_ref()
+                            .is_some_and(|b| b.device_token.is_empty() || b.notifier_name.is_empty())
+                        {
+                            Some(attribute(
+                                DeviceOutcome::failed(
+                                    device,
+                                    Failure::IllegalBinding,
+                                    "the binding has no token or no notifier",
+                                ),
+                                &target,
+                            ))
+                        } else if target.plan == Plan::Offline {
+                            Some(DeviceOutcome::failed(
+                                device,
+                                Failure::NoPushBinding,
+                                "the device is offline and the strategy reaches online devices only",
+                            ))
+                        } else {
+                            None
+                        }
+                    }
+                };
+                Slot {
+                    target: Some(target),
+                    decided,
+                }
+            })
+            .collect();
+        Ok(Planned {
+            push,
+            rendered,
+            slots,
+        })
+    }
+
+    /// How long the push has waited, when that is past its limit (the TTL, at most `max_wait`).
+    fn expired(&self, push: &UserPush, now: i64) -> Option<Duration> {
+        let waited = Duration::from_millis(u64::try_from(now - push.accepted_ms).unwrap_or(0));
+        let ttl = push
+            .message
+            .options
+            .as_ref()
+            .and_then(|o| o.ttl)
+            .and_then(|t| Duration::try_from(t).ok());
+        let limit = ttl.map_or(self.inner.config.max_wait, |t| {
+            t.min(self.inner.config.max_wait)
+        });
+        (waited > limit).then_some(waited)
+    }
+
+    /// Delivers what planning left open and returns every outcome in target order (a device that fell back
+    /// from its vendor to the own channel reports the channel's outcome once). Outcomes are written to
+    /// `progress` as they become known.
+    pub async fn execute(&self, planned: Planned, progress: &Progress) -> Vec<DeviceOutcome> {
+        let Planned {
+            push,
+            rendered,
+            slots,
+        } = planned;
+        let mut outcomes: Vec<Option<DeviceOutcome>> = Vec::with_capacity(slots.len());
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut to_channel = Vec::new();
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some(decided) = &slot.decided {
+                progress.set(i, decided.clone());
+            }
+            outcomes.push(slot.decided.clone());
+            if let (None, Some(target)) = (&slot.decided, &slot.target) {
+                match (&target.plan, &target.binding) {
+                    (Plan::Vendor { .. }, Some(b)) => {
+                        groups.entry(b.notifier_name.clone()).or_default().push(i)
+                    }
+                    _ => to_channel.push(i),
+                }
+            }
+        }
+        let handoff = Handoff {
+            message_id: push.message_id.clone(),
+            message: render::for_channel(&rendered),
+            send_time_ms: push.accepted_ms,
+            expire_ms: push
+                .message
+                .options
+                .as_ref()
+                .and_then(|o| o.ttl)
+                .and_then(|t| Duration::try_from(t).ok())
+                .map(|t| push.accepted_ms + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)),
+            task_id: push.task_id.clone(),
+        };
+        let for_vendors = Rendered {
+            id: push.message_id.clone(),
+            message: rendered,
+            accepted_ms: push.accepted_ms,
+        };
+
+        let channel_work = join_all(to_channel.iter().map(|&i| {
+            let device = slots[i]
+                .target
+                .as_ref()
+                .map_or(String::new(), |t| t.device_id.clone());
+            let (push, handoff) = (&push, &handoff);
+            async move {
+                let outcome = self.to_channel(push, &device, handoff).await;
+                progress.set(i, outcome.clone());
+                (i, outcome)
+            }
+        }));
+        let vendor_work = join_all(groups.into_iter().map(|(notifier, indexes)| {
+            let bindings: Vec<BindingRecord> = indexes
+                .iter()
+                .filter_map(|&i| slots[i].target.as_ref()?.binding.clone())
+                .collect();
+            let (push, for_vendors) = (&push, &for_vendors);
+            async move {
+                let results = self
+                    .through_vendor(push, &notifier, bindings, for_vendors)
+                    .await;
+                for (&i, outcome) in indexes.iter().zip(&results) {
+                    progress.set(i, outcome.clone());
+                }
+                indexes.into_iter().zip(results).collect::<Vec<_>>()
+            }
+        }));
+        let (channel_done, vendor_done) = futures::join!(channel_work, vendor_work);
+        for (i, outcome) in channel_done
+            .into_iter()
+            .chain(vendor_done.into_iter().flatten())
+        {
+            outcomes[i] = Some(outcome);
+        }
+
+        // Fallback: a device whose every vendor delivery failed gets the push over the own channel, once.
+        let mut by_device: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some(t) = &slot.target
+                && t.plan == (Plan::Vendor { fallback: true })
+            {
+                by_device.entry(t.device_id.as_str()).or_default().push(i);
+            }
+        }
+        let mut merged = vec![false; slots.len()];
+        for (device, indexes) in by_device {
+            let all_failed = indexes
+                .iter()
+                .all(|&i| outcomes[i].as_ref().is_some_and(|o| !o.succeeded()));
+            if !all_failed {
+                continue;
+            }
+            let outcome = self.to_channel(&push, device, &handoff).await;
+            progress.set(indexes[0], outcome.clone());
+            outcomes[indexes[0]] = Some(outcome);
+            for &i in &indexes[1..] {
+                merged[i] = true;
+            }
+        }
+        outcomes
+            .into_iter()
+            .zip(merged)
+            .filter(|(_, merged)| !merged)
+            .filter_map(|(o, _)| o)
+            .collect()
+    }
+
+    async fn to_channel(&self, push: &UserPush, device: &str, handoff: &Handoff) -> DeviceOutcome {
+        let result = self
+            .inner
+            .channel
+            .deliver(&push.app, &push.user, device, handoff)
+            .await;
+        let mut outcome = match result {
+            Ok(live) => {
+                let mut o = DeviceOutcome::failed(device, Failure::PushYetButFail, "")
+                    .with_status(DeliveryStatus::Success);
+                o.failure = None;
+                o.in_inbox = !live;
+                o
+            }
+            Err(e) => DeviceOutcome::failed(device, Failure::PushYetButFail, e.to_string())
+                .with_status(DeliveryStatus::Error),
+        };
+        outcome.channel = DeliveryChannel::Own;
+        outcome
+    }
+
+    /// Pushes `bindings` (all of `notifier`) through its lane and reports each.
+    async fn through_vendor(
+        &self,
+        push: &UserPush,
+        notifier: &str,
+        bindings: Vec<BindingRecord>,
+        message: &Rendered,
+    ) -> Vec<DeviceOutcome> {
+        let every = |failure: Failure, status: DeliveryStatus, text: &str| {
+            bindings
+                .iter()
+                .map(|b| {
+                    DeviceOutcome::failed(&b.device_id, failure, text)
+                        .with_status(status)
+                        .via(notifier, vendor_of(b), &b.device_token)
+                })
+                .collect::<Vec<_>>()
+        };
+        let lane = match self.inner.dispatch.lane(&push.app, notifier).await {
+            Ok(Some(lane)) => lane,
+            Ok(None) => return every(Failure::NoNotifierExist, DeliveryStatus::Fail, ""),
+            Err(e @ (DispatchError::Credentials(_) | DispatchError::Tls(_))) => {
+                return every(
+                    Failure::InvalidNotifier,
+                    DeliveryStatus::Fail,
+                    &e.to_string(),
+                );
+            }
+            Err(e) => {
+                tracing::error!(app = %push.app, notifier, error = %e, "notifier lane unavailable");
+                return every(
+                    Failure::PushYetButFail,
+                    DeliveryStatus::Error,
+                    &e.to_string(),
+                );
+            }
+        };
+        let public: &Notifier = lane.notifier();
+        match NotifierState::try_from(public.state) {
+            Ok(NotifierState::Disabled) => {
+                return every(Failure::NotifierDisabled, DeliveryStatus::Fail, "");
+            }
+            Ok(NotifierState::Banned) => {
+                return every(
+                    Failure::NotifierIsBan,
+                    DeliveryStatus::Fail,
+                    &public.state_reason,
+                );
+            }
+            _ => {}
+        }
+        let vendor = Vendor::try_from(public.vendor).unwrap_or(Vendor::Unspecified);
+        let reports = lane.dispatch(&bindings, message).await;
+        let mut banned = false;
+        let mut out = Vec::with_capacity(reports.len());
+        for (binding, report) in bindings.iter().zip(reports) {
+            let (status, failure) = classify(&report.outcome);
+            let mut outcome = DeviceOutcome::failed(
+                &binding.device_id,
+                Failure::PushYetButFail,
+                outcome_text(&report.outcome),
+            )
+            .via(notifier, vendor, &binding.device_token)
+            .with_status(status);
+            outcome.failure = failure;
+            outcome.vendor_response = report.answer.body.clone();
+            match &report.outcome {
+                Outcome::Delivered { message_id } => {
+                    outcome.vendor_message_id = message_id.clone();
+                }
+                Outcome::InvalidToken { .. } => {
+                    outcome.binding_removed = self.unbind(push, binding).await;
+                }
+                Outcome::AuthFailed {
+                    reason,
+                    at_token_endpoint: false,
+                } if !banned => {
+                    banned = true;
+                    self.ban(push, public, reason).await;
+                }
+                _ => {}
+            }
+            out.push(outcome);
+        }
+        out
+    }
+
+    /// Removes a binding whose token the vendor called invalid, unless it was re-bound with another token
+    /// since; answers whether it was removed.
+    async fn unbind(&self, push: &UserPush, binding: &BindingRecord) -> bool {
+        let store = &self.inner.store;
+        let current = store
+            .bindings
+            .user_bindings(
+                &push.app,
+                &push.user,
+                None,
+                self.inner.max_bindings_per_user.max(1) + 1,
+            )
+            .await;
+        let still_same = current.is_ok_and(|(all, _)| {
+            all.iter().any(|b| {
+                b.device_id == binding.device_id
+                    && b.notifier_name == binding.notifier_name
+                    && b.device_token == binding.device_token
+            })
+        });
+        if !still_same {
+            return false;
+        }
+        match store
+            .bindings
+            .unbind(
+                &push.app,
+                &push.user,
+                &binding.device_id,
+                Some(&binding.notifier_name),
+            )
+            .await
+        {
+            Ok(removed) => !removed.is_empty(),
+            Err(e) => {
+                tracing::error!(app = %push.app, error = %e, "cannot remove an invalid binding");
+                false
+            }
+        }
+    }
+
+    async fn ban(&self, push: &UserPush, notifier: &Notifier, reason: &str) {
+        let fingerprint = notifier
+            .credential_summary
+            .as_ref()
+            .map(|s| s.fingerprint.as_str())
+            .unwrap_or_default();
+        match self
+            .inner
+            .notifiers
+            .ban(&push.app, &notifier.name, fingerprint, reason)
+            .await
+        {
+            Ok(true) => {
+                tracing::warn!(app = %push.app, notifier = %notifier.name, reason, "notifier banned: the vendor refused its credentials")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(app = %push.app, notifier = %notifier.name, error = %e, "cannot ban a notifier")
+            }
+        }
+    }
+}
+
+/// The vendor a binding was made for.
+fn vendor_of(b: &BindingRecord) -> Vendor {
+    Vendor::try_from(b.vendor).unwrap_or(Vendor::Unspecified)
+}
+
+/// `outcome` attributed to the target's binding, when it has one.
+fn attribute(outcome: DeviceOutcome, target: &Target) -> DeviceOutcome {
+    match &target.binding {
+        Some(b) => outcome.via(&b.notifier_name, vendor_of(b), &b.device_token),
+        None => outcome,
+    }
+}
