@@ -74,6 +74,8 @@ pub struct Config {
     pub settings: SettingsConfig,
     /// Vendor dispatch: timeouts, retries, rate limits, circuit breaking, extra trusted CAs.
     pub dispatch: crate::dispatch::DispatchConfig,
+    /// The send path: message limits and defaults, waits, idempotency, the async queue.
+    pub push: crate::push::PushConfig,
 }
 
 /// The gRPC listener and its request limits.

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod device;
 pub mod label;
 pub mod notifier;
+pub mod push;
 pub mod settings;
 pub mod status;
 pub mod tokens;

@@ -7,8 +7,10 @@
 mod channel_port;
 mod config;
 mod engine;
+pub mod idempotency;
 pub mod limits;
 mod outcome;
+mod queue;
 mod reason;
 pub mod render;
 pub mod route;
@@ -16,5 +18,7 @@ pub mod route;
 pub use channel_port::{ChannelFailure, Handoff, OwnChannel};
 pub use config::PushConfig;
 pub use engine::{Planned, Progress, PushError, Pusher, UserPush};
+pub use idempotency::{Idempotency, IdempotencyError};
 pub use outcome::DeviceOutcome;
+pub use queue::{PushQueue, QueueError};
 pub use reason::{Failure, classify, outcome_text};
