@@ -112,6 +112,38 @@ impl TestServer {
         .expect("restart")
     }
 
+    /// Like [`restart`](Self::restart), running `offline` on the data directory while no server runs (to
+    /// write state the API cannot, as an older version or a damaged disk might have left it).
+    pub async fn restart_with(self, offline: impl FnOnce(&Path) + Send + 'static) -> Self {
+        tokio::task::spawn_blocking(move || {
+            let mut old = self;
+            let status = old.terminate();
+            assert!(status.success(), "shutdown failed: {status}");
+            offline(&old.data_dir);
+            let mut next = Self::spawn(old.data_dir.clone(), std::mem::take(&mut old.env));
+            next._tmp = old._tmp.take();
+            next
+        })
+        .await
+        .expect("restart")
+    }
+
+    /// Kills this process with SIGKILL (no shutdown, no flush) and starts a new one on the same data
+    /// directory and settings: a crash.
+    pub async fn kill_and_restart(self) -> Self {
+        tokio::task::spawn_blocking(move || {
+            let mut old = self;
+            let mut child = old.child.take().expect("running");
+            child.kill().expect("SIGKILL");
+            let _ = child.wait();
+            let mut next = Self::spawn(old.data_dir.clone(), std::mem::take(&mut old.env));
+            next._tmp = old._tmp.take();
+            next
+        })
+        .await
+        .expect("restart")
+    }
+
     /// The endpoint URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

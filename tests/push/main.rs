@@ -1,0 +1,10 @@
+//! The send path end to end: a real server over gRPC, pushing to the sandbox vendors (and, for the
+//! strategies, to devices subscribed to the own channel).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod rules;
+mod sends;
+mod support;
+mod vendors;

@@ -1,0 +1,302 @@
+//! A real server, an app holding every ready-made sandbox notifier, the sandbox vendors in this process,
+//! and clients for the send path.
+
+use std::{net::Ipv4Addr, time::Duration};
+
+pub use crate::common::{TestApp, TestServer, authed, create_app, violated_fields};
+pub use pushgate::{
+    proto::v1::{
+        AcceptStatus, BindDeviceRequest, ClickAction, Conversation, CreateMessageRequest, CreateNotifierRequest,
+        DeliveryChannel, DeliveryStatus, DeviceResult, FailureReason, GetMessageRequest,
+        ListBindingsRequest, MessageConfig, Notifier, NotifierState, PushFilter, PushMessage,
+        PushOptions, SendAsyncRequest, SendBatchRequest, SendSyncRequest, SendSyncResponse,
+        Strategy, UpdateNotifierRequest, Vendor, click_action,
+        device_service_client::DeviceServiceClient,
+        notifier_service_client::NotifierServiceClient, push_service_client::PushServiceClient,
+        send_async_request, send_batch_request, send_sync_request,
+    },
+    sandbox::{FakeCore, FaultAction, FaultRule, RecordedRequest, Sandbox, SandboxConfig},
+};
+pub use tonic::{Code, Status, transport::Channel};
+
+/// Every ready-made sandbox notifier, by name.
+pub const APNS: &str = "sandbox-apns-token";
+pub const APNS_CERT: &str = "sandbox-apns-cert";
+pub const FCM: &str = "sandbox-fcm";
+pub const HUAWEI: &str = "sandbox-huawei";
+pub const HONOR: &str = "sandbox-honor";
+pub const XIAOMI: &str = "sandbox-xiaomi";
+pub const OPPO: &str = "sandbox-oppo";
+pub const VIVO: &str = "sandbox-vivo";
+pub const MEIZU: &str = "sandbox-meizu";
+/// One notifier per vendor.
+pub const ONE_PER_VENDOR: [&str; 8] = [APNS, FCM, HUAWEI, HONOR, XIAOMI, OPPO, VIVO, MEIZU];
+
+/// The test world.
+pub struct Env {
+    /// The server process.
+    pub server: TestServer,
+    /// The app, with its token.
+    pub app: TestApp,
+    /// The vendors.
+    pub sandbox: Sandbox,
+    /// PushService.
+    pub push: PushServiceClient<Channel>,
+    /// DeviceService.
+    pub devices: DeviceServiceClient<Channel>,
+    /// NotifierService.
+    pub notifiers: NotifierServiceClient<Channel>,
+}
+
+impl Env {
+    /// A fresh server and sandbox, every sandbox notifier created.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The same with extra `PUSHGATE_*` settings.
+    pub async fn start_with(settings: &[(&str, &str)]) -> Self {
+        let sandbox = Sandbox::start(SandboxConfig {
+            host: Ipv4Addr::LOCALHOST.into(),
+            max_recorded: 20_000,
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox starts");
+        let settings: Vec<(String, String)> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let server = tokio::task::spawn_blocking(move || {
+            let pairs: Vec<(&str, &str)> = settings
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            TestServer::start_with(&pairs)
+        })
+        .await
+        .expect("server starts");
+        let app = create_app(&server, "push#test").await;
+        let channel = server.channel().await;
+        let mut env = Self {
+            push: PushServiceClient::new(channel.clone()),
+            devices: DeviceServiceClient::new(channel.clone()),
+            notifiers: NotifierServiceClient::new(channel),
+            server,
+            app,
+            sandbox,
+        };
+        for notifier in env.sandbox.notifiers() {
+            env.create_notifier(notifier).await;
+        }
+        env
+    }
+
+    /// Creates `notifier` in the app.
+    pub async fn create_notifier(&mut self, notifier: Notifier) {
+        let name = notifier.name.clone();
+        self.notifiers
+            .create_notifier(authed(
+                CreateNotifierRequest {
+                    notifier: Some(notifier),
+                },
+                &self.app.token,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    }
+
+    /// The ready-made sandbox notifier `name`.
+    pub fn ready_made(&self, name: &str) -> Notifier {
+        self.sandbox
+            .notifiers()
+            .into_iter()
+            .find(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no sandbox notifier {name}"))
+    }
+
+    /// Changes the notifier's `state`.
+    pub async fn set_state(&mut self, name: &str, state: NotifierState) {
+        self.notifiers
+            .update_notifier(authed(
+                UpdateNotifierRequest {
+                    notifier: Some(Notifier {
+                        name: name.into(),
+                        state: state as i32,
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["state".into()],
+                    }),
+                },
+                &self.app.token,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("update {name}: {e:?}"));
+    }
+
+    /// Binds `device` of `user` to `token` through `notifier`.
+    pub async fn bind(&mut self, user: &str, device: &str, notifier: &str, token: &str) {
+        self.devices
+            .bind_device(authed(
+                BindDeviceRequest {
+                    user: user.into(),
+                    device_id: device.into(),
+                    device_token: token.into(),
+                    notifier_name: notifier.into(),
+                },
+                &self.app.token,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("bind {user}/{device}: {e:?}"));
+    }
+
+    /// Binds `device` of `user` through `notifier` with a token of the right shape, and returns the token.
+    pub async fn bind_new(&mut self, user: &str, device: &str, notifier: &str) -> String {
+        let token = token_for(notifier, device);
+        self.bind(user, device, notifier, &token).await;
+        token
+    }
+
+    /// The device ids of the user's bindings.
+    pub async fn bound_devices(&mut self, user: &str) -> Vec<String> {
+        self.devices
+            .list_bindings(authed(
+                ListBindingsRequest {
+                    user: user.into(),
+                    ..Default::default()
+                },
+                &self.app.token,
+            ))
+            .await
+            .expect("list bindings")
+            .into_inner()
+            .bindings
+            .into_iter()
+            .map(|b| b.device_id)
+            .collect()
+    }
+
+    /// SendSync of `message` to `user`.
+    pub async fn send_sync(
+        &mut self,
+        user: &str,
+        strategy: Strategy,
+        message: PushMessage,
+    ) -> Result<SendSyncResponse, Status> {
+        self.send_sync_request(SendSyncRequest {
+            user: user.into(),
+            strategy: strategy as i32,
+            message_source: Some(send_sync_request::MessageSource::Message(message)),
+            request_id: String::new(),
+        })
+        .await
+    }
+
+    /// SendSync as given.
+    pub async fn send_sync_request(
+        &mut self,
+        request: SendSyncRequest,
+    ) -> Result<SendSyncResponse, Status> {
+        self.push
+            .send_sync(authed(request, &self.app.token))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The fake behind notifier `name`.
+    pub fn fake(&self, name: &str) -> &FakeCore {
+        let s = &self.sandbox;
+        match name {
+            APNS | APNS_CERT => s.apns().core(),
+            FCM => s.fcm().core(),
+            HUAWEI => s.huawei().core(),
+            HONOR => s.honor().core(),
+            XIAOMI => s.xiaomi().core(),
+            OPPO => s.oppo().core(),
+            VIVO => s.vivo().core(),
+            MEIZU => s.meizu().core(),
+            other => panic!("no fake for {other}"),
+        }
+    }
+
+    /// Send requests (not token requests) the fake behind `name` received.
+    pub fn sends(&self, name: &str) -> Vec<RecordedRequest> {
+        self.fake(name)
+            .requests()
+            .into_iter()
+            .filter(|r| !r.token_request)
+            .collect()
+    }
+
+    /// Send requests over every fake.
+    pub fn all_sends(&self) -> usize {
+        ONE_PER_VENDOR.iter().map(|n| self.sends(n).len()).sum()
+    }
+
+    /// Waits (at most 20 s) until the fake behind `name` received `n` send requests.
+    pub async fn wait_for_sends(&self, name: &str, n: usize) -> Vec<RecordedRequest> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let sends = self.sends(name);
+            if sends.len() >= n {
+                return sends;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} got {} of {n} sends",
+                sends.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A token of the shape `notifier`'s vendor hands out, unique per `seed`.
+pub fn token_for(notifier: &str, seed: &str) -> String {
+    let n: u64 = seed
+        .bytes()
+        .fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211));
+    match notifier {
+        APNS | APNS_CERT => format!("{n:064x}"),
+        FCM => format!("dev{n:016x}:APA91b{}", "x".repeat(140)),
+        _ => format!("tok{n:016x}"),
+    }
+}
+
+/// A plain message.
+pub fn hello() -> PushMessage {
+    PushMessage {
+        title: "Hello".into(),
+        content: "World".into(),
+        ..Default::default()
+    }
+}
+
+/// The message with `options`.
+pub fn with_options(options: PushOptions) -> PushMessage {
+    PushMessage {
+        options: Some(options),
+        ..hello()
+    }
+}
+
+/// The status of a result.
+pub fn status(r: &DeviceResult) -> DeliveryStatus {
+    DeliveryStatus::try_from(r.status).unwrap()
+}
+
+/// The failure reason of a result.
+pub fn reason(r: &DeviceResult) -> FailureReason {
+    FailureReason::try_from(r.reason).unwrap()
+}
+
+/// The result of device `device` (the only one for it).
+pub fn of<'a>(response: &'a SendSyncResponse, device: &str) -> &'a DeviceResult {
+    let mut found = response.results.iter().filter(|r| r.device_id == device);
+    let first = found
+        .next()
+        .unwrap_or_else(|| panic!("no result for {device}: {:?}", response.results));
+    assert!(found.next().is_none(), "two results for {device}");
+    first
+}
