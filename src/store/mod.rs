@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod bindings;
 pub mod callback_rules;
+pub mod inbox;
 pub mod keys;
 pub mod labels;
 pub mod meta;
@@ -22,6 +23,10 @@ use async_trait::async_trait;
 pub use apps::{AppRecord, AppRepository};
 pub use bindings::{BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
+pub use inbox::{
+    AckCountRecord, AckSubject, Appended, ChannelDeviceRecord, InboxEntry, InboxReceipt,
+    InboxRepository,
+};
 pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
@@ -88,6 +93,8 @@ pub struct Store {
     pub user_settings: Arc<dyn UserSettingsRepository>,
     /// Push templates.
     pub templates: Arc<dyn TemplateRepository>,
+    /// The own channel's inboxes, receipts and ack counters.
+    pub inbox: Arc<dyn InboxRepository>,
     flush: Arc<dyn Flush>,
 }
 
@@ -104,6 +111,7 @@ impl Store {
             bindings: sled.clone(),
             user_settings: sled.clone(),
             templates: sled.clone(),
+            inbox: sled.clone(),
             flush: sled,
         })
     }
