@@ -225,9 +225,15 @@ impl Devices {
 
 /// Device ids: 1..128 printable ASCII characters, no spaces.
 fn check_device_id(id: &str) -> Result<(), String> {
+    check_device_id_chars(id, MAX_DEVICE_ID)
+}
+
+/// The device-id alphabet (printable ASCII without spaces) at 1..`max` characters; the own channel uses it
+/// with its own length.
+pub fn check_device_id_chars(id: &str, max: usize) -> Result<(), String> {
     crate::validate::name_chars(
         id,
-        MAX_DEVICE_ID,
+        max,
         |c| c.is_ascii_graphic(),
         "printable ASCII characters without spaces",
     )

@@ -130,13 +130,13 @@ pub enum AckSubject<'a> {
 /// The own channel's inboxes, receipts, counters and devices.
 #[async_trait]
 pub trait InboxRepository: Send + Sync {
-    /// Writes `entry` (its `position` is assigned here, greater than any assigned before) with its receipt
-    /// and expiry, dropping the device's oldest entries beyond `max_per_device`. A push already known for
-    /// the device and user is not written twice.
+    /// Writes `entry` at a new position (assigned here, greater than any assigned before; `entry.position`
+    /// is ignored) with its receipt and expiry, dropping the device's oldest entries beyond
+    /// `max_per_device`. A push already known for the device and user is not written twice.
     async fn append(
         &self,
         app: &str,
-        entry: InboxEntry,
+        entry: &InboxEntry,
         max_per_device: usize,
     ) -> Result<Appended, StoreError>;
     /// Up to `limit` entries of a device's inbox with a position greater than `after`, oldest first, of any

@@ -153,7 +153,7 @@ impl InboxRepository for SledStore {
     async fn append(
         &self,
         app: &str,
-        mut entry: InboxEntry,
+        entry: &InboxEntry,
         max_per_device: usize,
     ) -> Result<Appended, StoreError> {
         let device = entry.device_id.clone();
@@ -180,8 +180,7 @@ impl InboxRepository for SledStore {
             .take(excess as usize)
             .collect::<Result<Vec<_>, _>>()?;
         // sled's ids start at 0; positions start at 1 so that `since = 0` replays the whole inbox.
-        entry.position = self.db.generate_id()? + 1;
-        let position = entry.position;
+        let position = self.db.generate_id()? + 1;
         let receipt = InboxReceipt {
             position,
             task_id: entry.task_id.clone(),
@@ -199,7 +198,11 @@ impl InboxRepository for SledStore {
         .encode_to_vec();
         let entry_key = keys::inbox_entry(app, &device, position);
         let index_key = keys::inbox_expiry(app, entry.purge_at_ms, position);
-        let value = entry.encode_to_vec();
+        let value = InboxEntry {
+            position,
+            ..entry.clone()
+        }
+        .encode_to_vec();
         let evicted = (&inbox, &receipts, &expiry, &counts)
             .transaction(
                 |(i, r, e, c)| -> ConflictableTransactionResult<u64, StoreError> {

@@ -31,10 +31,16 @@ fn count_entries(s: &super::SledStore, device: &str) -> usize {
 #[tokio::test]
 async fn positions_increase_and_pages_follow_them() {
     let (_dir, s) = temp_store();
-    let a = s.append(APP, entry("u", "d", "m1", FAR), 10).await.unwrap();
-    let b = s.append(APP, entry("u", "d", "m2", FAR), 10).await.unwrap();
+    let a = s
+        .append(APP, &entry("u", "d", "m1", FAR), 10)
+        .await
+        .unwrap();
+    let b = s
+        .append(APP, &entry("u", "d", "m2", FAR), 10)
+        .await
+        .unwrap();
     let c = s
-        .append(APP, entry("u", "d2", "m3", FAR), 10)
+        .append(APP, &entry("u", "d2", "m3", FAR), 10)
         .await
         .unwrap();
     assert!(a.position >= 1 && a.position < b.position && b.position < c.position);
@@ -58,20 +64,20 @@ async fn a_full_inbox_drops_its_oldest_and_a_retry_is_not_stored_twice() {
     let (_dir, s) = temp_store();
     for i in 0..5 {
         let done = s
-            .append(APP, entry("u", "d", &format!("m{i}"), FAR), 3)
+            .append(APP, &entry("u", "d", &format!("m{i}"), FAR), 3)
             .await
             .unwrap();
         assert_eq!(done.evicted, u64::from(i >= 3), "push {i}");
     }
     let page = s.inbox_page(APP, "d", 0, 10).await.unwrap();
     assert_eq!(ids(&page), ["m2", "m3", "m4"]);
-    let again = s.append(APP, entry("u", "d", "m4", FAR), 3).await.unwrap();
+    let again = s.append(APP, &entry("u", "d", "m4", FAR), 3).await.unwrap();
     assert!(again.duplicate);
     assert_eq!(again.position, page[2].position);
     assert_eq!(count_entries(&s, "d"), 3);
     // The same push for another user of the device is another push.
     assert!(
-        !s.append(APP, entry("u2", "d", "m4", FAR), 3)
+        !s.append(APP, &entry("u2", "d", "m4", FAR), 3)
             .await
             .unwrap()
             .duplicate
@@ -83,8 +89,10 @@ async fn acks_remove_entries_and_count_once() {
     let (_dir, s) = temp_store();
     let mut tasked = entry("u", "d", "m1", FAR);
     tasked.task_id = "t1".into();
-    s.append(APP, tasked, 10).await.unwrap();
-    s.append(APP, entry("u", "d", "m2", FAR), 10).await.unwrap();
+    s.append(APP, &tasked, 10).await.unwrap();
+    s.append(APP, &entry("u", "d", "m2", FAR), 10)
+        .await
+        .unwrap();
     let unknown = s
         .ack(APP, "u", "d", &["m1".into(), "nope".into()], false, 5)
         .await
@@ -122,14 +130,14 @@ async fn acks_remove_entries_and_count_once() {
 async fn the_sweep_deletes_what_is_due_in_batches() {
     let (_dir, s) = temp_store();
     for i in 0..5 {
-        s.append(APP, entry("u", "d", &format!("old{i}"), 100), 10)
+        s.append(APP, &entry("u", "d", &format!("old{i}"), 100), 10)
             .await
             .unwrap();
     }
-    s.append("o#b", entry("u", "d", "other", 100), 10)
+    s.append("o#b", &entry("u", "d", "other", 100), 10)
         .await
         .unwrap();
-    s.append(APP, entry("u", "d", "fresh", 1_000), 10)
+    s.append(APP, &entry("u", "d", "fresh", 1_000), 10)
         .await
         .unwrap();
     // Due but not swept: acks already say unknown.
@@ -152,7 +160,7 @@ async fn the_sweep_deletes_what_is_due_in_batches() {
     // Counts follow: four more fit under a limit of five without evicting "fresh".
     for i in 0..4 {
         let done = s
-            .append(APP, entry("u", "d", &format!("n{i}"), FAR), 5)
+            .append(APP, &entry("u", "d", &format!("n{i}"), FAR), 5)
             .await
             .unwrap();
         assert_eq!(done.evicted, 0);
@@ -170,14 +178,14 @@ async fn deleting_a_user_removes_only_theirs() {
     assert!(s.has_channel_devices(APP, "u2").await.unwrap());
     assert!(!s.has_channel_devices(APP, "u3").await.unwrap());
     for i in 0..300 {
-        s.append(APP, entry("u", "d", &format!("m{i}"), FAR), 1000)
+        s.append(APP, &entry("u", "d", &format!("m{i}"), FAR), 1000)
             .await
             .unwrap();
     }
-    s.append(APP, entry("u", "d2", "x", FAR), 1000)
+    s.append(APP, &entry("u", "d2", "x", FAR), 1000)
         .await
         .unwrap();
-    s.append(APP, entry("u2", "d", "y", FAR), 1000)
+    s.append(APP, &entry("u2", "d", "y", FAR), 1000)
         .await
         .unwrap();
     // An acked push has no entry left but its receipt goes too.
