@@ -14,10 +14,11 @@ pub use shed::ShedLayer;
 
 use crate::{
     api::{
-        app::AppApi, auth::AuthLayer, device::DeviceApi, label::LabelApi, notifier::NotifierApi,
-        settings::SettingsApi, tokens::AuthApi,
+        app::AppApi, auth::AuthLayer, channel::ChannelApi, device::DeviceApi, label::LabelApi,
+        notifier::NotifierApi, settings::SettingsApi, tokens::AuthApi,
     },
     callback::rules::CallbackRules,
+    channel::Channel,
     config::Config,
     devices::Devices,
     labels::Labels,
@@ -26,6 +27,7 @@ use crate::{
         FILE_DESCRIPTOR_SET,
         v1::{
             app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
+            channel_service_server::ChannelServiceServer,
             device_service_server::DeviceServiceServer, label_service_server::LabelServiceServer,
             notifier_service_server::NotifierServiceServer,
             user_settings_service_server::UserSettingsServiceServer,
@@ -98,6 +100,9 @@ pub async fn run(
                 .0
         }
     };
+    // Built before the services so that every one that needs the own channel (the device service for
+    // user deletion, the send path) shares this one hub of open streams.
+    let channel = Channel::new(store.clone(), config.channel.clone());
     let notifiers = Notifiers::new(
         store.clone(),
         Sealer::new(&credentials_key),
@@ -159,7 +164,8 @@ pub async fn run(
         ))))
         .add_service(UserSettingsServiceServer::new(SettingsApi::new(
             UserSettings::new(store.clone(), config.settings.clone()),
-        )));
+        )))
+        .add_service(ChannelServiceServer::new(ChannelApi::new(channel.clone())));
 
     // The store is open and every service is registered: from here on the server can answer.
     for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
@@ -177,6 +183,7 @@ pub async fn run(
 
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_health = health.clone();
+    let drain_channel = channel.clone();
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: no new calls, finishing the ones in flight");
@@ -185,6 +192,9 @@ pub async fn run(
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
         }
+        // Own-channel streams never end on their own: end them now (UNAVAILABLE, so devices reconnect
+        // elsewhere or later) rather than holding the drain for the whole grace period.
+        drain_channel.shutdown();
         let _ = draining_tx.send(());
     };
     let serve = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
