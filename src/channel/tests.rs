@@ -461,7 +461,7 @@ async fn the_inbox_survives_a_restart() {
             .await
             .unwrap();
         ch.inner.store.flush().await.unwrap();
-        ch.shutdown();
+        // Dropped without a shutdown: the sweeper holds no reference, so the store closes and reopens.
         d
     };
     let ch = open(dir.path(), config());
