@@ -98,7 +98,8 @@ async fn an_empty_inbox_completes_then_keepalives_outlast_the_request_timeout() 
             other => panic!("expected a keepalive, got {other:?}"),
         }
     }
-    assert!((5..=10).contains(&keepalives), "{keepalives} keepalives");
+    // Periodic, not a busy loop; loose at the low end for a loaded machine.
+    assert!((3..=10).contains(&keepalives), "{keepalives} keepalives");
 }
 
 #[tokio::test]
