@@ -76,6 +76,8 @@ pub struct Config {
     pub dispatch: crate::dispatch::DispatchConfig,
     /// The send path: message limits and defaults, waits, idempotency, the async queue.
     pub push: crate::push::PushConfig,
+    /// The own push channel: offline inbox, keepalives, stream buffers.
+    pub channel: ChannelConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -278,6 +280,39 @@ impl Default for SettingsConfig {
             max_nickname_chars: 100,
             max_pattern_chars: 1024,
             max_ignore_duration: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The own push channel (`ChannelService`): offline inbox and live streams.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// How long a push waits in a device's offline inbox at most; a shorter push TTL wins.
+    #[serde(with = "humantime_serde")]
+    pub inbox_retention: Duration,
+    /// A Subscribe stream idle this long gets a keepalive (at least 10 ms).
+    #[serde(with = "humantime_serde")]
+    pub keepalive_interval: Duration,
+    /// Live pushes one stream may have waiting for its client (at least 1); a client that lets more pile
+    /// up is cut off with RESOURCE_EXHAUSTED, its pushes staying in the inbox.
+    pub stream_buffer: usize,
+    /// Pushes one device's inbox holds (at least 1). A push beyond it drops the device's oldest one: the
+    /// newest pushes matter most to a device that comes back, and a sender cannot act on a refusal.
+    pub max_inbox_per_device: usize,
+    /// How often expired inbox entries are deleted (at least 10 ms); replay skips them even before that.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self {
+            inbox_retention: Duration::from_secs(7 * 24 * 3600),
+            keepalive_interval: Duration::from_secs(30),
+            stream_buffer: 256,
+            max_inbox_per_device: 1000,
+            sweep_interval: Duration::from_secs(60),
         }
     }
 }
@@ -565,6 +600,27 @@ mod tests {
         assert_eq!(c.settings.max_ignore_duration, Duration::from_secs(86_400));
         assert_eq!(c.settings.max_nickname_chars, 100);
         assert_eq!(Config::default().settings.max_templates_per_app, 100);
+    }
+
+    #[test]
+    fn channel_section_defaults_and_overrides() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(
+            c.channel.inbox_retention,
+            Duration::from_secs(7 * 24 * 3600)
+        );
+        assert_eq!(c.channel.keepalive_interval, Duration::from_secs(30));
+        assert_eq!(c.channel.max_inbox_per_device, 1000);
+        let f = file("[channel]\ninbox_retention = \"2days\"\nstream_buffer = 8\n");
+        let c = Config::load_from(
+            Some(f.path()),
+            env(&[("PUSHGATE_CHANNEL_KEEPALIVE_INTERVAL", "250ms")]),
+        )
+        .unwrap();
+        assert_eq!(c.channel.inbox_retention, Duration::from_secs(2 * 86_400));
+        assert_eq!(c.channel.stream_buffer, 8);
+        assert_eq!(c.channel.keepalive_interval, Duration::from_millis(250));
+        assert_eq!(c.channel.sweep_interval, Duration::from_secs(60));
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct UserRemoval {
     pub conversation_settings: u64,
     /// Label memberships.
     pub label_memberships: u64,
+    /// Pushes waiting in the user's own-channel inboxes.
+    pub inbox_messages: u64,
 }
 
 /// Device bindings over the store.
@@ -191,7 +193,8 @@ impl Devices {
             .await?)
     }
 
-    /// Removes what the directory records for a user: bindings, settings and label memberships.
+    /// Removes what is recorded for a user: bindings, settings, label memberships and the own channel's
+    /// inbox entries and device records (the same store call as `Channel::delete_user`).
     pub async fn delete_user(&self, app: &str, user: &str) -> Result<UserRemoval, DeviceError> {
         check_user_id(user).map_err(|e| DeviceError::Invalid(Violations::single("user", e)))?;
         let (user_settings, conversation_settings) =
@@ -201,14 +204,17 @@ impl Devices {
             user_settings,
             conversation_settings,
             label_memberships: self.store.labels.delete_user(app, user).await?,
+            inbox_messages: self.store.inbox.delete_user_inbox(app, user).await?,
         })
     }
 
-    /// Whether anything is recorded for the user (the send path reports `no user exist` otherwise).
+    /// Whether anything is recorded for the user (the send path reports `no user exist` otherwise); a
+    /// device that subscribed to the own channel as the user counts.
     pub async fn user_exists(&self, app: &str, user: &str) -> Result<bool, DeviceError> {
         Ok(self.store.bindings.has_bindings(app, user).await?
             || self.store.labels.has_user(app, user).await?
-            || self.store.user_settings.has_user(app, user).await?)
+            || self.store.user_settings.has_user(app, user).await?
+            || self.store.inbox.has_channel_devices(app, user).await?)
     }
 
     async fn all_of(&self, app: &str, user: &str) -> Result<Vec<BindingRecord>, DeviceError> {
@@ -225,9 +231,15 @@ impl Devices {
 
 /// Device ids: 1..128 printable ASCII characters, no spaces.
 fn check_device_id(id: &str) -> Result<(), String> {
+    check_device_id_chars(id, MAX_DEVICE_ID)
+}
+
+/// The device-id alphabet (printable ASCII without spaces) at 1..`max` characters; the own channel uses it
+/// with its own length.
+pub fn check_device_id_chars(id: &str, max: usize) -> Result<(), String> {
     crate::validate::name_chars(
         id,
-        MAX_DEVICE_ID,
+        max,
         |c| c.is_ascii_graphic(),
         "printable ASCII characters without spaces",
     )
@@ -304,5 +316,23 @@ mod tests {
 
         devices.delete_user("o#a", "by-label").await.unwrap();
         assert!(!exists("by-label").await, "deleted users no longer exist");
+
+        store
+            .inbox
+            .record_channel_device("o#a", "by-channel", "d", 1)
+            .await
+            .unwrap();
+        assert!(exists("by-channel").await);
+        let entry = crate::store::InboxEntry {
+            user: "by-channel".into(),
+            device_id: "d".into(),
+            message_id: "m".into(),
+            purge_at_ms: i64::MAX,
+            ..Default::default()
+        };
+        store.inbox.append("o#a", &entry, 10).await.unwrap();
+        let removed = devices.delete_user("o#a", "by-channel").await.unwrap();
+        assert_eq!(removed.inbox_messages, 1);
+        assert!(!exists("by-channel").await);
     }
 }

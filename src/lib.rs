@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod callback;
+pub mod channel;
 pub mod config;
 pub mod devices;
 pub mod dispatch;

@@ -227,7 +227,6 @@ async fn services_of_later_issues_answer_unimplemented_after_auth() {
     let app = create_app(&server, "acme#chat").await;
     let channel = server.channel().await;
     for method in [
-        "/pushgate.v1.PushService/SendSync",
         "/pushgate.v1.TaskService/GetTask",
         "/pushgate.v1.EventService/ListFailedCallbacks",
     ] {
@@ -236,6 +235,31 @@ async fn services_of_later_issues_answer_unimplemented_after_auth() {
         // Without a token the auth layer answers first.
         let err = call_empty(&channel, None, method).await;
         assert_eq!(err.code(), Code::Unauthenticated, "{method}: {err:?}");
+    }
+    // The send path is implemented: past the auth layer, an empty send is bad input.
+    for method in [
+        "/pushgate.v1.PushService/SendSync",
+        "/pushgate.v1.PushService/SendAsync",
+        "/pushgate.v1.PushService/SendBatch",
+        "/pushgate.v1.PushService/GetMessage",
+    ] {
+        let err = call_empty(&channel, Some(&app.token), method).await;
+        assert_eq!(err.code(), Code::InvalidArgument, "{method}: {err:?}");
+    }
+    // The own channel is implemented: past the auth layer, an empty Ack is bad input, not UNIMPLEMENTED.
+    let user_token = AuthServiceClient::new(channel.clone())
+        .issue_user_token(authed(user_token_request("u1"), &app.token))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    for method in [
+        "/pushgate.v1.ChannelService/Ack",
+        "/pushgate.v1.ChannelService/Subscribe",
+    ] {
+        let err = call_empty(&channel, Some(&user_token), method).await;
+        assert_eq!(err.code(), Code::InvalidArgument, "{method}: {err:?}");
+        assert_eq!(violated_fields(&err)[0], "device_id", "{method}");
     }
 }
 

@@ -169,6 +169,14 @@ pub fn app_of<T>(request: &tonic::Request<T>) -> Result<String, Status> {
     }
 }
 
+/// The app and user of a user-token caller.
+pub fn user_of<T>(request: &tonic::Request<T>) -> Result<(String, String), Status> {
+    match caller(request)? {
+        Caller::User { app, user } => Ok((app.clone(), user.clone())),
+        _ => Err(Status::permission_denied("this method needs a user token")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

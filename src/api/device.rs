@@ -124,8 +124,7 @@ impl DeviceService for DeviceApi {
             removed_user_settings: removed.user_settings,
             removed_conversation_settings: removed.conversation_settings,
             removed_label_memberships: removed.label_memberships,
-            // The own-channel inbox arrives with the send path (issue 6); until then a user has none.
-            removed_inbox_messages: 0,
+            removed_inbox_messages: removed.inbox_messages,
         }))
     }
 }

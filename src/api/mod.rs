@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod channel;
 pub mod device;
 pub mod label;
 pub mod notifier;

@@ -4,8 +4,9 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{
-    callback::rules::RuleError, devices::DeviceError, labels::LabelError, notifier::NotifierError,
-    settings::SettingsError, store::StoreError, tenant::TenantError, validate::Violations,
+    callback::rules::RuleError, channel::ChannelError, devices::DeviceError, labels::LabelError,
+    notifier::NotifierError, settings::SettingsError, store::StoreError, tenant::TenantError,
+    validate::Violations,
 };
 
 /// `INVALID_ARGUMENT` with a `BadRequest` naming every violated field.
@@ -191,6 +192,19 @@ impl From<SettingsError> for Status {
     }
 }
 
+impl From<ChannelError> for Status {
+    fn from(e: ChannelError) -> Self {
+        match e {
+            ChannelError::Invalid(v) => invalid(&v),
+            e @ ChannelError::Expired { .. } => Status::failed_precondition(e.to_string()),
+            e @ ChannelError::Replaced => Status::aborted(e.to_string()),
+            e @ ChannelError::TooSlow { .. } => quota("channel.stream_buffer", e.to_string()),
+            e @ ChannelError::ShuttingDown => Status::unavailable(e.to_string()),
+            ChannelError::Store(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +252,24 @@ mod tests {
         assert_eq!(status.code(), Code::NotFound);
         let status: Status = SettingsError::TemplateExists("t1".into()).into();
         assert_eq!(status.code(), Code::AlreadyExists);
+    }
+
+    #[test]
+    fn channel_errors_have_stable_codes() {
+        let status: Status = ChannelError::Replaced.into();
+        assert_eq!(status.code(), Code::Aborted);
+        let status: Status = ChannelError::TooSlow { buffer: 4 }.into();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(
+            status.message().contains("too slowly"),
+            "{}",
+            status.message()
+        );
+        assert!(status.message().contains("inbox"), "{}", status.message());
+        let status: Status = ChannelError::ShuttingDown.into();
+        assert_eq!(status.code(), Code::Unavailable);
+        let status: Status = ChannelError::Invalid(Violations::single("device_id", "x")).into();
+        assert_eq!(status.code(), Code::InvalidArgument);
     }
 
     #[test]

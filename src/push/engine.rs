@@ -11,12 +11,12 @@ use futures::future::join_all;
 
 use super::{
     DeviceOutcome, Failure, PushConfig,
-    channel_port::{ChannelFailure, Handoff, OwnChannel},
     reason::{classify, outcome_text},
     render::{self, Sender},
     route::{self, Plan, Target},
 };
 use crate::{
+    channel::{Channel, ChannelError, ChannelPush},
     dispatch::{Dispatch, DispatchError, Outcome, Rendered},
     notifier::Notifiers,
     proto::v1::{
@@ -57,7 +57,7 @@ pub enum PushError {
     Store(#[from] StoreError),
     /// The own channel failed.
     #[error(transparent)]
-    Channel(#[from] ChannelFailure),
+    Channel(#[from] ChannelError),
 }
 
 /// One target of a planned push and its outcome when planning already decided it.
@@ -138,7 +138,7 @@ struct Inner {
     store: Store,
     dispatch: Dispatch,
     notifiers: Notifiers,
-    channel: Arc<dyn OwnChannel>,
+    channel: Channel,
     config: PushConfig,
     max_bindings_per_user: usize,
 }
@@ -149,7 +149,7 @@ impl Pusher {
         store: Store,
         dispatch: Dispatch,
         notifiers: Notifiers,
-        channel: Arc<dyn OwnChannel>,
+        channel: Channel,
         config: PushConfig,
         max_bindings_per_user: usize,
     ) -> Self {
@@ -196,7 +196,7 @@ impl Pusher {
             .0;
         let channel_devices = s.channel.devices(app, user).await?;
         let targets = route::targets(push.strategy, bindings.clone(), &channel_devices, |d| {
-            s.channel.is_online(app, d)
+            s.channel.is_online_as(app, user, d)
         });
         if targets.is_empty() {
             let exists = !bindings.is_empty()
@@ -387,7 +387,7 @@ impl Pusher {
                 }
             }
         }
-        let handoff = Handoff {
+        let handoff = ChannelPush {
             message_id: push.message_id.clone(),
             message: render::for_channel(&rendered),
             send_time_ms: push.accepted_ms,
@@ -474,22 +474,34 @@ impl Pusher {
             .collect()
     }
 
-    async fn to_channel(&self, push: &UserPush, device: &str, handoff: &Handoff) -> DeviceOutcome {
+    async fn to_channel(
+        &self,
+        push: &UserPush,
+        device: &str,
+        handoff: &ChannelPush,
+    ) -> DeviceOutcome {
         let result = self
             .inner
             .channel
-            .deliver(&push.app, &push.user, device, handoff)
+            .deliver(&push.app, &push.user, device, handoff.clone())
             .await;
         let mut outcome = match result {
-            Ok(live) => {
+            Ok(delivery) => {
                 let mut o = DeviceOutcome::failed(device, Failure::PushYetButFail, "")
                     .with_status(DeliveryStatus::Success);
                 o.failure = None;
-                o.in_inbox = !live;
+                o.in_inbox = !delivery.live;
                 o
             }
-            Err(e) => DeviceOutcome::failed(device, Failure::PushYetButFail, e.to_string())
-                .with_status(DeliveryStatus::Error),
+            // Its time to live ran out before the channel could take it.
+            Err(e @ ChannelError::Expired { .. }) => {
+                DeviceOutcome::failed(device, Failure::ExpireMessage, e.to_string())
+            }
+            Err(e) => {
+                tracing::error!(app = %push.app, device, error = %e, "own channel delivery failed");
+                DeviceOutcome::failed(device, Failure::PushYetButFail, e.to_string())
+                    .with_status(DeliveryStatus::Error)
+            }
         };
         outcome.channel = DeliveryChannel::Own;
         outcome

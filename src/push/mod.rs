@@ -4,7 +4,6 @@
 //! rules, device filter) and executes it through the vendor lanes of `dispatch` and the own channel;
 //! [`queue`] carries accepted asynchronous pushes across restarts.
 
-mod channel_port;
 mod config;
 mod engine;
 pub mod idempotency;
@@ -15,7 +14,6 @@ mod reason;
 pub mod render;
 pub mod route;
 
-pub use channel_port::{ChannelFailure, Handoff, OwnChannel};
 pub use config::PushConfig;
 pub use engine::{Planned, Progress, PushError, Pusher, UserPush};
 pub use idempotency::{Idempotency, IdempotencyError};

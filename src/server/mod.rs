@@ -14,23 +14,27 @@ pub use shed::ShedLayer;
 
 use crate::{
     api::{
-        app::AppApi, auth::AuthLayer, device::DeviceApi, label::LabelApi, notifier::NotifierApi,
-        settings::SettingsApi, tokens::AuthApi,
+        app::AppApi, auth::AuthLayer, channel::ChannelApi, device::DeviceApi, label::LabelApi,
+        notifier::NotifierApi, push::PushApi, settings::SettingsApi, tokens::AuthApi,
     },
     callback::rules::CallbackRules,
+    channel::Channel,
     config::Config,
     devices::Devices,
+    dispatch::Dispatch,
     labels::Labels,
     notifier::{Notifiers, sealing::Sealer},
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
             app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
+            channel_service_server::ChannelServiceServer,
             device_service_server::DeviceServiceServer, label_service_server::LabelServiceServer,
-            notifier_service_server::NotifierServiceServer,
+            notifier_service_server::NotifierServiceServer, push_service_server::PushServiceServer,
             user_settings_service_server::UserSettingsServiceServer,
         },
     },
+    push::{Idempotency, PushQueue, Pusher},
     settings::UserSettings,
     store::{Store, StoreError},
     tenant::{TenantError, Tenants, secrets},
@@ -56,6 +60,12 @@ pub enum ServerError {
     /// TLS files could not be read or used.
     #[error("tls: {0}")]
     Tls(String),
+    /// A setting cannot be used.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Vendor dispatch could not be set up (the extra CA file).
+    #[error(transparent)]
+    Dispatch(#[from] crate::dispatch::DispatchError),
     /// Reflection could not load the contract.
     #[error("reflection: {0}")]
     Reflection(String),
@@ -98,11 +108,36 @@ pub async fn run(
                 .0
         }
     };
+    // Built before the services so that every one that needs the own channel (the device service for
+    // user deletion, the send path) shares this one hub of open streams.
+    let channel = Channel::new(store.clone(), config.channel.clone());
     let notifiers = Notifiers::new(
         store.clone(),
         Sealer::new(&credentials_key),
         config.notifiers.max_per_app,
     );
+    config.push.check().map_err(ServerError::Config)?;
+    let pusher = Pusher::new(
+        store.clone(),
+        Dispatch::new(notifiers.clone(), config.dispatch.clone())?,
+        notifiers.clone(),
+        channel.clone(),
+        config.push.clone(),
+        config.devices.max_bindings_per_user,
+    );
+    // Resumes the pushes accepted before a stop or a crash.
+    let queue = PushQueue::start(
+        store.clone(),
+        pusher.clone(),
+        config.push.max_queued,
+        config.push.async_workers,
+    )
+    .await?;
+    let idempotency = Arc::new(Idempotency::new(
+        store.clone(),
+        config.push.idempotency_window,
+    ));
+    tokio::spawn(sweep_idempotent_answers(idempotency.clone()));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -149,6 +184,12 @@ pub async fn run(
             CallbackRules::new(store.clone()),
         )))
         .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)))
+        .add_service(PushServiceServer::new(PushApi::new(
+            pusher,
+            queue,
+            idempotency,
+            config.server.request_timeout,
+        )))
         .add_service(DeviceServiceServer::new(DeviceApi::new(Devices::new(
             store.clone(),
             config.devices.max_bindings_per_user,
@@ -159,7 +200,8 @@ pub async fn run(
         ))))
         .add_service(UserSettingsServiceServer::new(SettingsApi::new(
             UserSettings::new(store.clone(), config.settings.clone()),
-        )));
+        )))
+        .add_service(ChannelServiceServer::new(ChannelApi::new(channel.clone())));
 
     // The store is open and every service is registered: from here on the server can answer.
     for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
@@ -177,6 +219,7 @@ pub async fn run(
 
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_health = health.clone();
+    let drain_channel = channel.clone();
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: no new calls, finishing the ones in flight");
@@ -185,6 +228,9 @@ pub async fn run(
                 .set_service_status(name, ServingStatus::NotServing)
                 .await;
         }
+        // Own-channel streams never end on their own: end them now (UNAVAILABLE, so devices reconnect
+        // elsewhere or later) rather than holding the drain for the whole grace period.
+        drain_channel.shutdown();
         let _ = draining_tx.send(());
     };
     let serve = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
@@ -204,6 +250,20 @@ pub async fn run(
     store.flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// How often expired idempotent answers are swept, and how many at most per sweep.
+const IDEMPOTENCY_SWEEP: (std::time::Duration, usize) =
+    (std::time::Duration::from_secs(600), 10_000);
+
+async fn sweep_idempotent_answers(idempotency: Arc<Idempotency>) {
+    let mut every = tokio::time::interval(IDEMPOTENCY_SWEEP.0);
+    loop {
+        every.tick().await;
+        if let Err(e) = idempotency.sweep(IDEMPOTENCY_SWEEP.1).await {
+            tracing::error!(error = %e, "cannot sweep expired idempotent answers");
+        }
+    }
 }
 
 fn tls_config(tls: &crate::config::TlsConfig) -> Result<ServerTlsConfig, ServerError> {

@@ -46,6 +46,23 @@ pub const IDEMPOTENT_ANSWERS: &str = "idempotent_answers";
 /// Tree of accepted asynchronous pushes, keyed by app + a big-endian sequence number (acceptance order).
 pub const PUSH_QUEUE: &str = "push_queue";
 
+/// Tree of own-channel inbox entries, keyed by app + device + [`SEP`] + position (8 bytes, big-endian, so
+/// key order is position order and a device's oldest entry comes first).
+pub const INBOX: &str = "inbox";
+/// Tree of own-channel receipts, one per push to a device for a user, keyed by app + user + [`SEP`] +
+/// device + [`SEP`] + message id. They outlive the inbox entry (a click may follow the delivered ack) until
+/// the push expires, and a user's are one prefix scan.
+pub const INBOX_RECEIPTS: &str = "inbox_receipts";
+/// Expiry index of inbox entries and receipts, keyed by app + [`SEP`] + purge time (8 bytes, big-endian) +
+/// position (8 bytes, big-endian): what is due is one range per app.
+pub const INBOX_EXPIRY: &str = "inbox_expiry";
+/// Tree of the number of entries in each device's inbox, keyed by app + device.
+pub const INBOX_COUNTS: &str = "inbox_counts";
+/// Tree of the devices that subscribed to the own channel as a user, keyed by app + user + [`SEP`] + device.
+pub const CHANNEL_DEVICES: &str = "channel_devices";
+/// Tree of own-channel ack counters, keyed by app + a kind byte (`m` message, `t` task) + the id.
+pub const ACK_COUNTS: &str = "ack_counts";
+
 /// Key of an app record.
 pub fn app(name: &str) -> Vec<u8> {
     name.as_bytes().to_vec()
@@ -203,6 +220,93 @@ pub fn template(app: &str, name: &str) -> Vec<u8> {
     scoped(app, name.as_bytes())
 }
 
+/// Prefix of every inbox entry of one device. The separator keeps device `d` from seeing device `d2`'s.
+pub fn inbox_prefix(app: &str, device: &str) -> Vec<u8> {
+    let mut key = joined(app, &[device]);
+    key.push(SEP);
+    key
+}
+
+/// Key of one inbox entry.
+pub fn inbox_entry(app: &str, device: &str, position: u64) -> Vec<u8> {
+    let mut key = inbox_prefix(app, device);
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// Key of the receipt of one push to one device for one user; the message id goes last, so it may hold
+/// any byte.
+pub fn inbox_receipt(app: &str, user: &str, device: &str, message_id: &str) -> Vec<u8> {
+    let mut key = joined(app, &[user, device]);
+    key.push(SEP);
+    key.extend_from_slice(message_id.as_bytes());
+    key
+}
+
+/// Prefix of every receipt of one user (all devices).
+pub fn user_receipts_prefix(app: &str, user: &str) -> Vec<u8> {
+    user_prefix(app, user)
+}
+
+/// Key of an inbox entry in the expiry index. Negative times sort as 0 (already due).
+pub fn inbox_expiry(app: &str, purge_at_ms: i64, position: u64) -> Vec<u8> {
+    let mut key = app_prefix(app);
+    key.extend_from_slice(&(purge_at_ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// End (exclusive) of an app's expiry-index entries due at `now_ms`, i.e. purged at or before it.
+pub fn inbox_expiry_due_end(app: &str, now_ms: i64) -> Vec<u8> {
+    let mut key = app_prefix(app);
+    key.extend_from_slice(&(now_ms.max(0) as u64).saturating_add(1).to_be_bytes());
+    key
+}
+
+/// The app a key of an app-scoped tree belongs to: what precedes the first [`SEP`].
+pub fn app_of_key(key: &[u8]) -> Option<&str> {
+    let end = key.iter().position(|b| *b == SEP)?;
+    std::str::from_utf8(&key[..end]).ok()
+}
+
+/// The smallest key past every key of `app` in an app-scoped tree, to skip to the next app.
+pub fn after_app(app: &str) -> Vec<u8> {
+    let mut key = app.as_bytes().to_vec();
+    key.push(SEP + 1);
+    key
+}
+
+/// Key of a device's inbox entry count.
+pub fn inbox_count(app: &str, device: &str) -> Vec<u8> {
+    joined(app, &[device])
+}
+
+/// Key of a device that subscribed as a user.
+pub fn channel_device(app: &str, user: &str, device: &str) -> Vec<u8> {
+    joined(app, &[user, device])
+}
+
+/// Prefix of every own-channel device of a user.
+pub fn channel_devices_prefix(app: &str, user: &str) -> Vec<u8> {
+    user_prefix(app, user)
+}
+
+/// Key of the ack counters of one message id.
+pub fn message_ack_count(app: &str, message_id: &str) -> Vec<u8> {
+    let mut key = app_prefix(app);
+    key.push(b'm');
+    key.extend_from_slice(message_id.as_bytes());
+    key
+}
+
+/// Key of the ack counters of one task id.
+pub fn task_ack_count(app: &str, task_id: &str) -> Vec<u8> {
+    let mut key = app_prefix(app);
+    key.push(b't');
+    key.extend_from_slice(task_id.as_bytes());
+    key
+}
+
 /// Key of the admin token's hash in the `meta` tree.
 pub const ADMIN_TOKEN_HASH: &[u8] = b"admin_token_sha256";
 
@@ -244,6 +348,25 @@ mod tests {
         // And every label key stays inside its app.
         assert!(label("o#a", "x").starts_with(&app_prefix("o#a")));
         assert!(!label_user("o#ab", "x", "u").starts_with(&app_prefix("o#a")));
+    }
+
+    #[test]
+    fn inbox_keys_sort_by_position_and_stay_in_their_device() {
+        assert!(inbox_entry("o#a", "d", 2) < inbox_entry("o#a", "d", 256));
+        assert!(inbox_entry("o#a", "d", 1).starts_with(&inbox_prefix("o#a", "d")));
+        assert!(!inbox_entry("o#a", "d2", 1).starts_with(&inbox_prefix("o#a", "d")));
+        assert!(
+            !inbox_receipt("o#a", "u2", "d", "m").starts_with(&user_receipts_prefix("o#a", "u"))
+        );
+        assert!(inbox_receipt("o#a", "u", "d", "m").starts_with(&user_receipts_prefix("o#a", "u")));
+        // The expiry index sorts by time within an app, and an app's due range never reaches another app.
+        assert!(inbox_expiry("o#a", 5, 9) < inbox_expiry("o#a", 6, 1));
+        assert!(inbox_expiry("o#a", 5, 9) < inbox_expiry_due_end("o#a", 5));
+        assert!(inbox_expiry("o#a", 6, 0) >= inbox_expiry_due_end("o#a", 5));
+        assert!(inbox_expiry("o#ab", 0, 0) >= after_app("o#a"));
+        assert!(inbox_expiry("o#a", i64::MAX, u64::MAX) < after_app("o#a"));
+        assert_eq!(app_of_key(&inbox_expiry("o#a", 1, 1)), Some("o#a"));
+        assert_ne!(message_ack_count("o#a", "x"), task_ack_count("o#a", "x"));
     }
 
     #[test]

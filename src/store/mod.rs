@@ -8,6 +8,7 @@ pub mod apps;
 pub mod bindings;
 pub mod callback_rules;
 pub mod idempotency;
+pub mod inbox;
 pub mod keys;
 pub mod labels;
 pub mod messages;
@@ -26,6 +27,10 @@ pub use apps::{AppRecord, AppRepository};
 pub use bindings::{BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
 pub use idempotency::{IdempotencyRepository, IdempotentAnswer};
+pub use inbox::{
+    AckCountRecord, AckSubject, Appended, ChannelDeviceRecord, InboxEntry, InboxReceipt,
+    InboxRepository,
+};
 pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
 pub use messages::MessageRepository;
 pub use meta::MetaRepository;
@@ -100,6 +105,8 @@ pub struct Store {
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Accepted asynchronous pushes.
     pub push_queue: Arc<dyn PushQueueRepository>,
+    /// The own channel's inboxes, receipts and ack counters.
+    pub inbox: Arc<dyn InboxRepository>,
     flush: Arc<dyn Flush>,
 }
 
@@ -119,6 +126,7 @@ impl Store {
             messages: sled.clone(),
             idempotency: sled.clone(),
             push_queue: sled.clone(),
+            inbox: sled.clone(),
             flush: sled,
         })
     }

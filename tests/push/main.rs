@@ -6,5 +6,6 @@ mod common;
 
 mod rules;
 mod sends;
+mod strategies;
 mod support;
 mod vendors;

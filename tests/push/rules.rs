@@ -52,7 +52,10 @@ async fn do_not_disturb_holds_pushes_back_unless_forced_or_mentioned() {
     let mut env = Env::start().await;
     env.bind_new("quiet", "phone", OPPO).await;
     set_type(&env, "quiet", NotificationType::None).await;
-    let r = env.send_sync("quiet", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("quiet", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(reason(of(&r, "phone")), FailureReason::UserIgnorePush);
     assert_eq!(of(&r, "phone").desc, "user ignore push");
     assert_eq!(env.sends(OPPO).len(), 0);
@@ -60,19 +63,28 @@ async fn do_not_disturb_holds_pushes_back_unless_forced_or_mentioned() {
         force_notification: true,
         ..Default::default()
     });
-    let r = env.send_sync("quiet", Strategy::Unspecified, forced).await.unwrap();
+    let r = env
+        .send_sync("quiet", Strategy::Unspecified, forced)
+        .await
+        .unwrap();
     assert_eq!(status(of(&r, "phone")), DeliveryStatus::Success);
     assert_eq!(env.sends(OPPO).len(), 1);
 
     // Mentions only: a push that mentions the user (or everyone) passes; others do not.
     set_type(&env, "quiet", NotificationType::At).await;
-    let plain = env.send_sync("quiet", Strategy::Unspecified, hello()).await.unwrap();
+    let plain = env
+        .send_sync("quiet", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(reason(of(&plain, "phone")), FailureReason::UserIgnorePush);
     let to_other = with_options(PushOptions {
         at_users: vec!["someone-else".into()],
         ..Default::default()
     });
-    let r = env.send_sync("quiet", Strategy::Unspecified, to_other).await.unwrap();
+    let r = env
+        .send_sync("quiet", Strategy::Unspecified, to_other)
+        .await
+        .unwrap();
     assert_eq!(reason(of(&r, "phone")), FailureReason::UserIgnorePush);
     for mention in [
         PushOptions {
@@ -119,7 +131,11 @@ async fn the_device_filter_accepts_and_ignores_by_device_and_notifier() {
         .unwrap();
     assert_eq!(status(of(&r, "a")), DeliveryStatus::Success);
     for skipped in ["b", "c"] {
-        assert_eq!(reason(of(&r, skipped)), FailureReason::IgnorePushDeviceId, "{skipped}");
+        assert_eq!(
+            reason(of(&r, skipped)),
+            FailureReason::IgnorePushDeviceId,
+            "{skipped}"
+        );
         assert_eq!(of(&r, skipped).desc, "ignore push device id");
     }
     let r = env
@@ -157,7 +173,10 @@ async fn messages_a_vendor_cannot_carry_fail_for_that_vendor_only() {
         }),
         ..hello()
     };
-    let r = env.send_sync("m", Strategy::Unspecified, http_tap).await.unwrap();
+    let r = env
+        .send_sync("m", Strategy::Unspecified, http_tap)
+        .await
+        .unwrap();
     assert_eq!(reason(of(&r, "hw")), FailureReason::InvalidMessage);
     assert_eq!(of(&r, "hw").desc, "invalid message");
     assert_eq!(status(of(&r, "gg")), DeliveryStatus::Success);
@@ -171,9 +190,16 @@ async fn messages_a_vendor_cannot_carry_fail_for_that_vendor_only() {
         }),
         ..hello()
     };
-    let r = env.send_sync("m", Strategy::Unspecified, voip).await.unwrap();
+    let r = env
+        .send_sync("m", Strategy::Unspecified, voip)
+        .await
+        .unwrap();
     for device in ["ios", "gg", "hw"] {
-        assert_eq!(reason(of(&r, device)), FailureReason::InvalidVoipNotification, "{device}");
+        assert_eq!(
+            reason(of(&r, device)),
+            FailureReason::InvalidVoipNotification,
+            "{device}"
+        );
         assert_eq!(of(&r, device).desc, "invalid VOIP notification");
     }
 }
@@ -211,7 +237,10 @@ async fn a_stored_binding_without_a_token_is_an_illegal_binding() {
         })
         .await;
     env.push = PushServiceClient::new(env.server.channel().await);
-    let r = env.send_sync("ib", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("ib", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(reason(of(&r, "broken")), FailureReason::IllegalBinding);
     assert_eq!(of(&r, "broken").desc, "illegal binding");
     assert_eq!(status(of(&r, "good")), DeliveryStatus::Success);
@@ -275,7 +304,10 @@ async fn bad_input_is_refused_with_field_violations_and_nothing_is_sent() {
         }),
         ..hello()
     };
-    let e = env.send_sync("ok", Strategy::Unspecified, templated).await.unwrap_err();
+    let e = env
+        .send_sync("ok", Strategy::Unspecified, templated)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     assert_eq!(env.all_sends(), 0);
 }

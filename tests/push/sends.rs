@@ -26,7 +26,10 @@ async fn async_and_batch_sends_are_accepted_at_once_and_delivered_in_the_backgro
         .into_inner();
     assert!(!r.message_id.is_empty());
     let target = r.target.unwrap();
-    assert_eq!((target.user.as_str(), target.status), ("a1", AcceptStatus::Accepted as i32));
+    assert_eq!(
+        (target.user.as_str(), target.status),
+        ("a1", AcceptStatus::Accepted as i32)
+    );
     assert_eq!(target.desc, "success");
     env.wait_for_sends(HUAWEI, 1).await;
 
@@ -62,16 +65,23 @@ async fn async_and_batch_sends_are_accepted_at_once_and_delivered_in_the_backgro
     );
     // Two more users, one send each (Huawei takes one request per user push here).
     let sends = env.wait_for_sends(HUAWEI, 3).await;
-    let mut tokens: Vec<String> = sends.iter().filter_map(|s| s.device_token.clone()).collect();
+    let mut tokens: Vec<String> = sends
+        .iter()
+        .filter_map(|s| s.device_token.clone())
+        .collect();
     tokens.sort();
     let mut expected: Vec<String> = ["a1", "a2", "a3"]
         .iter()
-        .map(|u| token_for(HUAWEI, &format!("{u}-phone")))
+        .map(|u| token_for(HUAWEI, &format!("{u}/{u}-phone")))
         .collect();
     expected.sort();
     assert_eq!(tokens, expected);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(env.sends(HUAWEI).len(), 3, "each accepted user exactly once");
+    assert_eq!(
+        env.sends(HUAWEI).len(),
+        3,
+        "each accepted user exactly once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +183,9 @@ async fn stored_messages_are_returned_and_sent_by_id() {
     let r = env
         .send_sync_request(SendSyncRequest {
             user: "s".into(),
-            message_source: Some(send_sync_request::MessageSource::MessageId(stored.id.clone())),
+            message_source: Some(send_sync_request::MessageSource::MessageId(
+                stored.id.clone(),
+            )),
             ..Default::default()
         })
         .await
@@ -208,7 +220,12 @@ async fn a_retried_request_id_answers_the_first_result_and_sends_nothing_again()
     let token = env.app.token.clone();
     let answers = futures::future::join_all(clients.iter_mut().map(|c| {
         let (request, token) = (concurrent.clone(), token.clone());
-        async move { c.send_sync(authed(request, &token)).await.unwrap().into_inner() }
+        async move {
+            c.send_sync(authed(request, &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }
     }))
     .await;
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
@@ -263,10 +280,16 @@ async fn accepted_pushes_survive_a_crash_and_are_sent_after_restart() {
             .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(env.sends(XIAOMI).is_empty(), "the first is still being answered");
+    assert!(
+        env.sends(XIAOMI).is_empty(),
+        "the first is still being answered"
+    );
     env.server = env.server.kill_and_restart().await;
     let sends = env.wait_for_sends(XIAOMI, 2).await;
-    let tokens: Vec<&str> = sends.iter().filter_map(|s| s.device_token.as_deref()).collect();
+    let tokens: Vec<&str> = sends
+        .iter()
+        .filter_map(|s| s.device_token.as_deref())
+        .collect();
     assert!(tokens.contains(&waiting.as_str()), "{tokens:?}");
     assert!(tokens.contains(&slow.as_str()), "{tokens:?}");
 }

@@ -6,14 +6,14 @@ use std::{net::Ipv4Addr, time::Duration};
 pub use crate::common::{TestApp, TestServer, authed, create_app, violated_fields};
 pub use pushgate::{
     proto::v1::{
-        AcceptStatus, BindDeviceRequest, ClickAction, Conversation, CreateMessageRequest, CreateNotifierRequest,
+        AcceptStatus, BindDeviceRequest, ClickAction, CreateMessageRequest, CreateNotifierRequest,
         DeliveryChannel, DeliveryStatus, DeviceResult, FailureReason, GetMessageRequest,
         ListBindingsRequest, MessageConfig, Notifier, NotifierState, PushFilter, PushMessage,
         PushOptions, SendAsyncRequest, SendBatchRequest, SendSyncRequest, SendSyncResponse,
         Strategy, UpdateNotifierRequest, Vendor, click_action,
-        device_service_client::DeviceServiceClient,
-        notifier_service_client::NotifierServiceClient, push_service_client::PushServiceClient,
-        send_async_request, send_batch_request, send_sync_request,
+        device_service_client::DeviceServiceClient, notifier_service_client::NotifierServiceClient,
+        push_service_client::PushServiceClient, send_async_request, send_batch_request,
+        send_sync_request,
     },
     sandbox::{FakeCore, FaultAction, FaultRule, RecordedRequest, Sandbox, SandboxConfig},
 };
@@ -153,7 +153,7 @@ impl Env {
 
     /// Binds `device` of `user` through `notifier` with a token of the right shape, and returns the token.
     pub async fn bind_new(&mut self, user: &str, device: &str, notifier: &str) -> String {
-        let token = token_for(notifier, device);
+        let token = token_for(notifier, &format!("{user}/{device}"));
         self.bind(user, device, notifier, &token).await;
         token
     }
@@ -254,9 +254,9 @@ impl Env {
 
 /// A token of the shape `notifier`'s vendor hands out, unique per `seed`.
 pub fn token_for(notifier: &str, seed: &str) -> String {
-    let n: u64 = seed
-        .bytes()
-        .fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211));
+    let n: u64 = seed.bytes().fold(1469598103934665603u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(1099511628211)
+    });
     match notifier {
         APNS | APNS_CERT => format!("{n:064x}"),
         FCM => format!("dev{n:016x}:APA91b{}", "x".repeat(140)),
@@ -299,4 +299,109 @@ pub fn of<'a>(response: &'a SendSyncResponse, device: &str) -> &'a DeviceResult 
         .unwrap_or_else(|| panic!("no result for {device}: {:?}", response.results));
     assert!(found.next().is_none(), "two results for {device}");
     first
+}
+
+/// A device's own-channel stream.
+pub type Stream = tonic::Streaming<pushgate::proto::v1::SubscribeResponse>;
+
+impl Env {
+    /// A user token for `user`'s devices.
+    pub async fn user_token(&self, user: &str) -> String {
+        pushgate::proto::v1::auth_service_client::AuthServiceClient::new(
+            self.server.channel().await,
+        )
+        .issue_user_token(authed(
+            pushgate::proto::v1::IssueUserTokenRequest {
+                user: user.into(),
+                ttl: None,
+            },
+            &self.app.token,
+        ))
+        .await
+        .expect("user token")
+        .into_inner()
+        .access_token
+    }
+
+    /// Opens `device`'s stream as `user`, replaying the inbox after `since`; returns the stream and the
+    /// replayed pushes (up to the replay marker).
+    pub async fn subscribe(
+        &self,
+        user: &str,
+        device: &str,
+        since: u64,
+    ) -> (Stream, Vec<pushgate::proto::v1::ChannelMessage>) {
+        let token = self.user_token(user).await;
+        let mut stream = pushgate::proto::v1::channel_service_client::ChannelServiceClient::new(
+            self.server.channel().await,
+        )
+        .subscribe(authed(
+            pushgate::proto::v1::SubscribeRequest {
+                device_id: device.into(),
+                since,
+            },
+            &token,
+        ))
+        .await
+        .expect("subscribe")
+        .into_inner();
+        let mut replayed = Vec::new();
+        loop {
+            use pushgate::proto::v1::subscribe_response::Item;
+            match next_item(&mut stream).await {
+                Item::Message(m) => replayed.push(m),
+                Item::ReplayComplete(done) => {
+                    assert_eq!(done.replayed_count as usize, replayed.len());
+                    return (stream, replayed);
+                }
+                Item::Keepalive(_) => {}
+            }
+        }
+    }
+
+    /// Acknowledges `ids` from `device` of `user`; returns the ids the server did not know.
+    pub async fn ack(
+        &self,
+        user: &str,
+        device: &str,
+        ids: &[String],
+        kind: pushgate::proto::v1::AckKind,
+    ) -> Vec<String> {
+        let token = self.user_token(user).await;
+        pushgate::proto::v1::channel_service_client::ChannelServiceClient::new(
+            self.server.channel().await,
+        )
+        .ack(authed(
+            pushgate::proto::v1::AckRequest {
+                device_id: device.into(),
+                message_ids: ids.to_vec(),
+                kind: kind as i32,
+            },
+            &token,
+        ))
+        .await
+        .expect("ack")
+        .into_inner()
+        .unknown_message_ids
+    }
+}
+
+/// The next item of a stream, failing the test after 10 s.
+pub async fn next_item(stream: &mut Stream) -> pushgate::proto::v1::subscribe_response::Item {
+    tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("an item within 10 s")
+        .expect("the stream is healthy")
+        .expect("the stream goes on")
+        .item
+        .expect("an item")
+}
+
+/// The next push of a live stream (keepalives skipped).
+pub async fn next_push(stream: &mut Stream) -> pushgate::proto::v1::ChannelMessage {
+    loop {
+        if let pushgate::proto::v1::subscribe_response::Item::Message(m) = next_item(stream).await {
+            return m;
+        }
+    }
 }

@@ -27,14 +27,21 @@ async fn a_user_with_a_device_per_vendor_gets_one_result_each() {
         // Exactly one send reached this vendor, for this device's token.
         let sends = env.sends(notifier);
         assert_eq!(sends.len(), 1, "{notifier}");
-        assert_eq!(sends[0].device_token.as_deref(), Some(tokens[i].as_str()), "{notifier}");
+        assert_eq!(
+            sends[0].device_token.as_deref(),
+            Some(tokens[i].as_str()),
+            "{notifier}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_user_and_a_user_without_devices_fail_as_the_seed_says() {
     let mut env = Env::start().await;
-    let r = env.send_sync("nobody", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("nobody", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(r.results.len(), 1);
     assert_eq!(reason(&r.results[0]), FailureReason::NoUserExist);
     assert_eq!(r.results[0].desc, "no user exist");
@@ -77,7 +84,10 @@ async fn an_unknown_user_and_a_user_without_devices_fail_as_the_seed_says() {
         ))
         .await
         .unwrap();
-    let r = env.send_sync("bob", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("bob", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(r.results.len(), 1);
     assert_eq!(reason(&r.results[0]), FailureReason::NoPushBinding);
     assert_eq!(r.results[0].desc, "no push binding");
@@ -90,14 +100,21 @@ async fn an_invalid_token_fails_after_the_push_and_unbinds_only_that_device() {
     let bad = env.bind_new("carol", "old-phone", HUAWEI).await;
     env.bind_new("carol", "new-phone", HUAWEI).await;
     env.fake(HUAWEI).invalidate_token(&bad);
-    let r = env.send_sync("carol", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("carol", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     let old = of(&r, "old-phone");
     assert_eq!(status(old), DeliveryStatus::Fail);
     assert_eq!(reason(old), FailureReason::PushYetButFail);
     assert_eq!(old.desc, "push yet but fail");
     assert!(old.binding_removed);
     // Huawei's own answer names the refused token.
-    assert!(old.vendor_response.contains(&bad), "{}", old.vendor_response);
+    assert!(
+        old.vendor_response.contains(&bad),
+        "{}",
+        old.vendor_response
+    );
     let new = of(&r, "new-phone");
     assert_eq!(status(new), DeliveryStatus::Success);
     assert!(!new.binding_removed);
@@ -118,7 +135,10 @@ async fn notifier_state_and_existence_are_checked_before_sending() {
         ))
         .await
         .unwrap();
-    let r = env.send_sync("dave", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("dave", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(reason(of(&r, "a")), FailureReason::NotifierDisabled);
     assert_eq!(of(&r, "a").desc, "notifier disabled");
     assert_eq!(reason(of(&r, "b")), FailureReason::NoNotifierExist);
@@ -133,12 +153,16 @@ async fn refused_credentials_fail_as_invalid_notifier_then_the_notifier_is_banne
     // Xiaomi signs every send with the app secret: a wrong one is refused at the send.
     let mut wrong = env.ready_made(XIAOMI);
     wrong.name = "xiaomi-wrong".into();
-    if let Some(pushgate::proto::v1::notifier::Credentials::Xiaomi(c)) = wrong.credentials.as_mut() {
+    if let Some(pushgate::proto::v1::notifier::Credentials::Xiaomi(c)) = wrong.credentials.as_mut()
+    {
         c.app_secret = "not-the-secret".into();
     }
     env.create_notifier(wrong).await;
     env.bind_new("erin", "phone", "xiaomi-wrong").await;
-    let r = env.send_sync("erin", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("erin", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     let first = of(&r, "phone");
     assert_eq!(status(first), DeliveryStatus::Fail);
     assert_eq!(reason(first), FailureReason::InvalidNotifier);
@@ -159,10 +183,17 @@ async fn refused_credentials_fail_as_invalid_notifier_then_the_notifier_is_banne
     assert_eq!(notifier.state, NotifierState::Banned as i32);
     assert!(!notifier.state_reason.is_empty());
     let sends_before = env.sends(XIAOMI).len();
-    let r = env.send_sync("erin", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("erin", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(reason(of(&r, "phone")), FailureReason::NotifierIsBan);
     assert_eq!(of(&r, "phone").desc, "notifier is ban");
-    assert_eq!(env.sends(XIAOMI).len(), sends_before, "a banned notifier sends nothing");
+    assert_eq!(
+        env.sends(XIAOMI).len(),
+        sends_before,
+        "a banned notifier sends nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +202,8 @@ async fn a_token_endpoint_that_fails_is_get_push_token_fail() {
     // Huawei refuses a wrong client secret at its OAuth endpoint.
     let mut wrong = env.ready_made(HUAWEI);
     wrong.name = "huawei-wrong".into();
-    if let Some(pushgate::proto::v1::notifier::Credentials::Huawei(c)) = wrong.credentials.as_mut() {
+    if let Some(pushgate::proto::v1::notifier::Credentials::Huawei(c)) = wrong.credentials.as_mut()
+    {
         c.client_secret = "not-the-secret".into();
     }
     env.create_notifier(wrong).await;
@@ -182,14 +214,29 @@ async fn a_token_endpoint_that_fails_is_get_push_token_fail() {
     env.create_notifier(down).await;
     env.bind_new("fay", "a", "huawei-wrong").await;
     env.bind_new("fay", "b", "honor-down").await;
-    let r = env.send_sync("fay", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("fay", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     let refused = of(&r, "a");
-    assert_eq!(reason(refused), FailureReason::GetPushTokenFail, "{refused:?}");
+    assert_eq!(
+        reason(refused),
+        FailureReason::GetPushTokenFail,
+        "{refused:?}"
+    );
     assert_eq!(refused.desc, "get push token fail");
     assert_eq!(status(refused), DeliveryStatus::Fail);
     let unreachable = of(&r, "b");
-    assert_eq!(reason(unreachable), FailureReason::GetPushTokenFail, "{unreachable:?}");
-    assert_eq!(status(unreachable), DeliveryStatus::Error, "a server-side error");
+    assert_eq!(
+        reason(unreachable),
+        FailureReason::GetPushTokenFail,
+        "{unreachable:?}"
+    );
+    assert_eq!(
+        status(unreachable),
+        DeliveryStatus::Error,
+        "a server-side error"
+    );
     assert!(!unreachable.error_message.is_empty());
     assert_eq!(env.sends(HUAWEI).len() + env.sends(HONOR).len(), 0);
 }
@@ -199,8 +246,15 @@ async fn a_used_up_quota_is_notifier_out_of_limit() {
     let mut env = Env::start().await;
     env.sandbox.xiaomi().set_daily_quota(0);
     env.bind_new("gus", "phone", XIAOMI).await;
-    let r = env.send_sync("gus", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("gus", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     let result = of(&r, "phone");
-    assert_eq!(reason(result), FailureReason::NotifierOutOfLimit, "{result:?}");
+    assert_eq!(
+        reason(result),
+        FailureReason::NotifierOutOfLimit,
+        "{result:?}"
+    );
     assert_eq!(result.desc, "notifier out of limit");
 }

@@ -4,6 +4,10 @@ mod apps;
 mod bindings;
 mod callback_rules;
 mod idempotency;
+mod inbox;
+mod inbox_acks;
+#[cfg(test)]
+mod inbox_tests;
 mod labels;
 mod messages;
 mod meta;
@@ -27,7 +31,13 @@ pub struct SledStore {
     /// Serialises writes that check a count limit before inserting, so the limit cannot be raced past; such
     /// writes are rare admin calls.
     limited_writes: std::sync::Mutex<()>,
+    /// Serialise the writes to one device's inbox (striped by device): an append reads the device's count
+    /// and oldest entries, which a sled transaction cannot scan, before it writes.
+    inbox_locks: Box<[std::sync::Mutex<()>]>,
 }
+
+/// Stripes of [`SledStore::inbox_locks`]: enough that unrelated devices rarely wait for each other.
+const INBOX_LOCK_STRIPES: usize = 64;
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
@@ -70,6 +80,9 @@ impl SledStore {
         Ok(Self {
             db,
             limited_writes: std::sync::Mutex::new(()),
+            inbox_locks: (0..INBOX_LOCK_STRIPES)
+                .map(|_| std::sync::Mutex::new(()))
+                .collect(),
         })
     }
 
@@ -86,6 +99,21 @@ impl SledStore {
             old.map(|_| value.clone())
         })?;
         Ok(replaced)
+    }
+
+    /// Holds the write lock of one device's inbox.
+    fn inbox_lock(
+        &self,
+        app: &str,
+        device: &str,
+    ) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (app, device).hash(&mut hasher);
+        let stripe = (hasher.finish() % self.inbox_locks.len() as u64) as usize;
+        self.inbox_locks[stripe]
+            .lock()
+            .map_err(|_| StoreError::Backend("inbox lock poisoned".into()))
     }
 
     /// Holds the lock for count-limited writes.
