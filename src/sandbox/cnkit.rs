@@ -14,10 +14,7 @@ use md5::Digest as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    core::{FakeCore, Incoming},
-    fault::FaultAction,
-};
+use super::core::{FakeCore, Incoming, json_response, retry_after};
 
 /// How long the auth tokens OPPO and vivo issue live: one day, as both vendors document.
 pub const AUTH_TOKEN_SECS: u64 = 24 * 3600;
@@ -187,83 +184,6 @@ pub fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// What a fault rule decided for a request or one of its device tokens.
-#[derive(Debug)]
-pub enum Decision {
-    /// Answer normally.
-    Proceed,
-    /// Answer with this vendor error: HTTP status, vendor code (or other reason), `Retry-After`.
-    Error {
-        /// HTTP status.
-        status: u16,
-        /// The vendor code (`"11"`, `"10070"`, `"110010"`), or any text for an HTTP-level error.
-        reason: String,
-        /// `Retry-After` seconds.
-        retry_after_secs: Option<u64>,
-    },
-    /// Reset the stream.
-    Reset,
-}
-
-/// Applies the request-level fault rules (those naming no device token).
-pub async fn request_fault(core: &FakeCore) -> Decision {
-    from_outcome(core.apply_faults(None).await)
-}
-
-/// Applies the fault rules naming `device_token` only (request-level rules are left alone).
-pub async fn token_fault(core: &FakeCore, device_token: &str) -> Decision {
-    let Some(action) = core.take_token_fault(device_token) else {
-        return Decision::Proceed;
-    };
-    match action {
-        FaultAction::Delay { millis } => {
-            tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-            Decision::Proceed
-        }
-        FaultAction::Error {
-            status,
-            reason,
-            retry_after_secs,
-        } => Decision::Error {
-            status,
-            reason,
-            retry_after_secs,
-        },
-        FaultAction::Reset => Decision::Reset,
-    }
-}
-
-fn from_outcome(outcome: super::core::FaultOutcome) -> Decision {
-    match outcome {
-        super::core::FaultOutcome::Proceed => Decision::Proceed,
-        super::core::FaultOutcome::Error {
-            status,
-            reason,
-            retry_after_secs,
-        } => Decision::Error {
-            status,
-            reason,
-            retry_after_secs,
-        },
-        super::core::FaultOutcome::Reset => Decision::Reset,
-    }
-}
-
-/// Records a request (when recording is on).
-pub fn record(
-    core: &FakeCore,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if core.recorder.is_recording() {
-        core.recorder
-            .record(request.record(device_token, status, body, token_request));
-    }
-}
-
 /// A fake whose apps can be minted and whose daily quota can be set from the control API.
 pub trait ControlledFake: Send + Sync + 'static {
     /// Registers a new app; returns its credentials as JSON.
@@ -300,19 +220,25 @@ pub fn control_router<F: ControlledFake>(vendor: &str, fake: F) -> Router {
         .with_state(fake)
 }
 
-/// A plain response for an HTTP-level fault (a status that is not the vendor's business answer).
-pub fn http_error(status: u16, retry_after_secs: Option<u64>) -> Response {
-    let headers = retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
+/// Ends a send hit by an HTTP-level fault (a status that is not the vendor's business answer): counts it
+/// as refused, records it with an empty body, and answers a plain JSON error.
+pub fn http_fault(
+    core: &FakeCore,
+    request: &Incoming,
+    device_token: Option<String>,
+    status: u16,
+    retry_after_secs: Option<u64>,
+) -> Response {
+    core.recorder.count_send(false);
+    core.record(request, device_token, status, "", false);
     let reason = http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("Error");
-    super::core::json_response(
+    json_response(
         status,
         &json!({"status": status, "error": reason}).to_string(),
-        &headers,
+        &retry_after(retry_after_secs),
     )
 }
 

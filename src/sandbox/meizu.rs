@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, DailyQuota, Decision, form_get},
-    core::{FakeCore, Incoming, json_response},
+    cnkit::{self, DailyQuota, form_get},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
     tls::reset_response,
 };
@@ -202,7 +202,7 @@ async fn handle(state: Arc<MeizuState>, request: Request) -> Response {
     };
     if request.uri.path() != PUSH_PATH {
         let text = json!({"code": "404", "message": "Not Found", "value": ""}).to_string();
-        cnkit::record(&state.core, &request, None, 404, &text, false);
+        state.core.record(&request, None, 404, &text, false);
         return json_response(404, &text, &[]);
     }
     let form = cnkit::parse_form(&request.body);
@@ -215,43 +215,36 @@ async fn handle(state: Arc<MeizuState>, request: Request) -> Response {
         })
         .unwrap_or_default();
     let device_token = (push_ids.len() == 1).then(|| push_ids[0].clone());
-    let mut headers = Vec::new();
-    let (status, text) = match cnkit::request_fault(&state.core).await {
-        Decision::Reset => {
-            state.core.recorder.count_send(false);
-            cnkit::record(&state.core, &request, device_token, 0, "", false);
-            return reset_response();
-        }
-        Decision::Error {
+    let (status, text, retry_after_secs) = match state.core.apply_faults(None).await {
+        FaultOutcome::Reset => return state.core.reset_send(&request, device_token),
+        FaultOutcome::Error {
             status,
             reason,
             retry_after_secs,
         } => {
-            if let Some(s) = retry_after_secs {
-                headers.push(("retry-after", s.to_string()));
-            }
             if reason.trim().parse::<u64>().is_ok() {
-                (status, error_body(reason.trim()))
+                (status, error_body(reason.trim()), retry_after_secs)
             } else {
-                state.core.recorder.count_send(false);
-                cnkit::record(&state.core, &request, device_token, status, "", false);
-                return cnkit::http_error(status, retry_after_secs);
+                return cnkit::http_fault(
+                    &state.core,
+                    &request,
+                    device_token,
+                    status,
+                    retry_after_secs,
+                );
             }
         }
-        Decision::Proceed => match answer(&state, &request, &form, &push_ids).await {
-            Some(text) => (200, text),
-            None => {
-                state.core.recorder.count_send(false);
-                cnkit::record(&state.core, &request, device_token, 0, "", false);
-                return reset_response();
-            }
+        FaultOutcome::Proceed => match answer(&state, &request, &form, &push_ids).await {
+            Some(text) => (200, text, None),
+            None => return state.core.reset_send(&request, device_token),
         },
     };
     let ok = status == 200
         && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["code"] == code::SUCCESS);
-    state.core.recorder.count_send(ok);
-    cnkit::record(&state.core, &request, device_token, status, &text, false);
-    json_response(status, &text, &headers)
+    let headers = retry_after(retry_after_secs);
+    state
+        .core
+        .answer_send(&request, device_token, status, &text, &headers, ok)
 }
 
 /// The body answering a push, or `None` to reset the stream.
@@ -300,9 +293,9 @@ async fn answer(
     let mut failed: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut deliverable = 0u64;
     for id in push_ids {
-        match cnkit::token_fault(&state.core, id).await {
-            Decision::Reset => return None,
-            Decision::Error { reason, .. } => {
+        match state.core.apply_token_faults(id).await {
+            FaultOutcome::Reset => return None,
+            FaultOutcome::Error { reason, .. } => {
                 let c = reason.trim();
                 let c = if c.is_empty() {
                     code::ILLEGAL_PUSH_ID
@@ -311,15 +304,15 @@ async fn answer(
                 };
                 failed.entry(c.to_owned()).or_default().push(id.clone());
             }
-            Decision::Proceed if !well_formed(id) => failed
+            FaultOutcome::Proceed if !well_formed(id) => failed
                 .entry(code::ILLEGAL_PUSH_ID.to_owned())
                 .or_default()
                 .push(id.clone()),
-            Decision::Proceed if state.core.is_invalidated(id) => failed
+            FaultOutcome::Proceed if state.core.is_invalidated(id) => failed
                 .entry(code::NOT_SUBSCRIBED.to_owned())
                 .or_default()
                 .push(id.clone()),
-            Decision::Proceed => deliverable += 1,
+            FaultOutcome::Proceed => deliverable += 1,
         }
     }
     if deliverable > 0 && !lock(&state.inner).quota.take(deliverable, request.at_ms) {

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, AuthTokens, DailyQuota, Decision, TokenRefusal, chars, form_get},
-    core::{FakeCore, Incoming, json_response},
+    cnkit::{self, AuthTokens, DailyQuota, TokenRefusal, chars, form_get},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
     tls::reset_response,
 };
@@ -235,7 +235,7 @@ async fn handle(state: Arc<OppoState>, request: Request) -> Response {
         UNICAST_BATCH_PATH => send(&state, &request, true).await,
         _ => {
             let text = error_body(code::INVALID_METHOD);
-            cnkit::record(&state.core, &request, None, 404, &text, false);
+            state.core.record(&request, None, 404, &text, false);
             json_response(404, &text, &[])
         }
     }
@@ -257,7 +257,7 @@ fn auth(state: &OppoState, request: &Incoming) -> Response {
             error_body(*code)
         }
     };
-    cnkit::record(&state.core, request, None, 200, &text, true);
+    state.core.record(request, None, 200, &text, true);
     json_response(200, &text, &[])
 }
 
@@ -468,42 +468,39 @@ async fn send(state: &OppoState, request: &Incoming, batch: bool) -> Response {
         .and_then(|m| {
             field(&m, "target_value", "targetValue").and_then(|v| v.as_str().map(str::to_owned))
         });
-    let (status, text, retry_after) = match cnkit::request_fault(&state.core).await {
-        Decision::Reset => {
-            state.core.recorder.count_send(false);
-            cnkit::record(&state.core, request, single_target, 0, "", false);
-            return reset_response();
-        }
-        Decision::Error {
+    let (status, text, retry_after_secs) = match state.core.apply_faults(None).await {
+        FaultOutcome::Reset => return state.core.reset_send(request, single_target),
+        FaultOutcome::Error {
             status,
             reason,
             retry_after_secs,
         } => match reason.trim().parse::<i64>() {
             Ok(c) => (status, error_body(c), retry_after_secs),
             Err(_) => {
-                state.core.recorder.count_send(false);
-                let response = cnkit::http_error(status, retry_after_secs);
-                cnkit::record(&state.core, request, single_target, status, "", false);
-                return response;
+                return cnkit::http_fault(
+                    &state.core,
+                    request,
+                    single_target,
+                    status,
+                    retry_after_secs,
+                );
             }
         },
-        Decision::Proceed => match answer(state, request, &form, batch).await {
+        FaultOutcome::Proceed => match answer(state, request, &form, batch).await {
             Some(text) => (200, text, None),
-            None => {
-                state.core.recorder.count_send(false);
-                cnkit::record(&state.core, request, single_target, 0, "", false);
-                return reset_response();
-            }
+            None => return state.core.reset_send(request, single_target),
         },
     };
     let ok = status == 200
         && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["code"] == code::SUCCESS);
-    state.core.recorder.count_send(ok);
-    cnkit::record(&state.core, request, single_target, status, &text, false);
-    let headers = retry_after
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(status, &text, &headers)
+    state.core.answer_send(
+        request,
+        single_target,
+        status,
+        &text,
+        &retry_after(retry_after_secs),
+        ok,
+    )
 }
 
 /// The answer body to a send request, or `None` to reset the stream.
@@ -570,18 +567,18 @@ async fn answer(
     }
     let mut outcomes = Vec::with_capacity(targets.len());
     for target in &targets {
-        let outcome = match cnkit::token_fault(&state.core, target).await {
-            Decision::Reset => return None,
-            Decision::Error { reason, .. } => Target::Failed(
+        let outcome = match state.core.apply_token_faults(target).await {
+            FaultOutcome::Reset => return None,
+            FaultOutcome::Error { reason, .. } => Target::Failed(
                 reason
                     .trim()
                     .parse()
                     .unwrap_or(code::INVALID_REGISTRATION_ID),
             ),
-            Decision::Proceed if !well_formed(target) || state.core.is_invalidated(target) => {
+            FaultOutcome::Proceed if !well_formed(target) || state.core.is_invalidated(target) => {
                 Target::Failed(code::INVALID_REGISTRATION_ID)
             }
-            Decision::Proceed => Target::Ok,
+            FaultOutcome::Proceed => Target::Ok,
         };
         outcomes.push(outcome);
     }

@@ -149,11 +149,7 @@ async fn handle(state: Arc<FcmState>, request: Request) -> Response {
         .map(str::to_owned);
     let device_token = message::token_of(&request.body);
     let outcome = match state.core.apply_faults(device_token.as_deref()).await {
-        FaultOutcome::Reset => {
-            state.core.recorder.count_send(false);
-            record(&state, &request, device_token, 0, "", false);
-            return reset_response();
-        }
+        FaultOutcome::Reset => return state.core.reset_send(&request, device_token),
         FaultOutcome::Error {
             status,
             reason,
@@ -173,7 +169,9 @@ async fn handle(state: Arc<FcmState>, request: Request) -> Response {
         }
     };
     state.core.recorder.count_send(status == 200);
-    record(&state, &request, device_token, status, &body, false);
+    state
+        .core
+        .record(&request, device_token, status, &body, false);
     response
 }
 
@@ -186,22 +184,6 @@ fn fault_message(status: u16) -> &'static str {
         429 => "Quota exceeded for quota metric 'Send requests'.",
         503 => "The service is currently unavailable.",
         _ => "Internal error encountered.",
-    }
-}
-
-fn record(
-    state: &FcmState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, token_request));
     }
 }
 
@@ -250,7 +232,7 @@ fn token(state: &FcmState, request: &Incoming) -> Response {
             (400, e.body())
         }
     };
-    record(state, request, None, status, &body, true);
+    state.core.record(request, None, status, &body, true);
     json_response(status, &body, &[])
 }
 

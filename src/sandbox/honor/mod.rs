@@ -33,7 +33,7 @@ use super::{
     client_credentials::{
         BearerRefusal, ClientCredentials, GrantRefusal, bearer_of, random_secret,
     },
-    core::{FakeCore, FaultOutcome, Incoming, json_response},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
     fcm::parse_form,
     tls::reset_response,
@@ -199,22 +199,6 @@ impl Answer {
     }
 }
 
-fn record(
-    state: &HonorState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, token_request));
-    }
-}
-
 /// The tokens of a body, read leniently.
 fn tokens_of(body: &[u8]) -> Vec<String> {
     serde_json::from_slice::<Value>(body)
@@ -272,22 +256,18 @@ async fn handle(state: Arc<HonorState>, request: Request) -> Response {
         FaultOutcome::Proceed => send(&state, &request, &request_id).await,
     };
     let Some(answer) = answer else {
-        state.core.recorder.count_send(false);
-        record(&state, &request, device_token, 0, "", false);
-        return reset_response();
+        return state.core.reset_send(&request, device_token);
     };
     let body =
         json!({"code": answer.code, "message": answer.message, "data": answer.data}).to_string();
-    state
-        .core
-        .recorder
-        .count_send(answer.status == 200 && answer.code == code::SUCCESS);
-    record(&state, &request, device_token, answer.status, &body, false);
-    let headers = answer
-        .retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(answer.status, &body, &headers)
+    state.core.answer_send(
+        &request,
+        device_token,
+        answer.status,
+        &body,
+        &retry_after(answer.retry_after_secs),
+        answer.status == 200 && answer.code == code::SUCCESS,
+    )
 }
 
 /// `POST /api/v1/{appId}/sendMessage`; `None` when a token-scoped fault asks for a reset.
@@ -555,7 +535,7 @@ fn token(state: &HonorState, request: &Incoming) -> Response {
         }
     };
     state.core.recorder.count_token(key.as_deref());
-    record(state, request, None, status, &body, true);
+    state.core.record(request, None, status, &body, true);
     json_response(status, &body, &[("cache-control", "no-store".into())])
 }
 

@@ -32,7 +32,7 @@ use super::{
     client_credentials::{
         BearerRefusal, ClientCredentials, GrantRefusal, bearer_of, random_secret,
     },
-    core::{FakeCore, FaultOutcome, Incoming, json_response},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
     fcm::parse_form,
     tls::reset_response,
@@ -198,22 +198,6 @@ impl Answer {
     }
 }
 
-fn record(
-    state: &HuaweiState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, token_request));
-    }
-}
-
 async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
     let Some((request, _)) = Incoming::read(request).await else {
         return reset_response();
@@ -254,9 +238,7 @@ async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
         FaultOutcome::Proceed => send(&state, &request).await,
     };
     let Some(answer) = answer else {
-        state.core.recorder.count_send(false);
-        record(&state, &request, device_token, 0, "", false);
-        return reset_response();
+        return state.core.reset_send(&request, device_token);
     };
     let body = json!({
         "code": answer.code,
@@ -265,16 +247,14 @@ async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
     })
     .to_string();
     let accepted = answer.code == code::SUCCESS || answer.code == code::PARTIAL;
-    state
-        .core
-        .recorder
-        .count_send(answer.status == 200 && accepted);
-    record(&state, &request, device_token, answer.status, &body, false);
-    let headers = answer
-        .retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(answer.status, &body, &headers)
+    state.core.answer_send(
+        &request,
+        device_token,
+        answer.status,
+        &body,
+        &retry_after(answer.retry_after_secs),
+        answer.status == 200 && accepted,
+    )
 }
 
 /// `POST /v1/{appId}/messages:send`; `None` when a token-scoped fault asks for a reset.
@@ -402,6 +382,6 @@ fn token(state: &HuaweiState, request: &Incoming) -> Response {
         }
     };
     state.core.recorder.count_token(key.as_deref());
-    record(state, request, None, status, &body, true);
+    state.core.record(request, None, status, &body, true);
     json_response(status, &body, &[("cache-control", "no-store".into())])
 }

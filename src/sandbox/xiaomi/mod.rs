@@ -29,7 +29,7 @@ use serde_json::json;
 
 use super::{
     batch::{self, Verdict},
-    core::{FakeCore, FaultOutcome, Incoming, json_response},
+    core::{FakeCore, FaultOutcome, Incoming, retry_after},
     fault::lock,
     fcm::parse_form,
     tls::reset_response,
@@ -195,21 +195,6 @@ fn error(code: i64, reason: impl Into<String>) -> Answer {
     }
 }
 
-fn record(
-    state: &XiaomiState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, false));
-    }
-}
-
 /// Whether `regid` could be a MiPush registration id (base64-ish; no commas or spaces).
 pub fn well_formed(regid: &str) -> bool {
     !regid.is_empty()
@@ -269,19 +254,18 @@ async fn handle(state: Arc<XiaomiState>, request: Request) -> Response {
         FaultOutcome::Proceed => send(&state, &request, &form, &regids).await,
     };
     let Some(answer) = answer else {
-        state.core.recorder.count_send(false);
-        record(&state, &request, device_token, 0, "");
-        return reset_response();
+        return state.core.reset_send(&request, device_token);
     };
     let body = answer.body.to_string();
     let ok = answer.status == 200 && answer.body["result"] == "ok";
-    state.core.recorder.count_send(ok);
-    record(&state, &request, device_token, answer.status, &body);
-    let headers = answer
-        .retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(answer.status, &body, &headers)
+    state.core.answer_send(
+        &request,
+        device_token,
+        answer.status,
+        &body,
+        &retry_after(answer.retry_after_secs),
+        ok,
+    )
 }
 
 /// Checks the message fields other than the targets.
