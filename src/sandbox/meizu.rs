@@ -9,15 +9,10 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    ops::Deref,
     sync::{Arc, Mutex},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -25,6 +20,7 @@ use super::{
     cnkit::{self, DailyQuota, form_get},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -111,40 +107,27 @@ pub struct MeizuState {
 }
 
 /// Handle on the running Meizu fake; dereferences to its [`FakeCore`].
-#[derive(Clone)]
-pub struct MeizuFake {
-    state: Arc<MeizuState>,
-}
+pub type MeizuFake = Fake<MeizuState>;
 
-impl Deref for MeizuFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for MeizuState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl MeizuFake {
+impl Fake<MeizuState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(MeizuState {
-            core,
-            inner: Mutex::new(Inner {
-                next_app: 110_001,
-                ..Inner::default()
-            }),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<MeizuState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            MeizuState {
+                core,
+                inner: Mutex::new(Inner {
+                    next_app: 110_001,
+                    ..Inner::default()
+                }),
+            },
+            handle,
+        )
     }
 
     /// Registers a new app and returns its `appId` and `appSecret`.

@@ -4,7 +4,8 @@
 //! [`Sandbox::start`] brings up every fake on loopback TLS (a CA generated at start signs their
 //! certificates), mints credentials they accept, and serves a plain-HTTP control API to inject faults,
 //! invalidate device tokens and read what they received. Adding a vendor takes a module with its checks
-//! and answers over a [`core::FakeCore`], served by [`tls::spawn_server`].
+//! and answers over a [`core::FakeCore`], handed out as a [`handle::Fake`] and served by
+//! [`tls::spawn_server`].
 
 pub mod apns;
 pub mod batch;
@@ -14,6 +15,7 @@ pub mod control;
 pub mod core;
 pub mod fault;
 pub mod fcm;
+pub mod handle;
 pub mod honor;
 pub mod huawei;
 pub mod meizu;

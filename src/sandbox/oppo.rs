@@ -9,18 +9,13 @@
 
 use std::{
     collections::HashMap,
-    ops::Deref,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -28,6 +23,7 @@ use super::{
     cnkit::{self, AuthTokens, DailyQuota, TokenRefusal, chars, form_get},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -140,38 +136,25 @@ pub struct OppoState {
 }
 
 /// Handle on the running OPPO fake; dereferences to its [`FakeCore`].
-#[derive(Clone)]
-pub struct OppoFake {
-    state: Arc<OppoState>,
-}
+pub type OppoFake = Fake<OppoState>;
 
-impl Deref for OppoFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for OppoState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl OppoFake {
+impl Fake<OppoState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(OppoState {
-            core,
-            inner: Mutex::new(Inner::default()),
-            lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<OppoState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            OppoState {
+                core,
+                inner: Mutex::new(Inner::default()),
+                lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// Registers a new app and returns its `app_key` and `master_secret`.

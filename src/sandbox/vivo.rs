@@ -8,18 +8,13 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    ops::Deref,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -27,6 +22,7 @@ use super::{
     cnkit::{self, AuthTokens, DailyQuota},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -161,41 +157,28 @@ pub struct VivoState {
 }
 
 /// Handle on the running vivo fake; dereferences to its [`FakeCore`].
-#[derive(Clone)]
-pub struct VivoFake {
-    state: Arc<VivoState>,
-}
+pub type VivoFake = Fake<VivoState>;
 
-impl Deref for VivoFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for VivoState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl VivoFake {
+impl Fake<VivoState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(VivoState {
-            core,
-            inner: Mutex::new(Inner {
-                next_app: 100_001,
-                ..Inner::default()
-            }),
-            lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<VivoState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            VivoState {
+                core,
+                inner: Mutex::new(Inner {
+                    next_app: 100_001,
+                    ..Inner::default()
+                }),
+                lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// Registers a new app and returns its `appId`, `appKey` and `appSecret`.

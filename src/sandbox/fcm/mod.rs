@@ -5,25 +5,19 @@ mod error;
 mod message;
 mod oauth;
 
-use std::{
-    ops::Deref,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
 use super::{
     SandboxError,
     core::{FakeCore, FaultOutcome, Incoming, json_response},
     fault::lock,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 use error::{ApiError, OAuthError, error_info, fcm_error};
@@ -50,36 +44,25 @@ impl FcmState {
 
 /// Handle on the running FCM fake. Dereferences to the shared [`FakeCore`] for faults, recording and
 /// counters.
-#[derive(Clone)]
-pub struct FcmFake {
-    state: Arc<FcmState>,
-}
+pub type FcmFake = Fake<FcmState>;
 
-impl Deref for FcmFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for FcmState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl FcmFake {
+impl Fake<FcmState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(FcmState {
-            core,
-            oauth: Mutex::new(oauth::OAuth::default()),
-            lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<FcmState>>, request: Request| handle(state, request))
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            FcmState {
+                core,
+                oauth: Mutex::new(oauth::OAuth::default()),
+                lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/token`, the `token_uri` of minted service accounts.

@@ -12,19 +12,12 @@
 //! `80200003` expired access token, `80300008` message over 4096 bytes, `80300010` token list empty or
 //! over 1000, `81000001` internal), the HTTP statuses paired with them, and the body limits.
 
-use std::{
-    ops::Deref,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -36,6 +29,7 @@ use super::{
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
     fcm::parse_form,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -112,38 +106,25 @@ pub struct HonorState {
 }
 
 /// Handle on the running Honor fake. Dereferences to the shared [`FakeCore`].
-#[derive(Clone)]
-pub struct HonorFake {
-    state: Arc<HonorState>,
-}
+pub type HonorFake = Fake<HonorState>;
 
-impl Deref for HonorFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for HonorState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl HonorFake {
+impl Fake<HonorState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(HonorState {
-            core,
-            oauth: Mutex::new(ClientCredentials::default()),
-            lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<HonorState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            HonorState {
+                core,
+                oauth: Mutex::new(ClientCredentials::default()),
+                lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/auth/realms/developer/protocol/openid-connect/token`.

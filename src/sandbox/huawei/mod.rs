@@ -11,19 +11,12 @@
 
 pub mod message;
 
-use std::{
-    ops::Deref,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -35,6 +28,7 @@ use super::{
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
     fcm::parse_form,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -114,38 +108,25 @@ pub struct HuaweiState {
 }
 
 /// Handle on the running Huawei fake. Dereferences to the shared [`FakeCore`].
-#[derive(Clone)]
-pub struct HuaweiFake {
-    state: Arc<HuaweiState>,
-}
+pub type HuaweiFake = Fake<HuaweiState>;
 
-impl Deref for HuaweiFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for HuaweiState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl HuaweiFake {
+impl Fake<HuaweiState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(HuaweiState {
-            core,
-            oauth: Mutex::new(ClientCredentials::default()),
-            lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<HuaweiState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            HuaweiState {
+                core,
+                oauth: Mutex::new(ClientCredentials::default()),
+                lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/oauth2/v3/token`.

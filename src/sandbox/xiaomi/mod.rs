@@ -11,18 +11,13 @@
 
 use std::{
     collections::HashMap,
-    ops::Deref,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -32,6 +27,7 @@ use super::{
     core::{FakeCore, FaultOutcome, Incoming, retry_after},
     fault::lock,
     fcm::parse_form,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -108,38 +104,25 @@ pub struct XiaomiState {
 }
 
 /// Handle on the running Xiaomi fake. Dereferences to the shared [`FakeCore`].
-#[derive(Clone)]
-pub struct XiaomiFake {
-    state: Arc<XiaomiState>,
-}
+pub type XiaomiFake = Fake<XiaomiState>;
 
-impl Deref for XiaomiFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for XiaomiState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl XiaomiFake {
+impl Fake<XiaomiState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(XiaomiState {
-            core,
-            apps: Mutex::new(HashMap::new()),
-            daily_quota: AtomicU64::new(DEFAULT_DAILY_QUOTA),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<XiaomiState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            XiaomiState {
+                core,
+                apps: Mutex::new(HashMap::new()),
+                daily_quota: AtomicU64::new(DEFAULT_DAILY_QUOTA),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/v3/message/regid`.
