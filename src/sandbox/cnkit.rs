@@ -1,5 +1,5 @@
-//! What the OPPO, vivo and Meizu fakes share: registered apps, issued auth tokens, a daily quota, form
-//! decoding, digests, and the control routes that mint apps and set quotas.
+//! What the OPPO, vivo and Meizu fakes share: registered apps, issued auth tokens, a daily quota,
+//! digests, and the control routes that mint apps and set quotas.
 
 use std::collections::HashMap;
 
@@ -132,53 +132,6 @@ pub fn random_hex(len: usize) -> String {
     s[..len.min(s.len())].to_owned()
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body, keeping the fields in order (duplicates kept).
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k), decode_component(v))
-        })
-        .collect()
-}
-
-/// The last value of `name` in a decoded form.
-pub fn form_get<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn decode_component(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_digit(bytes[i + 1]), hex_digit(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi * 16 + lo);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
 /// Characters in `s` (Unicode scalar values).
 pub fn chars(s: &str) -> usize {
     s.chars().count()
@@ -247,11 +200,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forms_digests_and_quota() {
-        let form = parse_form(b"a=1+2&b=%E4%BD%A0&c=%zz&a=3");
-        assert_eq!(form_get(&form, "a"), Some("3"));
-        assert_eq!(form_get(&form, "b"), Some("你"));
-        assert_eq!(form_get(&form, "c"), Some("%zz"));
+    fn digests_quota_and_tokens() {
         assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(
             sha256_hex("abc"),

@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, DailyQuota, form_get},
+    cnkit::{self, DailyQuota},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    form,
     handle::{Fake, VendorState},
     tls::reset_response,
 };
@@ -188,8 +189,8 @@ async fn handle(state: Arc<MeizuState>, request: Request) -> Response {
         state.core.record(&request, None, 404, &text, false);
         return json_response(404, &text, &[]);
     }
-    let form = cnkit::parse_form(&request.body);
-    let push_ids: Vec<String> = form_get(&form, "pushIds")
+    let form = form::parse_pairs(&request.body);
+    let push_ids: Vec<String> = form::get(&form, "pushIds")
         .map(|ids| {
             ids.split(',')
                 .map(|id| id.trim().to_owned())
@@ -242,7 +243,7 @@ async fn answer(
     }
     let mut params = Vec::new();
     for name in ["appId", "pushIds", "messageJson", "sign"] {
-        match form_get(form, name) {
+        match form::get(form, name) {
             Some(v) if !v.trim().is_empty() => params.push((name, v)),
             _ => return Some(error_body(code::EMPTY_PARAMETER)),
         }

@@ -15,6 +15,7 @@ pub mod control;
 pub mod core;
 pub mod fault;
 pub mod fcm;
+pub mod form;
 pub mod handle;
 pub mod honor;
 pub mod huawei;

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, AuthTokens, DailyQuota, TokenRefusal, chars, form_get},
+    cnkit::{self, AuthTokens, DailyQuota, TokenRefusal, chars},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    form,
     handle::{Fake, VendorState},
     tls::reset_response,
 };
@@ -248,14 +249,14 @@ fn check_auth(state: &OppoState, request: &Incoming) -> Result<(String, String),
     if request.method != http::Method::POST {
         return Err(code::HTTP_ACTION_NOT_ALLOWED);
     }
-    let form = cnkit::parse_form(&request.body);
-    let app_key = form_get(&form, "app_key")
+    let form = form::parse_pairs(&request.body);
+    let app_key = form::get(&form, "app_key")
         .filter(|v| !v.is_empty())
         .ok_or(code::MISSING_APP_KEY)?;
-    let sign = form_get(&form, "sign")
+    let sign = form::get(&form, "sign")
         .filter(|v| !v.is_empty())
         .ok_or(code::MISSING_SIGNATURE)?;
-    let timestamp = form_get(&form, "timestamp")
+    let timestamp = form::get(&form, "timestamp")
         .filter(|v| !v.is_empty())
         .ok_or(code::MISSING_TIMESTAMP)?;
     let ts: i64 = timestamp.parse().map_err(|_| code::INVALID_TIMESTAMP)?;
@@ -443,9 +444,9 @@ enum Target {
 }
 
 async fn send(state: &OppoState, request: &Incoming, batch: bool) -> Response {
-    let form = cnkit::parse_form(&request.body);
+    let form = form::parse_pairs(&request.body);
     let single_target = (!batch)
-        .then(|| form_get(&form, "message"))
+        .then(|| form::get(&form, "message"))
         .flatten()
         .and_then(|m| serde_json::from_str::<Value>(m).ok())
         .and_then(|m| {
@@ -496,7 +497,7 @@ async fn answer(
     if request.method != http::Method::POST {
         return Some(error_body(code::HTTP_ACTION_NOT_ALLOWED));
     }
-    let Some(token) = form_get(form, "auth_token").filter(|t| !t.is_empty()) else {
+    let Some(token) = form::get(form, "auth_token").filter(|t| !t.is_empty()) else {
         return Some(error_body(code::MISSING_AUTH_TOKEN));
     };
     if let Err(TokenRefusal::Unknown | TokenRefusal::Expired) =
@@ -505,7 +506,7 @@ async fn answer(
         return Some(error_body(code::INVALID_AUTH_TOKEN));
     }
     let messages: Vec<Value> = if batch {
-        let Some(raw) = form_get(form, "messages").filter(|m| !m.is_empty()) else {
+        let Some(raw) = form::get(form, "messages").filter(|m| !m.is_empty()) else {
             return Some(body(code::MISSING_ARGUMENTS, &missing("messages").1, None));
         };
         match serde_json::from_str::<Value>(raw) {
@@ -523,7 +524,7 @@ async fn answer(
             }
         }
     } else {
-        let Some(raw) = form_get(form, "message").filter(|m| !m.is_empty()) else {
+        let Some(raw) = form::get(form, "message").filter(|m| !m.is_empty()) else {
             return Some(body(code::MISSING_ARGUMENTS, &missing("message").1, None));
         };
         match serde_json::from_str::<Value>(raw) {

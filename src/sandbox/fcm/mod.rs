@@ -17,13 +17,12 @@ use super::{
     SandboxError,
     core::{FakeCore, FaultOutcome, Incoming, json_response},
     fault::lock,
+    form,
     handle::{Fake, VendorState},
     tls::reset_response,
 };
 use error::{ApiError, OAuthError, error_info, fcm_error};
 pub use message::MAX_MESSAGE_BYTES;
-/// Form decoding, shared with the other vendors' fakes.
-pub(crate) use oauth::parse_form;
 pub use oauth::{FCM_SCOPE, JWT_BEARER};
 
 /// Default `expires_in` of issued access tokens, as Google's.
@@ -178,7 +177,7 @@ fn token(state: &FcmState, request: &Incoming) -> Response {
             description: "Required method POST.".into(),
         })
     } else {
-        let form = oauth::parse_form(&request.body);
+        let form = form::parse_map(&request.body);
         match (form.get("grant_type"), form.get("assertion")) {
             (Some(grant), _) if grant != JWT_BEARER => Err(OAuthError {
                 error: "unsupported_grant_type",

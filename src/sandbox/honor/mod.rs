@@ -28,7 +28,7 @@ use super::{
     },
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
-    fcm::parse_form,
+    form,
     handle::{Fake, VendorState},
     tls::reset_response,
 };
@@ -466,7 +466,7 @@ fn check(body: &[u8]) -> Result<Vec<String>, Answer> {
 
 /// `POST /auth/realms/developer/protocol/openid-connect/token`, answered as Keycloak does.
 fn token(state: &HonorState, request: &Incoming) -> Response {
-    let form = parse_form(&request.body);
+    let form = form::parse_map(&request.body);
     let result = if request.method != http::Method::POST {
         Err(GrantRefusal::GrantType)
     } else {

@@ -27,7 +27,7 @@ use super::{
     },
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
-    fcm::parse_form,
+    form,
     handle::{Fake, VendorState},
     tls::reset_response,
 };
@@ -324,7 +324,7 @@ async fn send(state: &HuaweiState, request: &Incoming) -> Option<Answer> {
 
 /// `POST /oauth2/v3/token` (client credentials).
 fn token(state: &HuaweiState, request: &Incoming) -> Response {
-    let form = parse_form(&request.body);
+    let form = form::parse_map(&request.body);
     let result = if request.method != http::Method::POST {
         Err(GrantRefusal::GrantType)
     } else {

@@ -26,7 +26,7 @@ use super::{
     batch::{self, Verdict},
     core::{FakeCore, FaultOutcome, Incoming, retry_after},
     fault::lock,
-    fcm::parse_form,
+    form,
     handle::{Fake, VendorState},
     tls::reset_response,
 };
@@ -203,7 +203,7 @@ async fn handle(state: Arc<XiaomiState>, request: Request) -> Response {
     let Some((request, _)) = Incoming::read(request).await else {
         return reset_response();
     };
-    let form = parse_form(&request.body);
+    let form = form::parse_map(&request.body);
     let regids = regids_of(&form);
     let device_token = match regids.as_slice() {
         [one] => Some(one.clone()),
