@@ -1,8 +1,6 @@
 //! What the OPPO, vivo and Meizu fakes share: registered apps, issued auth tokens, a daily quota,
 //! digests, and the control routes that mint apps and set quotas.
 
-use std::collections::HashMap;
-
 use axum::{
     Json, Router,
     extract::State,
@@ -14,7 +12,10 @@ use md5::Digest as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::core::{FakeCore, Incoming, json_response, retry_after};
+use super::{
+    core::{FakeCore, Incoming, json_response, retry_after},
+    tokens::{IssuedTokens, TokenRefusal},
+};
 
 /// How long the auth tokens OPPO and vivo issue live: one day, as both vendors document.
 pub const AUTH_TOKEN_SECS: u64 = 24 * 3600;
@@ -24,63 +25,30 @@ pub const TIMESTAMP_WINDOW_MS: i64 = 10 * 60 * 1000;
 const MAX_AUTH_TOKENS: usize = 100_000;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// Why an auth token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRefusal {
-    /// Never issued.
-    Unknown,
-    /// Issued but expired (or expired through the control API).
-    Expired,
-}
-
-#[derive(Debug)]
-struct Issued {
-    app: String,
-    issued_at_ms: i64,
-    expires_at_ms: i64,
-}
-
-/// Auth tokens issued to apps.
+/// Auth tokens issued to apps (by app id or key).
 #[derive(Debug, Default)]
 pub struct AuthTokens {
-    tokens: HashMap<String, Issued>,
+    tokens: IssuedTokens<String>,
 }
 
 impl AuthTokens {
     /// Issues a token for `app` living `lifetime_secs`.
     pub fn issue(&mut self, app: &str, now_ms: i64, lifetime_secs: u64) -> String {
-        if self.tokens.len() >= MAX_AUTH_TOKENS {
-            let mut issued: Vec<i64> = self.tokens.values().map(|t| t.issued_at_ms).collect();
-            issued.sort_unstable();
-            let cut = issued[issued.len() / 2];
-            self.tokens.retain(|_, t| t.issued_at_ms > cut);
-        }
+        self.tokens.drop_older_half_at(MAX_AUTH_TOKENS);
         let token = uuid::Uuid::new_v4().simple().to_string();
-        self.tokens.insert(
-            token.clone(),
-            Issued {
-                app: app.to_owned(),
-                issued_at_ms: now_ms,
-                expires_at_ms: now_ms + (lifetime_secs as i64).saturating_mul(1000),
-            },
-        );
+        self.tokens
+            .insert(token.clone(), app.to_owned(), now_ms, lifetime_secs);
         token
     }
 
     /// The app a live token was issued to.
     pub fn check(&self, token: &str, now_ms: i64) -> Result<String, TokenRefusal> {
-        match self.tokens.get(token) {
-            Some(t) if t.expires_at_ms > now_ms => Ok(t.app.clone()),
-            Some(_) => Err(TokenRefusal::Expired),
-            None => Err(TokenRefusal::Unknown),
-        }
+        self.tokens.check(token, now_ms).cloned()
     }
 
     /// Expires every token issued so far.
     pub fn expire_all(&mut self) {
-        for t in self.tokens.values_mut() {
-            t.expires_at_ms = 0;
-        }
+        self.tokens.expire_all();
     }
 }
 

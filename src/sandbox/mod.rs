@@ -24,6 +24,7 @@ pub mod notifiers;
 pub mod oppo;
 pub mod record;
 pub mod tls;
+pub mod tokens;
 pub mod vivo;
 pub mod xiaomi;
 

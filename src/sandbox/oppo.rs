@@ -20,12 +20,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, AuthTokens, DailyQuota, TokenRefusal, chars},
+    cnkit::{self, AuthTokens, DailyQuota, chars},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
     form,
     handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 
 /// The auth path.

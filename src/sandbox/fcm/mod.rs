@@ -20,6 +20,7 @@ use super::{
     form,
     handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 use error::{ApiError, OAuthError, error_info, fcm_error};
 pub use message::MAX_MESSAGE_BYTES;
@@ -241,11 +242,10 @@ fn send(state: &FcmState, request: &Incoming, project: Option<&str>) -> Result<S
         let oauth = lock(&state.oauth);
         let token = oauth
             .access_token(&bearer, request.at_ms)
-            .map_err(|expired| {
-                let reason = if expired {
-                    "ACCESS_TOKEN_EXPIRED"
-                } else {
-                    "ACCESS_TOKEN_TYPE_UNSUPPORTED"
+            .map_err(|refusal| {
+                let reason = match refusal {
+                    TokenRefusal::Expired => "ACCESS_TOKEN_EXPIRED",
+                    TokenRefusal::Unknown => "ACCESS_TOKEN_TYPE_UNSUPPORTED",
                 };
                 ApiError::new(401, INVALID_CREDENTIALS).with(error_info(reason))
             })?;

@@ -23,14 +23,12 @@ use serde_json::{Map, Value, json};
 
 use super::{
     batch::{self, Verdict},
-    client_credentials::{
-        BearerRefusal, ClientCredentials, GrantRefusal, bearer_of, random_secret,
-    },
+    client_credentials::{ClientCredentials, GrantRefusal, random_secret},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
-    form,
     handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 
 /// Path of the token endpoint.
@@ -271,35 +269,22 @@ async fn send(state: &HonorState, request: &Incoming, request_id: &str) -> Optio
             ..Answer::error(code::PARAMETER_ERROR, "request method not supported")
         });
     }
-    let Some(bearer) = bearer_of(request.header("authorization")) else {
-        return Some(Answer::error(
-            code::AUTH_ERROR,
-            message_for(code::AUTH_ERROR),
-        ));
-    };
-    {
-        let oauth = lock(&state.oauth);
-        match oauth.bearer(&bearer, request.at_ms) {
-            Err(BearerRefusal::Expired) => {
-                return Some(Answer::error(
-                    code::TOKEN_EXPIRED,
-                    message_for(code::TOKEN_EXPIRED),
-                ));
-            }
-            Err(BearerRefusal::Unknown) => {
-                return Some(Answer::error(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            Ok(token) if token.app_id != app_id => {
-                return Some(Answer::error(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            Ok(_) => {}
+    let authorized =
+        lock(&state.oauth).authorize(request.header("authorization"), app_id, request.at_ms);
+    match authorized {
+        Err(TokenRefusal::Expired) => {
+            return Some(Answer::error(
+                code::TOKEN_EXPIRED,
+                message_for(code::TOKEN_EXPIRED),
+            ));
         }
+        Err(TokenRefusal::Unknown) => {
+            return Some(Answer::error(
+                code::AUTH_ERROR,
+                message_for(code::AUTH_ERROR),
+            ));
+        }
+        Ok(()) => {}
     }
     let timestamp_ok = request
         .header("timestamp")
@@ -466,17 +451,11 @@ fn check(body: &[u8]) -> Result<Vec<String>, Answer> {
 
 /// `POST /auth/realms/developer/protocol/openid-connect/token`, answered as Keycloak does.
 fn token(state: &HonorState, request: &Incoming) -> Response {
-    let form = form::parse_map(&request.body);
-    let result = if request.method != http::Method::POST {
-        Err(GrantRefusal::GrantType)
-    } else {
-        lock(&state.oauth).grant(
-            &form,
-            request.at_ms,
-            state.lifetime_secs.load(Ordering::Relaxed),
-            "eyJhbGciOiJSUzI1NiJ9.sandbox-",
-        )
-    };
+    let result = lock(&state.oauth).grant_request(
+        request,
+        state.lifetime_secs.load(Ordering::Relaxed),
+        "eyJhbGciOiJSUzI1NiJ9.sandbox-",
+    );
     let (status, body, key) = match result {
         Ok((access_token, record)) => (
             200,

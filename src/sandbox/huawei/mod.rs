@@ -22,14 +22,12 @@ use serde_json::json;
 
 use super::{
     batch::{self, Verdict},
-    client_credentials::{
-        BearerRefusal, ClientCredentials, GrantRefusal, bearer_of, random_secret,
-    },
+    client_credentials::{ClientCredentials, GrantRefusal, random_secret},
     core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
-    form,
     handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 
 /// Path of the token endpoint.
@@ -262,36 +260,23 @@ async fn send(state: &HuaweiState, request: &Incoming) -> Option<Answer> {
             retry_after_secs: None,
         });
     }
-    let Some(bearer) = bearer_of(request.header("authorization")) else {
-        return Some(Answer::code(
-            code::AUTH_ERROR,
-            message_for(code::AUTH_ERROR),
-        ));
-    };
-    {
-        let oauth = lock(&state.oauth);
-        match oauth.bearer(&bearer, request.at_ms) {
-            Err(BearerRefusal::Expired) => {
-                return Some(Answer::code(
-                    code::TOKEN_EXPIRED,
-                    message_for(code::TOKEN_EXPIRED),
-                ));
-            }
-            Err(BearerRefusal::Unknown) => {
-                return Some(Answer::code(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            // An access token of app A used to push for app B is an auth error, as Huawei answers it.
-            Ok(token) if token.app_id != app_id => {
-                return Some(Answer::code(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            Ok(_) => {}
+    // An access token of app A used to push for app B is an auth error, as Huawei answers it.
+    let authorized =
+        lock(&state.oauth).authorize(request.header("authorization"), app_id, request.at_ms);
+    match authorized {
+        Err(TokenRefusal::Expired) => {
+            return Some(Answer::code(
+                code::TOKEN_EXPIRED,
+                message_for(code::TOKEN_EXPIRED),
+            ));
         }
+        Err(TokenRefusal::Unknown) => {
+            return Some(Answer::code(
+                code::AUTH_ERROR,
+                message_for(code::AUTH_ERROR),
+            ));
+        }
+        Ok(()) => {}
     }
     let checked = match message::check(&request.body) {
         Ok(checked) => checked,
@@ -324,17 +309,11 @@ async fn send(state: &HuaweiState, request: &Incoming) -> Option<Answer> {
 
 /// `POST /oauth2/v3/token` (client credentials).
 fn token(state: &HuaweiState, request: &Incoming) -> Response {
-    let form = form::parse_map(&request.body);
-    let result = if request.method != http::Method::POST {
-        Err(GrantRefusal::GrantType)
-    } else {
-        lock(&state.oauth).grant(
-            &form,
-            request.at_ms,
-            state.lifetime_secs.load(Ordering::Relaxed),
-            "CgB6e3x9",
-        )
-    };
+    let result = lock(&state.oauth).grant_request(
+        request,
+        state.lifetime_secs.load(Ordering::Relaxed),
+        "CgB6e3x9",
+    );
     let (status, body, key) = match result {
         Ok((access_token, record)) => (
             200,
