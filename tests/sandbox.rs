@@ -2,75 +2,22 @@
 //! what a dispatcher would, and checks that the fakes accept, refuse and misbehave the way the vendors do.
 
 mod common;
+mod sandbox_support;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use pushgate::sandbox::{
-    ApnsTokenKey, FaultAction, FaultRule, SANDBOX_PROJECT, SANDBOX_TOPIC, Sandbox, SandboxConfig,
-};
+use pushgate::sandbox::{ApnsTokenKey, FaultAction, SANDBOX_PROJECT, SANDBOX_TOPIC, Sandbox};
 use serde_json::{Value, json};
+
+use sandbox_support::{
+    client, client_with, h1_client, h2_client, json_of, now_secs as now, rule, sandbox,
+};
 
 const TOPIC: &str = "com.example.app";
 
 fn token(n: u8) -> String {
     format!("{n:02x}").repeat(32)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts")
-}
-
-/// A client trusting only the sandbox CA, offering `alpn`, optionally with a client certificate.
-fn client_with(ca_pem: &str, alpn: &[&[u8]], identity: Option<(&str, &str)>) -> reqwest::Client {
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots);
-    let mut config = match identity {
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                CertificateDer::pem_slice_iter(cert.as_bytes())
-                    .map(|c| c.unwrap())
-                    .collect(),
-                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
-            )
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .timeout(Duration::from_secs(20));
-    if alpn == [b"h2".as_slice()] {
-        builder = builder.http2_prior_knowledge();
-    } else if alpn == [b"http/1.1".as_slice()] {
-        builder = builder.http1_only();
-    }
-    builder.build().unwrap()
-}
-
-fn h2_client(sandbox: &Sandbox) -> reqwest::Client {
-    client_with(sandbox.ca_certificate_pem(), &[b"h2"], None)
 }
 
 fn apns_jwt(key: &ApnsTokenKey, iat: i64) -> String {
@@ -471,15 +418,15 @@ async fn apns_faults_answer_delay_and_reset() {
     let headers = [bearer(&jwt), topic(TOPIC)];
     let apns = sandbox.apns();
 
-    apns.add_fault(FaultRule {
-        device_token: Some(token(6)),
-        action: FaultAction::Error {
+    apns.add_fault(rule(
+        Some(&token(6)),
+        FaultAction::Error {
             status: 429,
             reason: "TooManyRequests".into(),
             retry_after_secs: Some(7),
         },
-        times: Some(2),
-    });
+        Some(2),
+    ));
     for _ in 0..2 {
         let (status, id, body, retry) =
             apns_send(&client, &sandbox, &token(6), &headers, ALERT).await;
@@ -504,11 +451,7 @@ async fn apns_faults_answer_delay_and_reset() {
         200
     );
 
-    apns.add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Delay { millis: 300 },
-        times: Some(1),
-    });
+    apns.add_fault(rule(None, FaultAction::Delay { millis: 300 }, Some(1)));
     let started = Instant::now();
     assert_eq!(
         apns_send(&client, &sandbox, &token(8), &headers, ALERT)
@@ -518,11 +461,7 @@ async fn apns_faults_answer_delay_and_reset() {
     );
     assert!(started.elapsed() >= Duration::from_millis(300));
 
-    apns.add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Reset,
-        times: None,
-    });
+    apns.add_fault(rule(None, FaultAction::Reset, None));
     for _ in 0..2 {
         let result = client
             .post(format!("{}/3/device/{}", apns.base_url(), token(9)))
@@ -549,7 +488,7 @@ async fn apns_faults_answer_delay_and_reset() {
 #[tokio::test]
 async fn apns_refuses_http1() {
     let sandbox = sandbox().await;
-    let http1 = client_with(sandbox.ca_certificate_pem(), &[b"http/1.1"], None);
+    let http1 = h1_client(&sandbox);
     let result = http1
         .post(format!(
             "{}/3/device/{}",
@@ -665,7 +604,7 @@ fn service_account(sandbox: &Sandbox) -> Value {
 #[tokio::test]
 async fn fcm_token_endpoint_checks_the_assertion() {
     let sandbox = sandbox().await;
-    let client = client_with(sandbox.ca_certificate_pem(), &[b"h2", b"http/1.1"], None);
+    let client = client(&sandbox);
     let account = service_account(&sandbox);
     assert_eq!(account["token_uri"], sandbox.fcm().token_uri());
 
@@ -735,7 +674,7 @@ async fn fcm_token_endpoint_checks_the_assertion() {
 async fn fcm_send_checks_auth_and_messages() {
     let sandbox = sandbox().await;
     let fcm = sandbox.fcm();
-    let client = client_with(sandbox.ca_certificate_pem(), &[b"h2", b"http/1.1"], None);
+    let client = client(&sandbox);
     let account = service_account(&sandbox);
     let (_, grant) = exchange(&client, &fcm.token_uri(), &assertion(&account, |_| {})).await;
     let access = grant["access_token"].as_str().unwrap().to_owned();
@@ -847,15 +786,15 @@ async fn fcm_send_checks_auth_and_messages() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 403);
 
-    fcm.add_fault(FaultRule {
-        device_token: Some("flaky".into()),
-        action: FaultAction::Error {
+    fcm.add_fault(rule(
+        Some("flaky"),
+        FaultAction::Error {
             status: 503,
             reason: "UNAVAILABLE".into(),
             retry_after_secs: Some(3),
         },
-        times: Some(1),
-    });
+        Some(1),
+    ));
     let (status, body, retry) = send(auth.clone(), message("flaky")).await;
     assert_eq!(
         (status, body["error"]["status"].as_str()),
@@ -891,7 +830,7 @@ async fn control_api_steers_the_fakes_over_http() {
     let sandbox = sandbox().await;
     let key = sandbox.apns().mint_token_key(TOPIC).unwrap();
     let client = h2_client(&sandbox);
-    let control = client_with(sandbox.ca_certificate_pem(), &[b"http/1.1"], None);
+    let control = h1_client(&sandbox);
     let url = sandbox.control_url();
 
     let added = control
@@ -935,24 +874,10 @@ async fn control_api_steers_the_fakes_over_http() {
         410
     );
 
-    let stats: Value = control
-        .get(format!("{url}/apns/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = json_of(control.get(format!("{url}/apns/stats"))).await;
     assert_eq!(stats["send_requests"], 2);
     assert_eq!(stats["faults_applied"], 1);
-    let requests: Value = control
-        .get(format!("{url}/apns/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let requests: Value = json_of(control.get(format!("{url}/apns/requests"))).await;
     assert_eq!(requests.as_array().unwrap().len(), 2);
     control
         .delete(format!("{url}/apns/requests"))
@@ -961,24 +886,14 @@ async fn control_api_steers_the_fakes_over_http() {
         .unwrap();
     assert!(sandbox.apns().requests().is_empty());
 
-    let minted: Value = control
-        .post(format!("{url}/apns/token-keys"))
-        .json(&json!({"topic": "com.control.app"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let minted: Value = json_of(
+        control
+            .post(format!("{url}/apns/token-keys"))
+            .json(&json!({"topic": "com.control.app"})),
+    )
+    .await;
     assert_eq!(minted["key_id"].as_str().unwrap().len(), 10);
-    let notifiers: Value = control
-        .get(format!("{url}/notifiers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let notifiers: Value = json_of(control.get(format!("{url}/notifiers"))).await;
     let names: Vec<&str> = notifiers
         .as_array()
         .unwrap()

@@ -1,61 +1,12 @@
 //! The Huawei, Honor and Xiaomi sandbox fakes over real TLS: a plain HTTP client (trusting only the
 //! sandbox CA) sends what a dispatcher would, and checks the vendors' answers, codes and limits.
 
-use std::{sync::Arc, time::Duration};
+mod sandbox_support;
 
-use pushgate::sandbox::{FaultAction, FaultRule, Sandbox, SandboxConfig};
+use pushgate::sandbox::{FaultAction, Sandbox};
 use serde_json::{Value, json};
 
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts")
-}
-
-/// A client trusting only the sandbox CA; `h1` forces HTTP/1.1, else ALPN picks (h2).
-fn client(sandbox: &Sandbox, h1: bool) -> reqwest::Client {
-    use rustls_pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(sandbox.ca_certificate_pem().as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = if h1 {
-        vec![b"http/1.1".to_vec()]
-    } else {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    };
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .timeout(Duration::from_secs(20));
-    if h1 {
-        builder = builder.http1_only();
-    }
-    builder.build().unwrap()
-}
-
-fn error(status: u16, reason: &str) -> FaultAction {
-    FaultAction::Error {
-        status,
-        reason: reason.into(),
-        retry_after_secs: None,
-    }
-}
-
-async fn answer(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}")),
-    )
-}
+use sandbox_support::{answer, client, error, h1_client, json_of, rule, sandbox};
 
 // ---------------------------------------------------------------- Huawei
 
@@ -113,7 +64,7 @@ fn huawei_message(tokens: &[&str]) -> Value {
 #[tokio::test]
 async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
+    let client = client(&sandbox);
     let app = sandbox.huawei().mint_app();
 
     let (status, body) = huawei_token(&client, &sandbox, &app.app_id, "wrong").await;
@@ -194,7 +145,7 @@ async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
 #[tokio::test]
 async fn huawei_send_checks_batches_and_reports_illegal_tokens() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
+    let client = client(&sandbox);
     let app = sandbox.huawei().mint_app();
     let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
     let access = body["access_token"].as_str().unwrap().to_owned();
@@ -314,29 +265,27 @@ async fn huawei_send_checks_batches_and_reports_illegal_tokens() {
 #[tokio::test]
 async fn huawei_faults_fail_requests_and_single_tokens() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
+    let client = client(&sandbox);
     let app = sandbox.huawei().mint_app();
     let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
     let access = body["access_token"].as_str().unwrap().to_owned();
     let message = huawei_message(&["tok1", "tok2"]);
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: None,
-        action: error(500, "81000001"),
-        times: Some(1),
-    });
+    sandbox
+        .huawei()
+        .add_fault(rule(None, error(500, "81000001"), Some(1)));
     let (status, body) = huawei_send(&client, &sandbox, &app.app_id, &access, &message).await;
     assert_eq!((status, body["code"].as_str()), (500, Some("81000001")));
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Error {
+    sandbox.huawei().add_fault(rule(
+        None,
+        FaultAction::Error {
             status: 503,
             reason: String::new(),
             retry_after_secs: Some(7),
         },
-        times: Some(1),
-    });
+        Some(1),
+    ));
     let response = client
         .post(sandbox.huawei().send_url(&app.app_id))
         .header("authorization", format!("Bearer {access}"))
@@ -347,11 +296,9 @@ async fn huawei_faults_fail_requests_and_single_tokens() {
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers()["retry-after"], "7");
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: Some("tok2".into()),
-        action: error(400, "80300007"),
-        times: Some(1),
-    });
+    sandbox
+        .huawei()
+        .add_fault(rule(Some("tok2"), error(400, "80300007"), Some(1)));
     let (_, body) = huawei_send(&client, &sandbox, &app.app_id, &access, &message).await;
     assert_eq!(body["code"], "80100000");
     let msg: Value = serde_json::from_str(body["msg"].as_str().unwrap()).unwrap();
@@ -364,11 +311,9 @@ async fn huawei_faults_fail_requests_and_single_tokens() {
         "80000000"
     );
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Reset,
-        times: Some(1),
-    });
+    sandbox
+        .huawei()
+        .add_fault(rule(None, FaultAction::Reset, Some(1)));
     assert!(
         client
             .post(sandbox.huawei().send_url(&app.app_id))
@@ -431,7 +376,7 @@ fn honor_message(tokens: &[&str]) -> Value {
 #[tokio::test]
 async fn honor_checks_auth_timestamp_and_reports_token_lists() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
+    let client = client(&sandbox);
     let app = sandbox.honor().mint_app();
 
     let (status, body) = honor_token(&client, &sandbox, &app.client_id, "wrong").await;
@@ -477,11 +422,9 @@ async fn honor_checks_auth_timestamp_and_reports_token_lists() {
     );
 
     sandbox.honor().invalidate_token("h-old");
-    sandbox.honor().add_fault(FaultRule {
-        device_token: Some("h-flaky".into()),
-        action: error(400, "failed"),
-        times: Some(1),
-    });
+    sandbox
+        .honor()
+        .add_fault(rule(Some("h-flaky"), error(400, "failed"), Some(1)));
     let (_, body) = honor_send(
         &client,
         &sandbox,
@@ -517,11 +460,9 @@ async fn honor_checks_auth_timestamp_and_reports_token_lists() {
         80300008
     );
 
-    sandbox.honor().add_fault(FaultRule {
-        device_token: None,
-        action: error(500, "81000001"),
-        times: Some(1),
-    });
+    sandbox
+        .honor()
+        .add_fault(rule(None, error(500, "81000001"), Some(1)));
     let (status, body) = honor_send(
         &client,
         &sandbox,
@@ -585,7 +526,7 @@ fn xiaomi_form<'a>(package: &'a str, regids: &'a str) -> Vec<(&'a str, &'a str)>
 #[tokio::test]
 async fn xiaomi_checks_secret_fields_regids_and_quota() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, true);
+    let client = h1_client(&sandbox);
     let app = sandbox.xiaomi().mint_app("com.example.app");
     let pkg = app.package_name.as_str();
 
@@ -720,22 +661,18 @@ async fn xiaomi_checks_secret_fields_regids_and_quota() {
 
     // Faults: request-level with a vendor code, token-scoped as a bad regid.
     sandbox.xiaomi().set_daily_quota(u64::MAX);
-    sandbox.xiaomi().add_fault(FaultRule {
-        device_token: None,
-        action: error(200, "200001"),
-        times: Some(1),
-    });
+    sandbox
+        .xiaomi()
+        .add_fault(rule(None, error(200, "200001"), Some(1)));
     assert_eq!(
         xiaomi_send(&client, &sandbox, &app.app_secret, &xiaomi_form(pkg, "r1"))
             .await
             .1["code"],
         200001
     );
-    sandbox.xiaomi().add_fault(FaultRule {
-        device_token: Some("r2".into()),
-        action: error(200, "bad"),
-        times: None,
-    });
+    sandbox
+        .xiaomi()
+        .add_fault(rule(Some("r2"), error(200, "bad"), None));
     let (_, body) = xiaomi_send(
         &client,
         &sandbox,
@@ -754,7 +691,7 @@ async fn xiaomi_checks_secret_fields_regids_and_quota() {
 #[tokio::test]
 async fn control_api_mints_apps_and_sets_the_quota() {
     let sandbox = sandbox().await;
-    let control = client(&sandbox, true);
+    let control = h1_client(&sandbox);
     let url = sandbox.control_url();
     let post = |path: &str, body: Value| control.post(format!("{url}{path}")).json(&body).send();
 
@@ -764,7 +701,7 @@ async fn control_api_mints_apps_and_sets_the_quota() {
         .json()
         .await
         .unwrap();
-    let client = client(&sandbox, false);
+    let client = client(&sandbox);
     let (status, _) = huawei_token(
         &client,
         &sandbox,
@@ -801,14 +738,7 @@ async fn control_api_mints_apps_and_sets_the_quota() {
     )
     .await;
     assert_eq!(body["code"], 200001);
-    let stats: Value = control
-        .get(format!("{url}/xiaomi/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = json_of(control.get(format!("{url}/xiaomi/stats"))).await;
     assert_eq!(stats["send_requests"], 1);
     assert_eq!(stats["device_tokens"], 1);
     assert_eq!(
