@@ -3,21 +3,22 @@
 
 mod sandbox_support;
 
-use pushgate::sandbox::{FaultAction, Sandbox};
+use pushgate::sandbox::{FaultAction, HuaweiApp, Sandbox};
 use serde_json::{Value, json};
 
 use sandbox_support::{answer, client, error, h1_client, json_of, rule, sandbox};
 
-// ---------------------------------------------------------------- Huawei
+// ---------------------------------------------------------------- OAuth (Huawei, Honor)
 
-async fn huawei_token(
+/// Asks a client-credentials token endpoint (Huawei's, Honor's) for an access token.
+async fn oauth_token(
     client: &reqwest::Client,
-    sandbox: &Sandbox,
+    token_url: String,
     id: &str,
     secret: &str,
 ) -> (u16, Value) {
     let response = client
-        .post(sandbox.huawei().token_url())
+        .post(token_url)
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", id),
@@ -29,6 +30,21 @@ async fn huawei_token(
     answer(response).await
 }
 
+/// A JSON POST of `body` to `url` with `Authorization: Bearer {bearer}`.
+fn bearer_post(
+    client: &reqwest::Client,
+    url: String,
+    bearer: &str,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("authorization", format!("Bearer {bearer}"))
+        .json(body)
+}
+
+// ---------------------------------------------------------------- Huawei
+
 async fn huawei_send(
     client: &reqwest::Client,
     sandbox: &Sandbox,
@@ -36,14 +52,16 @@ async fn huawei_send(
     bearer: &str,
     body: &Value,
 ) -> (u16, Value) {
-    let response = client
-        .post(sandbox.huawei().send_url(app_id))
-        .header("authorization", format!("Bearer {bearer}"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    answer(response).await
+    let request = bearer_post(client, sandbox.huawei().send_url(app_id), bearer, body);
+    answer(request.send().await.unwrap()).await
+}
+
+/// A freshly minted Huawei app and a live access token for it.
+async fn huawei_access(client: &reqwest::Client, sandbox: &Sandbox) -> (HuaweiApp, String) {
+    let app = sandbox.huawei().mint_app();
+    let token_url = sandbox.huawei().token_url();
+    let (_, body) = oauth_token(client, token_url, &app.app_id, &app.client_secret).await;
+    (app, body["access_token"].as_str().unwrap().to_owned())
 }
 
 fn huawei_message(tokens: &[&str]) -> Value {
@@ -67,13 +85,20 @@ async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
     let client = client(&sandbox);
     let app = sandbox.huawei().mint_app();
 
-    let (status, body) = huawei_token(&client, &sandbox, &app.app_id, "wrong").await;
+    let (status, body) =
+        oauth_token(&client, sandbox.huawei().token_url(), &app.app_id, "wrong").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], 1101);
     assert_eq!(body["sub_error"], 12304);
     assert_eq!(body["error_description"], "invalid client_secret");
 
-    let (status, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
+    let (status, body) = oauth_token(
+        &client,
+        sandbox.huawei().token_url(),
+        &app.app_id,
+        &app.client_secret,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["token_type"], "Bearer");
@@ -114,7 +139,13 @@ async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
     let (status, body) = huawei_send(&client, &sandbox, &app.app_id, &access, &message).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("80200003")));
     sandbox.huawei().set_access_token_lifetime(0);
-    let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
+    let (_, body) = oauth_token(
+        &client,
+        sandbox.huawei().token_url(),
+        &app.app_id,
+        &app.client_secret,
+    )
+    .await;
     assert_eq!(body["expires_in"], 0);
     let short = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -146,9 +177,7 @@ async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
 async fn huawei_send_checks_batches_and_reports_illegal_tokens() {
     let sandbox = sandbox().await;
     let client = client(&sandbox);
-    let app = sandbox.huawei().mint_app();
-    let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
-    let access = body["access_token"].as_str().unwrap().to_owned();
+    let (app, access) = huawei_access(&client, &sandbox).await;
 
     let (status, body) = huawei_send(
         &client,
@@ -266,9 +295,7 @@ async fn huawei_send_checks_batches_and_reports_illegal_tokens() {
 async fn huawei_faults_fail_requests_and_single_tokens() {
     let sandbox = sandbox().await;
     let client = client(&sandbox);
-    let app = sandbox.huawei().mint_app();
-    let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
-    let access = body["access_token"].as_str().unwrap().to_owned();
+    let (app, access) = huawei_access(&client, &sandbox).await;
     let message = huawei_message(&["tok1", "tok2"]);
 
     sandbox
@@ -286,13 +313,15 @@ async fn huawei_faults_fail_requests_and_single_tokens() {
         },
         Some(1),
     ));
-    let response = client
-        .post(sandbox.huawei().send_url(&app.app_id))
-        .header("authorization", format!("Bearer {access}"))
-        .json(&message)
-        .send()
-        .await
-        .unwrap();
+    let response = bearer_post(
+        &client,
+        sandbox.huawei().send_url(&app.app_id),
+        &access,
+        &message,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers()["retry-after"], "7");
 
@@ -315,38 +344,21 @@ async fn huawei_faults_fail_requests_and_single_tokens() {
         .huawei()
         .add_fault(rule(None, FaultAction::Reset, Some(1)));
     assert!(
-        client
-            .post(sandbox.huawei().send_url(&app.app_id))
-            .header("authorization", format!("Bearer {access}"))
-            .json(&message)
-            .send()
-            .await
-            .is_err()
+        bearer_post(
+            &client,
+            sandbox.huawei().send_url(&app.app_id),
+            &access,
+            &message
+        )
+        .send()
+        .await
+        .is_err()
     );
     assert_eq!(sandbox.huawei().stats().faults_applied, 4);
     sandbox.shutdown().await;
 }
 
 // ---------------------------------------------------------------- Honor
-
-async fn honor_token(
-    client: &reqwest::Client,
-    sandbox: &Sandbox,
-    id: &str,
-    secret: &str,
-) -> (u16, Value) {
-    let response = client
-        .post(sandbox.honor().token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap();
-    answer(response).await
-}
 
 async fn honor_send(
     client: &reqwest::Client,
@@ -356,10 +368,7 @@ async fn honor_send(
     timestamp: bool,
     body: &Value,
 ) -> (u16, Value) {
-    let mut request = client
-        .post(sandbox.honor().send_url(app_id))
-        .header("authorization", format!("Bearer {bearer}"))
-        .json(body);
+    let mut request = bearer_post(client, sandbox.honor().send_url(app_id), bearer, body);
     if timestamp {
         request = request.header("timestamp", "1700000000000");
     }
@@ -379,12 +388,24 @@ async fn honor_checks_auth_timestamp_and_reports_token_lists() {
     let client = client(&sandbox);
     let app = sandbox.honor().mint_app();
 
-    let (status, body) = honor_token(&client, &sandbox, &app.client_id, "wrong").await;
+    let (status, body) = oauth_token(
+        &client,
+        sandbox.honor().token_url(),
+        &app.client_id,
+        "wrong",
+    )
+    .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("unauthorized_client"))
     );
-    let (status, body) = honor_token(&client, &sandbox, &app.client_id, &app.client_secret).await;
+    let (status, body) = oauth_token(
+        &client,
+        sandbox.honor().token_url(),
+        &app.client_id,
+        &app.client_secret,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     let access = body["access_token"].as_str().unwrap().to_owned();
@@ -702,9 +723,9 @@ async fn control_api_mints_apps_and_sets_the_quota() {
         .await
         .unwrap();
     let client = client(&sandbox);
-    let (status, _) = huawei_token(
+    let (status, _) = oauth_token(
         &client,
-        &sandbox,
+        sandbox.huawei().token_url(),
         huawei["app_id"].as_str().unwrap(),
         huawei["client_secret"].as_str().unwrap(),
     )
