@@ -160,13 +160,7 @@ pub fn random_secret() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::sandbox::form::map_of as form;
 
     #[test]
     fn grants_check_the_secret_and_tokens_expire() {

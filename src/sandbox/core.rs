@@ -259,6 +259,16 @@ impl Incoming {
         ))
     }
 
+    /// The one path segment between `prefix` and `suffix` (the app or project id of a send path);
+    /// `None` when the path is not shaped so or the segment is empty.
+    pub fn path_between(&self, prefix: &str, suffix: &str) -> Option<&str> {
+        self.uri
+            .path()
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .filter(|p| !p.is_empty() && !p.contains('/'))
+    }
+
     /// One header's value as text; `None` when absent or not visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -125,10 +125,8 @@ async fn handle(state: Arc<FcmState>, request: Request) -> Response {
     if path == "/token" {
         return token(&state, &request);
     }
-    let project = path
-        .strip_prefix("/v1/projects/")
-        .and_then(|rest| rest.strip_suffix("/messages:send"))
-        .filter(|p| !p.is_empty() && !p.contains('/'))
+    let project = request
+        .path_between("/v1/projects/", "/messages:send")
         .map(str::to_owned);
     let device_token = message::token_of(&request.body);
     let outcome = match state.core.apply_faults(device_token.as_deref()).await {

@@ -178,17 +178,6 @@ impl Answer {
     }
 }
 
-/// The tokens of a body, read leniently.
-fn tokens_of(body: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("token")?.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| t.as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Whether `token` could be an Honor push token.
 pub fn well_formed(token: &str) -> bool {
     !token.is_empty()
@@ -205,12 +194,8 @@ async fn handle(state: Arc<HonorState>, request: Request) -> Response {
     if request.uri.path() == TOKEN_PATH {
         return token(&state, &request);
     }
-    let tokens = tokens_of(&request.body);
-    let device_token = match tokens.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    };
-    state.core.recorder.count_batch(tokens.len());
+    let tokens = batch::tokens_at(&request.body, "/token");
+    let device_token = batch::count(&state.core, &tokens);
     let request_id = batch::request_id(request.at_ms);
     let answer = match state.core.apply_faults(None).await {
         FaultOutcome::Reset => None,
@@ -251,12 +236,7 @@ async fn handle(state: Arc<HonorState>, request: Request) -> Response {
 
 /// `POST /api/v1/{appId}/sendMessage`; `None` when a token-scoped fault asks for a reset.
 async fn send(state: &HonorState, request: &Incoming, request_id: &str) -> Option<Answer> {
-    let app_id = request
-        .uri
-        .path()
-        .strip_prefix("/api/v1/")
-        .and_then(|rest| rest.strip_suffix("/sendMessage"))
-        .filter(|p| !p.is_empty() && !p.contains('/'));
+    let app_id = request.path_between("/api/v1/", "/sendMessage");
     let Some(app_id) = app_id else {
         return Some(Answer {
             status: 404,

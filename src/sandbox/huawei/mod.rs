@@ -184,12 +184,8 @@ async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
     if request.uri.path() == TOKEN_PATH {
         return token(&state, &request);
     }
-    let tokens = message::tokens_of(&request.body);
-    let device_token = match tokens.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    };
-    state.core.recorder.count_batch(tokens.len());
+    let tokens = batch::tokens_at(&request.body, "/message/token");
+    let device_token = batch::count(&state.core, &tokens);
     let answer = match state.core.apply_faults(None).await {
         FaultOutcome::Reset => None,
         FaultOutcome::Error {
@@ -238,12 +234,7 @@ async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
 
 /// `POST /v1/{appId}/messages:send`; `None` when a token-scoped fault asks for a reset.
 async fn send(state: &HuaweiState, request: &Incoming) -> Option<Answer> {
-    let app_id = request
-        .uri
-        .path()
-        .strip_prefix("/v1/")
-        .and_then(|rest| rest.strip_suffix("/messages:send"))
-        .filter(|p| !p.is_empty() && !p.contains('/'));
+    let app_id = request.path_between("/v1/", "/messages:send");
     let Some(app_id) = app_id else {
         return Some(Answer {
             status: 404,

@@ -205,11 +205,7 @@ async fn handle(state: Arc<XiaomiState>, request: Request) -> Response {
     };
     let form = form::parse_map(&request.body);
     let regids = regids_of(&form);
-    let device_token = match regids.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    };
-    state.core.recorder.count_batch(regids.len());
+    let device_token = batch::count(&state.core, &regids);
     let answer = match state.core.apply_faults(None).await {
         FaultOutcome::Reset => None,
         FaultOutcome::Error {
@@ -458,13 +454,7 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::sandbox::form::map_of as form;
 
     fn code_of(pairs: &[(&str, &str)]) -> i64 {
         check_fields(&form(pairs))
