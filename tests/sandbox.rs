@@ -2,75 +2,22 @@
 //! what a dispatcher would, and checks that the fakes accept, refuse and misbehave the way the vendors do.
 
 mod common;
+mod sandbox_support;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use pushgate::sandbox::{
-    ApnsTokenKey, FaultAction, FaultRule, SANDBOX_PROJECT, SANDBOX_TOPIC, Sandbox, SandboxConfig,
-};
+use pushgate::sandbox::{ApnsTokenKey, FaultAction, SANDBOX_PROJECT, SANDBOX_TOPIC, Sandbox};
 use serde_json::{Value, json};
+
+use sandbox_support::{
+    client, client_with, h1_client, h2_client, json_of, now_secs as now, rule, sandbox,
+};
 
 const TOPIC: &str = "com.example.app";
 
 fn token(n: u8) -> String {
     format!("{n:02x}").repeat(32)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts")
-}
-
-/// A client trusting only the sandbox CA, offering `alpn`, optionally with a client certificate.
-fn client_with(ca_pem: &str, alpn: &[&[u8]], identity: Option<(&str, &str)>) -> reqwest::Client {
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots);
-    let mut config = match identity {
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                CertificateDer::pem_slice_iter(cert.as_bytes())
-                    .map(|c| c.unwrap())
-                    .collect(),
-                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
-            )
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .timeout(Duration::from_secs(20));
-    if alpn == [b"h2".as_slice()] {
-        builder = builder.http2_prior_knowledge();
-    } else if alpn == [b"http/1.1".as_slice()] {
-        builder = builder.http1_only();
-    }
-    builder.build().unwrap()
-}
-
-fn h2_client(sandbox: &Sandbox) -> reqwest::Client {
-    client_with(sandbox.ca_certificate_pem(), &[b"h2"], None)
 }
 
 fn apns_jwt(key: &ApnsTokenKey, iat: i64) -> String {
@@ -358,91 +305,69 @@ async fn apns_checks_tokens_headers_and_payloads() {
     assert!(body["timestamp"].as_i64().unwrap() > 1_600_000_000_000);
 
     let big = format!(r#"{{"aps":{{"alert":"{}"}}}}"#, "x".repeat(4100));
-    assert_eq!(
-        case(token(5), base.clone(), big.clone()).await,
-        (413, "PayloadTooLarge".into())
-    );
     let voip_ok = format!(r#"{{"aps":{{}},"call":"{}"}}"#, "x".repeat(5000));
     let voip = vec![
         bearer(&jwt),
         topic(&format!("{TOPIC}.voip")),
         ("apns-push-type", "voip".into()),
     ];
-    assert!(ok(&case(token(5), voip, voip_ok).await));
-    assert_eq!(
-        case(token(5), vec![bearer(&jwt)], ALERT.into()).await,
-        (400, "MissingTopic".into())
-    );
-    assert_eq!(
-        case(token(5), with(&[("apns-id", "nope".into())]), ALERT.into()).await,
-        (400, "BadMessageId".into())
-    );
-    assert_eq!(
-        case(
-            token(5),
-            with(&[("apns-priority", "7".into())]),
-            ALERT.into()
-        )
-        .await,
-        (400, "BadPriority".into())
-    );
-    let background = [("apns-push-type", "background".into())];
-    assert_eq!(
-        case(
-            token(5),
-            with(&background),
-            r#"{"aps":{"content-available":1}}"#.into()
-        )
-        .await,
-        (400, "BadPriority".into())
-    );
-    assert!(ok(&case(
-        token(5),
-        with(&[background[0].clone(), ("apns-priority", "5".into())]),
-        r#"{"aps":{"content-available":1}}"#.into()
-    )
-    .await));
-    assert_eq!(
-        case(
-            token(5),
-            with(&[("apns-push-type", "shout".into())]),
-            ALERT.into()
-        )
-        .await,
-        (400, "InvalidPushType".into())
-    );
-    assert_eq!(
-        case(
-            token(5),
-            with(&[("apns-expiration", "soon".into())]),
-            ALERT.into()
-        )
-        .await,
-        (400, "BadExpirationDate".into())
-    );
-    assert_eq!(
-        case(
-            token(5),
-            with(&[("apns-collapse-id", "c".repeat(65))]),
-            ALERT.into()
-        )
-        .await,
-        (400, "BadCollapseId".into())
-    );
-    assert!(ok(&case(
-        token(5),
-        with(&[("apns-collapse-id", "c".repeat(64))]),
-        ALERT.into()
-    )
-    .await));
-    assert_eq!(
-        case(token(5), base.clone(), String::new()).await,
-        (400, "PayloadEmpty".into())
-    );
-    assert_eq!(
-        case(token(5), base.clone(), r#"{"alert":"no aps"}"#.into()).await,
-        (400, "BadPayload".into())
-    );
+    let silent = r#"{"aps":{"content-available":1}}"#;
+    let one = |name: &'static str, value: &str| with(&[(name, value.to_owned())]);
+    let collapse_65 = "c".repeat(65);
+    let collapse_64 = "c".repeat(64);
+    // Headers, body, and the status and reason APNs answers (200: accepted, whatever the body).
+    type Headers = Vec<(&'static str, String)>;
+    let cases: Vec<(Headers, &str, u16, &str)> = vec![
+        (base.clone(), &big, 413, "PayloadTooLarge"),
+        (voip, &voip_ok, 200, ""),
+        (vec![bearer(&jwt)], ALERT, 400, "MissingTopic"),
+        (one("apns-id", "nope"), ALERT, 400, "BadMessageId"),
+        (one("apns-priority", "7"), ALERT, 400, "BadPriority"),
+        (
+            one("apns-push-type", "background"),
+            silent,
+            400,
+            "BadPriority",
+        ),
+        (
+            with(&[
+                ("apns-push-type", "background".into()),
+                ("apns-priority", "5".into()),
+            ]),
+            silent,
+            200,
+            "",
+        ),
+        (
+            one("apns-push-type", "shout"),
+            ALERT,
+            400,
+            "InvalidPushType",
+        ),
+        (
+            one("apns-expiration", "soon"),
+            ALERT,
+            400,
+            "BadExpirationDate",
+        ),
+        (
+            one("apns-collapse-id", &collapse_65),
+            ALERT,
+            400,
+            "BadCollapseId",
+        ),
+        (one("apns-collapse-id", &collapse_64), ALERT, 200, ""),
+        (base.clone(), "", 400, "PayloadEmpty"),
+        (base.clone(), r#"{"alert":"no aps"}"#, 400, "BadPayload"),
+    ];
+    for (headers, body, status, expected) in cases {
+        let got = case(token(5), headers, body.into()).await;
+        if status == 200 {
+            assert!(ok(&got), "{body}: {got:?}");
+        } else {
+            assert_eq!(got, (status, expected.into()), "{body}");
+        }
+    }
     let get = client
         .get(format!(
             "{}/3/device/{}",
@@ -471,15 +396,15 @@ async fn apns_faults_answer_delay_and_reset() {
     let headers = [bearer(&jwt), topic(TOPIC)];
     let apns = sandbox.apns();
 
-    apns.add_fault(FaultRule {
-        device_token: Some(token(6)),
-        action: FaultAction::Error {
+    apns.add_fault(rule(
+        Some(&token(6)),
+        FaultAction::Error {
             status: 429,
             reason: "TooManyRequests".into(),
             retry_after_secs: Some(7),
         },
-        times: Some(2),
-    });
+        Some(2),
+    ));
     for _ in 0..2 {
         let (status, id, body, retry) =
             apns_send(&client, &sandbox, &token(6), &headers, ALERT).await;
@@ -504,11 +429,7 @@ async fn apns_faults_answer_delay_and_reset() {
         200
     );
 
-    apns.add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Delay { millis: 300 },
-        times: Some(1),
-    });
+    apns.add_fault(rule(None, FaultAction::Delay { millis: 300 }, Some(1)));
     let started = Instant::now();
     assert_eq!(
         apns_send(&client, &sandbox, &token(8), &headers, ALERT)
@@ -518,11 +439,7 @@ async fn apns_faults_answer_delay_and_reset() {
     );
     assert!(started.elapsed() >= Duration::from_millis(300));
 
-    apns.add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Reset,
-        times: None,
-    });
+    apns.add_fault(rule(None, FaultAction::Reset, None));
     for _ in 0..2 {
         let result = client
             .post(format!("{}/3/device/{}", apns.base_url(), token(9)))
@@ -549,7 +466,7 @@ async fn apns_faults_answer_delay_and_reset() {
 #[tokio::test]
 async fn apns_refuses_http1() {
     let sandbox = sandbox().await;
-    let http1 = client_with(sandbox.ca_certificate_pem(), &[b"http/1.1"], None);
+    let http1 = h1_client(&sandbox);
     let result = http1
         .post(format!(
             "{}/3/device/{}",
@@ -665,7 +582,7 @@ fn service_account(sandbox: &Sandbox) -> Value {
 #[tokio::test]
 async fn fcm_token_endpoint_checks_the_assertion() {
     let sandbox = sandbox().await;
-    let client = client_with(sandbox.ca_certificate_pem(), &[b"h2", b"http/1.1"], None);
+    let client = client(&sandbox);
     let account = service_account(&sandbox);
     assert_eq!(account["token_uri"], sandbox.fcm().token_uri());
 
@@ -735,7 +652,7 @@ async fn fcm_token_endpoint_checks_the_assertion() {
 async fn fcm_send_checks_auth_and_messages() {
     let sandbox = sandbox().await;
     let fcm = sandbox.fcm();
-    let client = client_with(sandbox.ca_certificate_pem(), &[b"h2", b"http/1.1"], None);
+    let client = client(&sandbox);
     let account = service_account(&sandbox);
     let (_, grant) = exchange(&client, &fcm.token_uri(), &assertion(&account, |_| {})).await;
     let access = grant["access_token"].as_str().unwrap().to_owned();
@@ -847,15 +764,15 @@ async fn fcm_send_checks_auth_and_messages() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 403);
 
-    fcm.add_fault(FaultRule {
-        device_token: Some("flaky".into()),
-        action: FaultAction::Error {
+    fcm.add_fault(rule(
+        Some("flaky"),
+        FaultAction::Error {
             status: 503,
             reason: "UNAVAILABLE".into(),
             retry_after_secs: Some(3),
         },
-        times: Some(1),
-    });
+        Some(1),
+    ));
     let (status, body, retry) = send(auth.clone(), message("flaky")).await;
     assert_eq!(
         (status, body["error"]["status"].as_str()),
@@ -891,7 +808,7 @@ async fn control_api_steers_the_fakes_over_http() {
     let sandbox = sandbox().await;
     let key = sandbox.apns().mint_token_key(TOPIC).unwrap();
     let client = h2_client(&sandbox);
-    let control = client_with(sandbox.ca_certificate_pem(), &[b"http/1.1"], None);
+    let control = h1_client(&sandbox);
     let url = sandbox.control_url();
 
     let added = control
@@ -935,24 +852,10 @@ async fn control_api_steers_the_fakes_over_http() {
         410
     );
 
-    let stats: Value = control
-        .get(format!("{url}/apns/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = json_of(control.get(format!("{url}/apns/stats"))).await;
     assert_eq!(stats["send_requests"], 2);
     assert_eq!(stats["faults_applied"], 1);
-    let requests: Value = control
-        .get(format!("{url}/apns/requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let requests: Value = json_of(control.get(format!("{url}/apns/requests"))).await;
     assert_eq!(requests.as_array().unwrap().len(), 2);
     control
         .delete(format!("{url}/apns/requests"))
@@ -961,24 +864,14 @@ async fn control_api_steers_the_fakes_over_http() {
         .unwrap();
     assert!(sandbox.apns().requests().is_empty());
 
-    let minted: Value = control
-        .post(format!("{url}/apns/token-keys"))
-        .json(&json!({"topic": "com.control.app"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let minted: Value = json_of(
+        control
+            .post(format!("{url}/apns/token-keys"))
+            .json(&json!({"topic": "com.control.app"})),
+    )
+    .await;
     assert_eq!(minted["key_id"].as_str().unwrap().len(), 10);
-    let notifiers: Value = control
-        .get(format!("{url}/notifiers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let notifiers: Value = json_of(control.get(format!("{url}/notifiers"))).await;
     let names: Vec<&str> = notifiers
         .as_array()
         .unwrap()

@@ -1,72 +1,24 @@
 //! The Huawei, Honor and Xiaomi sandbox fakes over real TLS: a plain HTTP client (trusting only the
 //! sandbox CA) sends what a dispatcher would, and checks the vendors' answers, codes and limits.
 
-use std::{sync::Arc, time::Duration};
+mod sandbox_support;
 
-use pushgate::sandbox::{FaultAction, FaultRule, Sandbox, SandboxConfig};
+use pushgate::sandbox::{FaultAction, HuaweiApp, Sandbox};
 use serde_json::{Value, json};
 
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts")
-}
+use sandbox_support::{answer, client, error, h1_client, json_of, rule, sandbox};
 
-/// A client trusting only the sandbox CA; `h1` forces HTTP/1.1, else ALPN picks (h2).
-fn client(sandbox: &Sandbox, h1: bool) -> reqwest::Client {
-    use rustls_pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(sandbox.ca_certificate_pem().as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = if h1 {
-        vec![b"http/1.1".to_vec()]
-    } else {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    };
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .timeout(Duration::from_secs(20));
-    if h1 {
-        builder = builder.http1_only();
-    }
-    builder.build().unwrap()
-}
+// ---------------------------------------------------------------- OAuth (Huawei, Honor)
 
-fn error(status: u16, reason: &str) -> FaultAction {
-    FaultAction::Error {
-        status,
-        reason: reason.into(),
-        retry_after_secs: None,
-    }
-}
-
-async fn answer(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}")),
-    )
-}
-
-// ---------------------------------------------------------------- Huawei
-
-async fn huawei_token(
+/// Asks a client-credentials token endpoint (Huawei's, Honor's) for an access token.
+async fn oauth_token(
     client: &reqwest::Client,
-    sandbox: &Sandbox,
+    token_url: String,
     id: &str,
     secret: &str,
 ) -> (u16, Value) {
     let response = client
-        .post(sandbox.huawei().token_url())
+        .post(token_url)
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", id),
@@ -78,6 +30,21 @@ async fn huawei_token(
     answer(response).await
 }
 
+/// A JSON POST of `body` to `url` with `Authorization: Bearer {bearer}`.
+fn bearer_post(
+    client: &reqwest::Client,
+    url: String,
+    bearer: &str,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("authorization", format!("Bearer {bearer}"))
+        .json(body)
+}
+
+// ---------------------------------------------------------------- Huawei
+
 async fn huawei_send(
     client: &reqwest::Client,
     sandbox: &Sandbox,
@@ -85,14 +52,16 @@ async fn huawei_send(
     bearer: &str,
     body: &Value,
 ) -> (u16, Value) {
-    let response = client
-        .post(sandbox.huawei().send_url(app_id))
-        .header("authorization", format!("Bearer {bearer}"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    answer(response).await
+    let request = bearer_post(client, sandbox.huawei().send_url(app_id), bearer, body);
+    answer(request.send().await.unwrap()).await
+}
+
+/// A freshly minted Huawei app and a live access token for it.
+async fn huawei_access(client: &reqwest::Client, sandbox: &Sandbox) -> (HuaweiApp, String) {
+    let app = sandbox.huawei().mint_app();
+    let token_url = sandbox.huawei().token_url();
+    let (_, body) = oauth_token(client, token_url, &app.app_id, &app.client_secret).await;
+    (app, body["access_token"].as_str().unwrap().to_owned())
 }
 
 fn huawei_message(tokens: &[&str]) -> Value {
@@ -113,16 +82,23 @@ fn huawei_message(tokens: &[&str]) -> Value {
 #[tokio::test]
 async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
+    let client = client(&sandbox);
     let app = sandbox.huawei().mint_app();
 
-    let (status, body) = huawei_token(&client, &sandbox, &app.app_id, "wrong").await;
+    let (status, body) =
+        oauth_token(&client, sandbox.huawei().token_url(), &app.app_id, "wrong").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], 1101);
     assert_eq!(body["sub_error"], 12304);
     assert_eq!(body["error_description"], "invalid client_secret");
 
-    let (status, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
+    let (status, body) = oauth_token(
+        &client,
+        sandbox.huawei().token_url(),
+        &app.app_id,
+        &app.client_secret,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["token_type"], "Bearer");
@@ -163,7 +139,13 @@ async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
     let (status, body) = huawei_send(&client, &sandbox, &app.app_id, &access, &message).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("80200003")));
     sandbox.huawei().set_access_token_lifetime(0);
-    let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
+    let (_, body) = oauth_token(
+        &client,
+        sandbox.huawei().token_url(),
+        &app.app_id,
+        &app.client_secret,
+    )
+    .await;
     assert_eq!(body["expires_in"], 0);
     let short = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -194,10 +176,8 @@ async fn huawei_oauth_checks_the_secret_and_tokens_expire() {
 #[tokio::test]
 async fn huawei_send_checks_batches_and_reports_illegal_tokens() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
-    let app = sandbox.huawei().mint_app();
-    let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
-    let access = body["access_token"].as_str().unwrap().to_owned();
+    let client = client(&sandbox);
+    let (app, access) = huawei_access(&client, &sandbox).await;
 
     let (status, body) = huawei_send(
         &client,
@@ -314,44 +294,40 @@ async fn huawei_send_checks_batches_and_reports_illegal_tokens() {
 #[tokio::test]
 async fn huawei_faults_fail_requests_and_single_tokens() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
-    let app = sandbox.huawei().mint_app();
-    let (_, body) = huawei_token(&client, &sandbox, &app.app_id, &app.client_secret).await;
-    let access = body["access_token"].as_str().unwrap().to_owned();
+    let client = client(&sandbox);
+    let (app, access) = huawei_access(&client, &sandbox).await;
     let message = huawei_message(&["tok1", "tok2"]);
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: None,
-        action: error(500, "81000001"),
-        times: Some(1),
-    });
+    sandbox
+        .huawei()
+        .add_fault(rule(None, error(500, "81000001"), Some(1)));
     let (status, body) = huawei_send(&client, &sandbox, &app.app_id, &access, &message).await;
     assert_eq!((status, body["code"].as_str()), (500, Some("81000001")));
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Error {
+    sandbox.huawei().add_fault(rule(
+        None,
+        FaultAction::Error {
             status: 503,
             reason: String::new(),
             retry_after_secs: Some(7),
         },
-        times: Some(1),
-    });
-    let response = client
-        .post(sandbox.huawei().send_url(&app.app_id))
-        .header("authorization", format!("Bearer {access}"))
-        .json(&message)
-        .send()
-        .await
-        .unwrap();
+        Some(1),
+    ));
+    let response = bearer_post(
+        &client,
+        sandbox.huawei().send_url(&app.app_id),
+        &access,
+        &message,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers()["retry-after"], "7");
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: Some("tok2".into()),
-        action: error(400, "80300007"),
-        times: Some(1),
-    });
+    sandbox
+        .huawei()
+        .add_fault(rule(Some("tok2"), error(400, "80300007"), Some(1)));
     let (_, body) = huawei_send(&client, &sandbox, &app.app_id, &access, &message).await;
     assert_eq!(body["code"], "80100000");
     let msg: Value = serde_json::from_str(body["msg"].as_str().unwrap()).unwrap();
@@ -364,44 +340,25 @@ async fn huawei_faults_fail_requests_and_single_tokens() {
         "80000000"
     );
 
-    sandbox.huawei().add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Reset,
-        times: Some(1),
-    });
+    sandbox
+        .huawei()
+        .add_fault(rule(None, FaultAction::Reset, Some(1)));
     assert!(
-        client
-            .post(sandbox.huawei().send_url(&app.app_id))
-            .header("authorization", format!("Bearer {access}"))
-            .json(&message)
-            .send()
-            .await
-            .is_err()
+        bearer_post(
+            &client,
+            sandbox.huawei().send_url(&app.app_id),
+            &access,
+            &message
+        )
+        .send()
+        .await
+        .is_err()
     );
     assert_eq!(sandbox.huawei().stats().faults_applied, 4);
     sandbox.shutdown().await;
 }
 
 // ---------------------------------------------------------------- Honor
-
-async fn honor_token(
-    client: &reqwest::Client,
-    sandbox: &Sandbox,
-    id: &str,
-    secret: &str,
-) -> (u16, Value) {
-    let response = client
-        .post(sandbox.honor().token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap();
-    answer(response).await
-}
 
 async fn honor_send(
     client: &reqwest::Client,
@@ -411,10 +368,7 @@ async fn honor_send(
     timestamp: bool,
     body: &Value,
 ) -> (u16, Value) {
-    let mut request = client
-        .post(sandbox.honor().send_url(app_id))
-        .header("authorization", format!("Bearer {bearer}"))
-        .json(body);
+    let mut request = bearer_post(client, sandbox.honor().send_url(app_id), bearer, body);
     if timestamp {
         request = request.header("timestamp", "1700000000000");
     }
@@ -431,15 +385,27 @@ fn honor_message(tokens: &[&str]) -> Value {
 #[tokio::test]
 async fn honor_checks_auth_timestamp_and_reports_token_lists() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, false);
+    let client = client(&sandbox);
     let app = sandbox.honor().mint_app();
 
-    let (status, body) = honor_token(&client, &sandbox, &app.client_id, "wrong").await;
+    let (status, body) = oauth_token(
+        &client,
+        sandbox.honor().token_url(),
+        &app.client_id,
+        "wrong",
+    )
+    .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("unauthorized_client"))
     );
-    let (status, body) = honor_token(&client, &sandbox, &app.client_id, &app.client_secret).await;
+    let (status, body) = oauth_token(
+        &client,
+        sandbox.honor().token_url(),
+        &app.client_id,
+        &app.client_secret,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     let access = body["access_token"].as_str().unwrap().to_owned();
@@ -477,11 +443,9 @@ async fn honor_checks_auth_timestamp_and_reports_token_lists() {
     );
 
     sandbox.honor().invalidate_token("h-old");
-    sandbox.honor().add_fault(FaultRule {
-        device_token: Some("h-flaky".into()),
-        action: error(400, "failed"),
-        times: Some(1),
-    });
+    sandbox
+        .honor()
+        .add_fault(rule(Some("h-flaky"), error(400, "failed"), Some(1)));
     let (_, body) = honor_send(
         &client,
         &sandbox,
@@ -517,11 +481,9 @@ async fn honor_checks_auth_timestamp_and_reports_token_lists() {
         80300008
     );
 
-    sandbox.honor().add_fault(FaultRule {
-        device_token: None,
-        action: error(500, "81000001"),
-        times: Some(1),
-    });
+    sandbox
+        .honor()
+        .add_fault(rule(None, error(500, "81000001"), Some(1)));
     let (status, body) = honor_send(
         &client,
         &sandbox,
@@ -585,7 +547,7 @@ fn xiaomi_form<'a>(package: &'a str, regids: &'a str) -> Vec<(&'a str, &'a str)>
 #[tokio::test]
 async fn xiaomi_checks_secret_fields_regids_and_quota() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox, true);
+    let client = h1_client(&sandbox);
     let app = sandbox.xiaomi().mint_app("com.example.app");
     let pkg = app.package_name.as_str();
 
@@ -720,22 +682,18 @@ async fn xiaomi_checks_secret_fields_regids_and_quota() {
 
     // Faults: request-level with a vendor code, token-scoped as a bad regid.
     sandbox.xiaomi().set_daily_quota(u64::MAX);
-    sandbox.xiaomi().add_fault(FaultRule {
-        device_token: None,
-        action: error(200, "200001"),
-        times: Some(1),
-    });
+    sandbox
+        .xiaomi()
+        .add_fault(rule(None, error(200, "200001"), Some(1)));
     assert_eq!(
         xiaomi_send(&client, &sandbox, &app.app_secret, &xiaomi_form(pkg, "r1"))
             .await
             .1["code"],
         200001
     );
-    sandbox.xiaomi().add_fault(FaultRule {
-        device_token: Some("r2".into()),
-        action: error(200, "bad"),
-        times: None,
-    });
+    sandbox
+        .xiaomi()
+        .add_fault(rule(Some("r2"), error(200, "bad"), None));
     let (_, body) = xiaomi_send(
         &client,
         &sandbox,
@@ -754,7 +712,7 @@ async fn xiaomi_checks_secret_fields_regids_and_quota() {
 #[tokio::test]
 async fn control_api_mints_apps_and_sets_the_quota() {
     let sandbox = sandbox().await;
-    let control = client(&sandbox, true);
+    let control = h1_client(&sandbox);
     let url = sandbox.control_url();
     let post = |path: &str, body: Value| control.post(format!("{url}{path}")).json(&body).send();
 
@@ -764,10 +722,10 @@ async fn control_api_mints_apps_and_sets_the_quota() {
         .json()
         .await
         .unwrap();
-    let client = client(&sandbox, false);
-    let (status, _) = huawei_token(
+    let client = client(&sandbox);
+    let (status, _) = oauth_token(
         &client,
-        &sandbox,
+        sandbox.huawei().token_url(),
         huawei["app_id"].as_str().unwrap(),
         huawei["client_secret"].as_str().unwrap(),
     )
@@ -801,14 +759,7 @@ async fn control_api_mints_apps_and_sets_the_quota() {
     )
     .await;
     assert_eq!(body["code"], 200001);
-    let stats: Value = control
-        .get(format!("{url}/xiaomi/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = json_of(control.get(format!("{url}/xiaomi/stats"))).await;
     assert_eq!(stats["send_requests"], 1);
     assert_eq!(stats["device_tokens"], 1);
     assert_eq!(

@@ -2,52 +2,12 @@
 //! CA) sends what a dispatcher would, and checks that the fakes accept, refuse and misbehave the way the
 //! vendors do.
 
-use std::{sync::Arc, time::Duration};
+mod sandbox_support;
 
-use pushgate::sandbox::{FaultAction, FaultRule, Sandbox, SandboxConfig, cnkit};
+use pushgate::sandbox::{Sandbox, cnkit};
 use serde_json::{Value, json};
 
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts")
-}
-
-fn client(sandbox: &Sandbox) -> reqwest::Client {
-    use rustls_pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(sandbox.ca_certificate_pem().as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn error(reason: &str) -> FaultAction {
-    FaultAction::Error {
-        status: 200,
-        reason: reason.into(),
-        retry_after_secs: None,
-    }
-}
+use sandbox_support::{client, error, json_of, now_ms, rule, sandbox};
 
 async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, String)]) -> (u16, Value) {
     let response = client.post(url).form(form).send().await.expect("answers");
@@ -177,11 +137,7 @@ async fn oppo_auth_send_batch_faults_and_quota() {
 
     // Per-device failures: exactly the invalid ones carry an errorCode.
     oppo.invalidate_token("CN_dead");
-    oppo.add_fault(FaultRule {
-        device_token: Some("CN_faulty".into()),
-        action: error("10000"),
-        times: Some(1),
-    });
+    oppo.add_fault(rule(Some("CN_faulty"), error(200, "10000"), Some(1)));
     let answer = oppo_batch(
         &client,
         &sandbox,
@@ -221,11 +177,7 @@ async fn oppo_auth_send_batch_faults_and_quota() {
     );
 
     // Request-level faults answer the vendor code; the quota answers 33.
-    oppo.add_fault(FaultRule {
-        device_token: None,
-        action: error("-2"),
-        times: Some(1),
-    });
+    oppo.add_fault(rule(None, error(200, "-2"), Some(1)));
     assert_eq!(
         oppo_batch(&client, &sandbox, &token, &[oppo_message("CN_a", "t")]).await["code"],
         -2
@@ -405,11 +357,7 @@ async fn vivo_auth_send_limits_faults_and_quota() {
     .await;
     assert_eq!(gone["result"], 0);
     assert_eq!(gone["invalidUser"], json!({"userid": "gone", "status": 1}));
-    vivo.add_fault(FaultRule {
-        device_token: Some("flaky".into()),
-        action: error("2"),
-        times: Some(1),
-    });
+    vivo.add_fault(rule(Some("flaky"), error(200, "2"), Some(1)));
     let flaky = vivo_send(
         &client,
         &sandbox,
@@ -418,11 +366,7 @@ async fn vivo_auth_send_limits_faults_and_quota() {
     )
     .await;
     assert_eq!(flaky["invalidUser"]["status"], 2);
-    vivo.add_fault(FaultRule {
-        device_token: None,
-        action: error("10072"),
-        times: Some(1),
-    });
+    vivo.add_fault(rule(None, error(200, "10072"), Some(1)));
     assert_eq!(
         vivo_send(
             &client,
@@ -525,11 +469,7 @@ async fn meizu_sign_push_ids_limits_faults_and_quota() {
     );
 
     meizu.invalidate_token("gone");
-    meizu.add_fault(FaultRule {
-        device_token: Some("off".into()),
-        action: error("110010"),
-        times: None,
-    });
+    meizu.add_fault(rule(Some("off"), error(200, "110010"), None));
     let mixed = meizu_push(
         &client,
         &sandbox,
@@ -570,11 +510,7 @@ async fn meizu_sign_push_ids_limits_faults_and_quota() {
         .await["code"],
         "1005"
     );
-    meizu.add_fault(FaultRule {
-        device_token: None,
-        action: error("110010"),
-        times: Some(1),
-    });
+    meizu.add_fault(rule(None, error(200, "110010"), Some(1)));
     assert_eq!(
         meizu_push(&client, &sandbox, &app, s, "abc", &meizu_message("t")).await["code"],
         "110010"
@@ -605,14 +541,7 @@ async fn control_api_mints_apps_sets_quotas_and_expires_tokens() {
     let client = client(&sandbox);
     let control = client.clone();
     let url = sandbox.control_url();
-    let app: Value = control
-        .post(format!("{url}/oppo/apps"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app: Value = json_of(control.post(format!("{url}/oppo/apps"))).await;
     let (key, secret) = (
         app["app_key"].as_str().unwrap(),
         app["master_secret"].as_str().unwrap(),
@@ -640,14 +569,7 @@ async fn control_api_mints_apps_sets_quotas_and_expires_tokens() {
         11
     );
     for vendor in ["vivo", "meizu"] {
-        let minted: Value = control
-            .post(format!("{url}/{vendor}/apps"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let minted: Value = json_of(control.post(format!("{url}/{vendor}/apps"))).await;
         assert!(minted["app_id"].is_string(), "{vendor}: {minted}");
         let stats = control
             .get(format!("{url}/{vendor}/stats"))

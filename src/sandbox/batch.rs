@@ -1,7 +1,31 @@
 //! What the batch vendors (Huawei, Honor, Xiaomi) share: judging each device token of a multi-token send
 //! (malformed, invalidated through the control API, or hit by a token-scoped fault rule).
 
+use serde_json::Value;
+
 use super::core::{FakeCore, FaultOutcome};
+
+/// The device tokens of a JSON send body, read leniently (for counting and recording before any
+/// checking): the strings in the array at JSON pointer `pointer` (`/token`, `/message/token`).
+pub fn tokens_at(body: &[u8], pointer: &str) -> Vec<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer(pointer)?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Counts a batch send of `tokens`; returns the device token its record names (when it names exactly
+/// one).
+pub fn count(core: &FakeCore, tokens: &[String]) -> Option<String> {
+    core.recorder.count_batch(tokens.len());
+    match tokens {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
 
 /// What became of one device token of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,12 @@
 
 use std::collections::HashMap;
 
+use super::{
+    core::Incoming,
+    form,
+    tokens::{IssuedTokens, TokenRefusal},
+};
+
 /// Most live access tokens kept; past it the expired ones are dropped, then the oldest half.
 const MAX_ACCESS_TOKENS: usize = 100_000;
 
@@ -13,16 +19,13 @@ struct Client {
     app_id: String,
 }
 
-/// An issued access token.
+/// What an issued access token grants.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
     /// The app it may push for.
     pub app_id: String,
     /// The client it was issued to.
     pub client_id: String,
-    /// Unix ms after which it is refused.
-    pub expires_at_ms: i64,
-    issued_at_ms: i64,
 }
 
 /// Why a token request was refused.
@@ -38,20 +41,11 @@ pub enum GrantRefusal {
     BadSecret,
 }
 
-/// Why a bearer token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BearerRefusal {
-    /// Never issued (or garbage).
-    Unknown,
-    /// Issued, but past its lifetime or expired by the control API.
-    Expired,
-}
-
 /// Clients and the access tokens issued to them.
 #[derive(Debug, Default)]
 pub struct ClientCredentials {
     clients: HashMap<String, Client>,
-    tokens: HashMap<String, AccessToken>,
+    tokens: IssuedTokens<AccessToken>,
 }
 
 impl ClientCredentials {
@@ -95,43 +89,52 @@ impl ClientCredentials {
         let record = AccessToken {
             app_id: client.app_id.clone(),
             client_id: client_id.clone(),
-            expires_at_ms: now_ms + (lifetime_secs as i64).saturating_mul(1000),
-            issued_at_ms: now_ms,
         };
         let token = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
-        self.prune(now_ms);
-        self.tokens.insert(token.clone(), record.clone());
+        self.tokens.make_room(MAX_ACCESS_TOKENS, now_ms);
+        self.tokens
+            .insert(token.clone(), record.clone(), now_ms, lifetime_secs);
         Ok((token, record))
     }
 
+    /// Runs a token request: a POST whose form is the grant.
+    pub fn grant_request(
+        &mut self,
+        request: &Incoming,
+        lifetime_secs: u64,
+        prefix: &str,
+    ) -> Result<(String, AccessToken), GrantRefusal> {
+        if request.method != http::Method::POST {
+            return Err(GrantRefusal::GrantType);
+        }
+        let form = form::parse_map(&request.body);
+        self.grant(&form, request.at_ms, lifetime_secs, prefix)
+    }
+
     /// The live access token `token`.
-    pub fn bearer(&self, token: &str, now_ms: i64) -> Result<&AccessToken, BearerRefusal> {
-        match self.tokens.get(token) {
-            Some(t) if t.expires_at_ms > now_ms => Ok(t),
-            Some(_) => Err(BearerRefusal::Expired),
-            None => Err(BearerRefusal::Unknown),
+    pub fn bearer(&self, token: &str, now_ms: i64) -> Result<&AccessToken, TokenRefusal> {
+        self.tokens.check(token, now_ms)
+    }
+
+    /// Whether the `Authorization: Bearer …` header `authorization` may push for `app_id`: a missing
+    /// header, an unknown token and another app's token are all [`TokenRefusal::Unknown`], as the
+    /// vendors answer them alike.
+    pub fn authorize(
+        &self,
+        authorization: Option<&str>,
+        app_id: &str,
+        now_ms: i64,
+    ) -> Result<(), TokenRefusal> {
+        let bearer = bearer_of(authorization).ok_or(TokenRefusal::Unknown)?;
+        match self.bearer(&bearer, now_ms)? {
+            token if token.app_id != app_id => Err(TokenRefusal::Unknown),
+            _ => Ok(()),
         }
     }
 
     /// Expires every access token issued so far.
     pub fn expire_all(&mut self) {
-        for token in self.tokens.values_mut() {
-            token.expires_at_ms = 0;
-        }
-    }
-
-    fn prune(&mut self, now_ms: i64) {
-        if self.tokens.len() < MAX_ACCESS_TOKENS {
-            return;
-        }
-        // Expired tokens are kept until space is needed, so that they can still be told from unknown ones.
-        self.tokens.retain(|_, t| t.expires_at_ms > now_ms);
-        if self.tokens.len() >= MAX_ACCESS_TOKENS {
-            let mut issued: Vec<i64> = self.tokens.values().map(|t| t.issued_at_ms).collect();
-            issued.sort_unstable();
-            let cut = issued[issued.len() / 2];
-            self.tokens.retain(|_, t| t.issued_at_ms > cut);
-        }
+        self.tokens.expire_all();
     }
 }
 
@@ -157,13 +160,7 @@ pub fn random_secret() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::sandbox::form::map_of as form;
 
     #[test]
     fn grants_check_the_secret_and_tokens_expire() {
@@ -180,9 +177,9 @@ mod tests {
         assert_eq!(cc.bearer(&token, 2_000).unwrap().app_id, "app1");
         assert_eq!(
             cc.bearer(&token, 61_000).unwrap_err(),
-            BearerRefusal::Expired
+            TokenRefusal::Expired
         );
-        assert_eq!(cc.bearer("nope", 0).unwrap_err(), BearerRefusal::Unknown);
+        assert_eq!(cc.bearer("nope", 0).unwrap_err(), TokenRefusal::Unknown);
         let mut bad = ok.clone();
         bad.insert("client_secret".into(), "s2".into());
         assert_eq!(
@@ -201,10 +198,7 @@ mod tests {
         );
         let (token, _) = cc.grant(&ok, 1_000, 60, "").unwrap();
         cc.expire_all();
-        assert_eq!(
-            cc.bearer(&token, 1_001).unwrap_err(),
-            BearerRefusal::Expired
-        );
+        assert_eq!(cc.bearer(&token, 1_001).unwrap_err(), TokenRefusal::Expired);
         assert_eq!(bearer_of(Some("Bearer abc ")), Some("abc".into()));
         assert_eq!(bearer_of(Some("Basic abc")), None);
     }

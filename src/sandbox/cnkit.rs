@@ -1,7 +1,5 @@
-//! What the OPPO, vivo and Meizu fakes share: registered apps, issued auth tokens, a daily quota, form
-//! decoding, digests, and the control routes that mint apps and set quotas.
-
-use std::collections::HashMap;
+//! What the OPPO, vivo and Meizu fakes share: registered apps, issued auth tokens, a daily quota,
+//! digests, and the control routes that mint apps and set quotas.
 
 use axum::{
     Json, Router,
@@ -15,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    core::{FakeCore, Incoming},
-    fault::FaultAction,
+    core::{FakeCore, Incoming, json_response, retry_after},
+    tokens::{IssuedTokens, TokenRefusal},
 };
 
 /// How long the auth tokens OPPO and vivo issue live: one day, as both vendors document.
@@ -27,63 +25,30 @@ pub const TIMESTAMP_WINDOW_MS: i64 = 10 * 60 * 1000;
 const MAX_AUTH_TOKENS: usize = 100_000;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// Why an auth token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRefusal {
-    /// Never issued.
-    Unknown,
-    /// Issued but expired (or expired through the control API).
-    Expired,
-}
-
-#[derive(Debug)]
-struct Issued {
-    app: String,
-    issued_at_ms: i64,
-    expires_at_ms: i64,
-}
-
-/// Auth tokens issued to apps.
+/// Auth tokens issued to apps (by app id or key).
 #[derive(Debug, Default)]
 pub struct AuthTokens {
-    tokens: HashMap<String, Issued>,
+    tokens: IssuedTokens<String>,
 }
 
 impl AuthTokens {
     /// Issues a token for `app` living `lifetime_secs`.
     pub fn issue(&mut self, app: &str, now_ms: i64, lifetime_secs: u64) -> String {
-        if self.tokens.len() >= MAX_AUTH_TOKENS {
-            let mut issued: Vec<i64> = self.tokens.values().map(|t| t.issued_at_ms).collect();
-            issued.sort_unstable();
-            let cut = issued[issued.len() / 2];
-            self.tokens.retain(|_, t| t.issued_at_ms > cut);
-        }
+        self.tokens.drop_older_half_at(MAX_AUTH_TOKENS);
         let token = uuid::Uuid::new_v4().simple().to_string();
-        self.tokens.insert(
-            token.clone(),
-            Issued {
-                app: app.to_owned(),
-                issued_at_ms: now_ms,
-                expires_at_ms: now_ms + (lifetime_secs as i64).saturating_mul(1000),
-            },
-        );
+        self.tokens
+            .insert(token.clone(), app.to_owned(), now_ms, lifetime_secs);
         token
     }
 
     /// The app a live token was issued to.
     pub fn check(&self, token: &str, now_ms: i64) -> Result<String, TokenRefusal> {
-        match self.tokens.get(token) {
-            Some(t) if t.expires_at_ms > now_ms => Ok(t.app.clone()),
-            Some(_) => Err(TokenRefusal::Expired),
-            None => Err(TokenRefusal::Unknown),
-        }
+        self.tokens.check(token, now_ms).cloned()
     }
 
     /// Expires every token issued so far.
     pub fn expire_all(&mut self) {
-        for t in self.tokens.values_mut() {
-            t.expires_at_ms = 0;
-        }
+        self.tokens.expire_all();
     }
 }
 
@@ -135,133 +100,9 @@ pub fn random_hex(len: usize) -> String {
     s[..len.min(s.len())].to_owned()
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body, keeping the fields in order (duplicates kept).
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k), decode_component(v))
-        })
-        .collect()
-}
-
-/// The last value of `name` in a decoded form.
-pub fn form_get<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn decode_component(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_digit(bytes[i + 1]), hex_digit(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi * 16 + lo);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
 /// Characters in `s` (Unicode scalar values).
 pub fn chars(s: &str) -> usize {
     s.chars().count()
-}
-
-/// What a fault rule decided for a request or one of its device tokens.
-#[derive(Debug)]
-pub enum Decision {
-    /// Answer normally.
-    Proceed,
-    /// Answer with this vendor error: HTTP status, vendor code (or other reason), `Retry-After`.
-    Error {
-        /// HTTP status.
-        status: u16,
-        /// The vendor code (`"11"`, `"10070"`, `"110010"`), or any text for an HTTP-level error.
-        reason: String,
-        /// `Retry-After` seconds.
-        retry_after_secs: Option<u64>,
-    },
-    /// Reset the stream.
-    Reset,
-}
-
-/// Applies the request-level fault rules (those naming no device token).
-pub async fn request_fault(core: &FakeCore) -> Decision {
-    from_outcome(core.apply_faults(None).await)
-}
-
-/// Applies the fault rules naming `device_token` only (request-level rules are left alone).
-pub async fn token_fault(core: &FakeCore, device_token: &str) -> Decision {
-    let Some(action) = core.take_token_fault(device_token) else {
-        return Decision::Proceed;
-    };
-    match action {
-        FaultAction::Delay { millis } => {
-            tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-            Decision::Proceed
-        }
-        FaultAction::Error {
-            status,
-            reason,
-            retry_after_secs,
-        } => Decision::Error {
-            status,
-            reason,
-            retry_after_secs,
-        },
-        FaultAction::Reset => Decision::Reset,
-    }
-}
-
-fn from_outcome(outcome: super::core::FaultOutcome) -> Decision {
-    match outcome {
-        super::core::FaultOutcome::Proceed => Decision::Proceed,
-        super::core::FaultOutcome::Error {
-            status,
-            reason,
-            retry_after_secs,
-        } => Decision::Error {
-            status,
-            reason,
-            retry_after_secs,
-        },
-        super::core::FaultOutcome::Reset => Decision::Reset,
-    }
-}
-
-/// Records a request (when recording is on).
-pub fn record(
-    core: &FakeCore,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if core.recorder.is_recording() {
-        core.recorder
-            .record(request.record(device_token, status, body, token_request));
-    }
 }
 
 /// A fake whose apps can be minted and whose daily quota can be set from the control API.
@@ -300,19 +141,25 @@ pub fn control_router<F: ControlledFake>(vendor: &str, fake: F) -> Router {
         .with_state(fake)
 }
 
-/// A plain response for an HTTP-level fault (a status that is not the vendor's business answer).
-pub fn http_error(status: u16, retry_after_secs: Option<u64>) -> Response {
-    let headers = retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
+/// Ends a send hit by an HTTP-level fault (a status that is not the vendor's business answer): counts it
+/// as refused, records it with an empty body, and answers a plain JSON error.
+pub fn http_fault(
+    core: &FakeCore,
+    request: &Incoming,
+    device_token: Option<String>,
+    status: u16,
+    retry_after_secs: Option<u64>,
+) -> Response {
+    core.recorder.count_send(false);
+    core.record(request, device_token, status, "", false);
     let reason = http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("Error");
-    super::core::json_response(
+    json_response(
         status,
         &json!({"status": status, "error": reason}).to_string(),
-        &headers,
+        &retry_after(retry_after_secs),
     )
 }
 
@@ -321,11 +168,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forms_digests_and_quota() {
-        let form = parse_form(b"a=1+2&b=%E4%BD%A0&c=%zz&a=3");
-        assert_eq!(form_get(&form, "a"), Some("3"));
-        assert_eq!(form_get(&form, "b"), Some("你"));
-        assert_eq!(form_get(&form, "c"), Some("%zz"));
+    fn digests_quota_and_tokens() {
         assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(
             sha256_hex("abc"),

@@ -14,8 +14,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    apns::ApnsFake, core::FakeCore, fault::FaultRule, fcm::FcmFake, honor::HonorFake,
-    huawei::HuaweiFake, xiaomi::XiaomiFake,
+    apns::ApnsFake,
+    core::FakeCore,
+    fault::FaultRule,
+    fcm::FcmFake,
+    handle::{Fake, VendorState},
+    honor::HonorFake,
+    huawei::HuaweiFake,
+    xiaomi::XiaomiFake,
 };
 
 /// One vendor as the control API sees it: its core and how to expire the credentials it issued.
@@ -24,6 +30,17 @@ pub struct VendorControl {
     pub core: Arc<FakeCore>,
     /// Expires every credential (provider or access token) issued so far.
     pub expire: Box<dyn Fn() + Send + Sync>,
+}
+
+impl VendorControl {
+    /// The control of `fake`, expiring its credentials with `expire`.
+    pub fn of<S: VendorState>(fake: &Fake<S>, expire: fn(&Fake<S>)) -> Self {
+        let expiring = fake.clone();
+        Self {
+            core: fake.core().clone(),
+            expire: Box::new(move || expire(&expiring)),
+        }
+    }
 }
 
 /// What the control handlers share.

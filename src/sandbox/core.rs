@@ -11,11 +11,13 @@ use std::{
 use axum::{
     body::{Body, Bytes},
     http::{HeaderMap, Method, Uri},
+    response::Response,
 };
 
 use super::{
     fault::{FaultAction, FaultRule, Faults, lock},
     record::{FakeStats, RecordedRequest, Recorder},
+    tls::reset_response,
 };
 
 /// Largest request body a fake reads; vendors' own limits are far below it, so larger is a broken client.
@@ -169,13 +171,55 @@ impl FakeCore {
 }
 
 impl FakeCore {
-    /// Applies only the fault rules naming `device_token` (for one token of a multi-token request),
-    /// counting a hit; the caller carries out the action.
-    pub fn take_token_fault(&self, device_token: &str) -> Option<FaultAction> {
-        let action = self.faults.take_scoped(device_token)?;
-        self.recorder.count_fault();
-        Some(action)
+    /// Records `request` with the answer given, when recording is on (the check first spares copying
+    /// headers and bodies).
+    pub fn record(
+        &self,
+        request: &Incoming,
+        device_token: Option<String>,
+        status: u16,
+        response_body: &str,
+        token_request: bool,
+    ) {
+        if self.recorder.is_recording() {
+            self.recorder.record(request.record(
+                device_token,
+                status,
+                response_body,
+                token_request,
+            ));
+        }
     }
+
+    /// Ends a send request whose stream a fault rule resets: counts it as refused, records it with
+    /// status 0 and an empty body, and returns the response the serving loop turns into the reset.
+    pub fn reset_send(&self, request: &Incoming, device_token: Option<String>) -> Response {
+        self.recorder.count_send(false);
+        self.record(request, device_token, 0, "", false);
+        reset_response()
+    }
+
+    /// Ends a send request with a JSON answer: counts it (`accepted` or refused), records it, and builds
+    /// the response.
+    pub fn answer_send(
+        &self,
+        request: &Incoming,
+        device_token: Option<String>,
+        status: u16,
+        body: &str,
+        headers: &[(&str, String)],
+        accepted: bool,
+    ) -> Response {
+        self.recorder.count_send(accepted);
+        self.record(request, device_token, status, body, false);
+        json_response(status, body, headers)
+    }
+}
+
+/// The `Retry-After` header for an answer that carries one, else no header.
+pub fn retry_after(secs: Option<u64>) -> Vec<(&'static str, String)> {
+    secs.map(|s| vec![("retry-after", s.to_string())])
+        .unwrap_or_default()
 }
 
 /// A request as the handlers see it: head plus the whole body.
@@ -213,6 +257,16 @@ impl Incoming {
             },
             parts.extensions,
         ))
+    }
+
+    /// The one path segment between `prefix` and `suffix` (the app or project id of a send path);
+    /// `None` when the path is not shaped so or the segment is empty.
+    pub fn path_between(&self, prefix: &str, suffix: &str) -> Option<&str> {
+        self.uri
+            .path()
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .filter(|p| !p.is_empty() && !p.contains('/'))
     }
 
     /// One header's value as text; `None` when absent or not visible ASCII.
@@ -256,11 +310,7 @@ impl Incoming {
 }
 
 /// A response with a JSON body and extra headers.
-pub fn json_response(
-    status: u16,
-    body: &str,
-    headers: &[(&str, String)],
-) -> axum::response::Response {
+pub fn json_response(status: u16, body: &str, headers: &[(&str, String)]) -> Response {
     let mut builder = http::Response::builder().status(status).header(
         http::header::CONTENT_TYPE,
         "application/json; charset=UTF-8",

@@ -9,22 +9,19 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    ops::Deref,
     sync::{Arc, Mutex},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, DailyQuota, Decision, form_get},
-    core::{FakeCore, Incoming, json_response},
+    cnkit::{self, DailyQuota},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    form,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -111,40 +108,27 @@ pub struct MeizuState {
 }
 
 /// Handle on the running Meizu fake; dereferences to its [`FakeCore`].
-#[derive(Clone)]
-pub struct MeizuFake {
-    state: Arc<MeizuState>,
-}
+pub type MeizuFake = Fake<MeizuState>;
 
-impl Deref for MeizuFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for MeizuState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl MeizuFake {
+impl Fake<MeizuState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(MeizuState {
-            core,
-            inner: Mutex::new(Inner {
-                next_app: 110_001,
-                ..Inner::default()
-            }),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<MeizuState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            MeizuState {
+                core,
+                inner: Mutex::new(Inner {
+                    next_app: 110_001,
+                    ..Inner::default()
+                }),
+            },
+            handle,
+        )
     }
 
     /// Registers a new app and returns its `appId` and `appSecret`.
@@ -202,11 +186,11 @@ async fn handle(state: Arc<MeizuState>, request: Request) -> Response {
     };
     if request.uri.path() != PUSH_PATH {
         let text = json!({"code": "404", "message": "Not Found", "value": ""}).to_string();
-        cnkit::record(&state.core, &request, None, 404, &text, false);
+        state.core.record(&request, None, 404, &text, false);
         return json_response(404, &text, &[]);
     }
-    let form = cnkit::parse_form(&request.body);
-    let push_ids: Vec<String> = form_get(&form, "pushIds")
+    let form = form::parse_pairs(&request.body);
+    let push_ids: Vec<String> = form::get(&form, "pushIds")
         .map(|ids| {
             ids.split(',')
                 .map(|id| id.trim().to_owned())
@@ -215,43 +199,36 @@ async fn handle(state: Arc<MeizuState>, request: Request) -> Response {
         })
         .unwrap_or_default();
     let device_token = (push_ids.len() == 1).then(|| push_ids[0].clone());
-    let mut headers = Vec::new();
-    let (status, text) = match cnkit::request_fault(&state.core).await {
-        Decision::Reset => {
-            state.core.recorder.count_send(false);
-            cnkit::record(&state.core, &request, device_token, 0, "", false);
-            return reset_response();
-        }
-        Decision::Error {
+    let (status, text, retry_after_secs) = match state.core.apply_faults(None).await {
+        FaultOutcome::Reset => return state.core.reset_send(&request, device_token),
+        FaultOutcome::Error {
             status,
             reason,
             retry_after_secs,
         } => {
-            if let Some(s) = retry_after_secs {
-                headers.push(("retry-after", s.to_string()));
-            }
             if reason.trim().parse::<u64>().is_ok() {
-                (status, error_body(reason.trim()))
+                (status, error_body(reason.trim()), retry_after_secs)
             } else {
-                state.core.recorder.count_send(false);
-                cnkit::record(&state.core, &request, device_token, status, "", false);
-                return cnkit::http_error(status, retry_after_secs);
+                return cnkit::http_fault(
+                    &state.core,
+                    &request,
+                    device_token,
+                    status,
+                    retry_after_secs,
+                );
             }
         }
-        Decision::Proceed => match answer(&state, &request, &form, &push_ids).await {
-            Some(text) => (200, text),
-            None => {
-                state.core.recorder.count_send(false);
-                cnkit::record(&state.core, &request, device_token, 0, "", false);
-                return reset_response();
-            }
+        FaultOutcome::Proceed => match answer(&state, &request, &form, &push_ids).await {
+            Some(text) => (200, text, None),
+            None => return state.core.reset_send(&request, device_token),
         },
     };
     let ok = status == 200
         && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["code"] == code::SUCCESS);
-    state.core.recorder.count_send(ok);
-    cnkit::record(&state.core, &request, device_token, status, &text, false);
-    json_response(status, &text, &headers)
+    let headers = retry_after(retry_after_secs);
+    state
+        .core
+        .answer_send(&request, device_token, status, &text, &headers, ok)
 }
 
 /// The body answering a push, or `None` to reset the stream.
@@ -266,7 +243,7 @@ async fn answer(
     }
     let mut params = Vec::new();
     for name in ["appId", "pushIds", "messageJson", "sign"] {
-        match form_get(form, name) {
+        match form::get(form, name) {
             Some(v) if !v.trim().is_empty() => params.push((name, v)),
             _ => return Some(error_body(code::EMPTY_PARAMETER)),
         }
@@ -300,9 +277,9 @@ async fn answer(
     let mut failed: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut deliverable = 0u64;
     for id in push_ids {
-        match cnkit::token_fault(&state.core, id).await {
-            Decision::Reset => return None,
-            Decision::Error { reason, .. } => {
+        match state.core.apply_token_faults(id).await {
+            FaultOutcome::Reset => return None,
+            FaultOutcome::Error { reason, .. } => {
                 let c = reason.trim();
                 let c = if c.is_empty() {
                     code::ILLEGAL_PUSH_ID
@@ -311,15 +288,15 @@ async fn answer(
                 };
                 failed.entry(c.to_owned()).or_default().push(id.clone());
             }
-            Decision::Proceed if !well_formed(id) => failed
+            FaultOutcome::Proceed if !well_formed(id) => failed
                 .entry(code::ILLEGAL_PUSH_ID.to_owned())
                 .or_default()
                 .push(id.clone()),
-            Decision::Proceed if state.core.is_invalidated(id) => failed
+            FaultOutcome::Proceed if state.core.is_invalidated(id) => failed
                 .entry(code::NOT_SUBSCRIBED.to_owned())
                 .or_default()
                 .push(id.clone()),
-            Decision::Proceed => deliverable += 1,
+            FaultOutcome::Proceed => deliverable += 1,
         }
     }
     if deliverable > 0 && !lock(&state.inner).quota.take(deliverable, request.at_ms) {

@@ -4,7 +4,8 @@
 //! [`Sandbox::start`] brings up every fake on loopback TLS (a CA generated at start signs their
 //! certificates), mints credentials they accept, and serves a plain-HTTP control API to inject faults,
 //! invalidate device tokens and read what they received. Adding a vendor takes a module with its checks
-//! and answers over a [`core::FakeCore`], served by [`tls::spawn_server`].
+//! and answers over a [`core::FakeCore`], handed out as a [`handle::Fake`] and served by
+//! [`tls::spawn_server`].
 
 pub mod apns;
 pub mod batch;
@@ -14,6 +15,8 @@ pub mod control;
 pub mod core;
 pub mod fault;
 pub mod fcm;
+pub mod form;
+pub mod handle;
 pub mod honor;
 pub mod huawei;
 pub mod meizu;
@@ -21,6 +24,7 @@ pub mod notifiers;
 pub mod oppo;
 pub mod record;
 pub mod tls;
+pub mod tokens;
 pub mod vivo;
 pub mod xiaomi;
 
@@ -48,6 +52,7 @@ pub use vivo::{VivoApp, VivoFake};
 pub use xiaomi::{XiaomiApp, XiaomiFake};
 
 use crate::proto::v1::Notifier;
+use control::VendorControl;
 use tls::{HttpVersions, Pki};
 
 /// How long shutdown waits for the servers' tasks to end.
@@ -160,99 +165,48 @@ impl Sandbox {
                 .map_err(|e| SandboxError::Task(e.to_string()))??,
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
+        let mut launcher = Launcher {
+            host,
+            max_recorded: config.max_recorded,
+            pki: pki.clone(),
+            shutdown: shutdown_rx.clone(),
+            tasks: Vec::new(),
+        };
 
-        let apns_listener = bind(host, config.apns_port).await?;
-        let apns_core = FakeCore::new("apns", apns_listener.local_addr()?, config.max_recorded);
-        let (apns, apns_router) = ApnsFake::new(apns_core.clone(), pki.clone());
-        tasks.push(tls::spawn_server(
-            apns_listener,
-            pki.server_config(HttpVersions::Http2Only.alpn(), true)?,
-            HttpVersions::Http2Only,
-            apns_router,
-            apns_core,
-            shutdown_rx.clone(),
-        ));
-
-        let fcm_listener = bind(host, config.fcm_port).await?;
-        let fcm_core = FakeCore::new("fcm", fcm_listener.local_addr()?, config.max_recorded);
-        let (fcm, fcm_router) = FcmFake::new(fcm_core.clone());
-        tasks.push(tls::spawn_server(
-            fcm_listener,
-            pki.server_config(HttpVersions::Both.alpn(), false)?,
-            HttpVersions::Both,
-            fcm_router,
-            fcm_core,
-            shutdown_rx.clone(),
-        ));
-
-        let huawei_listener = bind(host, config.huawei_port).await?;
-        let huawei_core =
-            FakeCore::new("huawei", huawei_listener.local_addr()?, config.max_recorded);
-        let (huawei, huawei_router) = HuaweiFake::new(huawei_core.clone());
-        tasks.push(serve_both(
-            &pki,
-            huawei_listener,
-            huawei_router,
-            huawei_core,
-            &shutdown_rx,
-        )?);
-
-        let honor_listener = bind(host, config.honor_port).await?;
-        let honor_core = FakeCore::new("honor", honor_listener.local_addr()?, config.max_recorded);
-        let (honor, honor_router) = HonorFake::new(honor_core.clone());
-        tasks.push(serve_both(
-            &pki,
-            honor_listener,
-            honor_router,
-            honor_core,
-            &shutdown_rx,
-        )?);
-
-        let xiaomi_listener = bind(host, config.xiaomi_port).await?;
-        let xiaomi_core =
-            FakeCore::new("xiaomi", xiaomi_listener.local_addr()?, config.max_recorded);
-        let (xiaomi, xiaomi_router) = XiaomiFake::new(xiaomi_core.clone());
-        tasks.push(serve_both(
-            &pki,
-            xiaomi_listener,
-            xiaomi_router,
-            xiaomi_core,
-            &shutdown_rx,
-        )?);
-
-        let oppo_listener = bind(host, config.oppo_port).await?;
-        let oppo_core = FakeCore::new("oppo", oppo_listener.local_addr()?, config.max_recorded);
-        let (oppo, oppo_router) = OppoFake::new(oppo_core.clone());
-        tasks.push(serve_both(
-            &pki,
-            oppo_listener,
-            oppo_router,
-            oppo_core,
-            &shutdown_rx,
-        )?);
-
-        let vivo_listener = bind(host, config.vivo_port).await?;
-        let vivo_core = FakeCore::new("vivo", vivo_listener.local_addr()?, config.max_recorded);
-        let (vivo, vivo_router) = VivoFake::new(vivo_core.clone());
-        tasks.push(serve_both(
-            &pki,
-            vivo_listener,
-            vivo_router,
-            vivo_core,
-            &shutdown_rx,
-        )?);
-
-        let meizu_listener = bind(host, config.meizu_port).await?;
-        let meizu_core = FakeCore::new("meizu", meizu_listener.local_addr()?, config.max_recorded);
-        let (meizu, meizu_router) = MeizuFake::new(meizu_core.clone());
-        tasks.push(serve_both(
-            &pki,
-            meizu_listener,
-            meizu_router,
-            meizu_core,
-            &shutdown_rx,
-        )?);
+        // APNs speaks only HTTP/2 and asks for client certificates (certificate-based provider auth).
+        let apns_pki = pki.clone();
+        let apns = launcher
+            .serve(
+                "apns",
+                config.apns_port,
+                HttpVersions::Http2Only,
+                true,
+                |core| ApnsFake::new(core, apns_pki),
+            )
+            .await?;
+        let both = HttpVersions::Both;
+        let fcm = launcher
+            .serve("fcm", config.fcm_port, both, false, FcmFake::new)
+            .await?;
+        let huawei = launcher
+            .serve("huawei", config.huawei_port, both, false, HuaweiFake::new)
+            .await?;
+        let honor = launcher
+            .serve("honor", config.honor_port, both, false, HonorFake::new)
+            .await?;
+        let xiaomi = launcher
+            .serve("xiaomi", config.xiaomi_port, both, false, XiaomiFake::new)
+            .await?;
+        let oppo = launcher
+            .serve("oppo", config.oppo_port, both, false, OppoFake::new)
+            .await?;
+        let vivo = launcher
+            .serve("vivo", config.vivo_port, both, false, VivoFake::new)
+            .await?;
+        let meizu = launcher
+            .serve("meizu", config.meizu_port, both, false, MeizuFake::new)
+            .await?;
+        let mut tasks = launcher.tasks;
 
         let minting = fcm.clone();
         let service_account_json =
@@ -286,71 +240,36 @@ impl Sandbox {
 
         let control_listener = bind(host, config.control_port).await?;
         let control_addr = control_listener.local_addr()?;
-        let mut vendors = BTreeMap::new();
-        let expiring = apns.clone();
-        vendors.insert(
-            "apns",
-            control::VendorControl {
-                core: apns.core().clone(),
-                expire: Box::new(move || expiring.expire_provider_tokens()),
-            },
-        );
-        let expiring = fcm.clone();
-        vendors.insert(
-            "fcm",
-            control::VendorControl {
-                core: fcm.core().clone(),
-                expire: Box::new(move || expiring.expire_access_tokens()),
-            },
-        );
-        let expiring = huawei.clone();
-        vendors.insert(
-            "huawei",
-            control::VendorControl {
-                core: huawei.core().clone(),
-                expire: Box::new(move || expiring.expire_access_tokens()),
-            },
-        );
-        let expiring = honor.clone();
-        vendors.insert(
-            "honor",
-            control::VendorControl {
-                core: honor.core().clone(),
-                expire: Box::new(move || expiring.expire_access_tokens()),
-            },
-        );
-        vendors.insert(
-            "xiaomi",
-            control::VendorControl {
-                core: xiaomi.core().clone(),
-                // MiPush has no expiring credentials: the app secret is all.
-                expire: Box::new(|| {}),
-            },
-        );
-        let expiring = oppo.clone();
-        vendors.insert(
-            "oppo",
-            control::VendorControl {
-                core: oppo.core().clone(),
-                expire: Box::new(move || expiring.expire_auth_tokens()),
-            },
-        );
-        let expiring = vivo.clone();
-        vendors.insert(
-            "vivo",
-            control::VendorControl {
-                core: vivo.core().clone(),
-                expire: Box::new(move || expiring.expire_auth_tokens()),
-            },
-        );
-        // Meizu signs every request with the app secret: it issues nothing that could expire.
-        vendors.insert(
-            "meizu",
-            control::VendorControl {
-                core: meizu.core().clone(),
-                expire: Box::new(|| {}),
-            },
-        );
+        let vendors = BTreeMap::from([
+            (
+                "apns",
+                VendorControl::of(&apns, ApnsFake::expire_provider_tokens),
+            ),
+            (
+                "fcm",
+                VendorControl::of(&fcm, FcmFake::expire_access_tokens),
+            ),
+            (
+                "huawei",
+                VendorControl::of(&huawei, HuaweiFake::expire_access_tokens),
+            ),
+            (
+                "honor",
+                VendorControl::of(&honor, HonorFake::expire_access_tokens),
+            ),
+            // MiPush has no expiring credentials: the app secret is all.
+            ("xiaomi", VendorControl::of(&xiaomi, |_| {})),
+            (
+                "oppo",
+                VendorControl::of(&oppo, OppoFake::expire_auth_tokens),
+            ),
+            (
+                "vivo",
+                VendorControl::of(&vivo, VivoFake::expire_auth_tokens),
+            ),
+            // Meizu signs every request with the app secret: it issues nothing that could expire.
+            ("meizu", VendorControl::of(&meizu, |_| {})),
+        ]);
         let control_state = Arc::new(control::ControlState {
             vendors,
             apns: apns.clone(),
@@ -587,20 +506,38 @@ impl Sandbox {
     }
 }
 
-/// Serves a fake speaking HTTP/2 and HTTP/1.1 with the sandbox's server certificate.
-fn serve_both(
-    pki: &Pki,
-    listener: TcpListener,
-    router: axum::Router,
-    core: Arc<FakeCore>,
-    shutdown: &watch::Receiver<bool>,
-) -> Result<JoinHandle<()>, SandboxError> {
-    Ok(tls::spawn_server(
-        listener,
-        pki.server_config(HttpVersions::Both.alpn(), false)?,
-        HttpVersions::Both,
-        router,
-        core,
-        shutdown.clone(),
-    ))
+/// Starts the fakes one after another: each on its own port, over its own core, served over TLS with the
+/// sandbox's server certificate until shutdown.
+struct Launcher {
+    host: IpAddr,
+    max_recorded: usize,
+    pki: Arc<Pki>,
+    shutdown: watch::Receiver<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Launcher {
+    /// Binds `port`, builds the fake `name` over a fresh core with `new`, and serves its router speaking
+    /// `versions` (asking for a client certificate when `client_auth`).
+    async fn serve<F>(
+        &mut self,
+        name: &'static str,
+        port: u16,
+        versions: HttpVersions,
+        client_auth: bool,
+        new: impl FnOnce(Arc<FakeCore>) -> (F, axum::Router),
+    ) -> Result<F, SandboxError> {
+        let listener = bind(self.host, port).await?;
+        let core = FakeCore::new(name, listener.local_addr()?, self.max_recorded);
+        let (fake, router) = new(core.clone());
+        self.tasks.push(tls::spawn_server(
+            listener,
+            self.pki.server_config(versions.alpn(), client_auth)?,
+            versions,
+            router,
+            core,
+            self.shutdown.clone(),
+        ));
+        Ok(fake)
+    }
 }

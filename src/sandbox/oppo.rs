@@ -9,26 +9,24 @@
 
 use std::{
     collections::HashMap,
-    ops::Deref,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, AuthTokens, DailyQuota, Decision, TokenRefusal, chars, form_get},
-    core::{FakeCore, Incoming, json_response},
+    cnkit::{self, AuthTokens, DailyQuota, chars},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    form,
+    handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 
 /// The auth path.
@@ -140,38 +138,25 @@ pub struct OppoState {
 }
 
 /// Handle on the running OPPO fake; dereferences to its [`FakeCore`].
-#[derive(Clone)]
-pub struct OppoFake {
-    state: Arc<OppoState>,
-}
+pub type OppoFake = Fake<OppoState>;
 
-impl Deref for OppoFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for OppoState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl OppoFake {
+impl Fake<OppoState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(OppoState {
-            core,
-            inner: Mutex::new(Inner::default()),
-            lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<OppoState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            OppoState {
+                core,
+                inner: Mutex::new(Inner::default()),
+                lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// Registers a new app and returns its `app_key` and `master_secret`.
@@ -235,7 +220,7 @@ async fn handle(state: Arc<OppoState>, request: Request) -> Response {
         UNICAST_BATCH_PATH => send(&state, &request, true).await,
         _ => {
             let text = error_body(code::INVALID_METHOD);
-            cnkit::record(&state.core, &request, None, 404, &text, false);
+            state.core.record(&request, None, 404, &text, false);
             json_response(404, &text, &[])
         }
     }
@@ -257,7 +242,7 @@ fn auth(state: &OppoState, request: &Incoming) -> Response {
             error_body(*code)
         }
     };
-    cnkit::record(&state.core, request, None, 200, &text, true);
+    state.core.record(request, None, 200, &text, true);
     json_response(200, &text, &[])
 }
 
@@ -265,14 +250,14 @@ fn check_auth(state: &OppoState, request: &Incoming) -> Result<(String, String),
     if request.method != http::Method::POST {
         return Err(code::HTTP_ACTION_NOT_ALLOWED);
     }
-    let form = cnkit::parse_form(&request.body);
-    let app_key = form_get(&form, "app_key")
+    let form = form::parse_pairs(&request.body);
+    let app_key = form::get(&form, "app_key")
         .filter(|v| !v.is_empty())
         .ok_or(code::MISSING_APP_KEY)?;
-    let sign = form_get(&form, "sign")
+    let sign = form::get(&form, "sign")
         .filter(|v| !v.is_empty())
         .ok_or(code::MISSING_SIGNATURE)?;
-    let timestamp = form_get(&form, "timestamp")
+    let timestamp = form::get(&form, "timestamp")
         .filter(|v| !v.is_empty())
         .ok_or(code::MISSING_TIMESTAMP)?;
     let ts: i64 = timestamp.parse().map_err(|_| code::INVALID_TIMESTAMP)?;
@@ -460,50 +445,47 @@ enum Target {
 }
 
 async fn send(state: &OppoState, request: &Incoming, batch: bool) -> Response {
-    let form = cnkit::parse_form(&request.body);
+    let form = form::parse_pairs(&request.body);
     let single_target = (!batch)
-        .then(|| form_get(&form, "message"))
+        .then(|| form::get(&form, "message"))
         .flatten()
         .and_then(|m| serde_json::from_str::<Value>(m).ok())
         .and_then(|m| {
             field(&m, "target_value", "targetValue").and_then(|v| v.as_str().map(str::to_owned))
         });
-    let (status, text, retry_after) = match cnkit::request_fault(&state.core).await {
-        Decision::Reset => {
-            state.core.recorder.count_send(false);
-            cnkit::record(&state.core, request, single_target, 0, "", false);
-            return reset_response();
-        }
-        Decision::Error {
+    let (status, text, retry_after_secs) = match state.core.apply_faults(None).await {
+        FaultOutcome::Reset => return state.core.reset_send(request, single_target),
+        FaultOutcome::Error {
             status,
             reason,
             retry_after_secs,
         } => match reason.trim().parse::<i64>() {
             Ok(c) => (status, error_body(c), retry_after_secs),
             Err(_) => {
-                state.core.recorder.count_send(false);
-                let response = cnkit::http_error(status, retry_after_secs);
-                cnkit::record(&state.core, request, single_target, status, "", false);
-                return response;
+                return cnkit::http_fault(
+                    &state.core,
+                    request,
+                    single_target,
+                    status,
+                    retry_after_secs,
+                );
             }
         },
-        Decision::Proceed => match answer(state, request, &form, batch).await {
+        FaultOutcome::Proceed => match answer(state, request, &form, batch).await {
             Some(text) => (200, text, None),
-            None => {
-                state.core.recorder.count_send(false);
-                cnkit::record(&state.core, request, single_target, 0, "", false);
-                return reset_response();
-            }
+            None => return state.core.reset_send(request, single_target),
         },
     };
     let ok = status == 200
         && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["code"] == code::SUCCESS);
-    state.core.recorder.count_send(ok);
-    cnkit::record(&state.core, request, single_target, status, &text, false);
-    let headers = retry_after
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(status, &text, &headers)
+    state.core.answer_send(
+        request,
+        single_target,
+        status,
+        &text,
+        &retry_after(retry_after_secs),
+        ok,
+    )
 }
 
 /// The answer body to a send request, or `None` to reset the stream.
@@ -516,7 +498,7 @@ async fn answer(
     if request.method != http::Method::POST {
         return Some(error_body(code::HTTP_ACTION_NOT_ALLOWED));
     }
-    let Some(token) = form_get(form, "auth_token").filter(|t| !t.is_empty()) else {
+    let Some(token) = form::get(form, "auth_token").filter(|t| !t.is_empty()) else {
         return Some(error_body(code::MISSING_AUTH_TOKEN));
     };
     if let Err(TokenRefusal::Unknown | TokenRefusal::Expired) =
@@ -525,7 +507,7 @@ async fn answer(
         return Some(error_body(code::INVALID_AUTH_TOKEN));
     }
     let messages: Vec<Value> = if batch {
-        let Some(raw) = form_get(form, "messages").filter(|m| !m.is_empty()) else {
+        let Some(raw) = form::get(form, "messages").filter(|m| !m.is_empty()) else {
             return Some(body(code::MISSING_ARGUMENTS, &missing("messages").1, None));
         };
         match serde_json::from_str::<Value>(raw) {
@@ -543,7 +525,7 @@ async fn answer(
             }
         }
     } else {
-        let Some(raw) = form_get(form, "message").filter(|m| !m.is_empty()) else {
+        let Some(raw) = form::get(form, "message").filter(|m| !m.is_empty()) else {
             return Some(body(code::MISSING_ARGUMENTS, &missing("message").1, None));
         };
         match serde_json::from_str::<Value>(raw) {
@@ -570,18 +552,18 @@ async fn answer(
     }
     let mut outcomes = Vec::with_capacity(targets.len());
     for target in &targets {
-        let outcome = match cnkit::token_fault(&state.core, target).await {
-            Decision::Reset => return None,
-            Decision::Error { reason, .. } => Target::Failed(
+        let outcome = match state.core.apply_token_faults(target).await {
+            FaultOutcome::Reset => return None,
+            FaultOutcome::Error { reason, .. } => Target::Failed(
                 reason
                     .trim()
                     .parse()
                     .unwrap_or(code::INVALID_REGISTRATION_ID),
             ),
-            Decision::Proceed if !well_formed(target) || state.core.is_invalidated(target) => {
+            FaultOutcome::Proceed if !well_formed(target) || state.core.is_invalidated(target) => {
                 Target::Failed(code::INVALID_REGISTRATION_ID)
             }
-            Decision::Proceed => Target::Ok,
+            FaultOutcome::Proceed => Target::Ok,
         };
         outcomes.push(outcome);
     }

@@ -8,25 +8,21 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    ops::Deref,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    cnkit::{self, AuthTokens, DailyQuota, Decision},
-    core::{FakeCore, Incoming, json_response},
+    cnkit::{self, AuthTokens, DailyQuota},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -161,41 +157,28 @@ pub struct VivoState {
 }
 
 /// Handle on the running vivo fake; dereferences to its [`FakeCore`].
-#[derive(Clone)]
-pub struct VivoFake {
-    state: Arc<VivoState>,
-}
+pub type VivoFake = Fake<VivoState>;
 
-impl Deref for VivoFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for VivoState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl VivoFake {
+impl Fake<VivoState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(VivoState {
-            core,
-            inner: Mutex::new(Inner {
-                next_app: 100_001,
-                ..Inner::default()
-            }),
-            lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<VivoState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            VivoState {
+                core,
+                inner: Mutex::new(Inner {
+                    next_app: 100_001,
+                    ..Inner::default()
+                }),
+                lifetime_secs: AtomicU64::new(cnkit::AUTH_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// Registers a new app and returns its `appId`, `appKey` and `appSecret`.
@@ -260,7 +243,7 @@ async fn handle(state: Arc<VivoState>, request: Request) -> Response {
         SEND_PATH => send(&state, &request).await,
         _ => {
             let text = "Not Found";
-            cnkit::record(&state.core, &request, None, 404, text, false);
+            state.core.record(&request, None, 404, text, false);
             json_response(404, &json!({"error": text}).to_string(), &[])
         }
     }
@@ -284,7 +267,7 @@ fn auth(state: &VivoState, request: &Incoming) -> Response {
             (200, error_body(code))
         }
     };
-    cnkit::record(&state.core, request, None, status, &text, true);
+    state.core.record(request, None, status, &text, true);
     json_response(status, &text, &[])
 }
 
@@ -451,45 +434,30 @@ async fn send(state: &VivoState, request: &Incoming) -> Response {
         .and_then(|b| b.get("regId"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let mut headers = Vec::new();
-    let (status, text) = match cnkit::request_fault(&state.core).await {
-        Decision::Reset => {
-            state.core.recorder.count_send(false);
-            cnkit::record(&state.core, request, reg_id, 0, "", false);
-            return reset_response();
-        }
-        Decision::Error {
+    let (status, text, retry_after_secs) = match state.core.apply_faults(None).await {
+        FaultOutcome::Reset => return state.core.reset_send(request, reg_id),
+        FaultOutcome::Error {
             status,
             reason,
             retry_after_secs,
-        } => {
-            if let Some(s) = retry_after_secs {
-                headers.push(("retry-after", s.to_string()));
+        } => match reason.trim().parse::<i64>() {
+            Ok(c) => (status, error_body(c), retry_after_secs),
+            Err(_) => {
+                return cnkit::http_fault(&state.core, request, reg_id, status, retry_after_secs);
             }
-            match reason.trim().parse::<i64>() {
-                Ok(c) => (status, error_body(c)),
-                Err(_) => {
-                    state.core.recorder.count_send(false);
-                    cnkit::record(&state.core, request, reg_id, status, "", false);
-                    return cnkit::http_error(status, retry_after_secs);
-                }
-            }
-        }
-        Decision::Proceed => match answer(state, request, parsed.as_ref()).await {
-            Some(answer) => answer,
-            None => {
-                state.core.recorder.count_send(false);
-                cnkit::record(&state.core, request, reg_id, 0, "", false);
-                return reset_response();
-            }
+        },
+        FaultOutcome::Proceed => match answer(state, request, parsed.as_ref()).await {
+            Some((status, text)) => (status, text, None),
+            None => return state.core.reset_send(request, reg_id),
         },
     };
     let ok = status == 200
         && serde_json::from_str::<Value>(&text)
             .is_ok_and(|v| v["result"] == 0 && v.get("invalidUser").is_none());
-    state.core.recorder.count_send(ok);
-    cnkit::record(&state.core, request, reg_id, status, &text, false);
-    json_response(status, &text, &headers)
+    let headers = retry_after(retry_after_secs);
+    state
+        .core
+        .answer_send(request, reg_id, status, &text, &headers, ok)
 }
 
 /// The status and body answering a send, or `None` to reset the stream.
@@ -521,14 +489,14 @@ async fn answer(
         Err(c) => return Some((200, error_body(c))),
     };
     let mut invalid_status = None;
-    match cnkit::token_fault(&state.core, &checked.reg_id).await {
-        Decision::Reset => return None,
-        Decision::Error { status, reason, .. } => match reason.trim().parse::<i64>() {
+    match state.core.apply_token_faults(&checked.reg_id).await {
+        FaultOutcome::Reset => return None,
+        FaultOutcome::Error { status, reason, .. } => match reason.trim().parse::<i64>() {
             Ok(s @ 1..=4) => invalid_status = Some(s),
             Ok(c) => return Some((status, error_body(c))),
             Err(_) => return Some((200, error_body(code::INVALID_REG_ID))),
         },
-        Decision::Proceed => {}
+        FaultOutcome::Proceed => {}
     }
     if !well_formed(&checked.reg_id) {
         return Some((200, error_body(code::INVALID_REG_ID)));

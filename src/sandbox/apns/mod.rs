@@ -3,15 +3,18 @@
 mod auth;
 mod send;
 
-use std::{
-    ops::Deref,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex};
 
-use axum::{Router, extract::State};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use super::{SandboxError, core::FakeCore, fault::lock, tls::Pki};
+use super::{
+    SandboxError,
+    core::FakeCore,
+    fault::lock,
+    handle::{Fake, VendorState},
+    tls::Pki,
+};
 pub use auth::{TOKEN_MAX_AGE_SECS, TOKEN_REFRESH_MIN_SECS};
 pub use send::{MAX_COLLAPSE_ID, MAX_PAYLOAD, MAX_VOIP_PAYLOAD};
 
@@ -39,6 +42,7 @@ pub struct ApnsClientCertificate {
 pub struct ApnsState {
     core: Arc<FakeCore>,
     auth: Mutex<auth::ProviderAuth>,
+    pki: Arc<Pki>,
 }
 
 impl ApnsState {
@@ -51,42 +55,27 @@ impl ApnsState {
     }
 }
 
+impl VendorState for ApnsState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
+    }
+}
+
 /// Handle on the running APNs fake. Dereferences to the shared [`FakeCore`] for faults, recording and
 /// counters.
-#[derive(Clone)]
-pub struct ApnsFake {
-    state: Arc<ApnsState>,
-    pki: Arc<Pki>,
-}
+pub type ApnsFake = Fake<ApnsState>;
 
-impl Deref for ApnsFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
-    }
-}
-
-impl ApnsFake {
+impl Fake<ApnsState> {
     /// A fake over `core`, minting certificates with `pki`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>, pki: Arc<Pki>) -> (Self, Router) {
-        let state = Arc::new(ApnsState {
-            core,
-            auth: Mutex::new(auth::ProviderAuth::default()),
-        });
-        let router = Router::new()
-            .fallback(
-                |State(state): State<Arc<ApnsState>>, request: axum::extract::Request| {
-                    send::handle(state, request)
-                },
-            )
-            .with_state(state.clone());
-        (Self { state, pki }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            ApnsState {
+                core,
+                auth: Mutex::new(auth::ProviderAuth::default()),
+                pki,
+            },
+            send::handle,
+        )
     }
 
     /// Mints a .p8 key for a new team allowed to push to `topic` and registers its public key.
@@ -111,7 +100,7 @@ impl ApnsFake {
     /// Mints a push certificate for `topic` signed by the sandbox's client CA (subject
     /// `UID=<topic>, CN=Apple Push Services: <topic>`).
     pub fn mint_certificate(&self, topic: &str) -> Result<ApnsClientCertificate, SandboxError> {
-        let (certificate_pem, private_key_pem) = self.pki.client_certificate(topic)?;
+        let (certificate_pem, private_key_pem) = self.state.pki.client_certificate(topic)?;
         Ok(ApnsClientCertificate {
             certificate_pem,
             private_key_pem,

@@ -7,7 +7,7 @@ use axum::{extract::Request, response::Response};
 
 use super::ApnsState;
 use crate::sandbox::{
-    core::{FaultOutcome, Incoming, json_response},
+    core::{FaultOutcome, Incoming, json_response, retry_after},
     tls::{ConnInfo, reset_response},
 };
 
@@ -63,11 +63,7 @@ pub async fn handle(state: Arc<ApnsState>, request: Request) -> Response {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
     let outcome = match state.core.apply_faults(device_token.as_deref()).await {
-        FaultOutcome::Reset => {
-            state.core.recorder.count_send(false);
-            record(&state, &request, device_token, 0, "");
-            return reset_response();
-        }
+        FaultOutcome::Reset => return state.core.reset_send(&request, device_token),
         FaultOutcome::Error {
             status,
             reason,
@@ -87,37 +83,24 @@ pub async fn handle(state: Arc<ApnsState>, request: Request) -> Response {
             if refused.status == 410 {
                 body["timestamp"] = serde_json::json!(crate::tenant::now_ms());
             }
-            let headers = refused
-                .retry_after_secs
-                .map(|s| vec![("retry-after", s.to_string())])
-                .unwrap_or_default();
-            (refused.status, body.to_string(), headers)
+            (
+                refused.status,
+                body.to_string(),
+                retry_after(refused.retry_after_secs),
+            )
         }
     };
     headers.push(("apns-id", apns_id));
     state.core.recorder.count_send(status == 200);
-    record(&state, &request, device_token, status, &body);
+    state
+        .core
+        .record(&request, device_token, status, &body, false);
     if status == 200 {
         let mut response = json_response(200, "", &headers);
         response.headers_mut().remove(http::header::CONTENT_TYPE);
         response
     } else {
         json_response(status, &body, &headers)
-    }
-}
-
-fn record(
-    state: &ApnsState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, false));
     }
 }
 

@@ -4,7 +4,7 @@
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::sandbox::core::json_response;
+use crate::sandbox::core::{json_response, retry_after};
 
 /// The canonical `google.rpc.Code` name Google pairs with an HTTP status.
 pub fn canonical_status(http: u16) -> &'static str {
@@ -101,11 +101,7 @@ impl ApiError {
 
     /// The HTTP response, given its already rendered body.
     pub fn response(&self, body: &str) -> Response {
-        let headers = self
-            .retry_after_secs
-            .map(|s| vec![("retry-after", s.to_string())])
-            .unwrap_or_default();
-        json_response(self.status, body, &headers)
+        json_response(self.status, body, &retry_after(self.retry_after_secs))
     }
 }
 

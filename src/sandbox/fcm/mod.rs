@@ -5,31 +5,25 @@ mod error;
 mod message;
 mod oauth;
 
-use std::{
-    ops::Deref,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
 use super::{
     SandboxError,
     core::{FakeCore, FaultOutcome, Incoming, json_response},
     fault::lock,
+    form,
+    handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 use error::{ApiError, OAuthError, error_info, fcm_error};
 pub use message::MAX_MESSAGE_BYTES;
-/// Form decoding, shared with the other vendors' fakes.
-pub(crate) use oauth::parse_form;
 pub use oauth::{FCM_SCOPE, JWT_BEARER};
 
 /// Default `expires_in` of issued access tokens, as Google's.
@@ -50,36 +44,25 @@ impl FcmState {
 
 /// Handle on the running FCM fake. Dereferences to the shared [`FakeCore`] for faults, recording and
 /// counters.
-#[derive(Clone)]
-pub struct FcmFake {
-    state: Arc<FcmState>,
-}
+pub type FcmFake = Fake<FcmState>;
 
-impl Deref for FcmFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for FcmState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl FcmFake {
+impl Fake<FcmState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(FcmState {
-            core,
-            oauth: Mutex::new(oauth::OAuth::default()),
-            lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<FcmState>>, request: Request| handle(state, request))
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            FcmState {
+                core,
+                oauth: Mutex::new(oauth::OAuth::default()),
+                lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/token`, the `token_uri` of minted service accounts.
@@ -142,18 +125,12 @@ async fn handle(state: Arc<FcmState>, request: Request) -> Response {
     if path == "/token" {
         return token(&state, &request);
     }
-    let project = path
-        .strip_prefix("/v1/projects/")
-        .and_then(|rest| rest.strip_suffix("/messages:send"))
-        .filter(|p| !p.is_empty() && !p.contains('/'))
+    let project = request
+        .path_between("/v1/projects/", "/messages:send")
         .map(str::to_owned);
     let device_token = message::token_of(&request.body);
     let outcome = match state.core.apply_faults(device_token.as_deref()).await {
-        FaultOutcome::Reset => {
-            state.core.recorder.count_send(false);
-            record(&state, &request, device_token, 0, "", false);
-            return reset_response();
-        }
+        FaultOutcome::Reset => return state.core.reset_send(&request, device_token),
         FaultOutcome::Error {
             status,
             reason,
@@ -173,7 +150,9 @@ async fn handle(state: Arc<FcmState>, request: Request) -> Response {
         }
     };
     state.core.recorder.count_send(status == 200);
-    record(&state, &request, device_token, status, &body, false);
+    state
+        .core
+        .record(&request, device_token, status, &body, false);
     response
 }
 
@@ -189,22 +168,6 @@ fn fault_message(status: u16) -> &'static str {
     }
 }
 
-fn record(
-    state: &FcmState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, token_request));
-    }
-}
-
 /// `POST /token`.
 fn token(state: &FcmState, request: &Incoming) -> Response {
     let result = if request.method != http::Method::POST {
@@ -213,7 +176,7 @@ fn token(state: &FcmState, request: &Incoming) -> Response {
             description: "Required method POST.".into(),
         })
     } else {
-        let form = oauth::parse_form(&request.body);
+        let form = form::parse_map(&request.body);
         match (form.get("grant_type"), form.get("assertion")) {
             (Some(grant), _) if grant != JWT_BEARER => Err(OAuthError {
                 error: "unsupported_grant_type",
@@ -250,7 +213,7 @@ fn token(state: &FcmState, request: &Incoming) -> Response {
             (400, e.body())
         }
     };
-    record(state, request, None, status, &body, true);
+    state.core.record(request, None, status, &body, true);
     json_response(status, &body, &[])
 }
 
@@ -277,11 +240,10 @@ fn send(state: &FcmState, request: &Incoming, project: Option<&str>) -> Result<S
         let oauth = lock(&state.oauth);
         let token = oauth
             .access_token(&bearer, request.at_ms)
-            .map_err(|expired| {
-                let reason = if expired {
-                    "ACCESS_TOKEN_EXPIRED"
-                } else {
-                    "ACCESS_TOKEN_TYPE_UNSUPPORTED"
+            .map_err(|refusal| {
+                let reason = match refusal {
+                    TokenRefusal::Expired => "ACCESS_TOKEN_EXPIRED",
+                    TokenRefusal::Unknown => "ACCESS_TOKEN_TYPE_UNSUPPORTED",
                 };
                 ApiError::new(401, INVALID_CREDENTIALS).with(error_info(reason))
             })?;

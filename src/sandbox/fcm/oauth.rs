@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::error::OAuthError;
+use crate::sandbox::tokens::{IssuedTokens, TokenRefusal};
 
 /// The grant type of the service-account flow.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -31,23 +32,20 @@ struct Account {
     decoding: DecodingKey,
 }
 
-/// An issued access token.
+/// What an issued access token grants.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
     /// The project of the service account it was issued to.
     pub project_id: String,
-    /// Unix ms after which it is refused.
-    pub expires_at_ms: i64,
     /// Whether its scopes cover FCM.
     pub fcm_scope: bool,
-    issued_at_ms: i64,
 }
 
 /// Service accounts and the access tokens issued to them.
 #[derive(Default)]
 pub struct OAuth {
     accounts: HashMap<String, Account>,
-    tokens: HashMap<String, AccessToken>,
+    tokens: IssuedTokens<AccessToken>,
 }
 
 #[derive(Deserialize)]
@@ -157,15 +155,15 @@ impl OAuth {
             .any(|s| s == FCM_SCOPE || s == CLOUD_SCOPE);
         let access_token = format!("ya29.sandbox-{}", uuid::Uuid::new_v4().simple());
         let project_id = account.project_id.clone();
-        self.prune(now_ms);
+        self.tokens.make_room(MAX_ACCESS_TOKENS, now_ms);
         self.tokens.insert(
             access_token.clone(),
             AccessToken {
                 project_id,
-                expires_at_ms: now_ms + (lifetime_secs as i64).saturating_mul(1000),
                 fcm_scope,
-                issued_at_ms: now_ms,
             },
+            now_ms,
+            lifetime_secs,
         );
         Ok(Grant {
             access_token,
@@ -173,83 +171,13 @@ impl OAuth {
         })
     }
 
-    /// The live access token `token`, or whether it was known but expired.
-    pub fn access_token(&self, token: &str, now_ms: i64) -> Result<&AccessToken, bool> {
-        match self.tokens.get(token) {
-            Some(t) if t.expires_at_ms > now_ms => Ok(t),
-            Some(_) => Err(true),
-            None => Err(false),
-        }
+    /// The live access token `token`.
+    pub fn access_token(&self, token: &str, now_ms: i64) -> Result<&AccessToken, TokenRefusal> {
+        self.tokens.check(token, now_ms)
     }
 
     /// Expires every access token issued so far.
     pub fn expire_all(&mut self) {
-        for token in self.tokens.values_mut() {
-            token.expires_at_ms = 0;
-        }
-    }
-
-    fn prune(&mut self, now_ms: i64) {
-        if self.tokens.len() < MAX_ACCESS_TOKENS {
-            return;
-        }
-        // Expired tokens are kept until space is needed, so that they can still be told from unknown ones.
-        self.tokens.retain(|_, t| t.expires_at_ms > now_ms);
-        if self.tokens.len() >= MAX_ACCESS_TOKENS {
-            let mut issued: Vec<i64> = self.tokens.values().map(|t| t.issued_at_ms).collect();
-            issued.sort_unstable();
-            let cut = issued[issued.len() / 2];
-            self.tokens.retain(|_, t| t.issued_at_ms > cut);
-        }
-    }
-}
-
-/// Decodes an `application/x-www-form-urlencoded` body into its fields (last one wins).
-pub fn parse_form(body: &[u8]) -> HashMap<String, String> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k), decode_component(v))
-        })
-        .collect()
-}
-
-fn decode_component(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi * 16 + lo);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forms_decode() {
-        let form = parse_form(b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=a.b.c&x=1+2%");
-        assert_eq!(form["grant_type"], JWT_BEARER);
-        assert_eq!(form["assertion"], "a.b.c");
-        assert_eq!(form["x"], "1 2%");
+        self.tokens.expire_all();
     }
 }

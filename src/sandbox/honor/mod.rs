@@ -12,31 +12,23 @@
 //! `80200003` expired access token, `80300008` message over 4096 bytes, `80300010` token list empty or
 //! over 1000, `81000001` internal), the HTTP statuses paired with them, and the body limits.
 
-use std::{
-    ops::Deref,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{
     batch::{self, Verdict},
-    client_credentials::{
-        BearerRefusal, ClientCredentials, GrantRefusal, bearer_of, random_secret,
-    },
-    core::{FakeCore, FaultOutcome, Incoming, json_response},
+    client_credentials::{ClientCredentials, GrantRefusal, random_secret},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
-    fcm::parse_form,
+    handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 
 /// Path of the token endpoint.
@@ -112,38 +104,25 @@ pub struct HonorState {
 }
 
 /// Handle on the running Honor fake. Dereferences to the shared [`FakeCore`].
-#[derive(Clone)]
-pub struct HonorFake {
-    state: Arc<HonorState>,
-}
+pub type HonorFake = Fake<HonorState>;
 
-impl Deref for HonorFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for HonorState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl HonorFake {
+impl Fake<HonorState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(HonorState {
-            core,
-            oauth: Mutex::new(ClientCredentials::default()),
-            lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<HonorState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            HonorState {
+                core,
+                oauth: Mutex::new(ClientCredentials::default()),
+                lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/auth/realms/developer/protocol/openid-connect/token`.
@@ -199,33 +178,6 @@ impl Answer {
     }
 }
 
-fn record(
-    state: &HonorState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, token_request));
-    }
-}
-
-/// The tokens of a body, read leniently.
-fn tokens_of(body: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("token")?.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| t.as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Whether `token` could be an Honor push token.
 pub fn well_formed(token: &str) -> bool {
     !token.is_empty()
@@ -242,12 +194,8 @@ async fn handle(state: Arc<HonorState>, request: Request) -> Response {
     if request.uri.path() == TOKEN_PATH {
         return token(&state, &request);
     }
-    let tokens = tokens_of(&request.body);
-    let device_token = match tokens.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    };
-    state.core.recorder.count_batch(tokens.len());
+    let tokens = batch::tokens_at(&request.body, "/token");
+    let device_token = batch::count(&state.core, &tokens);
     let request_id = batch::request_id(request.at_ms);
     let answer = match state.core.apply_faults(None).await {
         FaultOutcome::Reset => None,
@@ -272,32 +220,23 @@ async fn handle(state: Arc<HonorState>, request: Request) -> Response {
         FaultOutcome::Proceed => send(&state, &request, &request_id).await,
     };
     let Some(answer) = answer else {
-        state.core.recorder.count_send(false);
-        record(&state, &request, device_token, 0, "", false);
-        return reset_response();
+        return state.core.reset_send(&request, device_token);
     };
     let body =
         json!({"code": answer.code, "message": answer.message, "data": answer.data}).to_string();
-    state
-        .core
-        .recorder
-        .count_send(answer.status == 200 && answer.code == code::SUCCESS);
-    record(&state, &request, device_token, answer.status, &body, false);
-    let headers = answer
-        .retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(answer.status, &body, &headers)
+    state.core.answer_send(
+        &request,
+        device_token,
+        answer.status,
+        &body,
+        &retry_after(answer.retry_after_secs),
+        answer.status == 200 && answer.code == code::SUCCESS,
+    )
 }
 
 /// `POST /api/v1/{appId}/sendMessage`; `None` when a token-scoped fault asks for a reset.
 async fn send(state: &HonorState, request: &Incoming, request_id: &str) -> Option<Answer> {
-    let app_id = request
-        .uri
-        .path()
-        .strip_prefix("/api/v1/")
-        .and_then(|rest| rest.strip_suffix("/sendMessage"))
-        .filter(|p| !p.is_empty() && !p.contains('/'));
+    let app_id = request.path_between("/api/v1/", "/sendMessage");
     let Some(app_id) = app_id else {
         return Some(Answer {
             status: 404,
@@ -310,35 +249,22 @@ async fn send(state: &HonorState, request: &Incoming, request_id: &str) -> Optio
             ..Answer::error(code::PARAMETER_ERROR, "request method not supported")
         });
     }
-    let Some(bearer) = bearer_of(request.header("authorization")) else {
-        return Some(Answer::error(
-            code::AUTH_ERROR,
-            message_for(code::AUTH_ERROR),
-        ));
-    };
-    {
-        let oauth = lock(&state.oauth);
-        match oauth.bearer(&bearer, request.at_ms) {
-            Err(BearerRefusal::Expired) => {
-                return Some(Answer::error(
-                    code::TOKEN_EXPIRED,
-                    message_for(code::TOKEN_EXPIRED),
-                ));
-            }
-            Err(BearerRefusal::Unknown) => {
-                return Some(Answer::error(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            Ok(token) if token.app_id != app_id => {
-                return Some(Answer::error(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            Ok(_) => {}
+    let authorized =
+        lock(&state.oauth).authorize(request.header("authorization"), app_id, request.at_ms);
+    match authorized {
+        Err(TokenRefusal::Expired) => {
+            return Some(Answer::error(
+                code::TOKEN_EXPIRED,
+                message_for(code::TOKEN_EXPIRED),
+            ));
         }
+        Err(TokenRefusal::Unknown) => {
+            return Some(Answer::error(
+                code::AUTH_ERROR,
+                message_for(code::AUTH_ERROR),
+            ));
+        }
+        Ok(()) => {}
     }
     let timestamp_ok = request
         .header("timestamp")
@@ -505,17 +431,11 @@ fn check(body: &[u8]) -> Result<Vec<String>, Answer> {
 
 /// `POST /auth/realms/developer/protocol/openid-connect/token`, answered as Keycloak does.
 fn token(state: &HonorState, request: &Incoming) -> Response {
-    let form = parse_form(&request.body);
-    let result = if request.method != http::Method::POST {
-        Err(GrantRefusal::GrantType)
-    } else {
-        lock(&state.oauth).grant(
-            &form,
-            request.at_ms,
-            state.lifetime_secs.load(Ordering::Relaxed),
-            "eyJhbGciOiJSUzI1NiJ9.sandbox-",
-        )
-    };
+    let result = lock(&state.oauth).grant_request(
+        request,
+        state.lifetime_secs.load(Ordering::Relaxed),
+        "eyJhbGciOiJSUzI1NiJ9.sandbox-",
+    );
     let (status, body, key) = match result {
         Ok((access_token, record)) => (
             200,
@@ -555,7 +475,7 @@ fn token(state: &HonorState, request: &Incoming) -> Response {
         }
     };
     state.core.recorder.count_token(key.as_deref());
-    record(state, request, None, status, &body, true);
+    state.core.record(request, None, status, &body, true);
     json_response(status, &body, &[("cache-control", "no-store".into())])
 }
 

@@ -51,17 +51,6 @@ pub struct Checked {
     pub target: Target,
 }
 
-/// The tokens of a body, read leniently (for recording before any checking).
-pub fn tokens_of(body: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("message")?.get("token")?.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| t.as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Whether `token` could be a Push Kit token (the sandbox does not insist on their real length).
 pub fn well_formed(token: &str) -> bool {
     !token.is_empty()

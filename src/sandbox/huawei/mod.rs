@@ -11,31 +11,23 @@
 
 pub mod message;
 
-use std::{
-    ops::Deref,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
     batch::{self, Verdict},
-    client_credentials::{
-        BearerRefusal, ClientCredentials, GrantRefusal, bearer_of, random_secret,
-    },
-    core::{FakeCore, FaultOutcome, Incoming, json_response},
+    client_credentials::{ClientCredentials, GrantRefusal, random_secret},
+    core::{FakeCore, FaultOutcome, Incoming, json_response, retry_after},
     fault::lock,
-    fcm::parse_form,
+    handle::{Fake, VendorState},
     tls::reset_response,
+    tokens::TokenRefusal,
 };
 
 /// Path of the token endpoint.
@@ -114,38 +106,25 @@ pub struct HuaweiState {
 }
 
 /// Handle on the running Huawei fake. Dereferences to the shared [`FakeCore`].
-#[derive(Clone)]
-pub struct HuaweiFake {
-    state: Arc<HuaweiState>,
-}
+pub type HuaweiFake = Fake<HuaweiState>;
 
-impl Deref for HuaweiFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for HuaweiState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl HuaweiFake {
+impl Fake<HuaweiState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(HuaweiState {
-            core,
-            oauth: Mutex::new(ClientCredentials::default()),
-            lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<HuaweiState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            HuaweiState {
+                core,
+                oauth: Mutex::new(ClientCredentials::default()),
+                lifetime_secs: AtomicU64::new(DEFAULT_ACCESS_TOKEN_SECS),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/oauth2/v3/token`.
@@ -198,22 +177,6 @@ impl Answer {
     }
 }
 
-fn record(
-    state: &HuaweiState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-    token_request: bool,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, token_request));
-    }
-}
-
 async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
     let Some((request, _)) = Incoming::read(request).await else {
         return reset_response();
@@ -221,12 +184,8 @@ async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
     if request.uri.path() == TOKEN_PATH {
         return token(&state, &request);
     }
-    let tokens = message::tokens_of(&request.body);
-    let device_token = match tokens.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    };
-    state.core.recorder.count_batch(tokens.len());
+    let tokens = batch::tokens_at(&request.body, "/message/token");
+    let device_token = batch::count(&state.core, &tokens);
     let answer = match state.core.apply_faults(None).await {
         FaultOutcome::Reset => None,
         FaultOutcome::Error {
@@ -254,9 +213,7 @@ async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
         FaultOutcome::Proceed => send(&state, &request).await,
     };
     let Some(answer) = answer else {
-        state.core.recorder.count_send(false);
-        record(&state, &request, device_token, 0, "", false);
-        return reset_response();
+        return state.core.reset_send(&request, device_token);
     };
     let body = json!({
         "code": answer.code,
@@ -265,26 +222,19 @@ async fn handle(state: Arc<HuaweiState>, request: Request) -> Response {
     })
     .to_string();
     let accepted = answer.code == code::SUCCESS || answer.code == code::PARTIAL;
-    state
-        .core
-        .recorder
-        .count_send(answer.status == 200 && accepted);
-    record(&state, &request, device_token, answer.status, &body, false);
-    let headers = answer
-        .retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(answer.status, &body, &headers)
+    state.core.answer_send(
+        &request,
+        device_token,
+        answer.status,
+        &body,
+        &retry_after(answer.retry_after_secs),
+        answer.status == 200 && accepted,
+    )
 }
 
 /// `POST /v1/{appId}/messages:send`; `None` when a token-scoped fault asks for a reset.
 async fn send(state: &HuaweiState, request: &Incoming) -> Option<Answer> {
-    let app_id = request
-        .uri
-        .path()
-        .strip_prefix("/v1/")
-        .and_then(|rest| rest.strip_suffix("/messages:send"))
-        .filter(|p| !p.is_empty() && !p.contains('/'));
+    let app_id = request.path_between("/v1/", "/messages:send");
     let Some(app_id) = app_id else {
         return Some(Answer {
             status: 404,
@@ -301,36 +251,23 @@ async fn send(state: &HuaweiState, request: &Incoming) -> Option<Answer> {
             retry_after_secs: None,
         });
     }
-    let Some(bearer) = bearer_of(request.header("authorization")) else {
-        return Some(Answer::code(
-            code::AUTH_ERROR,
-            message_for(code::AUTH_ERROR),
-        ));
-    };
-    {
-        let oauth = lock(&state.oauth);
-        match oauth.bearer(&bearer, request.at_ms) {
-            Err(BearerRefusal::Expired) => {
-                return Some(Answer::code(
-                    code::TOKEN_EXPIRED,
-                    message_for(code::TOKEN_EXPIRED),
-                ));
-            }
-            Err(BearerRefusal::Unknown) => {
-                return Some(Answer::code(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            // An access token of app A used to push for app B is an auth error, as Huawei answers it.
-            Ok(token) if token.app_id != app_id => {
-                return Some(Answer::code(
-                    code::AUTH_ERROR,
-                    message_for(code::AUTH_ERROR),
-                ));
-            }
-            Ok(_) => {}
+    // An access token of app A used to push for app B is an auth error, as Huawei answers it.
+    let authorized =
+        lock(&state.oauth).authorize(request.header("authorization"), app_id, request.at_ms);
+    match authorized {
+        Err(TokenRefusal::Expired) => {
+            return Some(Answer::code(
+                code::TOKEN_EXPIRED,
+                message_for(code::TOKEN_EXPIRED),
+            ));
         }
+        Err(TokenRefusal::Unknown) => {
+            return Some(Answer::code(
+                code::AUTH_ERROR,
+                message_for(code::AUTH_ERROR),
+            ));
+        }
+        Ok(()) => {}
     }
     let checked = match message::check(&request.body) {
         Ok(checked) => checked,
@@ -363,17 +300,11 @@ async fn send(state: &HuaweiState, request: &Incoming) -> Option<Answer> {
 
 /// `POST /oauth2/v3/token` (client credentials).
 fn token(state: &HuaweiState, request: &Incoming) -> Response {
-    let form = parse_form(&request.body);
-    let result = if request.method != http::Method::POST {
-        Err(GrantRefusal::GrantType)
-    } else {
-        lock(&state.oauth).grant(
-            &form,
-            request.at_ms,
-            state.lifetime_secs.load(Ordering::Relaxed),
-            "CgB6e3x9",
-        )
-    };
+    let result = lock(&state.oauth).grant_request(
+        request,
+        state.lifetime_secs.load(Ordering::Relaxed),
+        "CgB6e3x9",
+    );
     let (status, body, key) = match result {
         Ok((access_token, record)) => (
             200,
@@ -402,6 +333,6 @@ fn token(state: &HuaweiState, request: &Incoming) -> Response {
         }
     };
     state.core.recorder.count_token(key.as_deref());
-    record(state, request, None, status, &body, true);
+    state.core.record(request, None, status, &body, true);
     json_response(status, &body, &[("cache-control", "no-store".into())])
 }

@@ -11,27 +11,23 @@
 
 use std::{
     collections::HashMap,
-    ops::Deref,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use axum::{
-    Router,
-    extract::{Request, State},
-    response::Response,
-};
+use axum::{Router, extract::Request, response::Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
     batch::{self, Verdict},
-    core::{FakeCore, FaultOutcome, Incoming, json_response},
+    core::{FakeCore, FaultOutcome, Incoming, retry_after},
     fault::lock,
-    fcm::parse_form,
+    form,
+    handle::{Fake, VendorState},
     tls::reset_response,
 };
 
@@ -108,38 +104,25 @@ pub struct XiaomiState {
 }
 
 /// Handle on the running Xiaomi fake. Dereferences to the shared [`FakeCore`].
-#[derive(Clone)]
-pub struct XiaomiFake {
-    state: Arc<XiaomiState>,
-}
+pub type XiaomiFake = Fake<XiaomiState>;
 
-impl Deref for XiaomiFake {
-    type Target = FakeCore;
-
-    fn deref(&self) -> &FakeCore {
-        &self.state.core
+impl VendorState for XiaomiState {
+    fn core(&self) -> &Arc<FakeCore> {
+        &self.core
     }
 }
 
-impl XiaomiFake {
+impl Fake<XiaomiState> {
     /// A fake over `core`; returns it and its router.
     pub(crate) fn new(core: Arc<FakeCore>) -> (Self, Router) {
-        let state = Arc::new(XiaomiState {
-            core,
-            apps: Mutex::new(HashMap::new()),
-            daily_quota: AtomicU64::new(DEFAULT_DAILY_QUOTA),
-        });
-        let router = Router::new()
-            .fallback(|State(state): State<Arc<XiaomiState>>, request: Request| {
-                handle(state, request)
-            })
-            .with_state(state.clone());
-        (Self { state }, router)
-    }
-
-    /// The shared core (faults, recording, counters).
-    pub fn core(&self) -> &Arc<FakeCore> {
-        &self.state.core
+        Self::serve(
+            XiaomiState {
+                core,
+                apps: Mutex::new(HashMap::new()),
+                daily_quota: AtomicU64::new(DEFAULT_DAILY_QUOTA),
+            },
+            handle,
+        )
     }
 
     /// `https://host:port/v3/message/regid`.
@@ -195,21 +178,6 @@ fn error(code: i64, reason: impl Into<String>) -> Answer {
     }
 }
 
-fn record(
-    state: &XiaomiState,
-    request: &Incoming,
-    device_token: Option<String>,
-    status: u16,
-    body: &str,
-) {
-    if state.core.recorder.is_recording() {
-        state
-            .core
-            .recorder
-            .record(request.record(device_token, status, body, false));
-    }
-}
-
 /// Whether `regid` could be a MiPush registration id (base64-ish; no commas or spaces).
 pub fn well_formed(regid: &str) -> bool {
     !regid.is_empty()
@@ -235,13 +203,9 @@ async fn handle(state: Arc<XiaomiState>, request: Request) -> Response {
     let Some((request, _)) = Incoming::read(request).await else {
         return reset_response();
     };
-    let form = parse_form(&request.body);
+    let form = form::parse_map(&request.body);
     let regids = regids_of(&form);
-    let device_token = match regids.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    };
-    state.core.recorder.count_batch(regids.len());
+    let device_token = batch::count(&state.core, &regids);
     let answer = match state.core.apply_faults(None).await {
         FaultOutcome::Reset => None,
         FaultOutcome::Error {
@@ -269,19 +233,18 @@ async fn handle(state: Arc<XiaomiState>, request: Request) -> Response {
         FaultOutcome::Proceed => send(&state, &request, &form, &regids).await,
     };
     let Some(answer) = answer else {
-        state.core.recorder.count_send(false);
-        record(&state, &request, device_token, 0, "");
-        return reset_response();
+        return state.core.reset_send(&request, device_token);
     };
     let body = answer.body.to_string();
     let ok = answer.status == 200 && answer.body["result"] == "ok";
-    state.core.recorder.count_send(ok);
-    record(&state, &request, device_token, answer.status, &body);
-    let headers = answer
-        .retry_after_secs
-        .map(|s| vec![("retry-after", s.to_string())])
-        .unwrap_or_default();
-    json_response(answer.status, &body, &headers)
+    state.core.answer_send(
+        &request,
+        device_token,
+        answer.status,
+        &body,
+        &retry_after(answer.retry_after_secs),
+        ok,
+    )
 }
 
 /// Checks the message fields other than the targets.
@@ -491,13 +454,7 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::sandbox::form::map_of as form;
 
     fn code_of(pairs: &[(&str, &str)]) -> i64 {
         check_fields(&form(pairs))
