@@ -12,6 +12,7 @@ mod batch;
 mod breaker;
 pub mod checks;
 mod credential;
+mod exchange;
 pub mod fcm;
 mod fields;
 pub mod honor;
@@ -105,39 +106,4 @@ pub trait Dispatcher: Send + Sync {
     /// request, answering one [`Answered`] per binding in order. Credentials are fetched or refreshed as
     /// needed; a credential the vendor refused is invalidated so the lane's next attempt fetches a new one.
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered>;
-}
-
-/// The outcome of a request that got no answer: a timeout, a reset, a refused connection.
-pub(crate) fn transport_failure(error: &reqwest::Error) -> Answered {
-    let what = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connect failed"
-    } else {
-        "connection failed"
-    };
-    // The source chain says which (reset by peer, certificate unknown...); keep it for the caller.
-    let mut detail = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    Answered {
-        outcome: Outcome::retryable(format!("{what}: {detail}")),
-        answer: VendorAnswer::default(),
-    }
-}
-
-/// Parses a Retry-After header given in seconds (the vendors here send no HTTP dates).
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(std::time::Duration::from_secs)
 }

@@ -17,7 +17,8 @@ pub use token::ProviderTokens;
 
 use super::{
     Answered, ClientIdentity, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome,
-    Rendered, VendorAnswer, client, endpoint, retry_after, transport_failure,
+    Rendered, VendorAnswer, client, endpoint,
+    exchange::{NoAnswer, Reply},
 };
 use crate::{
     proto::v1::{
@@ -161,20 +162,19 @@ impl ApnsDispatcher {
         }
         let response = match builder.send().await {
             Ok(r) => r,
-            Err(e) => return transport_failure(&e),
+            Err(e) => return Answered::unanswered(NoAnswer::from(e).into()),
         };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
         let apns_id = response
             .headers()
             .get("apns-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&request.apns_id)
             .to_owned();
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return transport_failure(&e),
+        let reply = match Reply::read(response).await {
+            Ok(reply) => reply,
+            Err(e) => return Answered::unanswered(e.into()),
         };
+        let status = reply.status;
         if status == 200 {
             return Answered {
                 outcome: Outcome::Delivered {
@@ -186,7 +186,7 @@ impl ApnsDispatcher {
                 },
             };
         }
-        let reason = serde_json::from_str::<serde_json::Value>(&body)
+        let reason = serde_json::from_str::<serde_json::Value>(&reply.body)
             .ok()
             .and_then(|v| v.get("reason")?.as_str().map(str::to_owned))
             .unwrap_or_default();
@@ -195,13 +195,8 @@ impl ApnsDispatcher {
         {
             tokens.refused(used);
         }
-        Answered {
-            outcome: outcome(status, &reason, wait),
-            answer: VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        }
+        let outcome = outcome(status, &reason, reply.wait);
+        reply.answered(outcome)
     }
 }
 

@@ -14,8 +14,8 @@ pub use payload::{Defaults, FcmRequest, MAX_PAYLOAD, MAX_TTL, build};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, retry_after, transport_failure,
+    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, client,
+    endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{FcmCredentials, Notifier, Vendor},
@@ -120,37 +120,26 @@ impl FcmDispatcher {
             Ok(access) => access,
             Err(e) => return Answered::unanswered(e.outcome()),
         };
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header(AUTHORIZATION, format!("Bearer {}", access.value))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(request.body_for(&binding.device_token))
-            .send()
-            .await
+        let reply = match exchange(
+            self.http
+                .post(&self.send_url)
+                .header(AUTHORIZATION, format!("Bearer {}", access.value))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(request.body_for(&binding.device_token)),
+        )
+        .await
         {
-            Ok(r) => r,
-            Err(e) => return transport_failure(&e),
+            Ok(reply) => reply,
+            Err(e) => return Answered::unanswered(e.into()),
         };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return transport_failure(&e),
-        };
+        let status = reply.status;
         if (200..300).contains(&status) {
-            let name = serde_json::from_str::<Sent>(&body)
+            let name = serde_json::from_str::<Sent>(&reply.body)
                 .map(|s| s.name)
                 .unwrap_or_default();
-            return Answered {
-                outcome: Outcome::Delivered { message_id: name },
-                answer: VendorAnswer {
-                    status,
-                    body: body.into(),
-                },
-            };
+            return reply.answered(Outcome::Delivered { message_id: name });
         }
-        let error = serde_json::from_str::<ErrorBody>(&body)
+        let error = serde_json::from_str::<ErrorBody>(&reply.body)
             .unwrap_or_default()
             .error;
         let code = error
@@ -162,13 +151,8 @@ impl FcmDispatcher {
         if reasons::access_token_refused(status, code) {
             self.tokens.refused(&access);
         }
-        Answered {
-            outcome: outcome(status, code, &error.message, wait),
-            answer: VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        }
+        let outcome = outcome(status, code, &error.message, reply.wait);
+        reply.answered(outcome)
     }
 }
 

@@ -22,8 +22,8 @@ use super::{
     VendorAnswer,
     batch::{fill, settled, split_empty},
     client, endpoint,
+    exchange::exchange,
     huawei::ClientCredentials,
-    retry_after, transport_failure,
 };
 use crate::{
     proto::v1::{HonorCredentials, Notifier, Vendor},
@@ -167,25 +167,21 @@ impl Dispatcher for HonorDispatcher {
             Ok(access) => access,
             Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
         };
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header(AUTHORIZATION, format!("Bearer {}", access.value))
-            .header(CONTENT_TYPE, "application/json; charset=UTF-8")
-            .header("timestamp", now_ms().to_string())
-            .body(request.body_for(&tokens))
-            .send()
-            .await
+        let reply = match exchange(
+            self.http
+                .post(&self.send_url)
+                .header(AUTHORIZATION, format!("Bearer {}", access.value))
+                .header(CONTENT_TYPE, "application/json; charset=UTF-8")
+                .header("timestamp", now_ms().to_string())
+                .body(request.body_for(&tokens)),
+        )
+        .await
         {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
+            Ok(reply) => reply,
+            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
         };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
+        let (status, body) = (reply.status, reply.body);
+        let wait = reply.wait;
         let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
         if reasons::access_token_refused(status, answer.code()) {
             self.tokens.refused(&access);

@@ -19,7 +19,8 @@ use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
     VendorAnswer,
     batch::{fill, settled, split_empty},
-    client, endpoint, transport_failure,
+    client, endpoint,
+    exchange::exchange,
 };
 use crate::{
     proto::v1::{MeizuCredentials, Notifier, Vendor},
@@ -171,15 +172,11 @@ impl Dispatcher for MeizuDispatcher {
             return settled(slots);
         }
         let form = self.form(&push_ids.join(","), &message_json);
-        let response = match self.http.post(&self.url).form(&form).send().await {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
+        let reply = match exchange(self.http.post(&self.url).form(&form)).await {
+            Ok(reply) => reply,
+            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
         };
-        let status = response.status().as_u16();
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
+        let (status, body) = (reply.status, reply.body);
         let outcomes = answers(status, &body, &push_ids);
         let raw = VendorAnswer {
             status,

@@ -20,7 +20,8 @@ use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
     VendorAnswer,
     batch::{fill, settled, split_empty},
-    client, endpoint, transport_failure,
+    client, endpoint,
+    exchange::exchange,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -238,15 +239,11 @@ impl Dispatcher for OppoDispatcher {
         } else {
             &self.batch_url
         };
-        let response = match self.http.post(url).form(&form).send().await {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
+        let reply = match exchange(self.http.post(url).form(&form)).await {
+            Ok(reply) => reply,
+            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
         };
-        let status = response.status().as_u16();
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
+        let (status, body) = (reply.status, reply.body);
         let (outcomes, token_refused) = answers(status, &body, &tokens, !single);
         if token_refused {
             self.tokens.refused(&token);

@@ -18,8 +18,8 @@ pub use payload::{VivoRequest, build, request_id};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, transport_failure,
+    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, client,
+    endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, VivoCredentials},
@@ -151,38 +151,27 @@ impl VivoDispatcher {
             Ok(t) => t,
             Err(e) => return Answered::unanswered(e.outcome()),
         };
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header("authToken", token.value.as_str())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(
-                request
-                    .body_for(&self.app_id, &binding.device_token)
-                    .to_string(),
-            )
-            .send()
-            .await
+        let reply = match exchange(
+            self.http
+                .post(&self.send_url)
+                .header("authToken", token.value.as_str())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(
+                    request
+                        .body_for(&self.app_id, &binding.device_token)
+                        .to_string(),
+                ),
+        )
+        .await
         {
-            Ok(r) => r,
-            Err(e) => return transport_failure(&e),
+            Ok(reply) => reply,
+            Err(e) => return Answered::unanswered(e.into()),
         };
-        let status = response.status().as_u16();
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) => return transport_failure(&e),
-        };
-        let (outcome, token_refused) = answer(status, &body);
+        let (outcome, token_refused) = answer(reply.status, &reply.body);
         if token_refused {
             self.tokens.refused(&token);
         }
-        Answered {
-            outcome,
-            answer: VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        }
+        reply.answered(outcome)
     }
 }
 

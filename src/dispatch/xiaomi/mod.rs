@@ -20,7 +20,8 @@ use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
     VendorAnswer,
     batch::{fill, settled, split_empty},
-    client, endpoint, retry_after, transport_failure,
+    client, endpoint,
+    exchange::exchange,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, XiaomiCredentials, XiaomiRegion},
@@ -156,24 +157,20 @@ impl Dispatcher for XiaomiDispatcher {
         if regids.is_empty() {
             return settled(answers);
         }
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header(AUTHORIZATION, &self.authorization)
-            // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
-            .form(&request.form_for(&regids))
-            .send()
-            .await
+        let reply = match exchange(
+            self.http
+                .post(&self.send_url)
+                .header(AUTHORIZATION, &self.authorization)
+                // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
+                .form(&request.form_for(&regids)),
+        )
+        .await
         {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
+            Ok(reply) => reply,
+            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
         };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
+        let (status, body) = (reply.status, reply.body);
+        let wait = reply.wait;
         let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
         let per_regid = resolve(status, &answer, &regids, wait);
         fill(
