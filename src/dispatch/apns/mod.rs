@@ -17,7 +17,9 @@ pub use token::ProviderTokens;
 
 use super::{
     Answered, ClientIdentity, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome,
-    Rendered, VendorAnswer, client, endpoint,
+    Rendered, VendorAnswer,
+    batch::one_by_one,
+    client, endpoint,
     exchange::{NoAnswer, Reply},
 };
 use crate::{
@@ -119,12 +121,17 @@ impl ApnsDispatcher {
         }
     }
 
-    async fn send_one(&self, binding: &BindingRecord, request: &ApnsRequest) -> Answered {
+    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    async fn send_one(
+        &self,
+        binding: &BindingRecord,
+        request: &ApnsRequest,
+    ) -> Result<Answered, Outcome> {
         let token = &binding.device_token;
         // The token goes into the URL path; anything but hex could change the path, and Apple would call it
         // a bad device token anyway.
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Answered::unanswered(Outcome::InvalidToken {
+            return Err(Outcome::InvalidToken {
                 reason: "BadDeviceToken (not a hex APNs token)".into(),
             });
         }
@@ -147,36 +154,28 @@ impl ApnsDispatcher {
         }
         let mut used_token = None;
         if let Proof::Token(tokens) = &self.auth {
-            match tokens.current().await {
-                Ok(jwt) => {
-                    builder = builder.header(AUTHORIZATION, format!("bearer {}", jwt.value));
-                    used_token = Some(jwt);
-                }
-                Err(e) => {
-                    return Answered::unanswered(Outcome::AuthFailed {
-                        reason: e,
-                        at_token_endpoint: true,
-                    });
-                }
-            }
+            let jwt = tokens
+                .current()
+                .await
+                .map_err(|reason| Outcome::AuthFailed {
+                    reason,
+                    at_token_endpoint: true,
+                })?;
+            builder = builder.header(AUTHORIZATION, format!("bearer {}", jwt.value));
+            used_token = Some(jwt);
         }
-        let response = match builder.send().await {
-            Ok(r) => r,
-            Err(e) => return Answered::unanswered(NoAnswer::from(e).into()),
-        };
+        let response = builder.send().await.map_err(NoAnswer::from)?;
+        // Apple names the accepted push in a header, not in the (empty) body.
         let apns_id = response
             .headers()
             .get("apns-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&request.apns_id)
             .to_owned();
-        let reply = match Reply::read(response).await {
-            Ok(reply) => reply,
-            Err(e) => return Answered::unanswered(e.into()),
-        };
+        let reply = Reply::read(response).await?;
         let status = reply.status;
         if status == 200 {
-            return Answered {
+            return Ok(Answered {
                 outcome: Outcome::Delivered {
                     message_id: apns_id.clone(),
                 },
@@ -184,7 +183,7 @@ impl ApnsDispatcher {
                     status,
                     body: serde_json::json!({ "apns-id": apns_id }).to_string().into(),
                 },
-            };
+            });
         }
         let reason = serde_json::from_str::<serde_json::Value>(&reply.body)
             .ok()
@@ -196,7 +195,7 @@ impl ApnsDispatcher {
             tokens.refused(used);
         }
         let outcome = outcome(status, &reason, reply.wait);
-        reply.answered(outcome)
+        Ok(reply.answered(outcome))
     }
 }
 
@@ -219,11 +218,7 @@ impl Dispatcher for ApnsDispatcher {
             Ok(r) => r,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let mut answers = Vec::with_capacity(batch.len());
-        for binding in batch {
-            answers.push(self.send_one(binding, &request).await);
-        }
-        answers
+        one_by_one(batch, |binding| self.send_one(binding, &request)).await
     }
 }
 

@@ -14,8 +14,8 @@ pub use payload::{Defaults, FcmRequest, MAX_PAYLOAD, MAX_TTL, build};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, client,
-    endpoint, exchange::exchange,
+    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
+    batch::one_by_one, client, endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{FcmCredentials, Notifier, Vendor},
@@ -110,34 +110,32 @@ impl FcmDispatcher {
         }
     }
 
-    async fn send_one(&self, binding: &BindingRecord, request: &FcmRequest) -> Answered {
+    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    async fn send_one(
+        &self,
+        binding: &BindingRecord,
+        request: &FcmRequest,
+    ) -> Result<Answered, Outcome> {
         if binding.device_token.is_empty() {
-            return Answered::unanswered(Outcome::InvalidToken {
+            return Err(Outcome::InvalidToken {
                 reason: "empty FCM registration token".into(),
             });
         }
-        let access = match self.tokens.current().await {
-            Ok(access) => access,
-            Err(e) => return Answered::unanswered(e.outcome()),
-        };
-        let reply = match exchange(
+        let access = self.tokens.current().await?;
+        let reply = exchange(
             self.http
                 .post(&self.send_url)
                 .header(AUTHORIZATION, format!("Bearer {}", access.value))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(request.body_for(&binding.device_token)),
         )
-        .await
-        {
-            Ok(reply) => reply,
-            Err(e) => return Answered::unanswered(e.into()),
-        };
+        .await?;
         let status = reply.status;
         if (200..300).contains(&status) {
             let name = serde_json::from_str::<Sent>(&reply.body)
                 .map(|s| s.name)
                 .unwrap_or_default();
-            return reply.answered(Outcome::Delivered { message_id: name });
+            return Ok(reply.answered(Outcome::Delivered { message_id: name }));
         }
         let error = serde_json::from_str::<ErrorBody>(&reply.body)
             .unwrap_or_default()
@@ -152,7 +150,7 @@ impl FcmDispatcher {
             self.tokens.refused(&access);
         }
         let outcome = outcome(status, code, &error.message, reply.wait);
-        reply.answered(outcome)
+        Ok(reply.answered(outcome))
     }
 }
 
@@ -175,10 +173,6 @@ impl Dispatcher for FcmDispatcher {
             Ok(r) => r,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let mut answers = Vec::with_capacity(batch.len());
-        for binding in batch {
-            answers.push(self.send_one(binding, &request).await);
-        }
-        answers
+        one_by_one(batch, |binding| self.send_one(binding, &request)).await
     }
 }

@@ -17,10 +17,7 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint,
-    exchange::exchange,
+    batch::per_token, client, endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{HuaweiCredentials, Notifier, Vendor},
@@ -134,42 +131,24 @@ impl Dispatcher for HuaweiDispatcher {
             Ok(r) => r,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let (tokens, mut answers) = split_empty(batch, "empty Huawei push token");
-        if tokens.is_empty() {
-            return settled(answers);
-        }
-        let access = match self.tokens.current().await {
-            Ok(access) => access,
-            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
-        };
-        let reply = match exchange(
-            self.http
-                .post(&self.send_url)
-                .header(AUTHORIZATION, format!("Bearer {}", access.value))
-                .header(CONTENT_TYPE, "application/json; charset=UTF-8")
-                .body(request.body_for(&tokens)),
-        )
+        per_token(batch, "empty Huawei push token", |tokens| async move {
+            let access = self.tokens.current().await?;
+            let reply = exchange(
+                self.http
+                    .post(&self.send_url)
+                    .header(AUTHORIZATION, format!("Bearer {}", access.value))
+                    .header(CONTENT_TYPE, "application/json; charset=UTF-8")
+                    .body(request.body_for(&tokens)),
+            )
+            .await?;
+            let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
+            if reasons::access_token_refused(reply.status, &answer.code) {
+                self.tokens.refused(&access);
+            }
+            let per_token = resolve(reply.status, &answer, &tokens, reply.wait);
+            Ok((per_token, reply.answer()))
+        })
         .await
-        {
-            Ok(reply) => reply,
-            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
-        };
-        let (status, body) = (reply.status, reply.body);
-        let wait = reply.wait;
-        let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
-        if reasons::access_token_refused(status, &answer.code) {
-            self.tokens.refused(&access);
-        }
-        let per_token = resolve(status, &answer, &tokens, wait);
-        fill(
-            &mut answers,
-            per_token,
-            &VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        );
-        settled(answers)
     }
 }
 

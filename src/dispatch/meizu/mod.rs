@@ -17,10 +17,7 @@ pub use sign::{sign, signed_form};
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint,
-    exchange::exchange,
+    batch::per_token, client, endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{MeizuCredentials, Notifier, Vendor},
@@ -167,23 +164,13 @@ impl Dispatcher for MeizuDispatcher {
             Ok(m) => m,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let (push_ids, mut slots) = split_empty(batch, "empty Meizu pushId");
-        if push_ids.is_empty() {
-            return settled(slots);
-        }
-        let form = self.form(&push_ids.join(","), &message_json);
-        let reply = match exchange(self.http.post(&self.url).form(&form)).await {
-            Ok(reply) => reply,
-            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
-        };
-        let (status, body) = (reply.status, reply.body);
-        let outcomes = answers(status, &body, &push_ids);
-        let raw = VendorAnswer {
-            status,
-            body: body.into(),
-        };
-        fill(&mut slots, outcomes, &raw);
-        settled(slots)
+        per_token(batch, "empty Meizu pushId", |push_ids| async move {
+            let form = self.form(&push_ids.join(","), &message_json);
+            let reply = exchange(self.http.post(&self.url).form(&form)).await?;
+            let outcomes = answers(reply.status, &reply.body, &push_ids);
+            Ok((outcomes, reply.answer()))
+        })
+        .await
     }
 }
 

@@ -18,10 +18,7 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint,
-    exchange::exchange,
+    batch::per_token, client, endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -214,46 +211,33 @@ impl Dispatcher for OppoDispatcher {
             Ok(r) => r,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let (tokens, mut slots) = split_empty(batch, "empty OPPO registration id");
-        if tokens.is_empty() {
-            return settled(slots);
-        }
-        let token = match self.tokens.current().await {
-            Ok(t) => t,
-            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
-        };
-        let single = tokens.len() == 1;
-        let form = if single {
-            vec![
-                ("auth_token", token.value.clone()),
-                ("message", request.message_for(tokens[0]).to_string()),
-            ]
-        } else {
-            vec![
-                ("auth_token", token.value.clone()),
-                ("messages", request.messages_for(&tokens)),
-            ]
-        };
-        let url = if single {
-            &self.unicast_url
-        } else {
-            &self.batch_url
-        };
-        let reply = match exchange(self.http.post(url).form(&form)).await {
-            Ok(reply) => reply,
-            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
-        };
-        let (status, body) = (reply.status, reply.body);
-        let (outcomes, token_refused) = answers(status, &body, &tokens, !single);
-        if token_refused {
-            self.tokens.refused(&token);
-        }
-        let raw = VendorAnswer {
-            status,
-            body: body.into(),
-        };
-        fill(&mut slots, outcomes, &raw);
-        settled(slots)
+        per_token(batch, "empty OPPO registration id", |tokens| async move {
+            let token = self.tokens.current().await?;
+            let single = tokens.len() == 1;
+            let form = if single {
+                vec![
+                    ("auth_token", token.value.clone()),
+                    ("message", request.message_for(tokens[0]).to_string()),
+                ]
+            } else {
+                vec![
+                    ("auth_token", token.value.clone()),
+                    ("messages", request.messages_for(&tokens)),
+                ]
+            };
+            let url = if single {
+                &self.unicast_url
+            } else {
+                &self.batch_url
+            };
+            let reply = exchange(self.http.post(url).form(&form)).await?;
+            let (outcomes, token_refused) = answers(reply.status, &reply.body, &tokens, !single);
+            if token_refused {
+                self.tokens.refused(&token);
+            }
+            Ok((outcomes, reply.answer()))
+        })
+        .await
     }
 }
 

@@ -18,8 +18,8 @@ pub use payload::{VivoRequest, build, request_id};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, client,
-    endpoint, exchange::exchange,
+    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
+    batch::one_by_one, client, endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, VivoCredentials},
@@ -141,17 +141,19 @@ impl VivoDispatcher {
         self.tokens.fetches()
     }
 
-    async fn send_one(&self, binding: &BindingRecord, request: &VivoRequest) -> Answered {
+    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    async fn send_one(
+        &self,
+        binding: &BindingRecord,
+        request: &VivoRequest,
+    ) -> Result<Answered, Outcome> {
         if binding.device_token.is_empty() {
-            return Answered::unanswered(Outcome::InvalidToken {
+            return Err(Outcome::InvalidToken {
                 reason: "empty vivo regId".into(),
             });
         }
-        let token = match self.tokens.current().await {
-            Ok(t) => t,
-            Err(e) => return Answered::unanswered(e.outcome()),
-        };
-        let reply = match exchange(
+        let token = self.tokens.current().await?;
+        let reply = exchange(
             self.http
                 .post(&self.send_url)
                 .header("authToken", token.value.as_str())
@@ -162,16 +164,12 @@ impl VivoDispatcher {
                         .to_string(),
                 ),
         )
-        .await
-        {
-            Ok(reply) => reply,
-            Err(e) => return Answered::unanswered(e.into()),
-        };
+        .await?;
         let (outcome, token_refused) = answer(reply.status, &reply.body);
         if token_refused {
             self.tokens.refused(&token);
         }
-        reply.answered(outcome)
+        Ok(reply.answered(outcome))
     }
 }
 
@@ -194,11 +192,7 @@ impl Dispatcher for VivoDispatcher {
             Ok(r) => r,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let mut answers = Vec::with_capacity(batch.len());
-        for binding in batch {
-            answers.push(self.send_one(binding, &request).await);
-        }
-        answers
+        one_by_one(batch, |binding| self.send_one(binding, &request)).await
     }
 }
 

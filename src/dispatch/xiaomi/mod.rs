@@ -18,10 +18,7 @@ pub use reasons::outcome;
 
 use super::{
     Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint,
-    exchange::exchange,
+    batch::per_token, client, endpoint, exchange::exchange,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, XiaomiCredentials, XiaomiRegion},
@@ -153,35 +150,20 @@ impl Dispatcher for XiaomiDispatcher {
             Ok(r) => r,
             Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
         };
-        let (regids, mut answers) = split_empty(batch, "empty Xiaomi registration id");
-        if regids.is_empty() {
-            return settled(answers);
-        }
-        let reply = match exchange(
-            self.http
-                .post(&self.send_url)
-                .header(AUTHORIZATION, &self.authorization)
-                // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
-                .form(&request.form_for(&regids)),
-        )
+        per_token(batch, "empty Xiaomi registration id", |regids| async move {
+            let reply = exchange(
+                self.http
+                    .post(&self.send_url)
+                    .header(AUTHORIZATION, &self.authorization)
+                    // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
+                    .form(&request.form_for(&regids)),
+            )
+            .await?;
+            let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
+            let per_regid = resolve(reply.status, &answer, &regids, reply.wait);
+            Ok((per_regid, reply.answer()))
+        })
         .await
-        {
-            Ok(reply) => reply,
-            Err(e) => return vec![Answered::unanswered(e.into()); batch.len()],
-        };
-        let (status, body) = (reply.status, reply.body);
-        let wait = reply.wait;
-        let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
-        let per_regid = resolve(status, &answer, &regids, wait);
-        fill(
-            &mut answers,
-            per_regid,
-            &VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        );
-        settled(answers)
     }
 }
 
