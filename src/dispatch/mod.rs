@@ -35,6 +35,7 @@ use async_trait::async_trait;
 pub use breaker::{Admission, Breaker, BreakerState};
 pub use credential::{Cached, CredentialCache, GrantError};
 pub use http::{ClientIdentity, ClientOptions, client, endpoint};
+pub(crate) use http::{auth_endpoint, notifier_client};
 pub use lane::Lane;
 pub use message::Rendered;
 pub(crate) use outcome::Class;
@@ -68,6 +69,17 @@ pub enum DispatchError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl DispatchError {
+    /// Refuses credentials with an empty required field: `Credentials("{what} are required")` unless every one
+    /// of `fields` is set.
+    pub(crate) fn require(fields: &[&str], what: &str) -> Result<(), Self> {
+        if fields.iter().any(|f| f.is_empty()) {
+            return Err(Self::Credentials(format!("{what} are required")));
+        }
+        Ok(())
+    }
 }
 
 /// A vendor's answer for one binding of a request: the outcome and the raw answer it came from.

@@ -14,8 +14,8 @@ pub use payload::{Defaults, FcmRequest, MAX_PAYLOAD, MAX_TTL, build};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    batch::one_by_one, client, endpoint, exchange::exchange,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::one_by_one,
+    endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{FcmCredentials, Notifier, Vendor},
@@ -70,13 +70,7 @@ impl FcmDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         let tokens = AccessTokens::new(
             &credentials.service_account_json,
             &notifier.token_base_url,

@@ -18,8 +18,8 @@ pub use payload::{Defaults, HonorRequest, MAX_PAYLOAD, MAX_TOKENS, MAX_TTL, buil
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    batch::per_token, client, endpoint, exchange::exchange, huawei::ClientCredentials,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
+    endpoint, exchange::exchange, huawei::ClientCredentials, notifier_client,
 };
 use crate::{
     proto::v1::{HonorCredentials, Notifier, Vendor},
@@ -82,21 +82,15 @@ impl HonorDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_id.is_empty()
-            || credentials.client_id.is_empty()
-            || credentials.client_secret.is_empty()
-        {
-            return Err(DispatchError::Credentials(
-                "Honor app id, client id and client secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[
+                &credentials.app_id,
+                &credentials.client_id,
+                &credentials.client_secret,
+            ],
+            "Honor app id, client id and client secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         Ok(Self {
             send_url: endpoint(
                 &notifier.send_base_url,

@@ -16,8 +16,8 @@ pub use payload::{Defaults, HuaweiRequest, MAX_PAYLOAD, MAX_TOKENS, MAX_TTL, bui
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    batch::per_token, client, endpoint, exchange::exchange,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
+    endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{HuaweiCredentials, Notifier, Vendor},
@@ -59,18 +59,11 @@ impl HuaweiDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_id.is_empty() || credentials.client_secret.is_empty() {
-            return Err(DispatchError::Credentials(
-                "Huawei app id and secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_id, &credentials.client_secret],
+            "Huawei app id and secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         Ok(Self {
             send_url: endpoint(
                 &notifier.send_base_url,

@@ -16,8 +16,8 @@ pub use reasons::{device_outcome, outcome};
 pub use sign::{sign, signed_form};
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    batch::per_token, client, endpoint, exchange::exchange,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
+    endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{MeizuCredentials, Notifier, Vendor},
@@ -111,18 +111,11 @@ impl MeizuDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_id.is_empty() || credentials.app_secret.is_empty() {
-            return Err(DispatchError::Credentials(
-                "Meizu app id and app secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_id, &credentials.app_secret],
+            "Meizu app id and app secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         Ok(Self {
             url: endpoint(&notifier.send_base_url, DEFAULT_URL, PUSH_PATH),
             http,

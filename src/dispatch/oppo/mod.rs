@@ -17,8 +17,8 @@ pub use payload::{Defaults, OppoRequest, build};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    batch::per_token, client, endpoint, exchange::exchange,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, auth_endpoint,
+    batch::per_token, endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -145,25 +145,13 @@ impl OppoDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_key.is_empty() || credentials.master_secret.is_empty() {
-            return Err(DispatchError::Credentials(
-                "OPPO app key and master secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_key, &credentials.master_secret],
+            "OPPO app key and master secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         // OPPO's auth call lives on the send host unless the notifier points it elsewhere.
-        let send_base = if notifier.send_base_url.is_empty() {
-            DEFAULT_URL
-        } else {
-            notifier.send_base_url.as_str()
-        };
-        let auth_url = endpoint(&notifier.token_base_url, send_base, auth::AUTH_PATH);
+        let auth_url = auth_endpoint(notifier, DEFAULT_URL, auth::AUTH_PATH);
         Ok(Self {
             unicast_url: endpoint(&notifier.send_base_url, DEFAULT_URL, UNICAST_PATH),
             batch_url: endpoint(&notifier.send_base_url, DEFAULT_URL, UNICAST_BATCH_PATH),

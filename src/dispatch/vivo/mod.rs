@@ -18,8 +18,8 @@ pub use payload::{VivoRequest, build, request_id};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    batch::one_by_one, client, endpoint, exchange::exchange,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, auth_endpoint,
+    batch::one_by_one, endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, VivoCredentials},
@@ -99,28 +99,17 @@ impl VivoDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_id.is_empty()
-            || credentials.app_key.is_empty()
-            || credentials.app_secret.is_empty()
-        {
-            return Err(DispatchError::Credentials(
-                "vivo app id, app key and app secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[
+                &credentials.app_id,
+                &credentials.app_key,
+                &credentials.app_secret,
+            ],
+            "vivo app id, app key and app secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         // vivo's auth call lives on the send host unless the notifier points it elsewhere.
-        let send_base = if notifier.send_base_url.is_empty() {
-            DEFAULT_URL
-        } else {
-            notifier.send_base_url.as_str()
-        };
-        let auth_url = endpoint(&notifier.token_base_url, send_base, auth::AUTH_PATH);
+        let auth_url = auth_endpoint(notifier, DEFAULT_URL, auth::AUTH_PATH);
         Ok(Self {
             send_url: endpoint(&notifier.send_base_url, DEFAULT_URL, SEND_PATH),
             tokens: AuthTokens::new(

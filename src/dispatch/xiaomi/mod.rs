@@ -17,8 +17,8 @@ pub use payload::{
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    batch::per_token, client, endpoint, exchange::exchange,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
+    endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, XiaomiCredentials, XiaomiRegion},
@@ -91,18 +91,11 @@ impl XiaomiDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_secret.is_empty() || credentials.package_name.is_empty() {
-            return Err(DispatchError::Credentials(
-                "Xiaomi app secret and package name are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_secret, &credentials.package_name],
+            "Xiaomi app secret and package name",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         let host = match credentials.region() {
             XiaomiRegion::Global => GLOBAL_URL,
             XiaomiRegion::China | XiaomiRegion::Unspecified => CHINA_URL,
