@@ -27,6 +27,7 @@ pub mod quota;
 mod registry;
 mod retry;
 mod settings;
+mod tap;
 pub mod vivo;
 pub mod xiaomi;
 

@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 use crate::dispatch::{
     Outcome, Rendered,
     fields::{duration_text, ext_json, first, invalid, object, put, rfc3339, ttl},
-    huawei::payload::{badge, buttons, click, config_click, importance},
+    huawei::payload::{badge, buttons, click, importance},
+    tap::tap,
 };
 
 /// Largest body Honor accepts, tokens excluded, in bytes.
@@ -83,11 +84,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HonorRequest
         put(&mut n, "image", &o.image);
         n.insert(
             "clickAction".into(),
-            click(
-                o.click_action.as_ref(),
-                config_click(m.config.as_ref().and_then(|c| c.click_action.as_ref())),
-                defaults.click_action,
-            )?,
+            click(o.click_action.as_ref(), tap(message, defaults.click_action))?,
         );
         if let Some(s) = o.style {
             if s == 1 && (o.big_title.is_empty() || o.big_body.is_empty()) {

@@ -13,14 +13,12 @@ use serde_json::{Map, Value, json};
 use crate::{
     dispatch::{
         Outcome, Rendered,
-        fields::{
-            default_is_activity, duration_text, ext_json, first, invalid, is_intent_uri, object,
-            put, put_list, rfc3339, ttl,
-        },
+        fields::{duration_text, ext_json, first, invalid, object, put, put_list, rfc3339, ttl},
+        tap::{Tap, activity_intent, is_intent_uri, tap},
     },
     proto::v1::{
-        AndroidPriority, Badge, ClickAction, NotificationButton, NotificationImportance,
-        VendorBadge, VendorClickAction, click_action,
+        AndroidPriority, Badge, NotificationButton, NotificationImportance, VendorBadge,
+        VendorClickAction,
     },
 };
 
@@ -119,11 +117,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
         put(&mut n, "tag", &o.tag);
         n.insert(
             "click_action".into(),
-            click(
-                o.click_action.as_ref(),
-                config_click(m.config.as_ref().and_then(|c| c.click_action.as_ref())),
-                defaults.click_action,
-            )?,
+            click(o.click_action.as_ref(), tap(message, defaults.click_action))?,
         );
         put(&mut n, "title_loc_key", &o.title_loc_key);
         put_list(&mut n, "title_loc_args", &o.title_loc_args);
@@ -201,53 +195,9 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
     })
 }
 
-/// What a tap opens, as the message's `config.click_action` (or a notifier default) says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tap<'a> {
-    /// A web page.
-    Url(&'a str),
-    /// An app page by intent action, or by intent URI when it looks like one.
-    Action(&'a str),
-    /// An app page by activity (class name or package/class).
-    Activity(&'a str),
-}
-
-pub(crate) fn config_click(c: Option<&ClickAction>) -> Option<Tap<'_>> {
-    match c?.target.as_ref()? {
-        click_action::Target::Url(u) if !u.is_empty() => Some(Tap::Url(u)),
-        click_action::Target::Action(a) if !a.is_empty() => Some(Tap::Action(a)),
-        click_action::Target::Activity(a) if !a.is_empty() => Some(Tap::Activity(a)),
-        _ => None,
-    }
-}
-
-/// The notifier's `default_click_action`, read by the rule every vendor shares.
-pub(crate) fn default_tap(text: &str) -> Option<Tap<'_>> {
-    if text.is_empty() {
-        None
-    } else if default_is_activity(text) {
-        Some(Tap::Activity(text))
-    } else {
-        Some(Tap::Action(text))
-    }
-}
-
-/// An intent URI opening `activity` (`package/class` or a class of the app).
-pub(crate) fn activity_intent(activity: &str, package: &str) -> String {
-    if activity.contains('/') || package.is_empty() {
-        format!("intent:#Intent;component={activity};end")
-    } else {
-        format!("intent:#Intent;component={package}/{activity};end")
-    }
-}
-
-/// The `click_action` object (Huawei and Honor share its shape): the vendor block's, else the message's
-/// tap target, else the notifier default, else type 3 (open the app), which Huawei requires at least.
-pub(crate) fn click(
-    vendor: Option<&VendorClickAction>,
-    tap: Option<Tap<'_>>,
-    default: &str,
-) -> Result<Value, Outcome> {
+/// The `click_action` object (Huawei and Honor share its shape): the vendor block's, else where the message
+/// (or the notifier) says a tap goes, else type 3 (open the app), which Huawei requires at least.
+pub(crate) fn click(vendor: Option<&VendorClickAction>, tap: Tap<'_>) -> Result<Value, Outcome> {
     let mut c = Map::new();
     if let Some(v) = vendor {
         let kind = v.r#type.unwrap_or(if !v.url.is_empty() {
@@ -273,8 +223,8 @@ pub(crate) fn click(
         put(&mut c, "action", &v.action);
         return Ok(Value::Object(c));
     }
-    match tap.or_else(|| default_tap(default)) {
-        Some(Tap::Url(u)) => {
+    match tap {
+        Tap::Url(u) => {
             if !u.starts_with("https://") {
                 return Err(invalid(
                     "Huawei and Honor open only https URLs from a notification",
@@ -283,19 +233,19 @@ pub(crate) fn click(
             c.insert("type".into(), json!(2));
             c.insert("url".into(), json!(u));
         }
-        Some(Tap::Action(a)) if is_intent_uri(a) => {
+        Tap::Action(a) if is_intent_uri(a) => {
             c.insert("type".into(), json!(1));
             c.insert("intent".into(), json!(a));
         }
-        Some(Tap::Action(a)) => {
+        Tap::Action(a) => {
             c.insert("type".into(), json!(1));
             c.insert("action".into(), json!(a));
         }
-        Some(Tap::Activity(a)) => {
+        Tap::Activity(a) => {
             c.insert("type".into(), json!(1));
             c.insert("intent".into(), json!(activity_intent(a, "")));
         }
-        None => {
+        Tap::Launcher => {
             c.insert("type".into(), json!(3));
         }
     }
@@ -384,7 +334,8 @@ mod tests {
 
     use super::*;
     use crate::proto::v1::{
-        ApnsOverride, ApnsPushType, HuaweiOverride, MessageConfig, PushMessage, PushOptions,
+        ApnsOverride, ApnsPushType, ClickAction, HuaweiOverride, MessageConfig, PushMessage,
+        PushOptions, click_action,
     };
 
     fn none() -> Defaults<'static> {

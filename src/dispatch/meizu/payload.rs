@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{Tap, ceil_secs, chars, first, limit, object, put, tap},
+    fields::{ceil_secs, chars, first, limit, object, put},
+    tap::{Tap, tap},
 };
 
 /// Longest title, in characters.
@@ -60,8 +61,8 @@ pub fn build(message: &Rendered, default_click_action: &str) -> Result<String, O
         ),
         None => match tap(message, default_click_action) {
             Tap::Launcher => (0, String::new(), String::new(), String::new()),
-            Tap::Url(u) => (2, u, String::new(), String::new()),
-            Tap::Action(a) | Tap::Activity(a) => (1, String::new(), a, String::new()),
+            Tap::Url(u) => (2, u.to_owned(), String::new(), String::new()),
+            Tap::Action(a) | Tap::Activity(a) => (1, String::new(), a.to_owned(), String::new()),
         },
     };
     for (field, value) in [

@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{Tap, ceil_secs, chars, first, limit, object, put, tap},
+    fields::{ceil_secs, chars, first, limit, object, put},
+    tap::{Tap, tap},
 };
 
 /// Longest title, in characters (the message contract's OPPO limit).
@@ -102,11 +103,11 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<OppoRequest,
         ),
         None => match tap(message, defaults.click_action) {
             Tap::Launcher => (0, String::new(), String::new()),
-            Tap::Url(u) => (2, String::new(), u),
+            Tap::Url(u) => (2, String::new(), u.to_owned()),
             // An intent URI opens through type 5 (intent scheme URL); a bare action through type 1.
-            Tap::Action(a) if a.starts_with("intent:") => (5, String::new(), a),
-            Tap::Action(a) => (1, a, String::new()),
-            Tap::Activity(a) => (4, a, String::new()),
+            Tap::Action(a) if a.starts_with("intent:") => (5, String::new(), a.to_owned()),
+            Tap::Action(a) => (1, a.to_owned(), String::new()),
+            Tap::Activity(a) => (4, a.to_owned(), String::new()),
         },
     };
     limit(

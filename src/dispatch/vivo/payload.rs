@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{Tap, ceil_secs, first, limit, object, put, tap, width},
+    fields::{ceil_secs, first, limit, object, put, width},
+    tap::{Tap, tap},
 };
 
 /// Longest title (a Chinese character counting 2).
@@ -97,8 +98,8 @@ pub fn build(message: &Rendered, default_click_action: &str) -> Result<VivoReque
         Some(kind) => (kind, o.skip_content.clone()),
         None => match tap(message, default_click_action) {
             Tap::Launcher => (1, String::new()),
-            Tap::Url(u) => (2, u),
-            Tap::Action(a) if a.starts_with("intent:") => (4, a),
+            Tap::Url(u) => (2, u.to_owned()),
+            Tap::Action(a) if a.starts_with("intent:") => (4, a.to_owned()),
             Tap::Action(a) => (4, format!("intent:#Intent;action={a};end")),
             Tap::Activity(a) => (4, format!("intent:#Intent;component={a};end")),
         },

@@ -14,8 +14,8 @@ use std::time::Duration;
 use crate::{
     dispatch::{
         Outcome, Rendered,
-        fields::{chars, ext_json, first, invalid, is_intent_uri, ttl},
-        huawei::payload::{Tap, activity_intent, config_click, default_tap},
+        fields::{chars, ext_json, first, invalid, ttl},
+        tap::{Tap, activity_intent, is_intent_uri, tap},
     },
     proto::v1::XiaomiNotifyEffect,
 };
@@ -144,7 +144,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<XiaomiReques
     if let Some(v) = o.notify_foreground {
         x("notify_foreground", if v { "1" } else { "0" }.to_owned());
     }
-    let (effect, intent_uri, web_uri) = click(&o, m, defaults)?;
+    let (effect, intent_uri, web_uri) = click(&o, message, defaults)?;
     x("notify_effect", effect);
     x("intent_uri", intent_uri);
     x("web_uri", web_uri);
@@ -188,7 +188,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<XiaomiReques
 /// else the notifier default; nothing when none is set (Xiaomi opens the launcher).
 fn click(
     o: &crate::proto::v1::XiaomiOverride,
-    m: &crate::proto::v1::PushMessage,
+    message: &Rendered,
     defaults: &Defaults<'_>,
 ) -> Result<(String, String, String), Outcome> {
     let s = |v: &str| v.to_owned();
@@ -208,22 +208,20 @@ fn click(
         }
         XiaomiNotifyEffect::Unspecified => {}
     }
-    let tap = config_click(m.config.as_ref().and_then(|c| c.click_action.as_ref()))
-        .or_else(|| default_tap(defaults.click_action));
-    Ok(match tap {
-        Some(Tap::Url(u)) => (s("3"), String::new(), u.to_owned()),
-        Some(Tap::Action(a)) if is_intent_uri(a) => (s("2"), a.to_owned(), String::new()),
-        Some(Tap::Action(a)) => (
+    Ok(match tap(message, defaults.click_action) {
+        Tap::Url(u) => (s("3"), String::new(), u.to_owned()),
+        Tap::Action(a) if is_intent_uri(a) => (s("2"), a.to_owned(), String::new()),
+        Tap::Action(a) => (
             s("2"),
             format!("intent:#Intent;action={a};end"),
             String::new(),
         ),
-        Some(Tap::Activity(a)) => (
+        Tap::Activity(a) => (
             s("2"),
             activity_intent(a, defaults.package_name),
             String::new(),
         ),
-        None => (String::new(), String::new(), String::new()),
+        Tap::Launcher => (String::new(), String::new(), String::new()),
     })
 }
 
