@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{duration_text, ext_json, first, invalid, object, put, rfc3339, ttl},
-    huawei::payload::{badge, buttons, click, importance},
+    fields::{duration_text, invalid, object, put, rfc3339, ttl},
+    huawei::payload::{Content, badge, buttons, click, importance},
     tap::tap,
 };
 
@@ -51,22 +51,12 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HonorRequest
     crate::dispatch::checks::not_voip(message)?;
     let m = &message.message;
     let o = m.honor.clone().unwrap_or_default();
-    let title = first(&[&o.title, &m.title]);
-    let body = first(&[&o.content, &m.content]);
-    let data = if o.data.is_empty() {
-        ext_json(&m.ext)
-    } else {
-        o.data.clone()
-    };
-    let notify = !title.is_empty() || !body.is_empty();
-    if !notify && data.is_empty() {
-        return Err(invalid("an Honor push needs a title and body, or data"));
-    }
-    if notify && (title.is_empty() || body.is_empty()) {
-        return Err(invalid(
-            "an Honor notification needs both a title and a body",
-        ));
-    }
+    let Content {
+        title,
+        body,
+        data,
+        notify,
+    } = Content::of(m, [&o.title, &o.content, &o.data], "an Honor")?;
     let mut out = Map::new();
     put(&mut out, "data", &data);
     let mut android = Map::new();

@@ -17,8 +17,8 @@ use crate::{
         tap::{Tap, activity_intent, is_intent_uri, tap},
     },
     proto::v1::{
-        AndroidPriority, Badge, NotificationButton, NotificationImportance, VendorBadge,
-        VendorClickAction,
+        AndroidPriority, Badge, NotificationButton, NotificationImportance, PushMessage,
+        VendorBadge, VendorClickAction,
     },
 };
 
@@ -58,22 +58,12 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
     crate::dispatch::checks::not_voip(message)?;
     let m = &message.message;
     let o = m.huawei.clone().unwrap_or_default();
-    let title = first(&[&o.title, &m.title]);
-    let body = first(&[&o.content, &m.content]);
-    let data = if o.data.is_empty() {
-        ext_json(&m.ext)
-    } else {
-        o.data.clone()
-    };
-    let notify = !title.is_empty() || !body.is_empty();
-    if !notify && data.is_empty() {
-        return Err(invalid("a Huawei push needs a title and body, or data"));
-    }
-    if notify && (title.is_empty() || body.is_empty()) {
-        return Err(invalid(
-            "a Huawei notification needs both a title and a body",
-        ));
-    }
+    let Content {
+        title,
+        body,
+        data,
+        notify,
+    } = Content::of(m, [&o.title, &o.content, &o.data], "a Huawei")?;
 
     let mut out = Map::new();
     put(&mut out, "data", &data);
@@ -193,6 +183,52 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
         message: out,
         validate_only: o.validate_only,
     })
+}
+
+/// What a Huawei or Honor message shows and carries (Honor's message mirrors Huawei's): the title, body and
+/// data of the vendor block, else of the message (its `ext` as the data).
+pub(crate) struct Content<'a> {
+    /// The notification's title, empty for a data-only message.
+    pub title: &'a str,
+    /// The notification's body, empty for a data-only message.
+    pub body: &'a str,
+    /// `data`, empty when there is none.
+    pub data: String,
+    /// Whether it shows a notification, else it only carries data.
+    pub notify: bool,
+}
+
+impl<'a> Content<'a> {
+    /// The content of `m` with the vendor block's `[title, content, data]`, or why the vendor would refuse it: a
+    /// notification needs both a title and a body, a message without one needs data. `who` names the vendor
+    /// with its article ("a Huawei").
+    pub(crate) fn of(m: &'a PushMessage, block: [&'a str; 3], who: &str) -> Result<Self, Outcome> {
+        let [title, body, data] = block;
+        let title = first(&[title, &m.title]);
+        let body = first(&[body, &m.content]);
+        let data = if data.is_empty() {
+            ext_json(&m.ext)
+        } else {
+            data.to_owned()
+        };
+        let notify = !title.is_empty() || !body.is_empty();
+        if !notify && data.is_empty() {
+            return Err(invalid(format!(
+                "{who} push needs a title and body, or data"
+            )));
+        }
+        if notify && (title.is_empty() || body.is_empty()) {
+            return Err(invalid(format!(
+                "{who} notification needs both a title and a body"
+            )));
+        }
+        Ok(Self {
+            title,
+            body,
+            data,
+            notify,
+        })
+    }
 }
 
 /// The `click_action` object (Huawei and Honor share its shape): the vendor block's, else where the message
