@@ -28,6 +28,8 @@ mod registry;
 mod retry;
 mod settings;
 mod tap;
+#[cfg(test)]
+mod testing;
 pub mod vivo;
 pub mod xiaomi;
 

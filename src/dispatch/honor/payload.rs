@@ -128,18 +128,11 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::{basic, rendered, secs};
     use crate::proto::v1::{
         Badge, ClickAction, HonorOverride, MessageConfig, NotificationImportance, PushMessage,
         VendorBadge, VendorClickAction, click_action,
     };
-
-    fn rendered(message: PushMessage) -> Rendered {
-        Rendered {
-            id: "m".into(),
-            message,
-            accepted_ms: crate::tenant::now_ms(),
-        }
-    }
 
     fn body(message: PushMessage, default_click: &str) -> Value {
         let r = build(
@@ -150,14 +143,6 @@ mod tests {
         )
         .unwrap();
         serde_json::from_str(&r.body_for(&["t1"])).unwrap()
-    }
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -195,10 +180,7 @@ mod tests {
                 content: "B".into(),
                 image: "https://img".into(),
                 data: "d".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 60,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(60)),
                 bi_tag: "bi".into(),
                 test_message: true,
                 importance: NotificationImportance::High as i32,

@@ -369,6 +369,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::{basic, rendered, secs};
     use crate::proto::v1::{
         ApnsOverride, ApnsPushType, ClickAction, HuaweiOverride, MessageConfig, PushMessage,
         PushOptions, click_action,
@@ -381,25 +382,9 @@ mod tests {
         }
     }
 
-    fn rendered(message: PushMessage) -> Rendered {
-        Rendered {
-            id: "m".into(),
-            message,
-            accepted_ms: crate::tenant::now_ms(),
-        }
-    }
-
     fn body(message: PushMessage, defaults: &Defaults<'_>) -> Value {
         let r = build(&rendered(message), defaults).unwrap();
         serde_json::from_str(&r.body_for(&["t1", "t2"])).unwrap()
-    }
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -439,10 +424,7 @@ mod tests {
                 collapse_key: Some(-1),
                 urgency: AndroidPriority::High as i32,
                 category: "IM".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(3600)),
                 bi_tag: "bi".into(),
                 receipt_id: "r1".into(),
                 test_message: true,
@@ -502,10 +484,7 @@ mod tests {
                 collapse_key: Some(3),
                 urgency: AndroidPriority::Normal as i32,
                 category: "IM".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 90,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(90)),
                 bi_tag: "bi".into(),
                 test_message: true,
                 importance: NotificationImportance::Low as i32,
@@ -620,10 +599,7 @@ mod tests {
     fn message_ttl_is_what_is_left_of_it() {
         let message = PushMessage {
             options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: 600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(600)),
                 ..Default::default()
             }),
             ..basic()
@@ -662,10 +638,7 @@ mod tests {
         assert!(matches!(r(big), Err(Outcome::InvalidMessage { .. })));
         let long_ttl = PushMessage {
             huawei: Some(HuaweiOverride {
-                ttl: Some(prost_types::Duration {
-                    seconds: 16 * 86400,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(16 * 86400)),
                 ..Default::default()
             }),
             ..basic()

@@ -181,17 +181,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::proto::v1::{
-        ClickAction, MessageConfig, PushMessage, PushOptions, VivoOverride, click_action,
-    };
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
-    }
+    use crate::dispatch::testing::{basic, secs, with_ttl};
+    use crate::proto::v1::{ClickAction, MessageConfig, PushMessage, VivoOverride, click_action};
 
     fn body(message: PushMessage, default_click: &str) -> Value {
         build(&Rendered::now("m1", message), default_click)
@@ -221,10 +212,7 @@ mod tests {
                 title: "T".into(),
                 content: "C".into(),
                 notify_type: Some(2),
-                ttl: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(3600)),
                 skip_type: Some(2),
                 skip_content: "https://x".into(),
                 network_type: Some(1),
@@ -301,16 +289,6 @@ mod tests {
 
     #[test]
     fn message_ttl_is_kept_within_vivo_bounds() {
-        let with_ttl = |secs| PushMessage {
-            options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: secs,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            }),
-            ..basic()
-        };
         let left = body(with_ttl(3600), "")["timeToLive"].as_u64().unwrap();
         assert!((3599..=3600).contains(&left));
         assert_eq!(body(with_ttl(60), "")["timeToLive"], json!(900));
@@ -350,10 +328,7 @@ mod tests {
             ..basic()
         };
         assert!(invalid(r(vivo(VivoOverride {
-            ttl: Some(prost_types::Duration {
-                seconds: 8 * 24 * 3600,
-                nanos: 0
-            }),
+            ttl: Some(secs(8 * 24 * 3600)),
             ..Default::default()
         }))));
         assert!(invalid(r(vivo(VivoOverride {

@@ -230,6 +230,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::{basic, rendered, secs};
     use crate::proto::v1::{
         ClickAction, MessageConfig, PushMessage, PushOptions, XiaomiOverride, click_action,
     };
@@ -239,14 +240,6 @@ mod tests {
             package_name: "com.x",
             channel_id: "",
             click_action: "",
-        }
-    }
-
-    fn rendered(message: PushMessage) -> Rendered {
-        Rendered {
-            id: "m".into(),
-            message,
-            accepted_ms: crate::tenant::now_ms(),
         }
     }
 
@@ -260,14 +253,6 @@ mod tests {
         list.iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
-    }
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -307,10 +292,7 @@ mod tests {
                 pass_through: true,
                 payload: "p".into(),
                 notify_type: Some(3),
-                ttl: Some(prost_types::Duration {
-                    seconds: 60,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(60)),
                 send_time: Some(prost_types::Timestamp {
                     seconds: 1_700_000_000,
                     nanos: 0,
@@ -432,10 +414,7 @@ mod tests {
     fn message_ttl_is_sent_in_milliseconds_of_what_is_left() {
         let message = PushMessage {
             options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: 600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(600)),
                 ..Default::default()
             }),
             ..basic()
