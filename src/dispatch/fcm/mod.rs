@@ -163,10 +163,10 @@ impl Dispatcher for FcmDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        one_by_one(batch, |binding| self.send_one(binding, &request)).await
+        let request = build(message, &self.defaults());
+        one_by_one(batch, &request, |request, binding| {
+            self.send_one(binding, request)
+        })
+        .await
     }
 }

@@ -145,28 +145,30 @@ impl Dispatcher for HonorDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        per_token(batch, "empty Honor push token", |tokens| async move {
-            let access = self.tokens.current().await?;
-            let reply = exchange(
-                self.http
-                    .post(&self.send_url)
-                    .header(AUTHORIZATION, format!("Bearer {}", access.value))
-                    .header(CONTENT_TYPE, "application/json; charset=UTF-8")
-                    .header("timestamp", now_ms().to_string())
-                    .body(request.body_for(&tokens)),
-            )
-            .await?;
-            let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
-            if reasons::access_token_refused(reply.status, answer.code()) {
-                self.tokens.refused(&access);
-            }
-            let per_token = resolve(reply.status, &answer, &tokens, reply.wait);
-            Ok((per_token, reply.answer()))
-        })
+        let request = build(message, &self.defaults());
+        per_token(
+            batch,
+            &request,
+            "empty Honor push token",
+            |request, tokens| async move {
+                let access = self.tokens.current().await?;
+                let reply = exchange(
+                    self.http
+                        .post(&self.send_url)
+                        .header(AUTHORIZATION, format!("Bearer {}", access.value))
+                        .header(CONTENT_TYPE, "application/json; charset=UTF-8")
+                        .header("timestamp", now_ms().to_string())
+                        .body(request.body_for(&tokens)),
+                )
+                .await?;
+                let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
+                if reasons::access_token_refused(reply.status, answer.code()) {
+                    self.tokens.refused(&access);
+                }
+                let per_token = resolve(reply.status, &answer, &tokens, reply.wait);
+                Ok((per_token, reply.answer()))
+            },
+        )
         .await
     }
 }

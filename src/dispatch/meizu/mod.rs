@@ -153,16 +153,18 @@ impl Dispatcher for MeizuDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let message_json = match build(message, &self.default_click_action) {
-            Ok(m) => m,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        per_token(batch, "empty Meizu pushId", |push_ids| async move {
-            let form = self.form(&push_ids.join(","), &message_json);
-            let reply = exchange(self.http.post(&self.url).form(&form)).await?;
-            let outcomes = answers(reply.status, &reply.body, &push_ids);
-            Ok((outcomes, reply.answer()))
-        })
+        let message_json = build(message, &self.default_click_action);
+        per_token(
+            batch,
+            &message_json,
+            "empty Meizu pushId",
+            |message_json, push_ids| async move {
+                let form = self.form(&push_ids.join(","), message_json);
+                let reply = exchange(self.http.post(&self.url).form(&form)).await?;
+                let outcomes = answers(reply.status, &reply.body, &push_ids);
+                Ok((outcomes, reply.answer()))
+            },
+        )
         .await
     }
 }

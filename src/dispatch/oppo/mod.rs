@@ -195,36 +195,39 @@ impl Dispatcher for OppoDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        per_token(batch, "empty OPPO registration id", |tokens| async move {
-            let token = self.tokens.current().await?;
-            let single = tokens.len() == 1;
-            let form = if single {
-                vec![
-                    ("auth_token", token.value.clone()),
-                    ("message", request.message_for(tokens[0]).to_string()),
-                ]
-            } else {
-                vec![
-                    ("auth_token", token.value.clone()),
-                    ("messages", request.messages_for(&tokens)),
-                ]
-            };
-            let url = if single {
-                &self.unicast_url
-            } else {
-                &self.batch_url
-            };
-            let reply = exchange(self.http.post(url).form(&form)).await?;
-            let (outcomes, token_refused) = answers(reply.status, &reply.body, &tokens, !single);
-            if token_refused {
-                self.tokens.refused(&token);
-            }
-            Ok((outcomes, reply.answer()))
-        })
+        let request = build(message, &self.defaults());
+        per_token(
+            batch,
+            &request,
+            "empty OPPO registration id",
+            |request, tokens| async move {
+                let token = self.tokens.current().await?;
+                let single = tokens.len() == 1;
+                let form = if single {
+                    vec![
+                        ("auth_token", token.value.clone()),
+                        ("message", request.message_for(tokens[0]).to_string()),
+                    ]
+                } else {
+                    vec![
+                        ("auth_token", token.value.clone()),
+                        ("messages", request.messages_for(&tokens)),
+                    ]
+                };
+                let url = if single {
+                    &self.unicast_url
+                } else {
+                    &self.batch_url
+                };
+                let reply = exchange(self.http.post(url).form(&form)).await?;
+                let (outcomes, token_refused) =
+                    answers(reply.status, &reply.body, &tokens, !single);
+                if token_refused {
+                    self.tokens.refused(&token);
+                }
+                Ok((outcomes, reply.answer()))
+            },
+        )
         .await
     }
 }

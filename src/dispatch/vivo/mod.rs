@@ -177,11 +177,11 @@ impl Dispatcher for VivoDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.default_click_action) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        one_by_one(batch, |binding| self.send_one(binding, &request)).await
+        let request = build(message, &self.default_click_action);
+        one_by_one(batch, &request, |request, binding| {
+            self.send_one(binding, request)
+        })
+        .await
     }
 }
 

@@ -139,23 +139,25 @@ impl Dispatcher for XiaomiDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        per_token(batch, "empty Xiaomi registration id", |regids| async move {
-            let reply = exchange(
-                self.http
-                    .post(&self.send_url)
-                    .header(AUTHORIZATION, &self.authorization)
-                    // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
-                    .form(&request.form_for(&regids)),
-            )
-            .await?;
-            let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
-            let per_regid = resolve(reply.status, &answer, &regids, reply.wait);
-            Ok((per_regid, reply.answer()))
-        })
+        let request = build(message, &self.defaults());
+        per_token(
+            batch,
+            &request,
+            "empty Xiaomi registration id",
+            |request, regids| async move {
+                let reply = exchange(
+                    self.http
+                        .post(&self.send_url)
+                        .header(AUTHORIZATION, &self.authorization)
+                        // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
+                        .form(&request.form_for(&regids)),
+                )
+                .await?;
+                let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
+                let per_regid = resolve(reply.status, &answer, &regids, reply.wait);
+                Ok((per_regid, reply.answer()))
+            },
+        )
         .await
     }
 }
