@@ -30,6 +30,7 @@ mod settings;
 mod tap;
 #[cfg(test)]
 mod testing;
+mod tokens;
 pub mod vivo;
 pub mod xiaomi;
 
@@ -46,6 +47,7 @@ pub use outcome::{Outcome, Report, VendorAnswer};
 pub use registry::{Dispatch, build_lane};
 pub use retry::{Next, RetryPolicy};
 pub use settings::{DispatchConfig, VendorQps};
+pub use tokens::{TokenEndpoint, Tokens};
 
 use crate::{notifier::NotifierError, proto::v1::Vendor, store::bindings::BindingRecord};
 

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 
-pub use oauth::{AccessTokens, SCOPE};
+pub use oauth::{AccessTokens, SCOPE, ServiceAccount};
 pub use payload::{Defaults, FcmRequest, MAX_PAYLOAD, MAX_TTL, build};
 pub use reasons::outcome;
 
@@ -71,11 +71,11 @@ impl FcmDispatcher {
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
         let http = notifier_client(notifier, config, global_ca_pem)?;
-        let tokens = AccessTokens::new(
+        let tokens = AccessTokens::new(ServiceAccount::new(
             &credentials.service_account_json,
             &notifier.token_base_url,
             http.clone(),
-        )?;
+        )?);
         if credentials.project_id.is_empty() {
             return Err(DispatchError::Credentials("FCM project id is empty".into()));
         }
@@ -94,7 +94,7 @@ impl FcmDispatcher {
 
     /// OAuth grants requested so far.
     pub fn grants(&self) -> u64 {
-        self.tokens.grants()
+        self.tokens.fetches()
     }
 
     fn defaults(&self) -> Defaults<'_> {

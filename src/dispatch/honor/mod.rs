@@ -18,8 +18,8 @@ pub use payload::{Defaults, HonorRequest, MAX_PAYLOAD, MAX_TOKENS, MAX_TTL, buil
 pub use reasons::outcome;
 
 use super::{
-    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
-    endpoint, exchange::exchange, huawei::ClientCredentials, notifier_client,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, Tokens,
+    batch::per_token, endpoint, exchange::exchange, huawei::ClientCredentials, notifier_client,
 };
 use crate::{
     proto::v1::{HonorCredentials, Notifier, Vendor},
@@ -38,7 +38,7 @@ pub const TOKEN_PATH: &str = "/auth/realms/developer/protocol/openid-connect/tok
 pub struct HonorDispatcher {
     http: reqwest::Client,
     send_url: String,
-    tokens: ClientCredentials,
+    tokens: Tokens<ClientCredentials>,
     default_click_action: String,
 }
 
@@ -97,12 +97,12 @@ impl HonorDispatcher {
                 DEFAULT_SEND_URL,
                 &format!("/api/v1/{}/sendMessage", credentials.app_id),
             ),
-            tokens: ClientCredentials::new(
+            tokens: Tokens::new(ClientCredentials::new(
                 endpoint(&notifier.token_base_url, DEFAULT_TOKEN_URL, TOKEN_PATH),
                 &credentials.client_id,
                 &credentials.client_secret,
                 http.clone(),
-            ),
+            )),
             http,
             default_click_action: notifier.default_click_action.clone(),
         })
@@ -120,7 +120,7 @@ impl HonorDispatcher {
 
     /// OAuth grants requested so far.
     pub fn grants(&self) -> u64 {
-        self.tokens.grants()
+        self.tokens.fetches()
     }
 
     fn defaults(&self) -> Defaults<'_> {

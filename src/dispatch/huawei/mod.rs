@@ -16,8 +16,8 @@ pub use payload::{Defaults, HuaweiRequest, MAX_PAYLOAD, MAX_TOKENS, MAX_TTL, bui
 pub use reasons::outcome;
 
 use super::{
-    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
-    endpoint, exchange::exchange, notifier_client,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, Tokens,
+    batch::per_token, endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{HuaweiCredentials, Notifier, Vendor},
@@ -35,7 +35,7 @@ pub const TOKEN_PATH: &str = "/oauth2/v3/token";
 pub struct HuaweiDispatcher {
     http: reqwest::Client,
     send_url: String,
-    tokens: ClientCredentials,
+    tokens: Tokens<ClientCredentials>,
     default_channel_id: String,
     default_click_action: String,
 }
@@ -70,12 +70,12 @@ impl HuaweiDispatcher {
                 DEFAULT_SEND_URL,
                 &format!("/v1/{}/messages:send", credentials.app_id),
             ),
-            tokens: ClientCredentials::new(
+            tokens: Tokens::new(ClientCredentials::new(
                 endpoint(&notifier.token_base_url, DEFAULT_TOKEN_URL, TOKEN_PATH),
                 &credentials.app_id,
                 &credentials.client_secret,
                 http.clone(),
-            ),
+            )),
             http,
             default_channel_id: notifier.default_channel_id.clone(),
             default_click_action: notifier.default_click_action.clone(),
@@ -94,7 +94,7 @@ impl HuaweiDispatcher {
 
     /// OAuth grants requested so far.
     pub fn grants(&self) -> u64 {
-        self.tokens.grants()
+        self.tokens.fetches()
     }
 
     fn defaults(&self) -> Defaults<'_> {

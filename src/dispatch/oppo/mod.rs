@@ -155,12 +155,12 @@ impl OppoDispatcher {
         Ok(Self {
             unicast_url: endpoint(&notifier.send_base_url, DEFAULT_URL, UNICAST_PATH),
             batch_url: endpoint(&notifier.send_base_url, DEFAULT_URL, UNICAST_BATCH_PATH),
-            tokens: AuthTokens::new(
+            tokens: AuthTokens::new(auth::Auth::new(
                 auth_url,
                 credentials.app_key,
                 credentials.master_secret,
                 http.clone(),
-            ),
+            )),
             http,
             default_channel_id: notifier.default_channel_id.clone(),
             default_click_action: notifier.default_click_action.clone(),

@@ -112,13 +112,13 @@ impl VivoDispatcher {
         let auth_url = auth_endpoint(notifier, DEFAULT_URL, auth::AUTH_PATH);
         Ok(Self {
             send_url: endpoint(&notifier.send_base_url, DEFAULT_URL, SEND_PATH),
-            tokens: AuthTokens::new(
+            tokens: AuthTokens::new(auth::Auth::new(
                 auth_url,
                 credentials.app_id.clone(),
                 credentials.app_key,
                 credentials.app_secret,
                 http.clone(),
-            ),
+            )),
             app_id: credentials.app_id,
             http,
             default_click_action: notifier.default_click_action.clone(),
