@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{duration_text, invalid, object, put, rfc3339, ttl},
-    huawei::payload::{Content, badge, buttons, click, importance},
+    fields::{duration_text, invalid, put, rfc3339, ttl},
+    huawei::payload::{Content, badge, buttons, click, importance, sealed},
     tap::tap,
 };
 
@@ -108,19 +108,9 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HonorRequest
         }
         android.insert("notification".into(), Value::Object(n));
     }
-    if !android.is_empty() {
-        out.insert("android".into(), Value::Object(android));
-    }
-    if !o.raw_json.is_empty() {
-        out.extend(object(&o.raw_json, "honor.raw_json")?);
-    }
-    let size = Value::Object(out.clone()).to_string().len();
-    if size > MAX_PAYLOAD {
-        return Err(invalid(format!(
-            "the Honor message is {size} bytes, over Honor's {MAX_PAYLOAD}"
-        )));
-    }
-    Ok(HonorRequest { body: out })
+    Ok(HonorRequest {
+        body: sealed(out, android, &o.raw_json, "Honor", MAX_PAYLOAD)?,
+    })
 }
 
 #[cfg(test)]

@@ -167,20 +167,8 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
         }
         android.insert("notification".into(), Value::Object(n));
     }
-    if !android.is_empty() {
-        out.insert("android".into(), Value::Object(android));
-    }
-    if !o.raw_json.is_empty() {
-        out.extend(object(&o.raw_json, "huawei.raw_json")?);
-    }
-    let size = Value::Object(out.clone()).to_string().len();
-    if size > MAX_PAYLOAD {
-        return Err(invalid(format!(
-            "the Huawei message is {size} bytes, over Huawei's {MAX_PAYLOAD}"
-        )));
-    }
     Ok(HuaweiRequest {
-        message: out,
+        message: sealed(out, android, &o.raw_json, "Huawei", MAX_PAYLOAD)?,
         validate_only: o.validate_only,
     })
 }
@@ -229,6 +217,32 @@ impl<'a> Content<'a> {
             notify,
         })
     }
+}
+
+/// The message of a Huawei or Honor request: `out` with its `android` block (left out when empty) and the
+/// vendor block's `raw_json` merged over both, refused when over `max` bytes. `vendor` names the vendor
+/// ("Huawei"); its block is the same name in lower case.
+pub(crate) fn sealed(
+    mut out: Map<String, Value>,
+    android: Map<String, Value>,
+    raw_json: &str,
+    vendor: &str,
+    max: usize,
+) -> Result<Map<String, Value>, Outcome> {
+    if !android.is_empty() {
+        out.insert("android".into(), Value::Object(android));
+    }
+    if !raw_json.is_empty() {
+        let field = format!("{}.raw_json", vendor.to_lowercase());
+        out.extend(object(raw_json, &field)?);
+    }
+    let size = Value::Object(out.clone()).to_string().len();
+    if size > max {
+        return Err(invalid(format!(
+            "the {vendor} message is {size} bytes, over {vendor}'s {max}"
+        )));
+    }
+    Ok(out)
 }
 
 /// The `click_action` object (Huawei and Honor share its shape): the vendor block's, else where the message
