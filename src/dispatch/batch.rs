@@ -1,12 +1,76 @@
-//! Plumbing of the dispatchers that send many devices in one request: bindings without a token are answered
-//! without asking the vendor, the vendor's per-token outcomes go back into the bindings' places, and a device
-//! the answer does not cover counts as failed transiently.
+//! How a dispatcher turns the batch the lane hands it into vendor requests, the same for every vendor.
+//!
+//! The vendor's request is built first; a message the vendor would refuse is every device's outcome, and
+//! nothing is sent. Vendors that take many devices a request ([`per_token`]): bindings without a token are
+//! answered without asking the vendor, the vendor's per-token outcomes go back into the bindings' places, and a
+//! device the answer does not cover counts as failed transiently. Vendors that take one device a request
+//! ([`one_by_one`]): the devices go one after another. Either way an outcome decided before any answer (no
+//! credential, no answer, a token refused locally) is answered without a vendor answer.
+
+use std::future::Future;
 
 use super::{Answered, Outcome, VendorAnswer};
 use crate::store::bindings::BindingRecord;
 
+/// Sends the tokens of `batch` in one `request`: `ask` makes it and answers one outcome per token it was
+/// given, in order, with the vendor's raw answer, or the one outcome of every device of the batch when no
+/// answer could be had. Bindings without a token are answered `InvalidToken` (`why`) and not sent; with no
+/// token left, no request is made.
+pub(crate) async fn per_token<'a, 'r, R, F, Fut>(
+    batch: &[&'a BindingRecord],
+    request: &'r Result<R, Outcome>,
+    why: &str,
+    ask: F,
+) -> Vec<Answered>
+where
+    F: FnOnce(&'r R, Vec<&'a str>) -> Fut,
+    Fut: Future<Output = Result<(Vec<Outcome>, VendorAnswer), Outcome>>,
+{
+    let request = match request {
+        Ok(r) => r,
+        Err(refusal) => return vec![Answered::unanswered(refusal.clone()); batch.len()],
+    };
+    let (tokens, mut answers) = split_empty(batch, why);
+    if tokens.is_empty() {
+        return settled(answers);
+    }
+    match ask(request, tokens).await {
+        Ok((per_token, raw)) => {
+            fill(&mut answers, per_token, &raw);
+            settled(answers)
+        }
+        Err(outcome) => vec![Answered::unanswered(outcome); batch.len()],
+    }
+}
+
+/// Sends `request` to the devices of `batch` one request each, one after another; a device `send` decides
+/// without an answer is answered with that outcome.
+pub(crate) async fn one_by_one<'a, 'r, R, F, Fut>(
+    batch: &[&'a BindingRecord],
+    request: &'r Result<R, Outcome>,
+    mut send: F,
+) -> Vec<Answered>
+where
+    F: FnMut(&'r R, &'a BindingRecord) -> Fut,
+    Fut: Future<Output = Result<Answered, Outcome>>,
+{
+    let request = match request {
+        Ok(r) => r,
+        Err(refusal) => return vec![Answered::unanswered(refusal.clone()); batch.len()],
+    };
+    let mut answers = Vec::with_capacity(batch.len());
+    for binding in batch {
+        answers.push(
+            send(request, binding)
+                .await
+                .unwrap_or_else(Answered::unanswered),
+        );
+    }
+    answers
+}
+
 /// The tokens to send and, for bindings that have none, their answer already decided.
-pub(crate) fn split_empty<'a>(
+fn split_empty<'a>(
     batch: &[&'a BindingRecord],
     why: &str,
 ) -> (Vec<&'a str>, Vec<Option<Answered>>) {
@@ -28,7 +92,7 @@ pub(crate) fn split_empty<'a>(
 }
 
 /// Puts the per-token outcomes, in order, into the undecided places of `answers`.
-pub(crate) fn fill(answers: &mut [Option<Answered>], per_token: Vec<Outcome>, raw: &VendorAnswer) {
+fn fill(answers: &mut [Option<Answered>], per_token: Vec<Outcome>, raw: &VendorAnswer) {
     let mut outcomes = per_token.into_iter();
     for slot in answers.iter_mut().filter(|a| a.is_none()) {
         if let Some(outcome) = outcomes.next() {
@@ -41,12 +105,12 @@ pub(crate) fn fill(answers: &mut [Option<Answered>], per_token: Vec<Outcome>, ra
 }
 
 /// The answer of a device the vendor's answer did not cover: tried again.
-pub(crate) fn lost() -> Answered {
+fn lost() -> Answered {
     Answered::unanswered(Outcome::retryable("vendor answer did not cover the device"))
 }
 
 /// The answers once every place is filled: a place still empty is [`lost`].
-pub(crate) fn settled(answers: Vec<Option<Answered>>) -> Vec<Answered> {
+fn settled(answers: Vec<Option<Answered>>) -> Vec<Answered> {
     answers
         .into_iter()
         .map(|a| a.unwrap_or_else(lost))

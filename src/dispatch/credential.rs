@@ -39,6 +39,12 @@ impl GrantError {
     }
 }
 
+impl From<GrantError> for Outcome {
+    fn from(error: GrantError) -> Self {
+        error.outcome()
+    }
+}
+
 /// Sends a token `request` and reads its answer: the HTTP status and body, or a transient [`GrantError`] saying
 /// `endpoint` was unreachable or `answer` was lost.
 pub(crate) async fn token_answer(

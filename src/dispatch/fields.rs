@@ -1,13 +1,11 @@
 //! Small pieces the vendor payload builders share: picking the first set value, optional JSON fields, text
-//! limits, JSON objects given as text, times and durations as vendors write them, and the tap target of a
-//! message.
+//! limits, JSON objects given as text, times and durations as vendors write them.
 
 use std::{collections::HashMap, time::Duration};
 
 use serde_json::{Map, Value, json};
 
 use super::{Outcome, Rendered};
-use crate::proto::v1::click_action;
 
 /// The first non-empty candidate, or "".
 pub(crate) fn first<'a>(candidates: &[&'a str]) -> &'a str {
@@ -126,56 +124,6 @@ pub(crate) fn limit(
     Ok(())
 }
 
-/// What a tap opens, from `config.click_action`, else the notifier's default click action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Tap {
-    /// Nothing said: the app's launcher page.
-    Launcher,
-    /// A web page.
-    Url(String),
-    /// An app page by intent action or intent URI.
-    Action(String),
-    /// An app page by activity class (or package/activity path).
-    Activity(String),
-}
-
-/// The message's tap target, else the notifier's `default_click_action` read by [`default_is_activity`],
-/// else the launcher.
-pub(crate) fn tap(message: &Rendered, default_click_action: &str) -> Tap {
-    let target = message
-        .message
-        .config
-        .as_ref()
-        .and_then(|c| c.click_action.as_ref())
-        .and_then(|c| c.target.as_ref());
-    match target {
-        Some(click_action::Target::Url(u)) if !u.is_empty() => Tap::Url(u.clone()),
-        Some(click_action::Target::Action(a)) if !a.is_empty() => Tap::Action(a.clone()),
-        Some(click_action::Target::Activity(a)) if !a.is_empty() => Tap::Activity(a.clone()),
-        _ if default_click_action.is_empty() => Tap::Launcher,
-        _ if default_is_activity(default_click_action) => {
-            Tap::Activity(default_click_action.to_owned())
-        }
-        _ => Tap::Action(default_click_action.to_owned()),
-    }
-}
-
-/// Whether a notifier's `default_click_action` names an activity rather than an intent action or intent URI.
-/// One rule for every vendor: an activity holds a `/` (`pkg/.Cls`) or its last segment is a CamelCase class
-/// name (`com.x.ChatActivity`); an intent action is written in capitals (`com.x.OPEN_CHAT`,
-/// `android.intent.action.VIEW`) or lower case, and an intent URI is passed on as it is.
-pub(crate) fn default_is_activity(text: &str) -> bool {
-    let last = text.rsplit(['.', '/']).next().unwrap_or("");
-    let class_name =
-        last.chars().next().is_some_and(char::is_uppercase) && last.chars().any(char::is_lowercase);
-    !is_intent_uri(text) && (text.contains('/') || class_name)
-}
-
-/// Whether `text` is an Android intent URI (`intent:#Intent;...;end` or its `#Intent;...` form).
-pub(crate) fn is_intent_uri(text: &str) -> bool {
-    text.starts_with("intent:") || text.starts_with("#Intent")
-}
-
 /// Whole seconds of `d`, rounded up.
 pub(crate) fn ceil_secs(d: std::time::Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -184,20 +132,6 @@ pub(crate) fn ceil_secs(d: std::time::Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::v1::{ClickAction, MessageConfig, PushMessage};
-
-    fn with_tap(target: Option<click_action::Target>) -> Rendered {
-        Rendered::now(
-            "m",
-            PushMessage {
-                config: Some(MessageConfig {
-                    click_action: Some(ClickAction { target }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-    }
 
     #[test]
     fn cjk_counts_twice_and_emoji_once() {
@@ -205,57 +139,6 @@ mod tests {
         assert_eq!(width("你好"), 4);
         assert_eq!(width("😀"), 1);
         assert_eq!(chars("你好"), 2);
-    }
-
-    #[test]
-    fn the_message_tap_wins_over_the_notifier_default() {
-        let m = with_tap(Some(click_action::Target::Url("https://x".into())));
-        assert_eq!(tap(&m, "com.a.Main"), Tap::Url("https://x".into()));
-        let m = with_tap(None);
-        assert_eq!(tap(&m, ""), Tap::Launcher);
-        assert_eq!(
-            tap(&m, "com.a.MainActivity"),
-            Tap::Activity("com.a.MainActivity".into())
-        );
-        assert_eq!(
-            tap(&m, "com.a.open_chat"),
-            Tap::Action("com.a.open_chat".into())
-        );
-        assert_eq!(
-            tap(&m, "intent:#Intent;action=x;end"),
-            Tap::Action("intent:#Intent;action=x;end".into())
-        );
-        // An intent action in capitals is an action, not a class (the rule Huawei and Xiaomi use too).
-        assert_eq!(
-            tap(&m, "com.a.OPEN_CHAT"),
-            Tap::Action("com.a.OPEN_CHAT".into())
-        );
-        assert_eq!(
-            tap(&m, "com.a/.ChatActivity"),
-            Tap::Activity("com.a/.ChatActivity".into())
-        );
-    }
-
-    #[test]
-    fn default_click_actions_are_read_by_one_rule() {
-        for activity in [
-            "com.a.MainActivity",
-            "com.a/.Main",
-            "com.a/com.a.Main",
-            "Main",
-        ] {
-            assert!(default_is_activity(activity), "{activity}");
-        }
-        for action in [
-            "com.a.OPEN_CHAT",
-            "android.intent.action.VIEW",
-            "com.a.open",
-            "intent:#Intent;component=com.a/.Main;end",
-            "#Intent;action=x;end",
-            "OPEN",
-        ] {
-            assert!(!default_is_activity(action), "{action}");
-        }
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::{sync::Arc, time::Duration};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, pem::PemObject};
 
-use super::DispatchError;
+use super::{DispatchConfig, DispatchError};
+use crate::proto::v1::Notifier;
 
 /// A TLS client certificate with its key (APNs certificate auth).
 pub struct ClientIdentity {
@@ -126,14 +127,48 @@ pub fn client(options: ClientOptions<'_>) -> Result<reqwest::Client, DispatchErr
     http.build().map_err(DispatchError::Client)
 }
 
+/// The client of a notifier whose vendor asks nothing special of it (every vendor but APNs): HTTP/1.1 or
+/// HTTP/2, no client certificate, the server-wide and the notifier's extra CAs, the configured timeouts.
+pub(crate) fn notifier_client(
+    notifier: &Notifier,
+    config: &DispatchConfig,
+    global_ca_pem: &str,
+) -> Result<reqwest::Client, DispatchError> {
+    client(ClientOptions {
+        extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
+        identity: None,
+        http2_only: false,
+        connect_timeout: config.connect_timeout,
+        request_timeout: config.request_timeout,
+    })
+}
+
 /// `base` (a notifier's override, or the vendor default when empty) with the vendor's `path` appended.
 pub fn endpoint(base_override: &str, default_base: &str, path: &str) -> String {
-    let base = if base_override.is_empty() {
+    format!(
+        "{}{}",
+        base(base_override, default_base).trim_end_matches('/'),
+        path
+    )
+}
+
+/// The URL of the auth call `path` of a vendor that serves it on its send host (OPPO, vivo): under the
+/// notifier's token base when set, else under its send base, else on the vendor's `default_base`.
+pub(crate) fn auth_endpoint(notifier: &Notifier, default_base: &str, path: &str) -> String {
+    endpoint(
+        &notifier.token_base_url,
+        base(&notifier.send_base_url, default_base),
+        path,
+    )
+}
+
+/// The notifier's override of a base URL, or the vendor default when it has none.
+fn base<'a>(base_override: &'a str, default_base: &'a str) -> &'a str {
+    if base_override.is_empty() {
         default_base
     } else {
         base_override
-    };
-    format!("{}{}", base.trim_end_matches('/'), path)
+    }
 }
 
 #[cfg(test)]

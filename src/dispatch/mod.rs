@@ -12,6 +12,7 @@ mod batch;
 mod breaker;
 pub mod checks;
 mod credential;
+mod exchange;
 pub mod fcm;
 mod fields;
 pub mod honor;
@@ -26,6 +27,10 @@ pub mod quota;
 mod registry;
 mod retry;
 mod settings;
+mod tap;
+#[cfg(test)]
+mod testing;
+mod tokens;
 pub mod vivo;
 pub mod xiaomi;
 
@@ -34,6 +39,7 @@ use async_trait::async_trait;
 pub use breaker::{Admission, Breaker, BreakerState};
 pub use credential::{Cached, CredentialCache, GrantError};
 pub use http::{ClientIdentity, ClientOptions, client, endpoint};
+pub(crate) use http::{auth_endpoint, notifier_client};
 pub use lane::Lane;
 pub use message::Rendered;
 pub(crate) use outcome::Class;
@@ -41,6 +47,7 @@ pub use outcome::{Outcome, Report, VendorAnswer};
 pub use registry::{Dispatch, build_lane};
 pub use retry::{Next, RetryPolicy};
 pub use settings::{DispatchConfig, VendorQps};
+pub use tokens::{TokenEndpoint, Tokens};
 
 use crate::{notifier::NotifierError, proto::v1::Vendor, store::bindings::BindingRecord};
 
@@ -67,6 +74,17 @@ pub enum DispatchError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl DispatchError {
+    /// Refuses credentials with an empty required field: `Credentials("{what} are required")` unless every one
+    /// of `fields` is set.
+    pub(crate) fn require(fields: &[&str], what: &str) -> Result<(), Self> {
+        if fields.iter().any(|f| f.is_empty()) {
+            return Err(Self::Credentials(format!("{what} are required")));
+        }
+        Ok(())
+    }
 }
 
 /// A vendor's answer for one binding of a request: the outcome and the raw answer it came from.
@@ -105,39 +123,4 @@ pub trait Dispatcher: Send + Sync {
     /// request, answering one [`Answered`] per binding in order. Credentials are fetched or refreshed as
     /// needed; a credential the vendor refused is invalidated so the lane's next attempt fetches a new one.
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered>;
-}
-
-/// The outcome of a request that got no answer: a timeout, a reset, a refused connection.
-pub(crate) fn transport_failure(error: &reqwest::Error) -> Answered {
-    let what = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connect failed"
-    } else {
-        "connection failed"
-    };
-    // The source chain says which (reset by peer, certificate unknown...); keep it for the caller.
-    let mut detail = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    Answered {
-        outcome: Outcome::retryable(format!("{what}: {detail}")),
-        answer: VendorAnswer::default(),
-    }
-}
-
-/// Parses a Retry-After header given in seconds (the vendors here send no HTTP dates).
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(std::time::Duration::from_secs)
 }

@@ -5,9 +5,9 @@ use std::{collections::HashMap, time::Duration};
 use pushgate::{
     dispatch::{Outcome, Rendered},
     proto::v1::{
-        ApnsCertificateAuth, ApnsCredentials, ApnsEnvironment, ApnsOverride, ApnsPemCertificate,
-        ApnsPriority, ApnsPushType, Badge, MessageConfig, Notifier, PushMessage, PushOptions,
-        Vendor, apns_certificate_auth::Format, apns_credentials::Auth, notifier::Credentials,
+        ApnsCertificateAuth, ApnsOverride, ApnsPemCertificate, ApnsPriority, ApnsPushType, Badge,
+        MessageConfig, PushMessage, PushOptions, apns_certificate_auth::Format,
+        apns_credentials::Auth,
     },
     sandbox::{FaultAction, FaultRule, RecordedRequest},
 };
@@ -27,14 +27,6 @@ fn sends(requests: Vec<RecordedRequest>) -> Vec<RecordedRequest> {
         .into_iter()
         .filter(|r| r.path.starts_with("/3/device/"))
         .collect()
-}
-
-fn error(status: u16, reason: &str) -> FaultAction {
-    FaultAction::Error {
-        status,
-        reason: reason.into(),
-        retry_after_secs: None,
-    }
 }
 
 #[tokio::test]
@@ -133,10 +125,7 @@ async fn voip_pushes_go_to_the_voip_topic_and_background_pushes_at_priority_five
         },
     );
     let reports = voip_lane.dispatch(&bindings([apns_token(2)]), &voip).await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
 
     let plain_lane = lane(apns_token_notifier(&sandbox, false), &config());
     let background = Rendered::now(
@@ -152,10 +141,7 @@ async fn voip_pushes_go_to_the_voip_topic_and_background_pushes_at_priority_five
     let reports = plain_lane
         .dispatch(&bindings([apns_token(3)]), &background)
         .await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
     // VoIP through a plain notifier never leaves the gateway.
     let reports = plain_lane.dispatch(&bindings([apns_token(4)]), &voip).await;
     assert!(matches!(reports[0].outcome, Outcome::InvalidVoip { .. }));
@@ -177,31 +163,17 @@ async fn voip_pushes_go_to_the_voip_topic_and_background_pushes_at_priority_five
 async fn certificate_auth_presents_the_client_certificate() {
     let sandbox = sandbox().await;
     let cert = sandbox.apns().mint_certificate(TOPIC).unwrap();
-    let notifier = Notifier {
-        name: "apns-cert".into(),
-        vendor: Vendor::Apns as i32,
-        send_base_url: sandbox.apns().base_url(),
-        extra_ca_certificates_pem: sandbox.ca_certificate_pem().to_owned(),
-        credentials: Some(Credentials::Apns(ApnsCredentials {
-            auth: Some(Auth::Certificate(ApnsCertificateAuth {
-                format: Some(Format::Pem(ApnsPemCertificate {
-                    certificate_pem: cert.certificate_pem,
-                    private_key_pem: cert.private_key_pem,
-                })),
-            })),
-            environment: ApnsEnvironment::Sandbox as i32,
-            topic: TOPIC.into(),
-            voip: false,
+    let auth = Auth::Certificate(ApnsCertificateAuth {
+        format: Some(Format::Pem(ApnsPemCertificate {
+            certificate_pem: cert.certificate_pem,
+            private_key_pem: cert.private_key_pem,
         })),
-        ..Default::default()
-    };
+    });
+    let notifier = apns_notifier(&sandbox, "apns-cert", auth, false);
     let reports = lane(notifier, &config())
         .dispatch(&bindings([apns_token(5)]), &message("t", "b"))
         .await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
     let recorded = sends(sandbox.apns().requests());
     assert_eq!(header(&recorded[0], "authorization"), None);
 }
@@ -209,16 +181,7 @@ async fn certificate_auth_presents_the_client_certificate() {
 #[tokio::test]
 async fn a_key_apple_does_not_know_is_an_auth_failure_after_one_new_token() {
     let sandbox = sandbox().await;
-    let other = pushgate::sandbox::Sandbox::start(pushgate::sandbox::SandboxConfig {
-        host: std::net::Ipv4Addr::LOCALHOST.into(),
-        control_port: 0,
-        apns_port: 0,
-        fcm_port: 0,
-        max_recorded: 100,
-        ..pushgate::sandbox::SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let other = sandbox_keeping(100).await;
     // A key minted by another sandbox is unknown to this one.
     let mut notifier = apns_token_notifier(&other, false);
     notifier.send_base_url = sandbox.apns().base_url();
@@ -370,10 +333,7 @@ async fn a_transient_failure_that_clears_is_delivered_on_retry() {
     let reports = lane
         .dispatch(&bindings([apns_token(1)]), &message("t", "b"))
         .await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
     assert_eq!(reports[0].attempts, 3);
 }
 
@@ -394,10 +354,7 @@ async fn retry_after_is_respected() {
     let reports = lane
         .dispatch(&bindings([apns_token(1)]), &message("t", "b"))
         .await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
     assert!(
         start.elapsed() >= Duration::from_secs(1),
         "{:?}",
@@ -505,10 +462,7 @@ async fn the_circuit_opens_on_repeated_failures_and_recovers_after_the_pause() {
     let reports = lane
         .dispatch(&bindings([apns_token(30)]), &message("t", "b"))
         .await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
     assert_eq!(
         lane.breaker_state(),
         pushgate::dispatch::BreakerState::Closed
@@ -542,29 +496,15 @@ async fn a_p12_certificate_works_like_its_pem() {
     let mut store = p12_keystore::KeyStore::new();
     store.add_entry("apns", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
     let p12 = store.writer("s3cret").write().unwrap();
-    let notifier = Notifier {
-        name: "apns-p12".into(),
-        vendor: Vendor::Apns as i32,
-        send_base_url: sandbox.apns().base_url(),
-        extra_ca_certificates_pem: sandbox.ca_certificate_pem().to_owned(),
-        credentials: Some(Credentials::Apns(ApnsCredentials {
-            auth: Some(Auth::Certificate(ApnsCertificateAuth {
-                format: Some(Format::P12(pushgate::proto::v1::ApnsP12Certificate {
-                    p12,
-                    password: "s3cret".into(),
-                })),
-            })),
-            environment: ApnsEnvironment::Sandbox as i32,
-            topic: TOPIC.into(),
-            voip: false,
+    let auth = Auth::Certificate(ApnsCertificateAuth {
+        format: Some(Format::P12(pushgate::proto::v1::ApnsP12Certificate {
+            p12,
+            password: "s3cret".into(),
         })),
-        ..Default::default()
-    };
+    });
+    let notifier = apns_notifier(&sandbox, "apns-p12", auth, false);
     let reports = lane(notifier, &config())
         .dispatch(&bindings([apns_token(5)]), &message("t", "b"))
         .await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
 }

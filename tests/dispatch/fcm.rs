@@ -22,14 +22,6 @@ fn grants(requests: &[RecordedRequest]) -> usize {
     requests.iter().filter(|r| r.path == "/token").count()
 }
 
-fn error(status: u16, code: &str) -> FaultAction {
-    FaultAction::Error {
-        status,
-        reason: code.into(),
-        retry_after_secs: None,
-    }
-}
-
 #[tokio::test]
 async fn every_field_lands_where_google_expects_it() {
     let sandbox = sandbox().await;
@@ -99,10 +91,7 @@ async fn an_access_token_expiring_mid_run_is_fetched_once_for_a_thousand_sends()
     let warm = lane
         .dispatch(&bindings([fcm_token(0)]), &message("t", "b"))
         .await;
-    assert!(
-        matches!(warm[0].outcome, Outcome::Delivered { .. }),
-        "{warm:?}"
-    );
+    assert_first_delivered(&warm);
     sandbox.fcm().expire_access_tokens();
 
     let reports = lane
@@ -128,16 +117,7 @@ async fn an_access_token_expiring_mid_run_is_fetched_once_for_a_thousand_sends()
 #[tokio::test]
 async fn a_service_account_google_does_not_know_fails_at_the_token_endpoint() {
     let sandbox = sandbox().await;
-    let stranger = pushgate::sandbox::Sandbox::start(pushgate::sandbox::SandboxConfig {
-        host: std::net::Ipv4Addr::LOCALHOST.into(),
-        control_port: 0,
-        apns_port: 0,
-        fcm_port: 0,
-        max_recorded: 100,
-        ..pushgate::sandbox::SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let stranger = sandbox_keeping(100).await;
     // The stranger's key file names the stranger's token endpoint; aim it at ours.
     let mut notifier = fcm_notifier(&sandbox);
     notifier.credentials = Some(Credentials::Fcm(FcmCredentials {
@@ -242,10 +222,7 @@ async fn quota_retry_after_is_respected() {
     let reports = lane
         .dispatch(&bindings([fcm_token(1)]), &message("t", "b"))
         .await;
-    assert!(
-        matches!(reports[0].outcome, Outcome::Delivered { .. }),
-        "{reports:?}"
-    );
+    assert_first_delivered(&reports);
     assert_eq!(reports[0].attempts, 2);
     assert!(start.elapsed() >= Duration::from_secs(1));
 }

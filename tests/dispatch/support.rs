@@ -3,13 +3,13 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use pushgate::{
-    dispatch::{DispatchConfig, Lane, Rendered, build_lane},
+    dispatch::{DispatchConfig, Lane, Outcome, Rendered, Report, build_lane},
     notifier::OpenedNotifier,
     proto::v1::{
         ApnsCredentials, ApnsEnvironment, ApnsTokenAuth, FcmCredentials, Notifier, PushMessage,
         Vendor, apns_credentials::Auth, notifier::Credentials,
     },
-    sandbox::{Sandbox, SandboxConfig},
+    sandbox::{FaultAction, Sandbox, SandboxConfig},
     store::bindings::BindingRecord,
 };
 
@@ -20,16 +20,40 @@ pub const PROJECT: &str = "pushgate-test";
 
 /// A sandbox on free ports.
 pub async fn sandbox() -> Sandbox {
+    sandbox_keeping(20_000).await
+}
+
+/// A sandbox on free ports that records at most `max_recorded` requests (another sandbox of a test, whose
+/// keys and accounts the first one does not know).
+pub async fn sandbox_keeping(max_recorded: usize) -> Sandbox {
     Sandbox::start(SandboxConfig {
         host: Ipv4Addr::LOCALHOST.into(),
         control_port: 0,
         apns_port: 0,
         fcm_port: 0,
-        max_recorded: 20_000,
+        max_recorded,
         ..SandboxConfig::default()
     })
     .await
     .expect("sandbox starts")
+}
+
+/// A fault answering HTTP `status` with the vendor's `reason` and no Retry-After.
+pub fn error(status: u16, reason: &str) -> FaultAction {
+    FaultAction::Error {
+        status,
+        reason: reason.into(),
+        retry_after_secs: None,
+    }
+}
+
+/// Asserts that the first of `reports` was delivered, showing them all when it was not.
+#[track_caller]
+pub fn assert_first_delivered(reports: &[Report]) {
+    assert!(
+        matches!(reports[0].outcome, Outcome::Delivered { .. }),
+        "{reports:?}"
+    );
 }
 
 /// Dispatch settings with short waits, so retry tests run quickly.
@@ -62,26 +86,32 @@ pub fn lane(notifier: Notifier, config: &DispatchConfig) -> Lane {
     .expect("lane builds")
 }
 
-/// An APNs notifier with a freshly minted p8 key, aimed at the sandbox.
-pub fn apns_token_notifier(sandbox: &Sandbox, voip: bool) -> Notifier {
-    let key = sandbox.apns().mint_token_key(TOPIC).expect("key minted");
+/// An APNs notifier named `name` that proves itself with `auth`, aimed at the sandbox's development host.
+pub fn apns_notifier(sandbox: &Sandbox, name: &str, auth: Auth, voip: bool) -> Notifier {
     Notifier {
-        name: "apns".into(),
+        name: name.into(),
         vendor: Vendor::Apns as i32,
         send_base_url: sandbox.apns().base_url(),
         extra_ca_certificates_pem: sandbox.ca_certificate_pem().to_owned(),
         credentials: Some(Credentials::Apns(ApnsCredentials {
-            auth: Some(Auth::Token(ApnsTokenAuth {
-                private_key_pem: key.private_key_pem,
-                key_id: key.key_id,
-                team_id: key.team_id,
-            })),
+            auth: Some(auth),
             environment: ApnsEnvironment::Sandbox as i32,
             topic: TOPIC.into(),
             voip,
         })),
         ..Default::default()
     }
+}
+
+/// An APNs notifier with a freshly minted p8 key, aimed at the sandbox.
+pub fn apns_token_notifier(sandbox: &Sandbox, voip: bool) -> Notifier {
+    let key = sandbox.apns().mint_token_key(TOPIC).expect("key minted");
+    let auth = Auth::Token(ApnsTokenAuth {
+        private_key_pem: key.private_key_pem,
+        key_id: key.key_id,
+        team_id: key.team_id,
+    });
+    apns_notifier(sandbox, "apns", auth, voip)
 }
 
 /// An FCM notifier with a freshly minted service account, aimed at the sandbox.

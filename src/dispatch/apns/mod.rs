@@ -17,7 +17,10 @@ pub use token::ProviderTokens;
 
 use super::{
     Answered, ClientIdentity, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome,
-    Rendered, VendorAnswer, client, endpoint, retry_after, transport_failure,
+    Rendered, VendorAnswer,
+    batch::one_by_one,
+    client, endpoint,
+    exchange::{NoAnswer, Reply},
 };
 use crate::{
     proto::v1::{
@@ -118,12 +121,17 @@ impl ApnsDispatcher {
         }
     }
 
-    async fn send_one(&self, binding: &BindingRecord, request: &ApnsRequest) -> Answered {
+    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    async fn send_one(
+        &self,
+        binding: &BindingRecord,
+        request: &ApnsRequest,
+    ) -> Result<Answered, Outcome> {
         let token = &binding.device_token;
         // The token goes into the URL path; anything but hex could change the path, and Apple would call it
         // a bad device token anyway.
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Answered::unanswered(Outcome::InvalidToken {
+            return Err(Outcome::InvalidToken {
                 reason: "BadDeviceToken (not a hex APNs token)".into(),
             });
         }
@@ -146,37 +154,28 @@ impl ApnsDispatcher {
         }
         let mut used_token = None;
         if let Proof::Token(tokens) = &self.auth {
-            match tokens.current().await {
-                Ok(jwt) => {
-                    builder = builder.header(AUTHORIZATION, format!("bearer {}", jwt.value));
-                    used_token = Some(jwt);
-                }
-                Err(e) => {
-                    return Answered::unanswered(Outcome::AuthFailed {
-                        reason: e,
-                        at_token_endpoint: true,
-                    });
-                }
-            }
+            let jwt = tokens
+                .current()
+                .await
+                .map_err(|reason| Outcome::AuthFailed {
+                    reason,
+                    at_token_endpoint: true,
+                })?;
+            builder = builder.header(AUTHORIZATION, format!("bearer {}", jwt.value));
+            used_token = Some(jwt);
         }
-        let response = match builder.send().await {
-            Ok(r) => r,
-            Err(e) => return transport_failure(&e),
-        };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
+        let response = builder.send().await.map_err(NoAnswer::from)?;
+        // Apple names the accepted push in a header, not in the (empty) body.
         let apns_id = response
             .headers()
             .get("apns-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&request.apns_id)
             .to_owned();
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return transport_failure(&e),
-        };
+        let reply = Reply::read(response).await?;
+        let status = reply.status;
         if status == 200 {
-            return Answered {
+            return Ok(Answered {
                 outcome: Outcome::Delivered {
                     message_id: apns_id.clone(),
                 },
@@ -184,9 +183,9 @@ impl ApnsDispatcher {
                     status,
                     body: serde_json::json!({ "apns-id": apns_id }).to_string().into(),
                 },
-            };
+            });
         }
-        let reason = serde_json::from_str::<serde_json::Value>(&body)
+        let reason = serde_json::from_str::<serde_json::Value>(&reply.body)
             .ok()
             .and_then(|v| v.get("reason")?.as_str().map(str::to_owned))
             .unwrap_or_default();
@@ -195,13 +194,8 @@ impl ApnsDispatcher {
         {
             tokens.refused(used);
         }
-        Answered {
-            outcome: outcome(status, &reason, wait),
-            answer: VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        }
+        let outcome = outcome(status, &reason, reply.wait);
+        Ok(reply.answered(outcome))
     }
 }
 
@@ -220,15 +214,11 @@ impl Dispatcher for ApnsDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.target()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        let mut answers = Vec::with_capacity(batch.len());
-        for binding in batch {
-            answers.push(self.send_one(binding, &request).await);
-        }
-        answers
+        let request = build(message, &self.target());
+        one_by_one(batch, &request, |request, binding| {
+            self.send_one(binding, request)
+        })
+        .await
     }
 }
 

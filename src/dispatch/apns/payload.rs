@@ -250,6 +250,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::secs;
     use crate::proto::v1::{Badge, MessageConfig, PushMessage, PushOptions};
 
     fn target() -> Target<'static> {
@@ -323,10 +324,7 @@ mod tests {
                 priority: ApnsPriority::Normal as i32,
                 collapse_id: "c1".into(),
                 apns_id: "6E2D8F1A-0B7C-4D5E-9F10-111213141516".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(3600)),
                 ..Default::default()
             }),
             ..Default::default()
@@ -352,10 +350,7 @@ mod tests {
         let mut message = PushMessage {
             title: "t".into(),
             options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: 60,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(60)),
                 ..Default::default()
             }),
             ..Default::default()

@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 
-pub use oauth::{AccessTokens, SCOPE};
+pub use oauth::{AccessTokens, SCOPE, ServiceAccount};
 pub use payload::{Defaults, FcmRequest, MAX_PAYLOAD, MAX_TTL, build};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, retry_after, transport_failure,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::one_by_one,
+    endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{FcmCredentials, Notifier, Vendor},
@@ -70,18 +70,12 @@ impl FcmDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
-        let tokens = AccessTokens::new(
+        let http = notifier_client(notifier, config, global_ca_pem)?;
+        let tokens = AccessTokens::new(ServiceAccount::new(
             &credentials.service_account_json,
             &notifier.token_base_url,
             http.clone(),
-        )?;
+        )?);
         if credentials.project_id.is_empty() {
             return Err(DispatchError::Credentials("FCM project id is empty".into()));
         }
@@ -100,7 +94,7 @@ impl FcmDispatcher {
 
     /// OAuth grants requested so far.
     pub fn grants(&self) -> u64 {
-        self.tokens.grants()
+        self.tokens.fetches()
     }
 
     fn defaults(&self) -> Defaults<'_> {
@@ -110,47 +104,34 @@ impl FcmDispatcher {
         }
     }
 
-    async fn send_one(&self, binding: &BindingRecord, request: &FcmRequest) -> Answered {
+    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    async fn send_one(
+        &self,
+        binding: &BindingRecord,
+        request: &FcmRequest,
+    ) -> Result<Answered, Outcome> {
         if binding.device_token.is_empty() {
-            return Answered::unanswered(Outcome::InvalidToken {
+            return Err(Outcome::InvalidToken {
                 reason: "empty FCM registration token".into(),
             });
         }
-        let access = match self.tokens.current().await {
-            Ok(access) => access,
-            Err(e) => return Answered::unanswered(e.outcome()),
-        };
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header(AUTHORIZATION, format!("Bearer {}", access.value))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(request.body_for(&binding.device_token))
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return transport_failure(&e),
-        };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return transport_failure(&e),
-        };
+        let access = self.tokens.current().await?;
+        let reply = exchange(
+            self.http
+                .post(&self.send_url)
+                .header(AUTHORIZATION, format!("Bearer {}", access.value))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(request.body_for(&binding.device_token)),
+        )
+        .await?;
+        let status = reply.status;
         if (200..300).contains(&status) {
-            let name = serde_json::from_str::<Sent>(&body)
+            let name = serde_json::from_str::<Sent>(&reply.body)
                 .map(|s| s.name)
                 .unwrap_or_default();
-            return Answered {
-                outcome: Outcome::Delivered { message_id: name },
-                answer: VendorAnswer {
-                    status,
-                    body: body.into(),
-                },
-            };
+            return Ok(reply.answered(Outcome::Delivered { message_id: name }));
         }
-        let error = serde_json::from_str::<ErrorBody>(&body)
+        let error = serde_json::from_str::<ErrorBody>(&reply.body)
             .unwrap_or_default()
             .error;
         let code = error
@@ -162,13 +143,8 @@ impl FcmDispatcher {
         if reasons::access_token_refused(status, code) {
             self.tokens.refused(&access);
         }
-        Answered {
-            outcome: outcome(status, code, &error.message, wait),
-            answer: VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        }
+        let outcome = outcome(status, code, &error.message, reply.wait);
+        Ok(reply.answered(outcome))
     }
 }
 
@@ -187,14 +163,10 @@ impl Dispatcher for FcmDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        let mut answers = Vec::with_capacity(batch.len());
-        for binding in batch {
-            answers.push(self.send_one(binding, &request).await);
-        }
-        answers
+        let request = build(message, &self.defaults());
+        one_by_one(batch, &request, |request, binding| {
+            self.send_one(binding, request)
+        })
+        .await
     }
 }

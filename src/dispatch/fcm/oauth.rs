@@ -4,13 +4,13 @@
 //! extra CA per notifier, and their own caches, which we could not tell to drop a token FCM refused; so the
 //! grant is made here with `jsonwebtoken` over the notifier's client, cached with single-flight refresh.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    dispatch::{Cached, CredentialCache, DispatchError, GrantError, credential::token_answer},
+    dispatch::{DispatchError, GrantError, TokenEndpoint, Tokens, credential::token_answer},
     tenant::now_ms,
 };
 
@@ -53,19 +53,21 @@ struct GrantRefusal {
 }
 
 /// One notifier's access tokens.
-pub struct AccessTokens {
+pub type AccessTokens = Tokens<ServiceAccount>;
+
+/// How Google's token endpoint is asked: a JWT bearer grant signed with the service account's key.
+pub struct ServiceAccount {
     client_email: String,
     key: EncodingKey,
     key_id: String,
     audience: String,
     url: String,
     http: reqwest::Client,
-    cache: CredentialCache<String, GrantError>,
 }
 
-impl AccessTokens {
-    /// Tokens for the service account in `key_json`, requested over `http` from the key's `token_uri`, or
-    /// from the same path under `base_override` when set.
+impl ServiceAccount {
+    /// The service account in `key_json`, asking over `http` the key's `token_uri`, or the same path under
+    /// `base_override` when set.
     pub fn new(
         key_json: &str,
         base_override: &str,
@@ -92,23 +94,13 @@ impl AccessTokens {
             audience: file.token_uri,
             url,
             http,
-            cache: CredentialCache::new(),
         })
     }
+}
 
-    /// A live access token, fetched now if there is none or it is about to expire.
-    pub async fn current(&self) -> Result<Arc<Cached<String>>, GrantError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    /// Drops `used` after FCM refused it.
-    pub fn refused(&self, used: &Cached<String>) {
-        self.cache.invalidate(used);
-    }
-
-    /// Grants requested so far.
-    pub fn grants(&self) -> u64 {
-        self.cache.fetches()
+impl TokenEndpoint for ServiceAccount {
+    fn url(&self) -> &str {
+        &self.url
     }
 
     async fn fetch(&self) -> Result<(String, Duration), GrantError> {

@@ -184,6 +184,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::secs;
     use crate::proto::v1::{
         ApnsOverride, ApnsPushType, ClickAction, FcmOverride, MessageConfig, PushMessage,
         PushOptions,
@@ -316,10 +317,7 @@ mod tests {
         let message = PushMessage {
             title: "t".into(),
             options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: 600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(600)),
                 ..Default::default()
             }),
             ..Default::default()

@@ -13,8 +13,9 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{duration_text, ext_json, first, invalid, object, put, rfc3339, ttl},
-    huawei::payload::{badge, buttons, click, config_click, importance},
+    fields::{duration_text, invalid, put, rfc3339, ttl},
+    huawei::payload::{Content, badge, buttons, click, importance, sealed},
+    tap::tap,
 };
 
 /// Largest body Honor accepts, tokens excluded, in bytes.
@@ -50,22 +51,12 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HonorRequest
     crate::dispatch::checks::not_voip(message)?;
     let m = &message.message;
     let o = m.honor.clone().unwrap_or_default();
-    let title = first(&[&o.title, &m.title]);
-    let body = first(&[&o.content, &m.content]);
-    let data = if o.data.is_empty() {
-        ext_json(&m.ext)
-    } else {
-        o.data.clone()
-    };
-    let notify = !title.is_empty() || !body.is_empty();
-    if !notify && data.is_empty() {
-        return Err(invalid("an Honor push needs a title and body, or data"));
-    }
-    if notify && (title.is_empty() || body.is_empty()) {
-        return Err(invalid(
-            "an Honor notification needs both a title and a body",
-        ));
-    }
+    let Content {
+        title,
+        body,
+        data,
+        notify,
+    } = Content::of(m, [&o.title, &o.content, &o.data], "an Honor")?;
     let mut out = Map::new();
     put(&mut out, "data", &data);
     let mut android = Map::new();
@@ -83,11 +74,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HonorRequest
         put(&mut n, "image", &o.image);
         n.insert(
             "clickAction".into(),
-            click(
-                o.click_action.as_ref(),
-                config_click(m.config.as_ref().and_then(|c| c.click_action.as_ref())),
-                defaults.click_action,
-            )?,
+            click(o.click_action.as_ref(), tap(message, defaults.click_action))?,
         );
         if let Some(s) = o.style {
             if s == 1 && (o.big_title.is_empty() || o.big_body.is_empty()) {
@@ -121,19 +108,9 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HonorRequest
         }
         android.insert("notification".into(), Value::Object(n));
     }
-    if !android.is_empty() {
-        out.insert("android".into(), Value::Object(android));
-    }
-    if !o.raw_json.is_empty() {
-        out.extend(object(&o.raw_json, "honor.raw_json")?);
-    }
-    let size = Value::Object(out.clone()).to_string().len();
-    if size > MAX_PAYLOAD {
-        return Err(invalid(format!(
-            "the Honor message is {size} bytes, over Honor's {MAX_PAYLOAD}"
-        )));
-    }
-    Ok(HonorRequest { body: out })
+    Ok(HonorRequest {
+        body: sealed(out, android, &o.raw_json, "Honor", MAX_PAYLOAD)?,
+    })
 }
 
 #[cfg(test)]
@@ -141,18 +118,11 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::{basic, rendered, secs};
     use crate::proto::v1::{
         Badge, ClickAction, HonorOverride, MessageConfig, NotificationImportance, PushMessage,
         VendorBadge, VendorClickAction, click_action,
     };
-
-    fn rendered(message: PushMessage) -> Rendered {
-        Rendered {
-            id: "m".into(),
-            message,
-            accepted_ms: crate::tenant::now_ms(),
-        }
-    }
 
     fn body(message: PushMessage, default_click: &str) -> Value {
         let r = build(
@@ -163,14 +133,6 @@ mod tests {
         )
         .unwrap();
         serde_json::from_str(&r.body_for(&["t1"])).unwrap()
-    }
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -208,10 +170,7 @@ mod tests {
                 content: "B".into(),
                 image: "https://img".into(),
                 data: "d".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 60,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(60)),
                 bi_tag: "bi".into(),
                 test_message: true,
                 importance: NotificationImportance::High as i32,

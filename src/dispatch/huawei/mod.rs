@@ -16,10 +16,8 @@ pub use payload::{Defaults, HuaweiRequest, MAX_PAYLOAD, MAX_TOKENS, MAX_TTL, bui
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint, retry_after, transport_failure,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, Tokens,
+    batch::per_token, endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{HuaweiCredentials, Notifier, Vendor},
@@ -37,7 +35,7 @@ pub const TOKEN_PATH: &str = "/oauth2/v3/token";
 pub struct HuaweiDispatcher {
     http: reqwest::Client,
     send_url: String,
-    tokens: ClientCredentials,
+    tokens: Tokens<ClientCredentials>,
     default_channel_id: String,
     default_click_action: String,
 }
@@ -61,30 +59,23 @@ impl HuaweiDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_id.is_empty() || credentials.client_secret.is_empty() {
-            return Err(DispatchError::Credentials(
-                "Huawei app id and secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_id, &credentials.client_secret],
+            "Huawei app id and secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         Ok(Self {
             send_url: endpoint(
                 &notifier.send_base_url,
                 DEFAULT_SEND_URL,
                 &format!("/v1/{}/messages:send", credentials.app_id),
             ),
-            tokens: ClientCredentials::new(
+            tokens: Tokens::new(ClientCredentials::new(
                 endpoint(&notifier.token_base_url, DEFAULT_TOKEN_URL, TOKEN_PATH),
                 &credentials.app_id,
                 &credentials.client_secret,
                 http.clone(),
-            ),
+            )),
             http,
             default_channel_id: notifier.default_channel_id.clone(),
             default_click_action: notifier.default_click_action.clone(),
@@ -103,7 +94,7 @@ impl HuaweiDispatcher {
 
     /// OAuth grants requested so far.
     pub fn grants(&self) -> u64 {
-        self.tokens.grants()
+        self.tokens.fetches()
     }
 
     fn defaults(&self) -> Defaults<'_> {
@@ -129,50 +120,30 @@ impl Dispatcher for HuaweiDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        let (tokens, mut answers) = split_empty(batch, "empty Huawei push token");
-        if tokens.is_empty() {
-            return settled(answers);
-        }
-        let access = match self.tokens.current().await {
-            Ok(access) => access,
-            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
-        };
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header(AUTHORIZATION, format!("Bearer {}", access.value))
-            .header(CONTENT_TYPE, "application/json; charset=UTF-8")
-            .body(request.body_for(&tokens))
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
-        if reasons::access_token_refused(status, &answer.code) {
-            self.tokens.refused(&access);
-        }
-        let per_token = resolve(status, &answer, &tokens, wait);
-        fill(
-            &mut answers,
-            per_token,
-            &VendorAnswer {
-                status,
-                body: body.into(),
+        let request = build(message, &self.defaults());
+        per_token(
+            batch,
+            &request,
+            "empty Huawei push token",
+            |request, tokens| async move {
+                let access = self.tokens.current().await?;
+                let reply = exchange(
+                    self.http
+                        .post(&self.send_url)
+                        .header(AUTHORIZATION, format!("Bearer {}", access.value))
+                        .header(CONTENT_TYPE, "application/json; charset=UTF-8")
+                        .body(request.body_for(&tokens)),
+                )
+                .await?;
+                let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
+                if reasons::access_token_refused(reply.status, &answer.code) {
+                    self.tokens.refused(&access);
+                }
+                let per_token = resolve(reply.status, &answer, &tokens, reply.wait);
+                Ok((per_token, reply.answer()))
             },
-        );
-        settled(answers)
+        )
+        .await
     }
 }
 

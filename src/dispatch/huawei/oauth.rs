@@ -7,11 +7,11 @@
 //! (`POST https://iam.developer.hihonor.com/auth/realms/developer/protocol/openid-connect/token`, same form). A
 //! refusal is an HTTP 4xx with `{"error", "error_description"}` (Huawei also sends `sub_error`).
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::dispatch::{Cached, CredentialCache, GrantError, credential::token_answer};
+use crate::dispatch::{GrantError, TokenEndpoint, credential::token_answer};
 
 #[derive(Deserialize)]
 struct Grant {
@@ -28,30 +28,23 @@ struct Refusal {
     error_description: String,
 }
 
-/// One notifier's client-credentials tokens, fetched single-flight and cached until shortly before expiry.
+/// How a client-credentials token endpoint is asked: the form with the client's id and secret.
 pub struct ClientCredentials {
     url: String,
     client_id: String,
     client_secret: String,
     http: reqwest::Client,
-    cache: CredentialCache<String, GrantError>,
 }
 
 impl ClientCredentials {
-    /// Tokens for `client_id`/`client_secret` from the token endpoint `url`, requested over `http`.
+    /// Asks the token endpoint `url` over `http` for tokens of `client_id`/`client_secret`.
     pub fn new(url: String, client_id: &str, client_secret: &str, http: reqwest::Client) -> Self {
         Self {
             url,
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
             http,
-            cache: CredentialCache::new(),
         }
-    }
-
-    /// The token endpoint in use.
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     /// The form posted to the token endpoint.
@@ -62,20 +55,11 @@ impl ClientCredentials {
             ("client_secret", &self.client_secret),
         ]
     }
+}
 
-    /// A live access token, fetched now if there is none or it is about to expire.
-    pub async fn current(&self) -> Result<Arc<Cached<String>>, GrantError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    /// Drops `used` after the vendor called it expired or invalid, so the next send fetches a new one.
-    pub fn refused(&self, used: &Cached<String>) {
-        self.cache.invalidate(used);
-    }
-
-    /// Grants requested so far.
-    pub fn grants(&self) -> u64 {
-        self.cache.fetches()
+impl TokenEndpoint for ClientCredentials {
+    fn url(&self) -> &str {
+        &self.url
     }
 
     async fn fetch(&self) -> Result<(String, Duration), GrantError> {

@@ -13,14 +13,12 @@ use serde_json::{Map, Value, json};
 use crate::{
     dispatch::{
         Outcome, Rendered,
-        fields::{
-            default_is_activity, duration_text, ext_json, first, invalid, is_intent_uri, object,
-            put, put_list, rfc3339, ttl,
-        },
+        fields::{duration_text, ext_json, first, invalid, object, put, put_list, rfc3339, ttl},
+        tap::{Tap, activity_intent, is_intent_uri, tap},
     },
     proto::v1::{
-        AndroidPriority, Badge, ClickAction, NotificationButton, NotificationImportance,
-        VendorBadge, VendorClickAction, click_action,
+        AndroidPriority, Badge, NotificationButton, NotificationImportance, PushMessage,
+        VendorBadge, VendorClickAction,
     },
 };
 
@@ -60,22 +58,12 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
     crate::dispatch::checks::not_voip(message)?;
     let m = &message.message;
     let o = m.huawei.clone().unwrap_or_default();
-    let title = first(&[&o.title, &m.title]);
-    let body = first(&[&o.content, &m.content]);
-    let data = if o.data.is_empty() {
-        ext_json(&m.ext)
-    } else {
-        o.data.clone()
-    };
-    let notify = !title.is_empty() || !body.is_empty();
-    if !notify && data.is_empty() {
-        return Err(invalid("a Huawei push needs a title and body, or data"));
-    }
-    if notify && (title.is_empty() || body.is_empty()) {
-        return Err(invalid(
-            "a Huawei notification needs both a title and a body",
-        ));
-    }
+    let Content {
+        title,
+        body,
+        data,
+        notify,
+    } = Content::of(m, [&o.title, &o.content, &o.data], "a Huawei")?;
 
     let mut out = Map::new();
     put(&mut out, "data", &data);
@@ -119,11 +107,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
         put(&mut n, "tag", &o.tag);
         n.insert(
             "click_action".into(),
-            click(
-                o.click_action.as_ref(),
-                config_click(m.config.as_ref().and_then(|c| c.click_action.as_ref())),
-                defaults.click_action,
-            )?,
+            click(o.click_action.as_ref(), tap(message, defaults.click_action))?,
         );
         put(&mut n, "title_loc_key", &o.title_loc_key);
         put_list(&mut n, "title_loc_args", &o.title_loc_args);
@@ -183,71 +167,87 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<HuaweiReques
         }
         android.insert("notification".into(), Value::Object(n));
     }
-    if !android.is_empty() {
-        out.insert("android".into(), Value::Object(android));
-    }
-    if !o.raw_json.is_empty() {
-        out.extend(object(&o.raw_json, "huawei.raw_json")?);
-    }
-    let size = Value::Object(out.clone()).to_string().len();
-    if size > MAX_PAYLOAD {
-        return Err(invalid(format!(
-            "the Huawei message is {size} bytes, over Huawei's {MAX_PAYLOAD}"
-        )));
-    }
     Ok(HuaweiRequest {
-        message: out,
+        message: sealed(out, android, &o.raw_json, "Huawei", MAX_PAYLOAD)?,
         validate_only: o.validate_only,
     })
 }
 
-/// What a tap opens, as the message's `config.click_action` (or a notifier default) says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tap<'a> {
-    /// A web page.
-    Url(&'a str),
-    /// An app page by intent action, or by intent URI when it looks like one.
-    Action(&'a str),
-    /// An app page by activity (class name or package/class).
-    Activity(&'a str),
+/// What a Huawei or Honor message shows and carries (Honor's message mirrors Huawei's): the title, body and
+/// data of the vendor block, else of the message (its `ext` as the data).
+pub(crate) struct Content<'a> {
+    /// The notification's title, empty for a data-only message.
+    pub title: &'a str,
+    /// The notification's body, empty for a data-only message.
+    pub body: &'a str,
+    /// `data`, empty when there is none.
+    pub data: String,
+    /// Whether it shows a notification, else it only carries data.
+    pub notify: bool,
 }
 
-pub(crate) fn config_click(c: Option<&ClickAction>) -> Option<Tap<'_>> {
-    match c?.target.as_ref()? {
-        click_action::Target::Url(u) if !u.is_empty() => Some(Tap::Url(u)),
-        click_action::Target::Action(a) if !a.is_empty() => Some(Tap::Action(a)),
-        click_action::Target::Activity(a) if !a.is_empty() => Some(Tap::Activity(a)),
-        _ => None,
+impl<'a> Content<'a> {
+    /// The content of `m` with the vendor block's `[title, content, data]`, or why the vendor would refuse it: a
+    /// notification needs both a title and a body, a message without one needs data. `who` names the vendor
+    /// with its article ("a Huawei").
+    pub(crate) fn of(m: &'a PushMessage, block: [&'a str; 3], who: &str) -> Result<Self, Outcome> {
+        let [title, body, data] = block;
+        let title = first(&[title, &m.title]);
+        let body = first(&[body, &m.content]);
+        let data = if data.is_empty() {
+            ext_json(&m.ext)
+        } else {
+            data.to_owned()
+        };
+        let notify = !title.is_empty() || !body.is_empty();
+        if !notify && data.is_empty() {
+            return Err(invalid(format!(
+                "{who} push needs a title and body, or data"
+            )));
+        }
+        if notify && (title.is_empty() || body.is_empty()) {
+            return Err(invalid(format!(
+                "{who} notification needs both a title and a body"
+            )));
+        }
+        Ok(Self {
+            title,
+            body,
+            data,
+            notify,
+        })
     }
 }
 
-/// The notifier's `default_click_action`, read by the rule every vendor shares.
-pub(crate) fn default_tap(text: &str) -> Option<Tap<'_>> {
-    if text.is_empty() {
-        None
-    } else if default_is_activity(text) {
-        Some(Tap::Activity(text))
-    } else {
-        Some(Tap::Action(text))
+/// The message of a Huawei or Honor request: `out` with its `android` block (left out when empty) and the
+/// vendor block's `raw_json` merged over both, refused when over `max` bytes. `vendor` names the vendor
+/// ("Huawei"); its block is the same name in lower case.
+pub(crate) fn sealed(
+    mut out: Map<String, Value>,
+    android: Map<String, Value>,
+    raw_json: &str,
+    vendor: &str,
+    max: usize,
+) -> Result<Map<String, Value>, Outcome> {
+    if !android.is_empty() {
+        out.insert("android".into(), Value::Object(android));
     }
+    if !raw_json.is_empty() {
+        let field = format!("{}.raw_json", vendor.to_lowercase());
+        out.extend(object(raw_json, &field)?);
+    }
+    let size = Value::Object(out.clone()).to_string().len();
+    if size > max {
+        return Err(invalid(format!(
+            "the {vendor} message is {size} bytes, over {vendor}'s {max}"
+        )));
+    }
+    Ok(out)
 }
 
-/// An intent URI opening `activity` (`package/class` or a class of the app).
-pub(crate) fn activity_intent(activity: &str, package: &str) -> String {
-    if activity.contains('/') || package.is_empty() {
-        format!("intent:#Intent;component={activity};end")
-    } else {
-        format!("intent:#Intent;component={package}/{activity};end")
-    }
-}
-
-/// The `click_action` object (Huawei and Honor share its shape): the vendor block's, else the message's
-/// tap target, else the notifier default, else type 3 (open the app), which Huawei requires at least.
-pub(crate) fn click(
-    vendor: Option<&VendorClickAction>,
-    tap: Option<Tap<'_>>,
-    default: &str,
-) -> Result<Value, Outcome> {
+/// The `click_action` object (Huawei and Honor share its shape): the vendor block's, else where the message
+/// (or the notifier) says a tap goes, else type 3 (open the app), which Huawei requires at least.
+pub(crate) fn click(vendor: Option<&VendorClickAction>, tap: Tap<'_>) -> Result<Value, Outcome> {
     let mut c = Map::new();
     if let Some(v) = vendor {
         let kind = v.r#type.unwrap_or(if !v.url.is_empty() {
@@ -273,8 +273,8 @@ pub(crate) fn click(
         put(&mut c, "action", &v.action);
         return Ok(Value::Object(c));
     }
-    match tap.or_else(|| default_tap(default)) {
-        Some(Tap::Url(u)) => {
+    match tap {
+        Tap::Url(u) => {
             if !u.starts_with("https://") {
                 return Err(invalid(
                     "Huawei and Honor open only https URLs from a notification",
@@ -283,19 +283,19 @@ pub(crate) fn click(
             c.insert("type".into(), json!(2));
             c.insert("url".into(), json!(u));
         }
-        Some(Tap::Action(a)) if is_intent_uri(a) => {
+        Tap::Action(a) if is_intent_uri(a) => {
             c.insert("type".into(), json!(1));
             c.insert("intent".into(), json!(a));
         }
-        Some(Tap::Action(a)) => {
+        Tap::Action(a) => {
             c.insert("type".into(), json!(1));
             c.insert("action".into(), json!(a));
         }
-        Some(Tap::Activity(a)) => {
+        Tap::Activity(a) => {
             c.insert("type".into(), json!(1));
             c.insert("intent".into(), json!(activity_intent(a, "")));
         }
-        None => {
+        Tap::Launcher => {
             c.insert("type".into(), json!(3));
         }
     }
@@ -383,8 +383,10 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::{basic, rendered, secs};
     use crate::proto::v1::{
-        ApnsOverride, ApnsPushType, HuaweiOverride, MessageConfig, PushMessage, PushOptions,
+        ApnsOverride, ApnsPushType, ClickAction, HuaweiOverride, MessageConfig, PushMessage,
+        PushOptions, click_action,
     };
 
     fn none() -> Defaults<'static> {
@@ -394,25 +396,9 @@ mod tests {
         }
     }
 
-    fn rendered(message: PushMessage) -> Rendered {
-        Rendered {
-            id: "m".into(),
-            message,
-            accepted_ms: crate::tenant::now_ms(),
-        }
-    }
-
     fn body(message: PushMessage, defaults: &Defaults<'_>) -> Value {
         let r = build(&rendered(message), defaults).unwrap();
         serde_json::from_str(&r.body_for(&["t1", "t2"])).unwrap()
-    }
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -452,10 +438,7 @@ mod tests {
                 collapse_key: Some(-1),
                 urgency: AndroidPriority::High as i32,
                 category: "IM".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(3600)),
                 bi_tag: "bi".into(),
                 receipt_id: "r1".into(),
                 test_message: true,
@@ -515,10 +498,7 @@ mod tests {
                 collapse_key: Some(3),
                 urgency: AndroidPriority::Normal as i32,
                 category: "IM".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 90,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(90)),
                 bi_tag: "bi".into(),
                 test_message: true,
                 importance: NotificationImportance::Low as i32,
@@ -633,10 +613,7 @@ mod tests {
     fn message_ttl_is_what_is_left_of_it() {
         let message = PushMessage {
             options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: 600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(600)),
                 ..Default::default()
             }),
             ..basic()
@@ -675,10 +652,7 @@ mod tests {
         assert!(matches!(r(big), Err(Outcome::InvalidMessage { .. })));
         let long_ttl = PushMessage {
             huawei: Some(HuaweiOverride {
-                ttl: Some(prost_types::Duration {
-                    seconds: 16 * 86400,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(16 * 86400)),
                 ..Default::default()
             }),
             ..basic()

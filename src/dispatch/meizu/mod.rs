@@ -16,10 +16,8 @@ pub use reasons::{device_outcome, outcome};
 pub use sign::{sign, signed_form};
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint, transport_failure,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
+    endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{MeizuCredentials, Notifier, Vendor},
@@ -113,18 +111,11 @@ impl MeizuDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_id.is_empty() || credentials.app_secret.is_empty() {
-            return Err(DispatchError::Credentials(
-                "Meizu app id and app secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_id, &credentials.app_secret],
+            "Meizu app id and app secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         Ok(Self {
             url: endpoint(&notifier.send_base_url, DEFAULT_URL, PUSH_PATH),
             http,
@@ -162,31 +153,19 @@ impl Dispatcher for MeizuDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let message_json = match build(message, &self.default_click_action) {
-            Ok(m) => m,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        let (push_ids, mut slots) = split_empty(batch, "empty Meizu pushId");
-        if push_ids.is_empty() {
-            return settled(slots);
-        }
-        let form = self.form(&push_ids.join(","), &message_json);
-        let response = match self.http.post(&self.url).form(&form).send().await {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let status = response.status().as_u16();
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let outcomes = answers(status, &body, &push_ids);
-        let raw = VendorAnswer {
-            status,
-            body: body.into(),
-        };
-        fill(&mut slots, outcomes, &raw);
-        settled(slots)
+        let message_json = build(message, &self.default_click_action);
+        per_token(
+            batch,
+            &message_json,
+            "empty Meizu pushId",
+            |message_json, push_ids| async move {
+                let form = self.form(&push_ids.join(","), message_json);
+                let reply = exchange(self.http.post(&self.url).form(&form)).await?;
+                let outcomes = answers(reply.status, &reply.body, &push_ids);
+                Ok((outcomes, reply.answer()))
+            },
+        )
+        .await
     }
 }
 

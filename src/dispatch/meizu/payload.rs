@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{Tap, ceil_secs, chars, first, limit, object, put, tap},
+    fields::{ceil_secs, chars, first, limit, object, put},
+    tap::{Tap, tap},
 };
 
 /// Longest title, in characters.
@@ -60,8 +61,8 @@ pub fn build(message: &Rendered, default_click_action: &str) -> Result<String, O
         ),
         None => match tap(message, default_click_action) {
             Tap::Launcher => (0, String::new(), String::new(), String::new()),
-            Tap::Url(u) => (2, u, String::new(), String::new()),
-            Tap::Action(a) | Tap::Activity(a) => (1, String::new(), a, String::new()),
+            Tap::Url(u) => (2, u.to_owned(), String::new(), String::new()),
+            Tap::Action(a) | Tap::Activity(a) => (1, String::new(), a.to_owned(), String::new()),
         },
     };
     for (field, value) in [
@@ -213,17 +214,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::proto::v1::{
-        ClickAction, MeizuOverride, MessageConfig, PushMessage, PushOptions, click_action,
-    };
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
-    }
+    use crate::dispatch::testing::{basic, secs, with_ttl};
+    use crate::proto::v1::{ClickAction, MeizuOverride, MessageConfig, PushMessage, click_action};
 
     fn json_of(message: PushMessage, default_click: &str) -> Value {
         serde_json::from_str(&build(&Rendered::now("m", message), default_click).unwrap()).unwrap()
@@ -256,10 +248,7 @@ mod tests {
                 url: "https://x".into(),
                 parameters: HashMap::from([("k".to_string(), "meizu".to_string())]),
                 off_line: Some(true),
-                valid_time: Some(prost_types::Duration {
-                    seconds: 3601,
-                    nanos: 0,
-                }),
+                valid_time: Some(secs(3601)),
                 suspend: Some(true),
                 clear_notice_bar: Some(false),
                 fix_display: true,
@@ -321,16 +310,6 @@ mod tests {
 
     #[test]
     fn message_ttl_becomes_valid_hours_within_1_to_72() {
-        let with_ttl = |secs| PushMessage {
-            options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: secs,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            }),
-            ..basic()
-        };
         assert_eq!(
             json_of(with_ttl(60), "")["pushTimeInfo"]["validTime"],
             json!(1)
@@ -366,10 +345,7 @@ mod tests {
             ..basic()
         };
         assert!(invalid(r(meizu(MeizuOverride {
-            valid_time: Some(prost_types::Duration {
-                seconds: 73 * 3600,
-                nanos: 0
-            }),
+            valid_time: Some(secs(73 * 3600)),
             ..Default::default()
         }))));
         assert!(invalid(r(meizu(MeizuOverride {

@@ -5,13 +5,13 @@
 //! 24 hours, carried in the request body) and the community Go client DeJoker/oppo-push (`token.go`: the sign
 //! is the lowercase hex SHA-256 of app_key + timestamp + master_secret).
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    dispatch::{Cached, CredentialCache, GrantError, credential::token_answer},
+    dispatch::{GrantError, TokenEndpoint, Tokens, credential::token_answer},
     tenant::now_ms,
 };
 
@@ -92,44 +92,31 @@ pub fn parse(status: u16, body: &str, now_ms: i64) -> Result<(String, Duration),
 }
 
 /// One notifier's OPPO auth tokens.
-pub struct AuthTokens {
+pub type AuthTokens = Tokens<Auth>;
+
+/// How OPPO's auth endpoint is asked: a signed form with the app key.
+pub struct Auth {
     url: String,
     app_key: String,
     master_secret: String,
     http: reqwest::Client,
-    cache: CredentialCache<String, GrantError>,
 }
 
-impl AuthTokens {
-    /// Tokens for `app_key` fetched from `url` over `http`.
+impl Auth {
+    /// Asks `url` over `http` for tokens of `app_key`.
     pub fn new(url: String, app_key: String, master_secret: String, http: reqwest::Client) -> Self {
         Self {
             url,
             app_key,
             master_secret,
             http,
-            cache: CredentialCache::new(),
         }
     }
+}
 
-    /// Where tokens are fetched.
-    pub fn url(&self) -> &str {
+impl TokenEndpoint for Auth {
+    fn url(&self) -> &str {
         &self.url
-    }
-
-    /// A live token, fetched now if there is none or it is about to expire.
-    pub async fn current(&self) -> Result<Arc<Cached<String>>, GrantError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    /// Drops `used` after OPPO refused it.
-    pub fn refused(&self, used: &Cached<String>) {
-        self.cache.invalidate(used);
-    }
-
-    /// Fetches started so far.
-    pub fn fetches(&self) -> u64 {
-        self.cache.fetches()
     }
 
     async fn fetch(&self) -> Result<(String, Duration), GrantError> {

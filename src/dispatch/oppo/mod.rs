@@ -17,10 +17,8 @@ pub use payload::{Defaults, OppoRequest, build};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint, transport_failure,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, auth_endpoint,
+    batch::per_token, endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -147,34 +145,22 @@ impl OppoDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_key.is_empty() || credentials.master_secret.is_empty() {
-            return Err(DispatchError::Credentials(
-                "OPPO app key and master secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_key, &credentials.master_secret],
+            "OPPO app key and master secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         // OPPO's auth call lives on the send host unless the notifier points it elsewhere.
-        let send_base = if notifier.send_base_url.is_empty() {
-            DEFAULT_URL
-        } else {
-            notifier.send_base_url.as_str()
-        };
-        let auth_url = endpoint(&notifier.token_base_url, send_base, auth::AUTH_PATH);
+        let auth_url = auth_endpoint(notifier, DEFAULT_URL, auth::AUTH_PATH);
         Ok(Self {
             unicast_url: endpoint(&notifier.send_base_url, DEFAULT_URL, UNICAST_PATH),
             batch_url: endpoint(&notifier.send_base_url, DEFAULT_URL, UNICAST_BATCH_PATH),
-            tokens: AuthTokens::new(
+            tokens: AuthTokens::new(auth::Auth::new(
                 auth_url,
                 credentials.app_key,
                 credentials.master_secret,
                 http.clone(),
-            ),
+            )),
             http,
             default_channel_id: notifier.default_channel_id.clone(),
             default_click_action: notifier.default_click_action.clone(),
@@ -209,54 +195,40 @@ impl Dispatcher for OppoDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        let (tokens, mut slots) = split_empty(batch, "empty OPPO registration id");
-        if tokens.is_empty() {
-            return settled(slots);
-        }
-        let token = match self.tokens.current().await {
-            Ok(t) => t,
-            Err(e) => return vec![Answered::unanswered(e.outcome()); batch.len()],
-        };
-        let single = tokens.len() == 1;
-        let form = if single {
-            vec![
-                ("auth_token", token.value.clone()),
-                ("message", request.message_for(tokens[0]).to_string()),
-            ]
-        } else {
-            vec![
-                ("auth_token", token.value.clone()),
-                ("messages", request.messages_for(&tokens)),
-            ]
-        };
-        let url = if single {
-            &self.unicast_url
-        } else {
-            &self.batch_url
-        };
-        let response = match self.http.post(url).form(&form).send().await {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let status = response.status().as_u16();
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let (outcomes, token_refused) = answers(status, &body, &tokens, !single);
-        if token_refused {
-            self.tokens.refused(&token);
-        }
-        let raw = VendorAnswer {
-            status,
-            body: body.into(),
-        };
-        fill(&mut slots, outcomes, &raw);
-        settled(slots)
+        let request = build(message, &self.defaults());
+        per_token(
+            batch,
+            &request,
+            "empty OPPO registration id",
+            |request, tokens| async move {
+                let token = self.tokens.current().await?;
+                let single = tokens.len() == 1;
+                let form = if single {
+                    vec![
+                        ("auth_token", token.value.clone()),
+                        ("message", request.message_for(tokens[0]).to_string()),
+                    ]
+                } else {
+                    vec![
+                        ("auth_token", token.value.clone()),
+                        ("messages", request.messages_for(&tokens)),
+                    ]
+                };
+                let url = if single {
+                    &self.unicast_url
+                } else {
+                    &self.batch_url
+                };
+                let reply = exchange(self.http.post(url).form(&form)).await?;
+                let (outcomes, token_refused) =
+                    answers(reply.status, &reply.body, &tokens, !single);
+                if token_refused {
+                    self.tokens.refused(&token);
+                }
+                Ok((outcomes, reply.answer()))
+            },
+        )
+        .await
     }
 }
 

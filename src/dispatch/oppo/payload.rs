@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{Tap, ceil_secs, chars, first, limit, object, put, tap},
+    fields::{ceil_secs, chars, first, limit, object, put},
+    tap::{Tap, tap},
 };
 
 /// Longest title, in characters (the message contract's OPPO limit).
@@ -102,11 +103,11 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<OppoRequest,
         ),
         None => match tap(message, defaults.click_action) {
             Tap::Launcher => (0, String::new(), String::new()),
-            Tap::Url(u) => (2, String::new(), u),
+            Tap::Url(u) => (2, String::new(), u.to_owned()),
             // An intent URI opens through type 5 (intent scheme URL); a bare action through type 1.
-            Tap::Action(a) if a.starts_with("intent:") => (5, String::new(), a),
-            Tap::Action(a) => (1, a, String::new()),
-            Tap::Activity(a) => (4, a, String::new()),
+            Tap::Action(a) if a.starts_with("intent:") => (5, String::new(), a.to_owned()),
+            Tap::Action(a) => (1, a.to_owned(), String::new()),
+            Tap::Activity(a) => (4, a.to_owned(), String::new()),
         },
     };
     limit(
@@ -194,29 +195,16 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::proto::v1::{
-        ClickAction, MessageConfig, OppoOverride, PushMessage, PushOptions, click_action,
-    };
+    use crate::dispatch::testing::{basic, rendered, secs, with_ttl};
+    use crate::proto::v1::{ClickAction, MessageConfig, OppoOverride, PushMessage, click_action};
 
     const NONE: Defaults<'static> = Defaults {
         channel_id: "",
         click_action: "",
     };
 
-    fn rendered(message: PushMessage) -> Rendered {
-        Rendered::now("m", message)
-    }
-
     fn notification(message: PushMessage, defaults: &Defaults<'_>) -> Value {
         Value::Object(build(&rendered(message), defaults).unwrap().notification)
-    }
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -256,17 +244,11 @@ mod tests {
                 click_action_activity: "com.x.Main".into(),
                 action_parameters: HashMap::from([("k".to_string(), "oppo".to_string())]),
                 off_line: Some(true),
-                off_line_ttl: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
+                off_line_ttl: Some(secs(3600)),
                 time_zone: "GMT+08:00".into(),
                 callback_url: "https://cb".into(),
                 callback_param: "p".into(),
-                show_ttl: Some(prost_types::Duration {
-                    seconds: 60,
-                    nanos: 0,
-                }),
+                show_ttl: Some(secs(60)),
                 notify_id: Some(7),
                 raw_json: r#"{"private_msg_template_id":"tpl"}"#.into(),
                 ..Default::default()
@@ -345,16 +327,6 @@ mod tests {
 
     #[test]
     fn the_message_ttl_is_sent_as_what_is_left_capped_at_ten_days() {
-        let with_ttl = |secs| PushMessage {
-            options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: secs,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            }),
-            ..basic()
-        };
         let left = notification(with_ttl(600), &NONE)["off_line_ttl"]
             .as_u64()
             .unwrap();
@@ -398,10 +370,7 @@ mod tests {
             ..basic()
         };
         assert!(invalid(r(oppo(OppoOverride {
-            off_line_ttl: Some(prost_types::Duration {
-                seconds: 11 * 24 * 3600,
-                nanos: 0
-            }),
+            off_line_ttl: Some(secs(11 * 24 * 3600)),
             ..Default::default()
         }))));
         assert!(invalid(r(oppo(OppoOverride {

@@ -5,14 +5,14 @@
 //! may hold several, the auth call is limited to 10 per second) and VENDORS.md (sign = lowercase hex MD5 of
 //! appId + appKey + timestamp + appSecret).
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    dispatch::{Cached, CredentialCache, GrantError, credential::token_answer},
+    dispatch::{GrantError, TokenEndpoint, Tokens, credential::token_answer},
     tenant::now_ms,
 };
 
@@ -78,17 +78,19 @@ pub fn parse(status: u16, body: &str) -> Result<(String, Duration), GrantError> 
 }
 
 /// One notifier's vivo auth tokens.
-pub struct AuthTokens {
+pub type AuthTokens = Tokens<Auth>;
+
+/// How vivo's auth endpoint is asked: a signed JSON body with the app's id and key.
+pub struct Auth {
     url: String,
     app_id: String,
     app_key: String,
     app_secret: String,
     http: reqwest::Client,
-    cache: CredentialCache<String, GrantError>,
 }
 
-impl AuthTokens {
-    /// Tokens for the app fetched from `url` over `http`.
+impl Auth {
+    /// Asks `url` over `http` for tokens of the app.
     pub fn new(
         url: String,
         app_id: String,
@@ -102,28 +104,13 @@ impl AuthTokens {
             app_key,
             app_secret,
             http,
-            cache: CredentialCache::new(),
         }
     }
+}
 
-    /// Where tokens are fetched.
-    pub fn url(&self) -> &str {
+impl TokenEndpoint for Auth {
+    fn url(&self) -> &str {
         &self.url
-    }
-
-    /// A live token, fetched now if there is none or it is about to expire.
-    pub async fn current(&self) -> Result<Arc<Cached<String>>, GrantError> {
-        self.cache.get(|| self.fetch()).await
-    }
-
-    /// Drops `used` after vivo refused it.
-    pub fn refused(&self, used: &Cached<String>) {
-        self.cache.invalidate(used);
-    }
-
-    /// Fetches started so far.
-    pub fn fetches(&self) -> u64 {
-        self.cache.fetches()
     }
 
     async fn fetch(&self) -> Result<(String, Duration), GrantError> {

@@ -18,8 +18,8 @@ pub use payload::{VivoRequest, build, request_id};
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer, client, endpoint, transport_failure,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, auth_endpoint,
+    batch::one_by_one, endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, VivoCredentials},
@@ -99,37 +99,26 @@ impl VivoDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_id.is_empty()
-            || credentials.app_key.is_empty()
-            || credentials.app_secret.is_empty()
-        {
-            return Err(DispatchError::Credentials(
-                "vivo app id, app key and app secret are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[
+                &credentials.app_id,
+                &credentials.app_key,
+                &credentials.app_secret,
+            ],
+            "vivo app id, app key and app secret",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         // vivo's auth call lives on the send host unless the notifier points it elsewhere.
-        let send_base = if notifier.send_base_url.is_empty() {
-            DEFAULT_URL
-        } else {
-            notifier.send_base_url.as_str()
-        };
-        let auth_url = endpoint(&notifier.token_base_url, send_base, auth::AUTH_PATH);
+        let auth_url = auth_endpoint(notifier, DEFAULT_URL, auth::AUTH_PATH);
         Ok(Self {
             send_url: endpoint(&notifier.send_base_url, DEFAULT_URL, SEND_PATH),
-            tokens: AuthTokens::new(
+            tokens: AuthTokens::new(auth::Auth::new(
                 auth_url,
                 credentials.app_id.clone(),
                 credentials.app_key,
                 credentials.app_secret,
                 http.clone(),
-            ),
+            )),
             app_id: credentials.app_id,
             http,
             default_click_action: notifier.default_click_action.clone(),
@@ -141,48 +130,35 @@ impl VivoDispatcher {
         self.tokens.fetches()
     }
 
-    async fn send_one(&self, binding: &BindingRecord, request: &VivoRequest) -> Answered {
+    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    async fn send_one(
+        &self,
+        binding: &BindingRecord,
+        request: &VivoRequest,
+    ) -> Result<Answered, Outcome> {
         if binding.device_token.is_empty() {
-            return Answered::unanswered(Outcome::InvalidToken {
+            return Err(Outcome::InvalidToken {
                 reason: "empty vivo regId".into(),
             });
         }
-        let token = match self.tokens.current().await {
-            Ok(t) => t,
-            Err(e) => return Answered::unanswered(e.outcome()),
-        };
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header("authToken", token.value.as_str())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(
-                request
-                    .body_for(&self.app_id, &binding.device_token)
-                    .to_string(),
-            )
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return transport_failure(&e),
-        };
-        let status = response.status().as_u16();
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) => return transport_failure(&e),
-        };
-        let (outcome, token_refused) = answer(status, &body);
+        let token = self.tokens.current().await?;
+        let reply = exchange(
+            self.http
+                .post(&self.send_url)
+                .header("authToken", token.value.as_str())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(
+                    request
+                        .body_for(&self.app_id, &binding.device_token)
+                        .to_string(),
+                ),
+        )
+        .await?;
+        let (outcome, token_refused) = answer(reply.status, &reply.body);
         if token_refused {
             self.tokens.refused(&token);
         }
-        Answered {
-            outcome,
-            answer: VendorAnswer {
-                status,
-                body: body.into(),
-            },
-        }
+        Ok(reply.answered(outcome))
     }
 }
 
@@ -201,15 +177,11 @@ impl Dispatcher for VivoDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.default_click_action) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        let mut answers = Vec::with_capacity(batch.len());
-        for binding in batch {
-            answers.push(self.send_one(binding, &request).await);
-        }
-        answers
+        let request = build(message, &self.default_click_action);
+        one_by_one(batch, &request, |request, binding| {
+            self.send_one(binding, request)
+        })
+        .await
     }
 }
 

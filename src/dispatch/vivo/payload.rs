@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use crate::dispatch::{
     Outcome, Rendered,
-    fields::{Tap, ceil_secs, first, limit, object, put, tap, width},
+    fields::{ceil_secs, first, limit, object, put, width},
+    tap::{Tap, tap},
 };
 
 /// Longest title (a Chinese character counting 2).
@@ -97,8 +98,8 @@ pub fn build(message: &Rendered, default_click_action: &str) -> Result<VivoReque
         Some(kind) => (kind, o.skip_content.clone()),
         None => match tap(message, default_click_action) {
             Tap::Launcher => (1, String::new()),
-            Tap::Url(u) => (2, u),
-            Tap::Action(a) if a.starts_with("intent:") => (4, a),
+            Tap::Url(u) => (2, u.to_owned()),
+            Tap::Action(a) if a.starts_with("intent:") => (4, a.to_owned()),
             Tap::Action(a) => (4, format!("intent:#Intent;action={a};end")),
             Tap::Activity(a) => (4, format!("intent:#Intent;component={a};end")),
         },
@@ -180,17 +181,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::proto::v1::{
-        ClickAction, MessageConfig, PushMessage, PushOptions, VivoOverride, click_action,
-    };
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
-    }
+    use crate::dispatch::testing::{basic, secs, with_ttl};
+    use crate::proto::v1::{ClickAction, MessageConfig, PushMessage, VivoOverride, click_action};
 
     fn body(message: PushMessage, default_click: &str) -> Value {
         build(&Rendered::now("m1", message), default_click)
@@ -220,10 +212,7 @@ mod tests {
                 title: "T".into(),
                 content: "C".into(),
                 notify_type: Some(2),
-                ttl: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(3600)),
                 skip_type: Some(2),
                 skip_content: "https://x".into(),
                 network_type: Some(1),
@@ -300,16 +289,6 @@ mod tests {
 
     #[test]
     fn message_ttl_is_kept_within_vivo_bounds() {
-        let with_ttl = |secs| PushMessage {
-            options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: secs,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            }),
-            ..basic()
-        };
         let left = body(with_ttl(3600), "")["timeToLive"].as_u64().unwrap();
         assert!((3599..=3600).contains(&left));
         assert_eq!(body(with_ttl(60), "")["timeToLive"], json!(900));
@@ -349,10 +328,7 @@ mod tests {
             ..basic()
         };
         assert!(invalid(r(vivo(VivoOverride {
-            ttl: Some(prost_types::Duration {
-                seconds: 8 * 24 * 3600,
-                nanos: 0
-            }),
+            ttl: Some(secs(8 * 24 * 3600)),
             ..Default::default()
         }))));
         assert!(invalid(r(vivo(VivoOverride {

@@ -17,10 +17,8 @@ pub use payload::{
 pub use reasons::outcome;
 
 use super::{
-    Answered, ClientOptions, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
-    VendorAnswer,
-    batch::{fill, settled, split_empty},
-    client, endpoint, retry_after, transport_failure,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
+    endpoint, exchange::exchange, notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, XiaomiCredentials, XiaomiRegion},
@@ -93,18 +91,11 @@ impl XiaomiDispatcher {
         config: &DispatchConfig,
         global_ca_pem: &str,
     ) -> Result<Self, DispatchError> {
-        if credentials.app_secret.is_empty() || credentials.package_name.is_empty() {
-            return Err(DispatchError::Credentials(
-                "Xiaomi app secret and package name are required".into(),
-            ));
-        }
-        let http = client(ClientOptions {
-            extra_ca_pems: &[global_ca_pem, &notifier.extra_ca_certificates_pem],
-            identity: None,
-            http2_only: false,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        })?;
+        DispatchError::require(
+            &[&credentials.app_secret, &credentials.package_name],
+            "Xiaomi app secret and package name",
+        )?;
+        let http = notifier_client(notifier, config, global_ca_pem)?;
         let host = match credentials.region() {
             XiaomiRegion::Global => GLOBAL_URL,
             XiaomiRegion::China | XiaomiRegion::Unspecified => CHINA_URL,
@@ -148,43 +139,26 @@ impl Dispatcher for XiaomiDispatcher {
     }
 
     async fn send(&self, batch: &[&BindingRecord], message: &Rendered) -> Vec<Answered> {
-        let request = match build(message, &self.defaults()) {
-            Ok(r) => r,
-            Err(refusal) => return vec![Answered::unanswered(refusal); batch.len()],
-        };
-        let (regids, mut answers) = split_empty(batch, "empty Xiaomi registration id");
-        if regids.is_empty() {
-            return settled(answers);
-        }
-        let response = match self
-            .http
-            .post(&self.send_url)
-            .header(AUTHORIZATION, &self.authorization)
-            // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
-            .form(&request.form_for(&regids))
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) => return vec![transport_failure(&e); batch.len()],
-        };
-        let answer: Answer = serde_json::from_str(&body).unwrap_or_default();
-        let per_regid = resolve(status, &answer, &regids, wait);
-        fill(
-            &mut answers,
-            per_regid,
-            &VendorAnswer {
-                status,
-                body: body.into(),
+        let request = build(message, &self.defaults());
+        per_token(
+            batch,
+            &request,
+            "empty Xiaomi registration id",
+            |request, regids| async move {
+                let reply = exchange(
+                    self.http
+                        .post(&self.send_url)
+                        .header(AUTHORIZATION, &self.authorization)
+                        // reqwest's form() sets application/x-www-form-urlencoded and encodes UTF-8, as Xiaomi asks.
+                        .form(&request.form_for(&regids)),
+                )
+                .await?;
+                let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
+                let per_regid = resolve(reply.status, &answer, &regids, reply.wait);
+                Ok((per_regid, reply.answer()))
             },
-        );
-        settled(answers)
+        )
+        .await
     }
 }
 

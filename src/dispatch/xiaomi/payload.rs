@@ -14,8 +14,8 @@ use std::time::Duration;
 use crate::{
     dispatch::{
         Outcome, Rendered,
-        fields::{chars, ext_json, first, invalid, is_intent_uri, ttl},
-        huawei::payload::{Tap, activity_intent, config_click, default_tap},
+        fields::{chars, ext_json, first, invalid, ttl},
+        tap::{Tap, activity_intent, is_intent_uri, tap},
     },
     proto::v1::XiaomiNotifyEffect,
 };
@@ -144,7 +144,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<XiaomiReques
     if let Some(v) = o.notify_foreground {
         x("notify_foreground", if v { "1" } else { "0" }.to_owned());
     }
-    let (effect, intent_uri, web_uri) = click(&o, m, defaults)?;
+    let (effect, intent_uri, web_uri) = click(&o, message, defaults)?;
     x("notify_effect", effect);
     x("intent_uri", intent_uri);
     x("web_uri", web_uri);
@@ -188,7 +188,7 @@ pub fn build(message: &Rendered, defaults: &Defaults<'_>) -> Result<XiaomiReques
 /// else the notifier default; nothing when none is set (Xiaomi opens the launcher).
 fn click(
     o: &crate::proto::v1::XiaomiOverride,
-    m: &crate::proto::v1::PushMessage,
+    message: &Rendered,
     defaults: &Defaults<'_>,
 ) -> Result<(String, String, String), Outcome> {
     let s = |v: &str| v.to_owned();
@@ -208,22 +208,20 @@ fn click(
         }
         XiaomiNotifyEffect::Unspecified => {}
     }
-    let tap = config_click(m.config.as_ref().and_then(|c| c.click_action.as_ref()))
-        .or_else(|| default_tap(defaults.click_action));
-    Ok(match tap {
-        Some(Tap::Url(u)) => (s("3"), String::new(), u.to_owned()),
-        Some(Tap::Action(a)) if is_intent_uri(a) => (s("2"), a.to_owned(), String::new()),
-        Some(Tap::Action(a)) => (
+    Ok(match tap(message, defaults.click_action) {
+        Tap::Url(u) => (s("3"), String::new(), u.to_owned()),
+        Tap::Action(a) if is_intent_uri(a) => (s("2"), a.to_owned(), String::new()),
+        Tap::Action(a) => (
             s("2"),
             format!("intent:#Intent;action={a};end"),
             String::new(),
         ),
-        Some(Tap::Activity(a)) => (
+        Tap::Activity(a) => (
             s("2"),
             activity_intent(a, defaults.package_name),
             String::new(),
         ),
-        None => (String::new(), String::new(), String::new()),
+        Tap::Launcher => (String::new(), String::new(), String::new()),
     })
 }
 
@@ -232,6 +230,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::dispatch::testing::{basic, rendered, secs};
     use crate::proto::v1::{
         ClickAction, MessageConfig, PushMessage, PushOptions, XiaomiOverride, click_action,
     };
@@ -241,14 +240,6 @@ mod tests {
             package_name: "com.x",
             channel_id: "",
             click_action: "",
-        }
-    }
-
-    fn rendered(message: PushMessage) -> Rendered {
-        Rendered {
-            id: "m".into(),
-            message,
-            accepted_ms: crate::tenant::now_ms(),
         }
     }
 
@@ -262,14 +253,6 @@ mod tests {
         list.iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
-    }
-
-    fn basic() -> PushMessage {
-        PushMessage {
-            title: "Hi".into(),
-            content: "Body".into(),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -309,10 +292,7 @@ mod tests {
                 pass_through: true,
                 payload: "p".into(),
                 notify_type: Some(3),
-                ttl: Some(prost_types::Duration {
-                    seconds: 60,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(60)),
                 send_time: Some(prost_types::Timestamp {
                     seconds: 1_700_000_000,
                     nanos: 0,
@@ -434,10 +414,7 @@ mod tests {
     fn message_ttl_is_sent_in_milliseconds_of_what_is_left() {
         let message = PushMessage {
             options: Some(PushOptions {
-                ttl: Some(prost_types::Duration {
-                    seconds: 600,
-                    nanos: 0,
-                }),
+                ttl: Some(secs(600)),
                 ..Default::default()
             }),
             ..basic()
