@@ -134,6 +134,25 @@ impl Lane {
             }
             reauthorised |= auth_refused;
             pending = again;
+            // A retry that could only happen after the push's time to live is not made: the push expired.
+            if !pending.is_empty()
+                && let Some(ttl) = message.ttl(None)
+                && message.remaining(ttl) <= wait
+            {
+                for &index in &pending {
+                    if let Some(report) = reports[index].as_mut() {
+                        let last = report.outcome.kind();
+                        report.outcome = Outcome::Expired {
+                            reason: format!(
+                                "the time to live ({}s) ends before the next attempt could be made; last answer: {}",
+                                ttl.as_secs(),
+                                last
+                            ),
+                        };
+                    }
+                }
+                pending.clear();
+            }
             if !pending.is_empty() {
                 tokio::time::sleep(wait).await;
                 attempt += 1;
@@ -371,6 +390,39 @@ mod tests {
             (reports[0].outcome.clone(), reports[0].attempts),
             (delivered(), 2)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_past_the_time_to_live_is_not_made() {
+        let d = Scripted::new(1, |_, _| Outcome::RateLimited {
+            reason: "busy".into(),
+            retry_after: Some(Duration::from_secs(2)),
+        });
+        let short = Rendered::now(
+            "m",
+            PushMessage {
+                options: Some(crate::proto::v1::PushOptions {
+                    ttl: Some(prost_types::Duration {
+                        seconds: 1,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        let reports = lane(d.clone(), &config())
+            .dispatch(&bindings(1), &short)
+            .await;
+        assert_eq!(reports[0].outcome.kind(), "expired");
+        assert_eq!(reports[0].attempts, 1);
+        assert_eq!(d.calls.load(Ordering::SeqCst), 1);
+        // Without a TTL the same answers are retried.
+        let reports = lane(d.clone(), &config())
+            .dispatch(&bindings(1), &message())
+            .await;
+        assert_eq!(reports[0].outcome.kind(), "rate_limited");
+        assert_eq!(reports[0].attempts, 3);
     }
 
     #[tokio::test(start_paused = true)]

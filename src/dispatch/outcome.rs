@@ -49,6 +49,11 @@ pub enum Outcome {
         /// What failed.
         reason: String,
     },
+    /// The push's time to live ran out before it could be delivered (a retry would come too late).
+    Expired {
+        /// Why.
+        reason: String,
+    },
     /// The vendor refused the message itself; sending it again would not help.
     Rejected {
         /// The vendor's reason.
@@ -105,6 +110,7 @@ impl Outcome {
             Outcome::QuotaExceeded { .. } => "quota_exceeded",
             Outcome::Retryable { .. } => "retryable",
             Outcome::TokenUnavailable { .. } => "token_unavailable",
+            Outcome::Expired { .. } => "expired",
             Outcome::Rejected { .. } => "rejected",
             Outcome::InvalidMessage { .. } => "invalid_message",
             Outcome::InvalidVoip { .. } => "invalid_voip",

@@ -125,6 +125,7 @@ pub fn classify(outcome: &Outcome) -> (DeliveryStatus, Option<Failure>) {
         Outcome::QuotaExceeded { .. } => (Fail, Some(Failure::NotifierOutOfLimit)),
         Outcome::InvalidMessage { .. } => (Fail, Some(Failure::InvalidMessage)),
         Outcome::InvalidVoip { .. } => (Fail, Some(Failure::InvalidVoip)),
+        Outcome::Expired { .. } => (Fail, Some(Failure::ExpireMessage)),
         // Server-side trouble that outlasted the retries: an error, not the device's fault.
         Outcome::TokenUnavailable { .. } => (Error, Some(Failure::GetPushTokenFail)),
         Outcome::RateLimited { .. } | Outcome::Retryable { .. } => {
@@ -143,6 +144,7 @@ pub fn outcome_text(outcome: &Outcome) -> &str {
         | Outcome::QuotaExceeded { reason, .. }
         | Outcome::Retryable { reason, .. }
         | Outcome::TokenUnavailable { reason }
+        | Outcome::Expired { reason }
         | Outcome::Rejected { reason }
         | Outcome::InvalidMessage { reason }
         | Outcome::InvalidVoip { reason } => reason,
@@ -220,6 +222,11 @@ mod tests {
                 Outcome::TokenUnavailable { reason: "x".into() },
                 DeliveryStatus::Error,
                 Some(Failure::GetPushTokenFail),
+            ),
+            (
+                Outcome::Expired { reason: "x".into() },
+                DeliveryStatus::Fail,
+                Some(Failure::ExpireMessage),
             ),
             (
                 Outcome::Rejected { reason: "x".into() },

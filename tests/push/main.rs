@@ -4,8 +4,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod render;
 mod rules;
 mod sends;
 mod strategies;
 mod support;
+mod timing;
 mod vendors;
