@@ -365,69 +365,116 @@ impl Pusher {
     /// from its vendor to the own channel reports the channel's outcome once). Outcomes are written to
     /// `progress` as they become known.
     pub async fn execute(&self, planned: Planned, progress: &Progress) -> Vec<DeviceOutcome> {
-        let Planned {
-            push,
-            rendered,
-            slots,
-        } = planned;
-        let mut outcomes: Vec<Option<DeviceOutcome>> = Vec::with_capacity(slots.len());
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut to_channel = Vec::new();
-        for (i, slot) in slots.iter().enumerate() {
-            if let Some(decided) = &slot.decided {
-                progress.set(i, decided.clone());
+        self.execute_many(vec![planned], progress)
+            .await
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Plans and executes the pushes of many users of one app together (a task's page): the devices of all of them
+    /// that share a notifier and a rendered message go to the vendor in the fewest batches. One list of
+    /// outcomes per push, in order.
+    pub async fn push_many(
+        &self,
+        pushes: Vec<UserPush>,
+    ) -> Result<Vec<Vec<DeviceOutcome>>, PushError> {
+        let mut planned = Vec::with_capacity(pushes.len());
+        for push in pushes {
+            planned.push(self.plan(push).await?);
+        }
+        let slots: usize = planned.iter().map(Planned::len).sum();
+        Ok(self.execute_many(planned, &Progress::new(slots)).await)
+    }
+
+    /// [`execute`](Self::execute) for many planned pushes; `progress` is indexed over their slots in order.
+    async fn execute_many(
+        &self,
+        planned: Vec<Planned>,
+        progress: &Progress,
+    ) -> Vec<Vec<DeviceOutcome>> {
+        // Every slot of every push, flattened: (push, slot) by one index.
+        let mut at: Vec<(usize, usize)> = Vec::new();
+        let mut outcomes: Vec<Option<DeviceOutcome>> = Vec::new();
+        // The distinct messages the vendors get, and which push renders to which.
+        let mut messages: Vec<Rendered> = Vec::new();
+        let mut message_of = Vec::with_capacity(planned.len());
+        let mut handoffs = Vec::with_capacity(planned.len());
+        for (p, plan) in planned.iter().enumerate() {
+            let push = &plan.push;
+            let found = messages.iter().position(|m| {
+                m.id == push.message_id
+                    && m.message == plan.rendered
+                    && m.accepted_ms == push.accepted_ms
+            });
+            message_of.push(found.unwrap_or_else(|| {
+                messages.push(Rendered {
+                    id: push.message_id.clone(),
+                    message: plan.rendered.clone(),
+                    accepted_ms: push.accepted_ms,
+                });
+                messages.len() - 1
+            }));
+            handoffs.push(ChannelPush {
+                message_id: push.message_id.clone(),
+                message: render::for_channel(&plan.rendered),
+                send_time_ms: push.accepted_ms,
+                expire_ms: push
+                    .message
+                    .options
+                    .as_ref()
+                    .and_then(|o| o.ttl)
+                    .and_then(|t| Duration::try_from(t).ok())
+                    .map(|t| {
+                        push.accepted_ms + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)
+                    }),
+                task_id: push.task_id.clone(),
+            });
+            for (s, slot) in plan.slots.iter().enumerate() {
+                if let Some(decided) = &slot.decided {
+                    progress.set(at.len(), decided.clone());
+                }
+                at.push((p, s));
+                outcomes.push(slot.decided.clone());
             }
-            outcomes.push(slot.decided.clone());
-            if let (None, Some(target)) = (&slot.decided, &slot.target) {
+        }
+        let slot = |i: usize| &planned[at[i].0].slots[at[i].1];
+
+        let mut groups: BTreeMap<(String, usize), Vec<usize>> = BTreeMap::new();
+        let mut to_channel = Vec::new();
+        for i in 0..at.len() {
+            if let (None, Some(target)) = (&slot(i).decided, &slot(i).target) {
                 match (&target.plan, &target.binding) {
-                    (Plan::Vendor { .. }, Some(b)) => {
-                        groups.entry(b.notifier_name.clone()).or_default().push(i)
-                    }
+                    (Plan::Vendor { .. }, Some(b)) => groups
+                        .entry((b.notifier_name.clone(), message_of[at[i].0]))
+                        .or_default()
+                        .push(i),
                     _ => to_channel.push(i),
                 }
             }
         }
-        let handoff = ChannelPush {
-            message_id: push.message_id.clone(),
-            message: render::for_channel(&rendered),
-            send_time_ms: push.accepted_ms,
-            expire_ms: push
-                .message
-                .options
-                .as_ref()
-                .and_then(|o| o.ttl)
-                .and_then(|t| Duration::try_from(t).ok())
-                .map(|t| push.accepted_ms + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)),
-            task_id: push.task_id.clone(),
-        };
-        let for_vendors = Rendered {
-            id: push.message_id.clone(),
-            message: rendered,
-            accepted_ms: push.accepted_ms,
-        };
 
         let channel_work = join_all(to_channel.iter().map(|&i| {
-            let device = slots[i]
+            let p = at[i].0;
+            let device = slot(i)
                 .target
                 .as_ref()
                 .map_or(String::new(), |t| t.device_id.clone());
-            let (push, handoff) = (&push, &handoff);
+            let (push, handoff) = (&planned[p].push, &handoffs[p]);
             async move {
                 let outcome = self.to_channel(push, &device, handoff).await;
                 progress.set(i, outcome.clone());
                 (i, outcome)
             }
         }));
-        let vendor_work = join_all(groups.into_iter().map(|(notifier, indexes)| {
+        let app = planned.first().map_or("", |p| p.push.app.as_str());
+        let vendor_work = join_all(groups.into_iter().map(|((notifier, m), indexes)| {
             let bindings: Vec<BindingRecord> = indexes
                 .iter()
-                .filter_map(|&i| slots[i].target.as_ref()?.binding.clone())
+                .filter_map(|&i| slot(i).target.as_ref()?.binding.clone())
                 .collect();
-            let (push, for_vendors) = (&push, &for_vendors);
+            let message = &messages[m];
             async move {
-                let results = self
-                    .through_vendor(push, &notifier, bindings, for_vendors)
-                    .await;
+                let results = self.through_vendor(app, &notifier, bindings, message).await;
                 for (&i, outcome) in indexes.iter().zip(&results) {
                     progress.set(i, outcome.clone());
                 }
@@ -443,35 +490,43 @@ impl Pusher {
         }
 
         // Fallback: a device whose every vendor delivery failed gets the push over the own channel, once.
-        let mut by_device: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, slot) in slots.iter().enumerate() {
-            if let Some(t) = &slot.target
+        let mut by_device: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+        for (i, &(p, s)) in at.iter().enumerate() {
+            if let Some(t) = &planned[p].slots[s].target
                 && t.plan == (Plan::Vendor { fallback: true })
             {
-                by_device.entry(t.device_id.as_str()).or_default().push(i);
+                by_device
+                    .entry((p, t.device_id.as_str()))
+                    .or_default()
+                    .push(i);
             }
         }
-        let mut merged = vec![false; slots.len()];
-        for (device, indexes) in by_device {
+        let mut merged = vec![false; at.len()];
+        for ((p, device), indexes) in by_device {
             let all_failed = indexes
                 .iter()
                 .all(|&i| outcomes[i].as_ref().is_some_and(|o| !o.succeeded()));
             if !all_failed {
                 continue;
             }
-            let outcome = self.to_channel(&push, device, &handoff).await;
+            let outcome = self
+                .to_channel(&planned[p].push, device, &handoffs[p])
+                .await;
             progress.set(indexes[0], outcome.clone());
             outcomes[indexes[0]] = Some(outcome);
             for &i in &indexes[1..] {
                 merged[i] = true;
             }
         }
-        outcomes
-            .into_iter()
-            .zip(merged)
-            .filter(|(_, merged)| !merged)
-            .filter_map(|(o, _)| o)
-            .collect()
+        let mut out: Vec<Vec<DeviceOutcome>> = vec![Vec::new(); planned.len()];
+        for (i, outcome) in outcomes.into_iter().enumerate() {
+            if !merged[i]
+                && let Some(o) = outcome
+            {
+                out[at[i].0].push(o);
+            }
+        }
+        out
     }
 
     async fn to_channel(
@@ -510,7 +565,7 @@ impl Pusher {
     /// Pushes `bindings` (all of `notifier`) through its lane and reports each.
     async fn through_vendor(
         &self,
-        push: &UserPush,
+        app: &str,
         notifier: &str,
         bindings: Vec<BindingRecord>,
         message: &Rendered,
@@ -525,7 +580,7 @@ impl Pusher {
                 })
                 .collect::<Vec<_>>()
         };
-        let lane = match self.inner.dispatch.lane(&push.app, notifier).await {
+        let lane = match self.inner.dispatch.lane(app, notifier).await {
             Ok(Some(lane)) => lane,
             Ok(None) => return every(Failure::NoNotifierExist, DeliveryStatus::Fail, ""),
             Err(e @ (DispatchError::Credentials(_) | DispatchError::Tls(_))) => {
@@ -536,7 +591,7 @@ impl Pusher {
                 );
             }
             Err(e) => {
-                tracing::error!(app = %push.app, notifier, error = %e, "notifier lane unavailable");
+                tracing::error!(app, notifier, error = %e, "notifier lane unavailable");
                 return every(
                     Failure::PushYetButFail,
                     DeliveryStatus::Error,
@@ -578,14 +633,14 @@ impl Pusher {
                     outcome.vendor_message_id = message_id.clone();
                 }
                 Outcome::InvalidToken { .. } => {
-                    outcome.binding_removed = self.unbind(push, binding).await;
+                    outcome.binding_removed = self.unbind(app, binding).await;
                 }
                 Outcome::AuthFailed {
                     reason,
                     at_token_endpoint: false,
                 } if !banned => {
                     banned = true;
-                    self.ban(push, public, reason).await;
+                    self.ban(app, public, reason).await;
                 }
                 _ => {}
             }
@@ -596,13 +651,13 @@ impl Pusher {
 
     /// Removes a binding whose token the vendor called invalid, unless it was re-bound with another token
     /// since; answers whether it was removed.
-    async fn unbind(&self, push: &UserPush, binding: &BindingRecord) -> bool {
+    async fn unbind(&self, app: &str, binding: &BindingRecord) -> bool {
         let store = &self.inner.store;
         let current = store
             .bindings
             .user_bindings(
-                &push.app,
-                &push.user,
+                app,
+                &binding.user,
                 None,
                 self.inner.max_bindings_per_user.max(1) + 1,
             )
@@ -620,8 +675,8 @@ impl Pusher {
         match store
             .bindings
             .unbind(
-                &push.app,
-                &push.user,
+                app,
+                &binding.user,
                 &binding.device_id,
                 Some(&binding.notifier_name),
             )
@@ -629,13 +684,13 @@ impl Pusher {
         {
             Ok(removed) => !removed.is_empty(),
             Err(e) => {
-                tracing::error!(app = %push.app, error = %e, "cannot remove an invalid binding");
+                tracing::error!(app, error = %e, "cannot remove an invalid binding");
                 false
             }
         }
     }
 
-    async fn ban(&self, push: &UserPush, notifier: &Notifier, reason: &str) {
+    async fn ban(&self, app: &str, notifier: &Notifier, reason: &str) {
         let fingerprint = notifier
             .credential_summary
             .as_ref()
@@ -644,15 +699,15 @@ impl Pusher {
         match self
             .inner
             .notifiers
-            .ban(&push.app, &notifier.name, fingerprint, reason)
+            .ban(app, &notifier.name, fingerprint, reason)
             .await
         {
             Ok(true) => {
-                tracing::warn!(app = %push.app, notifier = %notifier.name, reason, "notifier banned: the vendor refused its credentials")
+                tracing::warn!(app, notifier = %notifier.name, reason, "notifier banned: the vendor refused its credentials")
             }
             Ok(false) => {}
             Err(e) => {
-                tracing::error!(app = %push.app, notifier = %notifier.name, error = %e, "cannot ban a notifier")
+                tracing::error!(app, notifier = %notifier.name, error = %e, "cannot ban a notifier")
             }
         }
     }
