@@ -76,6 +76,8 @@ pub struct Config {
     pub dispatch: crate::dispatch::DispatchConfig,
     /// The send path: message limits and defaults, waits, idempotency, the async queue.
     pub push: crate::push::PushConfig,
+    /// Tasks: limits, fan-out page size, retention.
+    pub tasks: crate::tasks::TasksConfig,
     /// The own push channel: offline inbox, keepalives, stream buffers.
     pub channel: ChannelConfig,
 }

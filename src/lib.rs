@@ -17,6 +17,7 @@ pub mod sandbox;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 pub mod tenant;
 pub mod validate;

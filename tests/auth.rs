@@ -227,7 +227,6 @@ async fn services_of_later_issues_answer_unimplemented_after_auth() {
     let app = create_app(&server, "acme#chat").await;
     let channel = server.channel().await;
     for method in [
-        "/pushgate.v1.TaskService/GetTask",
         "/pushgate.v1.EventService/ListFailedCallbacks",
     ] {
         let err = call_empty(&channel, Some(&app.token), method).await;
@@ -242,6 +241,8 @@ async fn services_of_later_issues_answer_unimplemented_after_auth() {
         "/pushgate.v1.PushService/SendAsync",
         "/pushgate.v1.PushService/SendBatch",
         "/pushgate.v1.PushService/GetMessage",
+        "/pushgate.v1.TaskService/GetTask",
+        "/pushgate.v1.TaskService/CreateListTask",
     ] {
         let err = call_empty(&channel, Some(&app.token), method).await;
         assert_eq!(err.code(), Code::InvalidArgument, "{method}: {err:?}");

@@ -9,6 +9,7 @@ pub mod notifier;
 pub mod push;
 pub mod settings;
 pub mod status;
+pub mod task;
 pub mod tokens;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};

@@ -15,7 +15,8 @@ pub use shed::ShedLayer;
 use crate::{
     api::{
         app::AppApi, auth::AuthLayer, channel::ChannelApi, device::DeviceApi, label::LabelApi,
-        notifier::NotifierApi, push::PushApi, settings::SettingsApi, tokens::AuthApi,
+        notifier::NotifierApi, push::PushApi, settings::SettingsApi, task::TaskApi,
+        tokens::AuthApi,
     },
     callback::rules::CallbackRules,
     channel::Channel,
@@ -31,12 +32,14 @@ use crate::{
             channel_service_server::ChannelServiceServer,
             device_service_server::DeviceServiceServer, label_service_server::LabelServiceServer,
             notifier_service_server::NotifierServiceServer, push_service_server::PushServiceServer,
+            task_service_server::TaskServiceServer,
             user_settings_service_server::UserSettingsServiceServer,
         },
     },
     push::{Idempotency, PushQueue, Pusher},
     settings::UserSettings,
     store::{Store, StoreError},
+    tasks::Tasks,
     tenant::{TenantError, Tenants, secrets},
 };
 
@@ -138,6 +141,9 @@ pub async fn run(
         config.push.idempotency_window,
     ));
     tokio::spawn(sweep_idempotent_answers(idempotency.clone()));
+    config.tasks.check().map_err(ServerError::Config)?;
+    // Resumes the tasks a stop or a crash left scheduled or running.
+    let tasks = Tasks::start(store.clone(), pusher.clone(), config.tasks.clone()).await?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -187,8 +193,14 @@ pub async fn run(
         .add_service(PushServiceServer::new(PushApi::new(
             pusher,
             queue,
-            idempotency,
+            idempotency.clone(),
             config.server.request_timeout,
+        )))
+        .add_service(TaskServiceServer::new(TaskApi::new(
+            tasks,
+            channel.clone(),
+            idempotency,
+            config.push.clone(),
         )))
         .add_service(DeviceServiceServer::new(DeviceApi::new(Devices::new(
             store.clone(),

@@ -103,6 +103,13 @@ pub trait BindingRepository: Send + Sync {
         after: Option<&BindingCursor>,
         limit: usize,
     ) -> Result<(Vec<BindingRecord>, Option<BindingCursor>), StoreError>;
+    /// Up to `limit` distinct users with bindings, in user id order, after user `after`: a broadcast's pages.
+    async fn app_users(
+        &self,
+        app: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
     /// Removes every binding of a user; returns how many.
     async fn delete_user_bindings(&self, app: &str, user: &str) -> Result<u64, StoreError>;
     /// Whether the user has any binding.

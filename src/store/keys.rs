@@ -43,6 +43,10 @@ pub const TEMPLATES: &str = "templates";
 pub const MESSAGES: &str = "messages";
 /// Tree of idempotent answers, keyed by app + RPC + [`SEP`] + request id.
 pub const IDEMPOTENT_ANSWERS: &str = "idempotent_answers";
+/// Tree of tasks, keyed by app + task id (ids sort newest first).
+pub const TASKS: &str = "tasks";
+/// Tree of the users of list tasks, keyed by app + task id + [`SEP`] + user; empty values.
+pub const TASK_USERS: &str = "task_users";
 /// Tree of accepted asynchronous pushes, keyed by app + a big-endian sequence number (acceptance order).
 pub const PUSH_QUEUE: &str = "push_queue";
 
@@ -79,6 +83,31 @@ pub fn app_prefix(app: &str) -> Vec<u8> {
 /// Key of one callback rule of an app.
 pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
     scoped(app, rule.as_bytes())
+}
+
+/// Key of a task.
+pub fn task(app: &str, id: &str) -> Vec<u8> {
+    scoped(app, id.as_bytes())
+}
+
+/// Prefix of the users of one list task.
+pub fn task_users_prefix(app: &str, id: &str) -> Vec<u8> {
+    let mut key = joined(app, &[id]);
+    key.push(SEP);
+    key
+}
+
+/// Key of one user of a list task.
+pub fn task_user(app: &str, id: &str, user: &str) -> Vec<u8> {
+    joined(app, &[id, user])
+}
+
+/// The first key after every binding of `user`: where the next user's bindings begin (user ids never hold
+/// a byte below [`SEP`] + 1).
+pub fn after_user_bindings(app: &str, user: &str) -> Vec<u8> {
+    let mut key = joined(app, &[user]);
+    key.push(SEP + 1);
+    key
 }
 
 /// Key of a stored message.

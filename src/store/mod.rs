@@ -17,6 +17,7 @@ pub mod notifiers;
 pub mod push_queue;
 pub mod settings;
 mod sled;
+pub mod tasks;
 pub mod templates;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use settings::{
     UserSettingsRepository,
 };
 pub use sled::SledStore;
+pub use tasks::{TaskChange, TaskRecord, TaskRepository};
 pub use templates::{TemplateRecord, TemplateRepository};
 
 /// Why a store operation failed.
@@ -105,6 +107,8 @@ pub struct Store {
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Accepted asynchronous pushes.
     pub push_queue: Arc<dyn PushQueueRepository>,
+    /// Tasks.
+    pub tasks: Arc<dyn TaskRepository>,
     /// The own channel's inboxes, receipts and ack counters.
     pub inbox: Arc<dyn InboxRepository>,
     flush: Arc<dyn Flush>,
@@ -126,6 +130,7 @@ impl Store {
             messages: sled.clone(),
             idempotency: sled.clone(),
             push_queue: sled.clone(),
+            tasks: sled.clone(),
             inbox: sled.clone(),
             flush: sled,
         })

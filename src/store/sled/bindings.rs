@@ -325,6 +325,40 @@ impl BindingRepository for SledStore {
         })
     }
 
+    async fn app_users(
+        &self,
+        app: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let tree = self.tree(keys::BINDINGS)?;
+        let prefix = keys::app_prefix(app);
+        let mut start = match after {
+            Some(user) => keys::after_user_bindings(app, user),
+            None => prefix.clone(),
+        };
+        let mut users = Vec::new();
+        // One seek per user: after a user's first binding, jump past all of its bindings.
+        while users.len() < limit {
+            let Some(entry) = tree.range(start.clone()..).next() else {
+                break;
+            };
+            let (key, _) = entry?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let rest = &key[prefix.len()..];
+            let end = rest
+                .iter()
+                .position(|b| *b == keys::SEP)
+                .unwrap_or(rest.len());
+            let user = String::from_utf8_lossy(&rest[..end]).into_owned();
+            start = keys::after_user_bindings(app, &user);
+            users.push(user);
+        }
+        Ok(users)
+    }
+
     async fn delete_user_bindings(&self, app: &str, user: &str) -> Result<u64, StoreError> {
         let _guard = self.limited_write()?;
         let t = self.binding_trees()?;

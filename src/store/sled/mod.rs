@@ -14,6 +14,7 @@ mod meta;
 mod notifiers;
 mod push_queue;
 mod settings;
+mod tasks;
 mod templates;
 #[cfg(test)]
 mod test_support;

@@ -1,0 +1,118 @@
+//! Tasks (TaskService): their records, with the fan-out's checkpoint and counters, and the users of list tasks.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// One task. Times are Unix milliseconds; enums hold `pushgate.v1` numbers.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskRecord {
+    /// Server-assigned id; ids sort newest first.
+    #[prost(string, tag = "1")]
+    pub id: String,
+    /// `TaskKind`.
+    #[prost(int32, tag = "2")]
+    pub kind: i32,
+    /// `TaskState`.
+    #[prost(int32, tag = "3")]
+    pub state: i32,
+    /// `Strategy`.
+    #[prost(int32, tag = "4")]
+    pub strategy: i32,
+    /// The stored message it pushes (also the pushes' message id).
+    #[prost(string, tag = "5")]
+    pub message_id: String,
+    /// Labels of a label task.
+    #[prost(string, repeated, tag = "6")]
+    pub labels: Vec<String>,
+    /// `LabelMatch`.
+    #[prost(int32, tag = "7")]
+    pub label_match: i32,
+    /// Users named by a list task.
+    #[prost(uint32, tag = "8")]
+    pub list_size: u32,
+    /// Created.
+    #[prost(int64, tag = "9")]
+    pub create_ms: i64,
+    /// Due.
+    #[prost(int64, tag = "10")]
+    pub start_ms: i64,
+    /// Began running; 0 before.
+    #[prost(int64, tag = "11")]
+    pub run_ms: i64,
+    /// Reached a final state; 0 before.
+    #[prost(int64, tag = "12")]
+    pub end_ms: i64,
+    /// Why it failed.
+    #[prost(string, tag = "13")]
+    pub error: String,
+    /// The last user of the last recorded page; the fan-out resumes after it.
+    #[prost(string, tag = "14")]
+    pub checkpoint: String,
+    /// Whether `checkpoint` is set (a user id may not be empty, but the first page has none).
+    #[prost(bool, tag = "15")]
+    pub started_fan_out: bool,
+    /// Target users known so far.
+    #[prost(uint64, tag = "16")]
+    pub users_total: u64,
+    /// Target users done.
+    #[prost(uint64, tag = "17")]
+    pub users_done: u64,
+    /// Device outcomes by key (see `tasks::stats`): `s:<status>`, `c:<channel>:<status>`, `r:<reason>`,
+    /// `v:<vendor>:<status>`.
+    #[prost(btree_map = "string, uint64", tag = "18")]
+    pub counts: BTreeMap<String, u64>,
+    /// Last change of the counters or state.
+    #[prost(int64, tag = "19")]
+    pub update_ms: i64,
+}
+
+/// A change applied to a stored task atomically; may run more than once when writes race, so it must be pure.
+/// `None` leaves the record as it is.
+pub type TaskChange<'a> = &'a (dyn Fn(&TaskRecord) -> Option<TaskRecord> + Send + Sync);
+
+/// Tasks of every app, keyed by app and task id, and the users of list tasks.
+#[async_trait]
+pub trait TaskRepository: Send + Sync {
+    /// Stores a new task and, for a list task, its users (at once).
+    async fn create_task(
+        &self,
+        app: &str,
+        task: &TaskRecord,
+        users: &[String],
+    ) -> Result<(), StoreError>;
+    /// One task.
+    async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError>;
+    /// Applies `change` atomically; returns the record after it (`None` when the task does not exist).
+    async fn update_task(
+        &self,
+        app: &str,
+        id: &str,
+        change: TaskChange<'_>,
+    ) -> Result<Option<TaskRecord>, StoreError>;
+    /// Up to `limit` tasks of the app after task id `after`, newest first.
+    async fn list_tasks(
+        &self,
+        app: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError>;
+    /// Every task of every app that has not ended, with its app: what the scheduler resumes at start.
+    async fn open_tasks(&self) -> Result<Vec<(String, TaskRecord)>, StoreError>;
+    /// Up to `limit` users of a list task in user id order, after `after`.
+    async fn list_task_users(
+        &self,
+        app: &str,
+        id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Removes up to `limit` tasks (and their users) that ended before `ended_before_ms`; returns how many.
+    async fn delete_ended_tasks(
+        &self,
+        ended_before_ms: i64,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
+}

@@ -1,0 +1,286 @@
+//! Tasks: pushes to many users (every user of the app, the users of labels, a list of users) that run in the
+//! background with Easemob's limits, survive restarts, and report progress.
+
+mod config;
+mod runner;
+pub mod stats;
+
+use std::{sync::Arc, time::Duration};
+
+pub use config::TasksConfig;
+pub use runner::Runner;
+
+use crate::{
+    proto::v1::{LabelMatch, StoredMessage, Strategy, TaskKind, TaskState},
+    push::Pusher,
+    store::{Store, StoreError, TaskRecord},
+    tenant::now_ms,
+};
+
+/// Why a task cannot be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// A limit is reached.
+    #[error("{description}")]
+    Limit {
+        /// Which limit.
+        subject: &'static str,
+        /// What it is and when a slot frees.
+        description: String,
+        /// When a slot frees, when known.
+        retry_after: Option<Duration>,
+    },
+    /// No such task.
+    #[error("task {0} not found")]
+    NotFound(String),
+    /// The task already ended.
+    #[error("task {id} already ended ({state:?})")]
+    Ended {
+        /// The task.
+        id: String,
+        /// Its final state.
+        state: TaskState,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The message of a new task.
+#[derive(Debug, Clone)]
+pub enum MessageRef {
+    /// A message stored before (PushService.CreateMessage).
+    Stored(String),
+    /// A message given with the task; stored with it.
+    Inline(Box<crate::proto::v1::PushMessage>),
+}
+
+/// What a new task pushes, and to whom.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// Kind.
+    pub kind: TaskKind,
+    /// Routing strategy.
+    pub strategy: Strategy,
+    /// What it pushes.
+    pub message: MessageRef,
+    /// Labels of a label task.
+    pub labels: Vec<String>,
+    /// How the labels combine.
+    pub label_match: LabelMatch,
+    /// Users of a list task, distinct.
+    pub users: Vec<String>,
+    /// When it is due; `None`: now.
+    pub start_ms: Option<i64>,
+}
+
+/// TaskService's domain: creation with limits, reads, cancellation.
+#[derive(Clone)]
+pub struct Tasks {
+    store: Store,
+    runner: Arc<Runner>,
+    config: TasksConfig,
+    /// One creation at a time per server, so two creates cannot both take the last slot.
+    creating: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Tasks {
+    /// Tasks over `store`, run by a scheduler started here (it resumes the tasks a stop or crash left).
+    pub async fn start(
+        store: Store,
+        pusher: Pusher,
+        config: TasksConfig,
+    ) -> Result<Self, StoreError> {
+        let runner = Runner::new(store.clone(), pusher, config.clone()).await?;
+        runner.start();
+        let tasks = Self {
+            store,
+            runner,
+            config,
+            creating: Arc::default(),
+        };
+        tokio::spawn(sweep_ended(tasks.clone()));
+        Ok(tasks)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TasksConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stores `message` for a task (its pushes share this id).
+    pub async fn store_message(
+        &self,
+        app: &str,
+        message: crate::proto::v1::PushMessage,
+    ) -> Result<String, StoreError> {
+        let stored = StoredMessage {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            message: Some(message),
+            create_time: Some(crate::api::timestamp(now_ms())),
+        };
+        self.store.messages.put_message(app, &stored).await?;
+        Ok(stored.id)
+    }
+
+    /// Creates a task within the limits.
+    pub async fn create(&self, app: &str, new: NewTask) -> Result<TaskRecord, TaskError> {
+        let _one_at_a_time = self.creating.lock().await;
+        let now = now_ms();
+        let start_ms = new.start_ms.unwrap_or(now).max(now);
+        if new.kind == TaskKind::Broadcast {
+            self.check_window(app, now).await?;
+        } else if start_ms <= now && self.runner.running_slots_used(app) >= self.config.max_running
+        {
+            return Err(TaskError::Limit {
+                subject: "running label and list tasks",
+                description: format!(
+                    "at most {} label and list tasks may run at once; a slot frees when one of them ends",
+                    self.config.max_running
+                ),
+                retry_after: None,
+            });
+        }
+        // Stored only once the limits let the task in, so a refused create changes nothing.
+        let message_id = match new.message {
+            MessageRef::Stored(id) => id,
+            MessageRef::Inline(message) => self.store_message(app, *message).await?,
+        };
+        let task = TaskRecord {
+            id: new_task_id(now),
+            kind: new.kind as i32,
+            state: TaskState::Scheduled as i32,
+            strategy: new.strategy as i32,
+            message_id,
+            labels: new.labels,
+            label_match: new.label_match as i32,
+            list_size: new.users.len() as u32,
+            create_ms: now,
+            start_ms,
+            users_total: new.users.len() as u64,
+            update_ms: now,
+            ..Default::default()
+        };
+        self.store.tasks.create_task(app, &task, &new.users).await?;
+        self.runner.add(app, &task);
+        Ok(task)
+    }
+
+    /// Broadcasts count from their creation: at most `max_created_per_window` in the window.
+    async fn check_window(&self, app: &str, now: i64) -> Result<(), TaskError> {
+        let window = i64::try_from(self.config.window.as_millis()).unwrap_or(i64::MAX / 2);
+        let mut in_window = Vec::new();
+        let mut after: Option<String> = None;
+        // Newest first: stop at the first task created before the window.
+        'pages: loop {
+            let page = self
+                .store
+                .tasks
+                .list_tasks(app, after.as_deref(), 100)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            for t in &page {
+                if t.create_ms <= now - window {
+                    break 'pages;
+                }
+                if t.kind == TaskKind::Broadcast as i32 {
+                    in_window.push(t.create_ms);
+                }
+            }
+        }
+        if in_window.len() < self.config.max_created_per_window {
+            return Ok(());
+        }
+        // The slot frees when the oldest broadcast that still counts leaves the window.
+        in_window.sort_unstable();
+        let frees = in_window[in_window.len() - self.config.max_created_per_window] + window;
+        let wait = Duration::from_millis(u64::try_from(frees - now).unwrap_or(0));
+        Err(TaskError::Limit {
+            subject: "broadcast tasks created per window",
+            description: format!(
+                "at most {} broadcast tasks may be created per {}s; the next slot frees in {}s",
+                self.config.max_created_per_window,
+                self.config.window.as_secs(),
+                wait.as_secs().max(1)
+            ),
+            retry_after: Some(wait),
+        })
+    }
+
+    /// One task.
+    pub async fn get(&self, app: &str, id: &str) -> Result<TaskRecord, TaskError> {
+        self.store
+            .tasks
+            .get_task(app, id)
+            .await?
+            .ok_or_else(|| TaskError::NotFound(id.to_owned()))
+    }
+
+    /// Cancels a scheduled or running task.
+    pub async fn cancel(&self, app: &str, id: &str) -> Result<TaskRecord, TaskError> {
+        let now = now_ms();
+        let updated = self
+            .store
+            .tasks
+            .update_task(app, id, &|t| {
+                (!stats::ended(t.state)).then(|| TaskRecord {
+                    state: TaskState::Cancelled as i32,
+                    end_ms: now,
+                    update_ms: now,
+                    ..t.clone()
+                })
+            })
+            .await?
+            .ok_or_else(|| TaskError::NotFound(id.to_owned()))?;
+        if updated.end_ms != now || updated.state != TaskState::Cancelled as i32 {
+            return Err(TaskError::Ended {
+                id: id.to_owned(),
+                state: TaskState::try_from(updated.state).unwrap_or(TaskState::Unspecified),
+            });
+        }
+        self.runner.cancel(app, id);
+        Ok(updated)
+    }
+}
+
+/// A task id: sorts newest first (the inverted creation time), then random.
+fn new_task_id(now_ms: i64) -> String {
+    let inverted = (1u64 << 48) - 1 - u64::try_from(now_ms).unwrap_or(0);
+    format!("t{inverted:012x}{:06x}", rand::random::<u32>() & 0xff_ffff)
+}
+
+/// Removes ended tasks past the retention, a bounded number at a time.
+async fn sweep_ended(tasks: Tasks) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let keep = i64::try_from(tasks.config.retention.as_millis()).unwrap_or(i64::MAX / 2);
+        if let Err(e) = tasks
+            .store
+            .tasks
+            .delete_ended_tasks(now_ms() - keep, 10_000)
+            .await
+        {
+            tracing::error!(error = %e, "cannot sweep ended tasks");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_newest_first() {
+        let older = new_task_id(1_700_000_000_000);
+        let newer = new_task_id(1_700_000_000_001);
+        assert!(newer < older);
+        assert_eq!(older.len(), 19);
+    }
+}
