@@ -226,9 +226,7 @@ async fn services_of_later_issues_answer_unimplemented_after_auth() {
     let server = TestServer::start();
     let app = create_app(&server, "acme#chat").await;
     let channel = server.channel().await;
-    for method in [
-        "/pushgate.v1.EventService/ListFailedCallbacks",
-    ] {
+    for method in ["/pushgate.v1.EventService/ListFailedCallbacks"] {
         let err = call_empty(&channel, Some(&app.token), method).await;
         assert_eq!(err.code(), Code::Unimplemented, "{method}: {err:?}");
         // Without a token the auth layer answers first.

@@ -94,6 +94,8 @@ impl PushQueue {
             return Err(QueueError::Full { queued, max: s.max });
         }
         let keys = s.store.push_queue.enqueue(&pushes).await?;
+        // "Accepted" promises the push survives a crash: on disk before the caller hears it.
+        s.store.flush().await?;
         s.queued.fetch_add(keys.len(), Ordering::Relaxed);
         for key in keys {
             if s.claim(&key) && s.handoff.try_send(key.clone()).is_err() {

@@ -167,6 +167,8 @@ impl Tasks {
             ..Default::default()
         };
         self.store.tasks.create_task(app, &task, &new.users).await?;
+        // A created task survives a crash (a scheduled one starts on time after a restart).
+        self.store.flush().await?;
         self.runner.add(app, &task);
         Ok(task)
     }

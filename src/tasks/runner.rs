@@ -86,11 +86,15 @@ impl Runner {
         });
     }
 
-    /// Label and list tasks of `app` running now.
+    /// Label and list tasks of `app` running now, or due and about to run (so that tasks created in a quick
+    /// succession cannot pass the limit before the scheduler has started them).
     pub fn running_slots_used(&self, app: &str) -> usize {
+        let now = now_ms();
         self.lock()
             .iter()
-            .filter(|((a, _), o)| a == app && o.running && o.kind != TaskKind::Broadcast)
+            .filter(|((a, _), o)| {
+                a == app && o.kind != TaskKind::Broadcast && (o.running || o.start_ms <= now)
+            })
             .count()
     }
 
@@ -286,6 +290,11 @@ impl Runner {
                     Some(next)
                 })
                 .await;
+            // The checkpoint must be on disk before the next page goes out: a crash repeats at most this page.
+            let recorded = match recorded {
+                Ok(t) => self.store.flush().await.map(|()| t),
+                Err(e) => Err(e),
+            };
             match recorded {
                 Ok(Some(t)) if TaskState::try_from(t.state) == Ok(TaskState::Running) => task = t,
                 // Cancelled (or gone) meanwhile: the page is recorded, nothing more is sent.

@@ -9,5 +9,6 @@ mod rules;
 mod sends;
 mod strategies;
 mod support;
+mod tasks;
 mod timing;
 mod vendors;

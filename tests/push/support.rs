@@ -204,6 +204,13 @@ impl Env {
             .map(|r| r.into_inner())
     }
 
+    /// A connection to the server.
+    pub fn push_channel(&self) -> Channel {
+        Channel::from_shared(self.server.url())
+            .expect("server url")
+            .connect_lazy()
+    }
+
     /// The fake behind notifier `name`.
     pub fn fake(&self, name: &str) -> &FakeCore {
         let s = &self.sandbox;

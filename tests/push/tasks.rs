@@ -1,0 +1,438 @@
+//! TaskService end to end: a broadcast whose counts add up, the limits, scheduled starts, cancellation,
+//! watchers, and a crash in the middle of a fan-out.
+
+use std::{collections::HashMap, time::Duration};
+
+use pushgate::proto::v1::{
+    CancelTaskRequest, CreateBroadcastTaskRequest, CreateListTaskRequest, GetTaskRequest,
+    GetTaskStatsRequest, Task, TaskProgress, TaskState, TaskStats, WatchTaskRequest,
+    create_broadcast_task_request, create_list_task_request,
+    task_service_client::TaskServiceClient,
+};
+use tonic_types::StatusExt;
+
+use crate::support::*;
+
+fn tasks(env: &Env) -> TaskServiceClient<Channel> {
+    TaskServiceClient::new(env.push_channel())
+}
+
+async fn list_task(
+    env: &Env,
+    users: &[String],
+    start: Option<prost_types::Timestamp>,
+) -> Result<Task, Status> {
+    tasks(env)
+        .create_list_task(authed(
+            CreateListTaskRequest {
+                message_source: Some(create_list_task_request::MessageSource::Message(hello())),
+                users: users.to_vec(),
+                start_time: start,
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .map(|r| r.into_inner().task.unwrap())
+}
+
+async fn broadcast(env: &Env) -> Result<Task, Status> {
+    tasks(env)
+        .create_broadcast_task(authed(
+            CreateBroadcastTaskRequest {
+                message_source: Some(create_broadcast_task_request::MessageSource::Message(
+                    hello(),
+                )),
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .map(|r| r.into_inner().task.unwrap())
+}
+
+async fn get(env: &Env, id: &str) -> Task {
+    tasks(env)
+        .get_task(authed(
+            GetTaskRequest { task_id: id.into() },
+            &env.app.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap()
+}
+
+async fn stats(env: &Env, id: &str) -> TaskStats {
+    tasks(env)
+        .get_task_stats(authed(
+            GetTaskStatsRequest { task_id: id.into() },
+            &env.app.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .stats
+        .unwrap()
+}
+
+/// Every progress item of a WatchTask stream, to its end.
+async fn watch(env: &Env, id: &str, interval_ms: i32) -> Vec<TaskProgress> {
+    let mut stream = tasks(env)
+        .watch_task(authed(
+            WatchTaskRequest {
+                task_id: id.into(),
+                min_interval: Some(prost_types::Duration {
+                    seconds: 0,
+                    nanos: interval_ms * 1_000_000,
+                }),
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut items = Vec::new();
+    while let Some(item) = tokio::time::timeout(Duration::from_secs(120), stream.message())
+        .await
+        .expect("progress within 2 minutes")
+        .unwrap()
+    {
+        items.push(item.progress.unwrap());
+    }
+    items
+}
+
+fn state(t: &Task) -> TaskState {
+    TaskState::try_from(t.state).unwrap()
+}
+
+/// Binds `n` users with one device each, spread over one notifier per vendor, many at a time.
+async fn bind_many(env: &Env, n: usize) -> HashMap<String, usize> {
+    let mut per_notifier = HashMap::new();
+    let channel = env.push_channel();
+    let jobs: Vec<(String, &str)> = (0..n)
+        .map(|i| {
+            (
+                format!("user{i:05}"),
+                ONE_PER_VENDOR[i % ONE_PER_VENDOR.len()],
+            )
+        })
+        .collect();
+    for (_, notifier) in &jobs {
+        *per_notifier.entry(notifier.to_string()).or_default() += 1;
+    }
+    for chunk in jobs.chunks(200) {
+        futures::future::join_all(chunk.iter().map(|(user, notifier)| {
+            let mut devices = DeviceServiceClient::new(channel.clone());
+            let token = env.app.token.clone();
+            async move {
+                devices
+                    .bind_device(authed(
+                        BindDeviceRequest {
+                            user: user.clone(),
+                            device_id: format!("{user}-d"),
+                            device_token: token_for(notifier, user),
+                            notifier_name: notifier.to_string(),
+                        },
+                        &token,
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }))
+        .await;
+    }
+    per_notifier
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_to_ten_thousand_devices_adds_up_exactly() {
+    let env = Env::start().await;
+    for fake in ONE_PER_VENDOR {
+        env.fake(fake).set_recording(false);
+    }
+    let per_notifier = bind_many(&env, 10_000).await;
+    let task = broadcast(&env).await.unwrap();
+    let progress = watch(&env, &task.id, 200).await;
+    let last = progress.last().unwrap();
+    assert_eq!(last.state, TaskState::Completed as i32, "{last:?}");
+    assert_eq!((last.users_total, last.users_done), (10_000, 10_000));
+    assert_eq!(
+        (last.success_count, last.fail_count, last.error_count),
+        (10_000, 0, 0)
+    );
+    let s = stats(&env, &task.id).await;
+    assert_eq!(s.total, 10_000);
+    assert_eq!(s.by_vendor.iter().map(|v| v.total).sum::<u64>(), 10_000);
+    for v in &s.by_vendor {
+        assert_eq!(v.success_count, v.total);
+        assert_eq!(v.total, 1_250, "{v:?}");
+    }
+    assert_eq!(per_notifier.values().sum::<usize>(), 10_000);
+    // Every vendor got exactly its devices, the batch vendors in one request per page.
+    for notifier in ONE_PER_VENDOR {
+        let stats = env.fake(notifier).stats();
+        assert_eq!(
+            stats.accepted_sends as usize + stats.rejected_sends as usize,
+            stats.send_requests as usize
+        );
+        match notifier {
+            APNS | FCM | VIVO => assert_eq!(stats.send_requests, 1_250, "{notifier}"),
+            _ => assert_eq!(
+                stats.send_requests, 10,
+                "{notifier}: one request per page of 1,000 users"
+            ),
+        }
+    }
+    let t = get(&env, &task.id).await;
+    assert_eq!(state(&t), TaskState::Completed);
+    assert!(t.run_time.is_some() && t.end_time.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_and_creation_limits_refuse_with_quota_failures() {
+    let mut env = Env::start().await;
+    // Three list tasks held up by a slow vendor fill the running slots.
+    let mut slow = Vec::new();
+    for i in 0..4 {
+        let user = format!("slow{i}");
+        let token = env.bind_new(&user, &format!("{user}-phone"), HUAWEI).await;
+        env.fake(HUAWEI).add_fault(FaultRule {
+            device_token: Some(token),
+            action: FaultAction::Delay { millis: 3_000 },
+            times: Some(1),
+        });
+        slow.push(user);
+    }
+    let mut running = Vec::new();
+    for user in &slow[..3] {
+        running.push(
+            list_task(&env, std::slice::from_ref(user), None)
+                .await
+                .unwrap(),
+        );
+    }
+    let e = list_task(&env, &slow[3..], None).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    let quota = e.get_details_quota_failure().expect("QuotaFailure");
+    assert_eq!(quota.violations[0].subject, "running label and list tasks");
+    // A slot frees when one completes.
+    let done = watch(&env, &running[0].id, 200).await;
+    assert_eq!(done.last().unwrap().state, TaskState::Completed as i32);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    list_task(&env, &slow[3..], None)
+        .await
+        .expect("a freed slot");
+
+    // Broadcasts count from creation: a fourth within the window is refused, saying when a slot frees.
+    for _ in 0..3 {
+        broadcast(&env).await.unwrap();
+    }
+    let e = broadcast(&env).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    let quota = e.get_details_quota_failure().expect("QuotaFailure");
+    assert_eq!(
+        quota.violations[0].subject,
+        "broadcast tasks created per window"
+    );
+    let retry = e.get_details_retry_info().expect("RetryInfo");
+    let wait = retry.retry_delay.expect("a delay");
+    assert!(
+        wait > Duration::from_secs(200) && wait <= Duration::from_secs(300),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_tasks_start_on_time_and_cancel_stops_them() {
+    let mut env = Env::start().await;
+    env.bind_new("sched", "phone", MEIZU).await;
+    let in_two_seconds = prost_types::Timestamp {
+        seconds: (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 2) as i64,
+        nanos: 0,
+    };
+    let scheduled = list_task(&env, &["sched".into()], Some(in_two_seconds))
+        .await
+        .unwrap();
+    assert_eq!(state(&scheduled), TaskState::Scheduled);
+    let never = list_task(
+        &env,
+        &["sched".into()],
+        Some(prost_types::Timestamp {
+            seconds: in_two_seconds.seconds + 3600,
+            nanos: 0,
+        }),
+    )
+    .await
+    .unwrap();
+    let cancelled = tasks(&env)
+        .cancel_task(authed(
+            CancelTaskRequest {
+                task_id: never.id.clone(),
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    assert_eq!(state(&cancelled), TaskState::Cancelled);
+    let e = tasks(&env)
+        .cancel_task(authed(
+            CancelTaskRequest {
+                task_id: never.id.clone(),
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(env.sends(MEIZU).is_empty(), "nothing before the start time");
+    let progress = watch(&env, &scheduled.id, 200).await;
+    assert_eq!(progress.last().unwrap().state, TaskState::Completed as i32);
+    let t = get(&env, &scheduled.id).await;
+    assert!(
+        t.run_time.unwrap().seconds >= in_two_seconds.seconds,
+        "{t:?}"
+    );
+    assert_eq!(env.sends(MEIZU).len(), 1);
+
+    // A running task stops within a second of its cancellation.
+    let users: Vec<String> = (0..3).map(|i| format!("c{i}")).collect();
+    for user in &users {
+        let token = env.bind_new(user, &format!("{user}-phone"), XIAOMI).await;
+        env.fake(XIAOMI).add_fault(FaultRule {
+            device_token: Some(token),
+            action: FaultAction::Delay { millis: 5_000 },
+            times: None,
+        });
+    }
+    let task = list_task(&env, &users, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(state(&get(&env, &task.id).await), TaskState::Running);
+    let asked = std::time::Instant::now();
+    let cancelled = tasks(&env)
+        .cancel_task(authed(
+            CancelTaskRequest {
+                task_id: task.id.clone(),
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    assert_eq!(state(&cancelled), TaskState::Cancelled);
+    let items = watch(&env, &task.id, 100).await;
+    assert_eq!(items.len(), 1, "an ended task yields one item");
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    env.fake(XIAOMI).clear_faults();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_see_monotonic_counts_and_the_final_state() {
+    let mut env = Env::start_with(&[("PUSHGATE_TASKS_PAGE_USERS", "50")]).await;
+    let users: Vec<String> = (0..400).map(|i| format!("w{i:03}")).collect();
+    for user in &users {
+        env.bind_new(user, &format!("{user}-phone"), OPPO).await;
+    }
+    // Each page of 50 takes a little while, so watchers see it run.
+    env.fake(OPPO).add_fault(FaultRule {
+        device_token: None,
+        action: FaultAction::Delay { millis: 150 },
+        times: None,
+    });
+    let task = list_task(&env, &users, None).await.unwrap();
+    let (a, b) = tokio::join!(watch(&env, &task.id, 100), watch(&env, &task.id, 250));
+    for items in [&a, &b] {
+        assert!(items.len() >= 2, "{items:?}");
+        for pair in items.windows(2) {
+            assert!(pair[1].users_done >= pair[0].users_done);
+            assert!(pair[1].success_count >= pair[0].success_count);
+        }
+        let last = items.last().unwrap();
+        assert_eq!(last.state, TaskState::Completed as i32);
+        assert_eq!(
+            (last.users_total, last.users_done, last.success_count),
+            (400, 400, 400)
+        );
+        assert!(
+            items[..items.len() - 1]
+                .iter()
+                .all(|p| p.state != TaskState::Completed as i32)
+        );
+    }
+    // A late watcher gets the final counts at once.
+    let late = watch(&env, &task.id, 100).await;
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].users_done, 400);
+    env.fake(OPPO).clear_faults();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_task_resumes_at_its_checkpoint_and_repeats_at_most_one_page() {
+    const PAGE: usize = 50;
+    let page = PAGE.to_string();
+    let mut env = Env::start_with(&[("PUSHGATE_TASKS_PAGE_USERS", page.as_str())]).await;
+    let users: Vec<String> = (0..1_000).map(|i| format!("k{i:04}")).collect();
+    let mut tokens = HashMap::new();
+    for user in &users {
+        tokens.insert(
+            env.bind_new(user, &format!("{user}-phone"), XIAOMI).await,
+            user.clone(),
+        );
+    }
+    env.fake(XIAOMI).add_fault(FaultRule {
+        device_token: None,
+        action: FaultAction::Delay { millis: 200 },
+        times: None,
+    });
+    let task = list_task(&env, &users, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let before = get(&env, &task.id).await.progress.unwrap();
+    assert!(
+        before.users_done > 0 && before.users_done < 1_000,
+        "{before:?}"
+    );
+    env.server = env.server.kill_and_restart().await;
+    env.fake(XIAOMI).clear_faults();
+    let done = watch(&env, &task.id, 200).await;
+    let last = done.last().unwrap();
+    assert_eq!(last.state, TaskState::Completed as i32, "{last:?}");
+    // Every device got the push at least once; repeats are confined to one page.
+    let mut received: HashMap<String, usize> = HashMap::new();
+    for send in env.sends(XIAOMI) {
+        let form: HashMap<String, String> = form_urlencoded::parse(send.body.as_bytes())
+            .into_owned()
+            .collect();
+        for token in form["registration_id"].split(',') {
+            *received.entry(token.to_owned()).or_default() += 1;
+        }
+    }
+    for token in tokens.keys() {
+        assert!(
+            received.get(token).copied().unwrap_or(0) >= 1,
+            "{} never got it",
+            tokens[token]
+        );
+    }
+    let repeated: Vec<(&String, usize)> = received
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(t, n)| (&tokens[t], *n))
+        .collect();
+    assert!(
+        repeated.len() <= PAGE,
+        "{} users got it more than once",
+        repeated.len()
+    );
+    assert!(repeated.iter().all(|(_, n)| *n == 2), "{repeated:?}");
+}
