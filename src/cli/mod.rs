@@ -1,11 +1,13 @@
 //! The command line: the subcommands and what runs each.
 //!
 //! Every command that fails prints `error: ...` and exits 2, the code clap uses for a bad command line, so
-//! that 1 stays free for commands that report an outcome.
+//! that scripts can tell a failure to run from `task watch`'s 1 for a task that failed or was cancelled.
 
 mod admin;
 mod client;
+mod output;
 mod serve;
+mod task;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -16,6 +18,7 @@ use self::{
     admin::{AppCommand, TokenCommand},
     client::ClientArgs,
     serve::{ConfigCommand, SandboxArgs},
+    task::TaskArgs,
 };
 
 /// The exit code of a command that could not do its work.
@@ -67,6 +70,8 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Push one message to many users as a task (broadcast, label, list) and follow it; needs an app token.
+    Task(TaskArgs),
 }
 
 /// Parses the command line, runs the command and turns its outcome into the exit code.
@@ -98,6 +103,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config { command } => serve::config(command)?,
         Command::App { client, command } => admin::app(client, command).await?,
         Command::Token { client, command } => admin::token(client, command).await?,
+        Command::Task(args) => return task::run(args).await,
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests;
