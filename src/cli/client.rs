@@ -74,7 +74,12 @@ impl ClientArgs {
         Endpoint::from_shared(self.endpoint.clone())
             .context("invalid --endpoint")?
             .connect_timeout(self.timeout())
+            // Bounds the wait for an answer's headers only; streams bound each item themselves.
             .timeout(self.timeout())
+            // A long watch must notice a connection that died silently instead of waiting on it forever.
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(self.timeout())
+            .keep_alive_while_idle(true)
             .connect()
             .await
             .with_context(|| format!("cannot reach pushgate at {}", self.endpoint))

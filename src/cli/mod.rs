@@ -8,6 +8,7 @@ mod client;
 mod output;
 mod serve;
 mod task;
+mod watch;
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -5,6 +5,8 @@
 //! counters are JSON numbers rather than strings: scripts compare them with `>` and `==`, and protobuf JSON
 //! parsers accept numbers for them too.
 
+use std::time::Duration;
+
 use clap::ValueEnum;
 use pushgate::proto::v1::{
     DeliveryChannel, DeliveryStatus, FailureReason, LabelMatch, Strategy, Task, TaskKind,
@@ -122,6 +124,17 @@ pub fn timestamp(t: Option<&prost_types::Timestamp>) -> Option<String> {
     jiff::Timestamp::new(t.seconds, t.nanos)
         .ok()
         .map(|t| t.to_string())
+}
+
+/// A duration for people: `850ms`, `12.3s`, `4m05s`, `2h03m`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.1}s", d.as_secs_f64()),
+        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1_000) % 60),
+        _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
+    }
 }
 
 /// Name of an enum value the server sent, or its number when this build does not know it (a newer server).
@@ -370,6 +383,27 @@ pub fn tasks_table(tasks: &[Task]) -> String {
     table.render()
 }
 
+/// The summary `task watch` prints when the stream ends: the final progress and how long the task ran.
+pub fn summary_table(p: &TaskProgress, wall: Option<Duration>) -> String {
+    let mut table = Table::new(&[
+        ("STATE", Align::Left),
+        ("USERS", Align::Right),
+        ("SUCCESS", Align::Right),
+        ("FAIL", Align::Right),
+        ("ERROR", Align::Right),
+        ("WALL TIME", Align::Right),
+    ]);
+    table.row([
+        state_name(p.state),
+        format!("{}/{}", p.users_done, p.users_total),
+        p.success_count.to_string(),
+        p.fail_count.to_string(),
+        p.error_count.to_string(),
+        wall.map_or_else(|| "-".to_owned(), human_duration),
+    ]);
+    table.render()
+}
+
 /// A task's statistics: a header line, then one table per breakdown.
 pub fn stats_text(s: &TaskStats) -> String {
     let outcome_columns = |first: &'static str| {
@@ -530,6 +564,16 @@ mod tests {
     }
 
     #[test]
+    fn the_watch_summary_is_one_aligned_row() {
+        assert_eq!(
+            summary_table(&progress(), Some(Duration::from_millis(12_345))),
+            "STATE          USERS  SUCCESS  FAIL  ERROR  WALL TIME\n\
+             completed  1200/1200     1100    97      3      12.3s\n"
+        );
+        assert!(summary_table(&progress(), None).ends_with("  -\n"));
+    }
+
+    #[test]
     fn stats_print_every_breakdown_as_a_table() {
         assert_eq!(
             stats_text(&stats()),
@@ -656,5 +700,13 @@ mod tests {
             "ID   KIND   STATE    USERS  SUCCESS  FAIL  ERROR  CREATED\n\
              t-3  label  running   4/10        3     1      0  2023-11-14T22:13:20Z\n"
         );
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(human_duration(Duration::from_millis(1_250)), "1.2s");
+        assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
+        assert_eq!(human_duration(Duration::from_secs(7_380)), "2h03m");
     }
 }

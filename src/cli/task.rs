@@ -22,6 +22,7 @@ use tonic::transport::Channel;
 use super::{
     client::{ClientArgs, status_error, with_token},
     output::{self, Output},
+    watch::{self, WatchArgs},
 };
 
 /// Most labels a label task takes (CreateLabelTaskRequest.labels).
@@ -48,6 +49,11 @@ pub enum TaskCommand {
         #[command(subcommand)]
         target: CreateTarget,
     },
+    /// Follow a task's progress with a progress bar until it ends, then print a summary and its statistics.
+    ///
+    /// Exits 0 when the task completed, 1 when it failed or was cancelled, 2 on errors. With
+    /// `--output json`: one JSON line per progress item, then the statistics, and no bar.
+    Watch(WatchArgs),
     /// Cancel a scheduled or running task; pushes already handed to vendors are not recalled.
     Cancel {
         /// The task id.
@@ -381,7 +387,7 @@ pub fn list_request(
     })
 }
 
-/// Runs a task subcommand.
+/// Runs a task subcommand; the exit code is 0 unless `watch` saw the task fail or be cancelled.
 pub async fn run(args: TaskArgs) -> Result<ExitCode> {
     let token = args.client.app_token()?;
     // Flags are checked before connecting, so that a typo is reported as such even with no server up.
@@ -462,6 +468,9 @@ pub async fn run(args: TaskArgs) -> Result<ExitCode> {
                 Output::Human => print!("{}", output::stats_text(&stats)),
                 Output::Json => println!("{}", json!({ "stats": output::stats_json(&stats) })),
             }
+        }
+        TaskCommand::Watch(watch) => {
+            return watch::run(client, &token, watch, out).await;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -62,6 +62,7 @@ fn every_task_subcommand_has_help() {
         &["task", "create", "broadcast", "--help"],
         &["task", "create", "label", "--help"],
         &["task", "create", "list", "--help"],
+        &["task", "watch", "--help"],
         &["task", "cancel", "--help"],
         &["task", "get", "--help"],
         &["task", "list", "--help"],
@@ -428,7 +429,7 @@ fn the_users_reader_keeps_one_trimmed_id_per_line() {
 }
 
 #[test]
-fn get_cancel_and_stats_take_an_id() {
+fn get_cancel_stats_and_watch_take_an_id() {
     for (name, expect) in [("get", "t-1"), ("cancel", "t-1"), ("stats", "t-1")] {
         let t = task(&["task", name, "t-1", "--token", "x"]);
         let id = match t.command {
@@ -439,6 +440,25 @@ fn get_cancel_and_stats_take_an_id() {
         let err = rejected(&["task", name]);
         assert!(err.contains("<ID>"), "{name}: {err}");
     }
+    let t = task(&[
+        "task",
+        "watch",
+        "t-2",
+        "--interval-ms",
+        "250",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(t.output, Output::Json);
+    let TaskCommand::Watch(w) = t.command else {
+        panic!()
+    };
+    assert_eq!(
+        (w.id.as_str(), w.interval_ms, w.idle),
+        ("t-2", Some(250), 60)
+    );
+    let err = rejected(&["task", "watch", "t-2", "--interval-ms", "50"]);
+    assert!(err.contains("50"), "{err}");
 }
 
 #[test]
