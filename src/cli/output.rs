@@ -1,0 +1,712 @@
+//! How the CLI prints API values: aligned text tables and plain lines for people, JSON for scripts.
+//!
+//! The JSON follows the protobuf JSON mapping (lowerCamelCase field names, enum value names, RFC 3339
+//! timestamps, every field present) so it reads like what other gRPC tools print, except that 64-bit
+//! counters are JSON numbers rather than strings: scripts compare them with `>` and `==`, and protobuf JSON
+//! parsers accept numbers for them too.
+
+use std::time::Duration;
+
+use clap::ValueEnum;
+use pushgate::proto::v1::{
+    DeliveryChannel, DeliveryStatus, FailureReason, LabelMatch, Strategy, Task, TaskKind,
+    TaskProgress, TaskState, TaskStats, Vendor,
+};
+use serde_json::{Value, json};
+
+/// Output format of the task commands.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    /// Text and tables for people.
+    #[default]
+    Human,
+    /// JSON: one document per response (one line per stream item) for scripts.
+    Json,
+}
+
+/// How a column's cells line up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Text: padded on the right.
+    Left,
+    /// Numbers: padded on the left, so that digits line up.
+    Right,
+}
+
+/// A text table: a header row, then rows, columns two spaces apart, no trailing spaces.
+#[derive(Debug, Clone)]
+pub struct Table {
+    columns: Vec<(String, Align)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these columns.
+    pub fn new(columns: &[(&str, Align)]) -> Self {
+        Self {
+            columns: columns.iter().map(|(h, a)| (h.to_string(), *a)).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; missing cells are blank, extra ones are dropped.
+    pub fn row<I, S>(&mut self, cells: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut row: Vec<String> = cells.into_iter().map(Into::into).collect();
+        row.resize(self.columns.len(), String::new());
+        self.rows.push(row);
+        self
+    }
+
+    /// Whether no row was added.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The table as lines, each ending in a newline.
+    pub fn render(&self) -> String {
+        let width = |s: &str| s.chars().count();
+        let widths: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (header, _))| {
+                self.rows
+                    .iter()
+                    .map(|r| width(&r[i]))
+                    .chain([width(header)])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let headers: Vec<String> = self.columns.iter().map(|(h, _)| h.clone()).collect();
+        let mut out = String::new();
+        for row in std::iter::once(&headers).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = " ".repeat(widths[i] - width(cell));
+                match self.columns[i].1 {
+                    Align::Left => {
+                        line.push_str(cell);
+                        line.push_str(&pad);
+                    }
+                    Align::Right => {
+                        line.push_str(&pad);
+                        line.push_str(cell);
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `key: value` lines with the values lined up.
+fn key_values(pairs: &[(&str, String)]) -> String {
+    let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{:<width$} {v}\n", format!("{k}:")))
+        .collect()
+}
+
+/// A protobuf timestamp as RFC 3339 (UTC), or `None` when unset or out of range.
+pub fn timestamp(t: Option<&prost_types::Timestamp>) -> Option<String> {
+    let t = t?;
+    jiff::Timestamp::new(t.seconds, t.nanos)
+        .ok()
+        .map(|t| t.to_string())
+}
+
+/// A duration for people: `850ms`, `12.3s`, `4m05s`, `2h03m`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.1}s", d.as_secs_f64()),
+        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1_000) % 60),
+        _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
+    }
+}
+
+/// Name of an enum value the server sent, or its number when this build does not know it (a newer server).
+macro_rules! enum_names {
+    ($(#[$doc:meta] $fn:ident, $json:ident: $ty:ty, |$v:ident| $human:expr;)*) => {$(
+        #[$doc]
+        pub fn $fn(value: i32) -> String {
+            match <$ty>::try_from(value) {
+                Ok($v) => $human.to_string(),
+                Err(_) => format!("unknown({value})"),
+            }
+        }
+        /// The protobuf JSON value of the enum: its value name, or its number when unknown.
+        pub fn $json(value: i32) -> Value {
+            match <$ty>::try_from(value) {
+                Ok(v) => json!(v.as_str_name()),
+                Err(_) => json!(value),
+            }
+        }
+    )*};
+}
+
+enum_names! {
+    /// A task state for people: `running`, `completed`, ...
+    state_name, state_json: TaskState, |s| match s {
+        TaskState::Unspecified => "unspecified",
+        TaskState::Scheduled => "scheduled",
+        TaskState::Running => "running",
+        TaskState::Completed => "completed",
+        TaskState::Cancelled => "cancelled",
+        TaskState::Failed => "failed",
+    };
+    /// A task kind for people: `broadcast`, `label`, `list`.
+    kind_name, kind_json: TaskKind, |k| match k {
+        TaskKind::Unspecified => "unspecified",
+        TaskKind::Broadcast => "broadcast",
+        TaskKind::Label => "label",
+        TaskKind::List => "list",
+    };
+    /// A strategy for people, with the Easemob number it stands for.
+    strategy_name, strategy_json: Strategy, |s| match s {
+        Strategy::Unspecified => "default (vendor-only, Easemob 2)",
+        Strategy::VendorFirst => "vendor-first (Easemob 0)",
+        Strategy::ChannelOnly => "channel-only (Easemob 1)",
+        Strategy::VendorOnly => "vendor-only (Easemob 2)",
+        Strategy::ChannelFirst => "channel-first (Easemob 3)",
+        Strategy::ChannelOnlineOnly => "channel-online-only (Easemob 4)",
+    };
+    /// How labels combine, for people: `any`, `all`.
+    label_match_name, label_match_json: LabelMatch, |m| match m {
+        LabelMatch::Unspecified | LabelMatch::Any => "any",
+        LabelMatch::All => "all",
+    };
+    /// A delivery channel for people: `vendor`, `own`.
+    channel_name, channel_json: DeliveryChannel, |c| match c {
+        DeliveryChannel::Unspecified => "unspecified",
+        DeliveryChannel::Vendor => "vendor",
+        DeliveryChannel::Own => "own",
+    };
+    /// A delivery status as the seed callback spells it: `success`, `fail`, `error`.
+    status_name, status_json: DeliveryStatus, |s| match s {
+        DeliveryStatus::Unspecified => "unspecified",
+        DeliveryStatus::Success => "success",
+        DeliveryStatus::Fail => "fail",
+        DeliveryStatus::Error => "error",
+    };
+    /// A failure reason as the seed callback spells it: `no push binding`, ...
+    reason_name, reason_json: FailureReason, |r| match r {
+        FailureReason::Unspecified => "unspecified",
+        FailureReason::NoPushBinding => "no push binding",
+        FailureReason::IllegalBinding => "illegal binding",
+        FailureReason::NoUserExist => "no user exist",
+        FailureReason::NotifierOutOfLimit => "notifier out of limit",
+        FailureReason::NotifierDisabled => "notifier disabled",
+        FailureReason::NotifierIsBan => "notifier is ban",
+        FailureReason::NoNotifierExist => "no notifier exist",
+        FailureReason::InvalidNotifier => "invalid notifier",
+        FailureReason::MessageIgnorePush => "message ignore push",
+        FailureReason::InvalidMessage => "invalid message",
+        FailureReason::ExpireMessage => "expire message",
+        FailureReason::UserIgnorePush => "user ignore push",
+        FailureReason::IgnorePushDeviceId => "ignore push device id",
+        FailureReason::InvalidVoipNotification => "invalid VOIP notification",
+        FailureReason::GetPushTokenFail => "get push token fail",
+        FailureReason::PushYetButFail => "push yet but fail",
+    };
+    /// A vendor for people: `APNs`, `FCM`, `Huawei`, ...
+    vendor_name, vendor_json: Vendor, |v| match v {
+        Vendor::Unspecified => "unspecified",
+        Vendor::Apns => "APNs",
+        Vendor::Fcm => "FCM",
+        Vendor::Huawei => "Huawei",
+        Vendor::Honor => "Honor",
+        Vendor::Xiaomi => "Xiaomi",
+        Vendor::Oppo => "OPPO",
+        Vendor::Vivo => "vivo",
+        Vendor::Meizu => "Meizu",
+    };
+}
+
+fn timestamp_json(t: Option<&prost_types::Timestamp>) -> Value {
+    timestamp(t).map_or(Value::Null, Value::from)
+}
+
+/// `TaskProgress` as JSON.
+pub fn progress_json(p: &TaskProgress) -> Value {
+    json!({
+        "state": state_json(p.state),
+        "usersTotal": p.users_total,
+        "usersDone": p.users_done,
+        "successCount": p.success_count,
+        "failCount": p.fail_count,
+        "errorCount": p.error_count,
+        "updateTime": timestamp_json(p.update_time.as_ref()),
+    })
+}
+
+/// `Task` as JSON.
+pub fn task_json(t: &Task) -> Value {
+    json!({
+        "id": t.id,
+        "kind": kind_json(t.kind),
+        "state": state_json(t.state),
+        "strategy": strategy_json(t.strategy),
+        "messageId": t.message_id,
+        "labels": t.labels,
+        "labelMatch": label_match_json(t.label_match),
+        "listSize": t.list_size,
+        "createTime": timestamp_json(t.create_time.as_ref()),
+        "startTime": timestamp_json(t.start_time.as_ref()),
+        "runTime": timestamp_json(t.run_time.as_ref()),
+        "endTime": timestamp_json(t.end_time.as_ref()),
+        "progress": t.progress.as_ref().map_or(Value::Null, progress_json),
+        "error": t.error,
+    })
+}
+
+/// `TaskStats` as JSON.
+pub fn stats_json(s: &TaskStats) -> Value {
+    json!({
+        "taskId": s.task_id,
+        "state": state_json(s.state),
+        "total": s.total,
+        "byDeliveryChannel": s.by_delivery_channel.iter().map(|c| json!({
+            "deliveryChannel": channel_json(c.delivery_channel),
+            "total": c.total,
+            "successCount": c.success_count,
+            "failCount": c.fail_count,
+            "errorCount": c.error_count,
+        })).collect::<Vec<_>>(),
+        "byStatus": s.by_status.iter().map(|c| json!({
+            "status": status_json(c.status),
+            "count": c.count,
+        })).collect::<Vec<_>>(),
+        "byFailureReason": s.by_failure_reason.iter().map(|c| json!({
+            "reason": reason_json(c.reason),
+            "count": c.count,
+        })).collect::<Vec<_>>(),
+        "byVendor": s.by_vendor.iter().map(|v| json!({
+            "vendor": vendor_json(v.vendor),
+            "total": v.total,
+            "successCount": v.success_count,
+            "failCount": v.fail_count,
+            "errorCount": v.error_count,
+        })).collect::<Vec<_>>(),
+        "deliveredCount": s.delivered_count,
+        "clickedCount": s.clicked_count,
+        "updateTime": timestamp_json(s.update_time.as_ref()),
+    })
+}
+
+/// One task in detail, as `key: value` lines.
+pub fn task_text(t: &Task) -> String {
+    let mut pairs = vec![
+        ("id", t.id.clone()),
+        ("kind", kind_name(t.kind)),
+        ("state", state_name(t.state)),
+        ("strategy", strategy_name(t.strategy)),
+        ("message id", t.message_id.clone()),
+    ];
+    if t.kind == TaskKind::Label as i32 {
+        pairs.push((
+            "labels",
+            format!(
+                "{} (match {})",
+                t.labels.join(", "),
+                label_match_name(t.label_match)
+            ),
+        ));
+    }
+    if t.kind == TaskKind::List as i32 {
+        pairs.push(("list size", t.list_size.to_string()));
+    }
+    let times = [
+        ("created", &t.create_time),
+        ("start", &t.start_time),
+        ("running since", &t.run_time),
+        ("ended", &t.end_time),
+    ];
+    for (key, time) in times {
+        if let Some(text) = timestamp(time.as_ref()) {
+            pairs.push((key, text));
+        }
+    }
+    if let Some(p) = &t.progress {
+        pairs.push(("users", format!("{}/{}", p.users_done, p.users_total)));
+        pairs.push((
+            "pushes",
+            format!(
+                "{} success, {} fail, {} error",
+                p.success_count, p.fail_count, p.error_count
+            ),
+        ));
+    }
+    if !t.error.is_empty() {
+        pairs.push(("error", t.error.clone()));
+    }
+    key_values(&pairs)
+}
+
+/// Tasks as one table row each.
+pub fn tasks_table(tasks: &[Task]) -> String {
+    let mut table = Table::new(&[
+        ("ID", Align::Left),
+        ("KIND", Align::Left),
+        ("STATE", Align::Left),
+        ("USERS", Align::Right),
+        ("SUCCESS", Align::Right),
+        ("FAIL", Align::Right),
+        ("ERROR", Align::Right),
+        ("CREATED", Align::Left),
+    ]);
+    for t in tasks {
+        let p = t.progress.unwrap_or_default();
+        table.row([
+            t.id.clone(),
+            kind_name(t.kind),
+            state_name(t.state),
+            format!("{}/{}", p.users_done, p.users_total),
+            p.success_count.to_string(),
+            p.fail_count.to_string(),
+            p.error_count.to_string(),
+            timestamp(t.create_time.as_ref()).unwrap_or_default(),
+        ]);
+    }
+    table.render()
+}
+
+/// The summary `task watch` prints when the stream ends: the final progress and how long the task ran.
+pub fn summary_table(p: &TaskProgress, wall: Option<Duration>) -> String {
+    let mut table = Table::new(&[
+        ("STATE", Align::Left),
+        ("USERS", Align::Right),
+        ("SUCCESS", Align::Right),
+        ("FAIL", Align::Right),
+        ("ERROR", Align::Right),
+        ("WALL TIME", Align::Right),
+    ]);
+    table.row([
+        state_name(p.state),
+        format!("{}/{}", p.users_done, p.users_total),
+        p.success_count.to_string(),
+        p.fail_count.to_string(),
+        p.error_count.to_string(),
+        wall.map_or_else(|| "-".to_owned(), human_duration),
+    ]);
+    table.render()
+}
+
+/// A task's statistics: a header line, then one table per breakdown.
+pub fn stats_text(s: &TaskStats) -> String {
+    let outcome_columns = |first: &'static str| {
+        Table::new(&[
+            (first, Align::Left),
+            ("TOTAL", Align::Right),
+            ("SUCCESS", Align::Right),
+            ("FAIL", Align::Right),
+            ("ERROR", Align::Right),
+        ])
+    };
+    let mut by_channel = outcome_columns("CHANNEL");
+    for c in &s.by_delivery_channel {
+        by_channel.row([
+            channel_name(c.delivery_channel),
+            c.total.to_string(),
+            c.success_count.to_string(),
+            c.fail_count.to_string(),
+            c.error_count.to_string(),
+        ]);
+    }
+    let mut by_status = Table::new(&[("STATUS", Align::Left), ("COUNT", Align::Right)]);
+    for c in &s.by_status {
+        by_status.row([status_name(c.status), c.count.to_string()]);
+    }
+    let mut by_reason = Table::new(&[("REASON", Align::Left), ("COUNT", Align::Right)]);
+    for c in &s.by_failure_reason {
+        by_reason.row([reason_name(c.reason), c.count.to_string()]);
+    }
+    let mut by_vendor = outcome_columns("VENDOR");
+    for v in &s.by_vendor {
+        by_vendor.row([
+            vendor_name(v.vendor),
+            v.total.to_string(),
+            v.success_count.to_string(),
+            v.fail_count.to_string(),
+            v.error_count.to_string(),
+        ]);
+    }
+    let mut out = format!(
+        "task {}: {}, {} pushes recorded, {} delivered and {} clicked over the own channel\n",
+        s.task_id,
+        state_name(s.state),
+        s.total,
+        s.delivered_count,
+        s.clicked_count
+    );
+    let sections = [
+        ("by channel", by_channel),
+        ("by status", by_status),
+        ("by failure reason", by_reason),
+        ("by vendor", by_vendor),
+    ];
+    for (title, table) in sections {
+        out.push_str(&format!("\n{title}:\n"));
+        match table.is_empty() {
+            true => out.push_str("(none)\n"),
+            false => out.push_str(&table.render()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pushgate::proto::v1::{ChannelStats, FailureReasonCount, StatusCount, VendorStats};
+
+    fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos: 0 })
+    }
+
+    fn progress() -> TaskProgress {
+        TaskProgress {
+            state: TaskState::Completed as i32,
+            users_total: 1200,
+            users_done: 1200,
+            success_count: 1100,
+            fail_count: 97,
+            error_count: 3,
+            update_time: ts(1_700_000_000),
+        }
+    }
+
+    fn stats() -> TaskStats {
+        TaskStats {
+            task_id: "t-1".into(),
+            state: TaskState::Completed as i32,
+            total: 1200,
+            by_delivery_channel: vec![
+                ChannelStats {
+                    delivery_channel: DeliveryChannel::Vendor as i32,
+                    total: 1150,
+                    success_count: 1050,
+                    fail_count: 97,
+                    error_count: 3,
+                },
+                ChannelStats {
+                    delivery_channel: DeliveryChannel::Own as i32,
+                    total: 50,
+                    success_count: 50,
+                    fail_count: 0,
+                    error_count: 0,
+                },
+            ],
+            by_status: vec![
+                StatusCount {
+                    status: DeliveryStatus::Success as i32,
+                    count: 1100,
+                },
+                StatusCount {
+                    status: DeliveryStatus::Fail as i32,
+                    count: 97,
+                },
+                StatusCount {
+                    status: DeliveryStatus::Error as i32,
+                    count: 3,
+                },
+            ],
+            by_failure_reason: vec![
+                FailureReasonCount {
+                    reason: FailureReason::NoPushBinding as i32,
+                    count: 90,
+                },
+                FailureReasonCount {
+                    reason: FailureReason::PushYetButFail as i32,
+                    count: 7,
+                },
+                FailureReasonCount {
+                    reason: 99,
+                    count: 3,
+                },
+            ],
+            by_vendor: vec![VendorStats {
+                vendor: Vendor::Apns as i32,
+                total: 1150,
+                success_count: 1050,
+                fail_count: 97,
+                error_count: 3,
+            }],
+            delivered_count: 48,
+            clicked_count: 5,
+            update_time: ts(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn tables_align_text_left_and_numbers_right() {
+        let mut t = Table::new(&[("NAME", Align::Left), ("N", Align::Right)]);
+        t.row(["a", "1"]).row(["longer", "1000"]).row(["x"]);
+        assert_eq!(
+            t.render(),
+            "NAME       N\n\
+             a          1\n\
+             longer  1000\n\
+             x\n"
+        );
+    }
+
+    #[test]
+    fn the_watch_summary_is_one_aligned_row() {
+        assert_eq!(
+            summary_table(&progress(), Some(Duration::from_millis(12_345))),
+            "STATE          USERS  SUCCESS  FAIL  ERROR  WALL TIME\n\
+             completed  1200/1200     1100    97      3      12.3s\n"
+        );
+        assert!(summary_table(&progress(), None).ends_with("  -\n"));
+    }
+
+    #[test]
+    fn stats_print_every_breakdown_as_a_table() {
+        assert_eq!(
+            stats_text(&stats()),
+            "task t-1: completed, 1200 pushes recorded, 48 delivered and 5 clicked over the own channel\n\
+             \n\
+             by channel:\n\
+             CHANNEL  TOTAL  SUCCESS  FAIL  ERROR\n\
+             vendor    1150     1050    97      3\n\
+             own         50       50     0      0\n\
+             \n\
+             by status:\n\
+             STATUS   COUNT\n\
+             success   1100\n\
+             fail        97\n\
+             error        3\n\
+             \n\
+             by failure reason:\n\
+             REASON             COUNT\n\
+             no push binding       90\n\
+             push yet but fail      7\n\
+             unknown(99)            3\n\
+             \n\
+             by vendor:\n\
+             VENDOR  TOTAL  SUCCESS  FAIL  ERROR\n\
+             APNs     1150     1050    97      3\n"
+        );
+    }
+
+    #[test]
+    fn empty_breakdowns_say_none() {
+        let text = stats_text(&TaskStats {
+            task_id: "t-2".into(),
+            state: TaskState::Scheduled as i32,
+            ..Default::default()
+        });
+        assert_eq!(text.matches("(none)\n").count(), 4, "{text}");
+    }
+
+    #[test]
+    fn stats_json_uses_protobuf_names_and_numbers() {
+        let v = stats_json(&stats());
+        assert_eq!(v["taskId"], "t-1");
+        assert_eq!(v["state"], "TASK_STATE_COMPLETED");
+        assert_eq!(v["total"], 1200);
+        assert_eq!(
+            v["byDeliveryChannel"][0]["deliveryChannel"],
+            "DELIVERY_CHANNEL_VENDOR"
+        );
+        assert_eq!(v["byStatus"][1]["status"], "DELIVERY_STATUS_FAIL");
+        assert_eq!(
+            v["byFailureReason"][0],
+            json!({"reason": "FAILURE_REASON_NO_PUSH_BINDING", "count": 90})
+        );
+        assert_eq!(v["byFailureReason"][2]["reason"], 99);
+        assert_eq!(v["byVendor"][0]["vendor"], "VENDOR_APNS");
+        assert_eq!(v["updateTime"], "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn progress_json_is_one_flat_object() {
+        assert_eq!(
+            serde_json::to_string(&progress_json(&progress())).unwrap(),
+            r#"{"errorCount":3,"failCount":97,"state":"TASK_STATE_COMPLETED","successCount":1100,"updateTime":"2023-11-14T22:13:20Z","usersDone":1200,"usersTotal":1200}"#
+        );
+    }
+
+    fn label_task() -> Task {
+        Task {
+            id: "t-3".into(),
+            kind: TaskKind::Label as i32,
+            state: TaskState::Running as i32,
+            strategy: Strategy::ChannelFirst as i32,
+            message_id: "m-1".into(),
+            labels: vec!["vip".into(), "beta".into()],
+            label_match: LabelMatch::All as i32,
+            create_time: ts(1_700_000_000),
+            start_time: ts(1_700_000_000),
+            run_time: ts(1_700_000_060),
+            progress: Some(TaskProgress {
+                state: TaskState::Running as i32,
+                users_total: 10,
+                users_done: 4,
+                success_count: 3,
+                fail_count: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_task_prints_as_aligned_lines() {
+        assert_eq!(
+            task_text(&label_task()),
+            "id:            t-3\n\
+             kind:          label\n\
+             state:         running\n\
+             strategy:      channel-first (Easemob 3)\n\
+             message id:    m-1\n\
+             labels:        vip, beta (match all)\n\
+             created:       2023-11-14T22:13:20Z\n\
+             start:         2023-11-14T22:13:20Z\n\
+             running since: 2023-11-14T22:14:20Z\n\
+             users:         4/10\n\
+             pushes:        3 success, 1 fail, 0 error\n"
+        );
+    }
+
+    #[test]
+    fn a_task_as_json_keeps_unset_times_as_null() {
+        let v = task_json(&label_task());
+        assert_eq!(v["kind"], "TASK_KIND_LABEL");
+        assert_eq!(v["strategy"], "STRATEGY_CHANNEL_FIRST");
+        assert_eq!(v["labelMatch"], "LABEL_MATCH_ALL");
+        assert_eq!(v["labels"], json!(["vip", "beta"]));
+        assert_eq!(v["endTime"], Value::Null);
+        assert_eq!(v["progress"]["usersDone"], 4);
+    }
+
+    #[test]
+    fn the_task_list_is_a_table() {
+        assert_eq!(
+            tasks_table(&[label_task()]),
+            "ID   KIND   STATE    USERS  SUCCESS  FAIL  ERROR  CREATED\n\
+             t-3  label  running   4/10        3     1      0  2023-11-14T22:13:20Z\n"
+        );
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(human_duration(Duration::from_millis(1_250)), "1.2s");
+        assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
+        assert_eq!(human_duration(Duration::from_secs(7_380)), "2h03m");
+    }
+}
