@@ -83,7 +83,6 @@ fn json_lines(run: &Run) -> Vec<Value> {
 }
 
 #[tokio::test]
-#[ignore = "needs TaskService (issue 7), enabled when it lands"]
 async fn a_list_task_is_created_watched_and_counted_from_the_command_line() {
     let server = TestServer::start();
     let app = create_app(&server, "acme#cli").await;
