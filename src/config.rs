@@ -134,12 +134,15 @@ pub struct TlsConfig {
 pub struct StoreConfig {
     /// Directory of the embedded sled database and of generated key files.
     pub data_dir: PathBuf,
+    /// Most memory sled's page cache may hold, in MiB.
+    pub cache_mib: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./pushgate-data"),
+            cache_mib: 64,
         }
     }
 }

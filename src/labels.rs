@@ -52,6 +52,16 @@ pub enum LabelError {
         /// The limit.
         limit: usize,
     },
+    /// A label task that has not ended pushes to the label.
+    #[error(
+        "label {label} is used by task {task}, which has not ended; cancel it or wait for it to end"
+    )]
+    InUse {
+        /// The label.
+        label: String,
+        /// The task.
+        task: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -138,6 +148,20 @@ impl Labels {
     /// Deletes a label with its memberships; returns how many memberships went.
     pub async fn delete(&self, app: &str, name: &str) -> Result<u64, LabelError> {
         valid_label("name", name)?;
+        // A scheduled or running label task still pages through the label's users.
+        if let Some((_, task)) = self
+            .store
+            .tasks
+            .open_tasks()
+            .await?
+            .into_iter()
+            .find(|(a, t)| a == app && t.labels.iter().any(|l| l == name))
+        {
+            return Err(LabelError::InUse {
+                label: name.to_owned(),
+                task: task.id,
+            });
+        }
         self.store
             .labels
             .delete_label(app, name)

@@ -168,6 +168,7 @@ impl From<LabelError> for Status {
                     "label {label} may hold at most {limit} users; the users new to it would exceed that, so none was added"
                 ),
             ),
+            e @ LabelError::InUse { .. } => Status::failed_precondition(e.to_string()),
             LabelError::Store(e) => e.into(),
         }
     }

@@ -117,7 +117,15 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the embedded sled store in `dir`.
     pub fn open_sled(dir: &std::path::Path) -> Result<Self, StoreError> {
-        let sled = Arc::new(SledStore::open(dir)?);
+        Self::open_sled_with_cache(dir, sled::DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the embedded sled store in `dir` with a page cache of at most `cache_bytes`.
+    pub fn open_sled_with_cache(
+        dir: &std::path::Path,
+        cache_bytes: u64,
+    ) -> Result<Self, StoreError> {
+        let sled = Arc::new(SledStore::open_with_cache(dir, cache_bytes)?);
         Ok(Self {
             apps: sled.clone(),
             callback_rules: sled.clone(),

@@ -436,3 +436,110 @@ async fn a_crash_mid_task_resumes_at_its_checkpoint_and_repeats_at_most_one_page
     );
     assert!(repeated.iter().all(|(_, n)| *n == 2), "{repeated:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_tasks_reach_the_users_of_their_labels_and_hold_them_while_open() {
+    use pushgate::proto::v1::{
+        AddLabelUsersRequest, CreateLabelRequest, CreateLabelTaskRequest, DeleteLabelRequest,
+        LabelMatch, create_label_task_request, label_service_client::LabelServiceClient,
+    };
+    let mut env = Env::start().await;
+    let mut labels = LabelServiceClient::new(env.push_channel());
+    let token = env.app.token.clone();
+    for (label, users) in [("red", vec!["a", "b"]), ("blue", vec!["b", "c"])] {
+        labels
+            .create_label(authed(
+                CreateLabelRequest {
+                    name: label.into(),
+                    description: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+        labels
+            .add_label_users(authed(
+                AddLabelUsersRequest {
+                    label: label.into(),
+                    users: users.iter().map(|u| u.to_string()).collect(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    for user in ["a", "b", "c"] {
+        env.bind_new(user, &format!("{user}-phone"), HONOR).await;
+    }
+    let create = |matching: LabelMatch| CreateLabelTaskRequest {
+        message_source: Some(create_label_task_request::MessageSource::Message(hello())),
+        labels: vec!["red".into(), "blue".into()],
+        label_match: matching as i32,
+        ..Default::default()
+    };
+    let mut client = tasks(&env);
+    let any = client
+        .create_label_task(authed(create(LabelMatch::Any), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    let done = watch(&env, &any.id, 100).await;
+    assert_eq!(done.last().unwrap().users_done, 3, "a, b and c");
+    let all = client
+        .create_label_task(authed(create(LabelMatch::All), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    let done = watch(&env, &all.id, 100).await;
+    assert_eq!(done.last().unwrap().users_done, 1, "only b is in both");
+
+    // While a label task is open, its labels cannot be deleted.
+    let later = prost_types::Timestamp {
+        seconds: (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600) as i64,
+        nanos: 0,
+    };
+    let scheduled = client
+        .create_label_task(authed(
+            CreateLabelTaskRequest {
+                start_time: Some(later),
+                ..create(LabelMatch::Any)
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    let e = labels
+        .delete_label(authed(DeleteLabelRequest { name: "red".into() }, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    client
+        .cancel_task(authed(
+            CancelTaskRequest {
+                task_id: scheduled.id,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    labels
+        .delete_label(authed(DeleteLabelRequest { name: "red".into() }, &token))
+        .await
+        .unwrap();
+    let e = client
+        .create_label_task(authed(create(LabelMatch::Any), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "an unknown label");
+}

@@ -60,7 +60,16 @@ pub fn thread_cpu_seconds(prefix: &str) -> f64 {
 
 /// Peak resident memory of this process so far, in MiB.
 pub fn peak_rss_mib() -> f64 {
-    fs::read_to_string("/proc/self/status")
+    peak_rss_of("/proc/self/status")
+}
+
+/// Peak resident memory of process `pid` so far, in MiB.
+pub fn peak_rss_mib_of(pid: u32) -> f64 {
+    peak_rss_of(&format!("/proc/{pid}/status"))
+}
+
+fn peak_rss_of(status: &str) -> f64 {
+    fs::read_to_string(status)
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release --bin pushgate-bench -- dispatch`
 
+mod broadcast;
 mod dispatch;
 mod machine;
 mod report;
@@ -32,6 +33,11 @@ struct Cli {
 enum Scenario {
     /// Sends/s and CPU per send from a dispatcher straight to each fake vendor.
     Dispatch(dispatch::Args),
+    /// One broadcast task to N bound devices through a server process: wall time, devices/s, peak RSS.
+    Broadcast(broadcast::Args),
+    /// The server of the broadcast scenario (run by it, not by hand).
+    #[command(hide = true)]
+    ServeChild,
 }
 
 fn main() -> Result<()> {
@@ -42,6 +48,8 @@ fn main() -> Result<()> {
     );
     let run = match cli.scenario {
         Scenario::Dispatch(args) => dispatch::run(args, command)?,
+        Scenario::Broadcast(args) => broadcast::run(args, command)?,
+        Scenario::ServeChild => return broadcast::serve_child(),
     };
     if !cli.no_append {
         run.append_to(&cli.out)?;

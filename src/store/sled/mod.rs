@@ -72,12 +72,24 @@ fn decode<M: Message + Default>(key: &[u8], bytes: &[u8]) -> Result<M, StoreErro
     })
 }
 
+/// sled's page cache when none is configured: sled's own default (1 GiB) would let a broadcast over a large
+/// store grow the server far past its memory target.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database in `dir` with a page cache of at most `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
-        let db = sled::Config::new().path(dir.join("db")).open()?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(cache_bytes)
+            .open()?;
         Ok(Self {
             db,
             limited_writes: std::sync::Mutex::new(()),
