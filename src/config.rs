@@ -142,7 +142,9 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./pushgate-data"),
-            cache_mib: 64,
+            // Small on purpose: the OS page cache holds the hot file pages anyway, and in the million-device
+            // broadcast benchmark 16 MiB was both faster and 40 MiB leaner than 64 MiB.
+            cache_mib: 16,
         }
     }
 }

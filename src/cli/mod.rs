@@ -77,6 +77,7 @@ enum Command {
 
 /// Parses the command line, runs the command and turns its outcome into the exit code.
 pub fn main() -> ExitCode {
+    pushgate::server::limit_malloc_arenas();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -387,6 +387,7 @@ fn sandbox_core<'a>(sandbox: &'a Sandbox, name: &str) -> &'a pushgate::sandbox::
 
 /// The hidden `serve-child` command: `pushgate serve` with the environment's settings, until SIGTERM.
 pub fn serve_child() -> Result<()> {
+    pushgate::server::limit_malloc_arenas();
     let config = pushgate::config::Config::load(None)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

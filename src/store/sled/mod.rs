@@ -74,7 +74,7 @@ fn decode<M: Message + Default>(key: &[u8], bytes: &[u8]) -> Result<M, StoreErro
 
 /// sled's page cache when none is configured: sled's own default (1 GiB) would let a broadcast over a large
 /// store grow the server far past its memory target.
-pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
