@@ -269,13 +269,23 @@ impl Pusher {
                 format!("template {:?} no longer exists", t.name),
             ))
         } else {
-            let zone = s
-                .store
-                .apps
-                .get_app(app)
-                .await?
-                .and_then(|a| parse_time_zone(&a.time_zone).ok())
-                .unwrap_or_default();
+            // The app's time zone matters only for a daily interval: read it only then (a task reads this
+            // for every user).
+            let has_interval = profile
+                .user
+                .notification
+                .as_ref()
+                .is_some_and(|n| n.ignore_interval.is_some());
+            let zone = if has_interval {
+                s.store
+                    .apps
+                    .get_app(app)
+                    .await?
+                    .and_then(|a| parse_time_zone(&a.time_zone).ok())
+                    .unwrap_or_default()
+            } else {
+                Default::default()
+            };
             let context = PushContext {
                 conversation: conversation_key.as_ref(),
                 mentioned: is_mentioned(user, options.at_all, &options.at_users),

@@ -106,6 +106,27 @@ async fn do_not_disturb_holds_pushes_back_unless_forced_or_mentioned() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_do_not_disturb_interval_holds_pushes_back() {
+    let mut env = Env::start().await;
+    env.bind_new("night", "phone", HONOR).await;
+    UserSettingsServiceClient::new(env.server.channel().await)
+        .set_notification_setting(authed(
+            SetNotificationSettingRequest {
+                user: "night".into(),
+                // Start equal to end: the whole day, whatever the app's time zone.
+                ignore_interval: Some("00:00-00:00".into()),
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap();
+    let r = env.send_sync("night", Strategy::Unspecified, hello()).await.unwrap();
+    assert_eq!(reason(of(&r, "phone")), FailureReason::UserIgnorePush);
+    assert!(env.sends(HONOR).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_device_filter_accepts_and_ignores_by_device_and_notifier() {
     let mut env = Env::start().await;
     env.bind_new("f", "a", VIVO).await;
