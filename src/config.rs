@@ -78,6 +78,8 @@ pub struct Config {
     pub push: crate::push::PushConfig,
     /// Tasks: limits, fan-out page size, retention.
     pub tasks: crate::tasks::TasksConfig,
+    /// Delivery events: retention, stream heartbeats.
+    pub events: crate::callback::EventsConfig,
     /// The own push channel: offline inbox, keepalives, stream buffers.
     pub channel: ChannelConfig,
 }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod channel;
 pub mod device;
+pub mod event;
 pub mod label;
 pub mod notifier;
 pub mod push;

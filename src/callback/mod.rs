@@ -1,3 +1,10 @@
-//! Delivery callbacks: the rules that say where an app's outcomes go.
+//! Delivery outcomes leaving the gateway: the event log (every outcome as a delivery event, streamed by
+//! EventService) and the rules that say where an app's callbacks go.
 
+mod config;
+pub mod event;
+pub mod log;
 pub mod rules;
+
+pub use config::EventsConfig;
+pub use log::{AppEvent, EventLog};

@@ -16,6 +16,7 @@ use super::{
     route::{self, Plan, Target},
 };
 use crate::{
+    callback::{EventLog, event::event_of},
     channel::{Channel, ChannelError, ChannelPush},
     dispatch::{Dispatch, DispatchError, Outcome, Rendered},
     notifier::Notifiers,
@@ -128,6 +129,24 @@ impl Progress {
     }
 }
 
+/// What a [`Pusher`] is built from.
+pub struct PusherParts {
+    /// The store.
+    pub store: Store,
+    /// The vendor lanes.
+    pub dispatch: Dispatch,
+    /// Notifiers (to ban one whose credentials the vendor refuses).
+    pub notifiers: Notifiers,
+    /// The own channel.
+    pub channel: Channel,
+    /// The `[push]` settings.
+    pub config: PushConfig,
+    /// `devices.max_bindings_per_user`: one read gets all of a user's bindings.
+    pub max_bindings_per_user: usize,
+    /// Where every outcome is recorded.
+    pub events: EventLog,
+}
+
 /// The send path: everything between an accepted push and the outcome of each device.
 #[derive(Clone)]
 pub struct Pusher {
@@ -141,18 +160,22 @@ struct Inner {
     channel: Channel,
     config: PushConfig,
     max_bindings_per_user: usize,
+    events: EventLog,
 }
 
 impl Pusher {
-    /// A send path over `store`, delivering through `dispatch` and `channel`.
-    pub fn new(
-        store: Store,
-        dispatch: Dispatch,
-        notifiers: Notifiers,
-        channel: Channel,
-        config: PushConfig,
-        max_bindings_per_user: usize,
-    ) -> Self {
+    /// A send path over `store`, delivering through `dispatch` and `channel` and recording every outcome in
+    /// `events`.
+    pub fn new(parts: PusherParts) -> Self {
+        let PusherParts {
+            store,
+            dispatch,
+            notifiers,
+            channel,
+            config,
+            max_bindings_per_user,
+            events,
+        } = parts;
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -161,6 +184,7 @@ impl Pusher {
                 channel,
                 config,
                 max_bindings_per_user,
+                events,
             }),
         }
     }
@@ -512,6 +536,8 @@ impl Pusher {
             }
         }
         let mut merged = vec![false; at.len()];
+        // The vendor attempts a fallback replaced: reported as events before the channel's outcome.
+        let mut replaced: Vec<Vec<DeviceOutcome>> = vec![Vec::new(); at.len()];
         for ((p, device), indexes) in by_device {
             let all_failed = indexes
                 .iter()
@@ -523,18 +549,29 @@ impl Pusher {
                 .to_channel(&planned[p].push, device, &handoffs[p])
                 .await;
             progress.set(indexes[0], outcome.clone());
+            replaced[indexes[0]] = indexes.iter().filter_map(|&i| outcomes[i].take()).collect();
             outcomes[indexes[0]] = Some(outcome);
             for &i in &indexes[1..] {
                 merged[i] = true;
             }
         }
+        let now = now_ms();
+        let mut events = Vec::with_capacity(at.len());
         let mut out: Vec<Vec<DeviceOutcome>> = vec![Vec::new(); planned.len()];
         for (i, outcome) in outcomes.into_iter().enumerate() {
+            let plan = &planned[at[i].0];
+            for attempt in &replaced[i] {
+                events.push(event_of(&plan.push, &plan.rendered, attempt, now));
+            }
             if !merged[i]
                 && let Some(o) = outcome
             {
+                events.push(event_of(&plan.push, &plan.rendered, &o, now));
                 out[at[i].0].push(o);
             }
+        }
+        if let Err(e) = self.inner.events.record(app, events).await {
+            tracing::error!(app, error = %e, "cannot record delivery events");
         }
         out
     }

@@ -15,7 +15,7 @@ pub mod render;
 pub mod route;
 
 pub use config::PushConfig;
-pub use engine::{Planned, Progress, PushError, Pusher, UserPush};
+pub use engine::{Planned, Progress, PushError, Pusher, PusherParts, UserPush};
 pub use idempotency::{Idempotency, IdempotencyError};
 pub use outcome::DeviceOutcome;
 pub use queue::{PushQueue, QueueError};

@@ -14,11 +14,11 @@ pub use shed::ShedLayer;
 
 use crate::{
     api::{
-        app::AppApi, auth::AuthLayer, channel::ChannelApi, device::DeviceApi, label::LabelApi,
-        notifier::NotifierApi, push::PushApi, settings::SettingsApi, task::TaskApi,
-        tokens::AuthApi,
+        app::AppApi, auth::AuthLayer, channel::ChannelApi, device::DeviceApi, event::EventApi,
+        label::LabelApi, notifier::NotifierApi, push::PushApi, settings::SettingsApi,
+        task::TaskApi, tokens::AuthApi,
     },
-    callback::rules::CallbackRules,
+    callback::{EventLog, rules::CallbackRules},
     channel::Channel,
     config::Config,
     devices::Devices,
@@ -30,13 +30,14 @@ use crate::{
         v1::{
             app_service_server::AppServiceServer, auth_service_server::AuthServiceServer,
             channel_service_server::ChannelServiceServer,
-            device_service_server::DeviceServiceServer, label_service_server::LabelServiceServer,
+            device_service_server::DeviceServiceServer, event_service_server::EventServiceServer,
+            label_service_server::LabelServiceServer,
             notifier_service_server::NotifierServiceServer, push_service_server::PushServiceServer,
             task_service_server::TaskServiceServer,
             user_settings_service_server::UserSettingsServiceServer,
         },
     },
-    push::{Idempotency, PushQueue, Pusher},
+    push::{Idempotency, PushQueue, Pusher, PusherParts},
     settings::UserSettings,
     store::{Store, StoreError},
     tasks::Tasks,
@@ -134,14 +135,17 @@ pub async fn run(
         config.notifiers.max_per_app,
     );
     config.push.check().map_err(ServerError::Config)?;
-    let pusher = Pusher::new(
-        store.clone(),
-        Dispatch::new(notifiers.clone(), config.dispatch.clone())?,
-        notifiers.clone(),
-        channel.clone(),
-        config.push.clone(),
-        config.devices.max_bindings_per_user,
-    );
+    let events = EventLog::new(store.clone());
+    events.sweep_every(std::time::Duration::from_secs(600), config.events.retention);
+    let pusher = Pusher::new(PusherParts {
+        store: store.clone(),
+        dispatch: Dispatch::new(notifiers.clone(), config.dispatch.clone())?,
+        notifiers: notifiers.clone(),
+        channel: channel.clone(),
+        config: config.push.clone(),
+        max_bindings_per_user: config.devices.max_bindings_per_user,
+        events: events.clone(),
+    });
     // Resumes the pushes accepted before a stop or a crash.
     let queue = PushQueue::start(
         store.clone(),
@@ -209,6 +213,10 @@ pub async fn run(
             queue,
             idempotency.clone(),
             config.server.request_timeout,
+        )))
+        .add_service(EventServiceServer::new(EventApi::new(
+            events,
+            config.events.heartbeat_interval,
         )))
         .add_service(TaskServiceServer::new(TaskApi::new(
             tasks,

@@ -43,6 +43,10 @@ pub const TEMPLATES: &str = "templates";
 pub const MESSAGES: &str = "messages";
 /// Tree of idempotent answers, keyed by app + RPC + [`SEP`] + request id.
 pub const IDEMPOTENT_ANSWERS: &str = "idempotent_answers";
+/// Tree of delivery events, keyed by app + big-endian position.
+pub const EVENTS: &str = "events";
+/// Tree of the highest event position the retention removed, keyed by the app prefix alone.
+pub const EVENT_HORIZONS: &str = "event_horizons";
 /// Tree of tasks, keyed by app + task id (ids sort newest first).
 pub const TASKS: &str = "tasks";
 /// Tree of the users of list tasks, keyed by app + task id + [`SEP`] + user; empty values.
@@ -83,6 +87,11 @@ pub fn app_prefix(app: &str) -> Vec<u8> {
 /// Key of one callback rule of an app.
 pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
     scoped(app, rule.as_bytes())
+}
+
+/// Key of a delivery event: the position big-endian so that keys sort in position order.
+pub fn event(app: &str, position: u64) -> Vec<u8> {
+    scoped(app, &position.to_be_bytes())
 }
 
 /// Key of a task.

@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod bindings;
 pub mod callback_rules;
+pub mod events;
 pub mod idempotency;
 pub mod inbox;
 pub mod keys;
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 pub use apps::{AppRecord, AppRepository};
 pub use bindings::{BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
+pub use events::EventRepository;
 pub use idempotency::{IdempotencyRepository, IdempotentAnswer};
 pub use inbox::{
     AckCountRecord, AckSubject, Appended, ChannelDeviceRecord, InboxEntry, InboxReceipt,
@@ -109,6 +111,8 @@ pub struct Store {
     pub push_queue: Arc<dyn PushQueueRepository>,
     /// Tasks.
     pub tasks: Arc<dyn TaskRepository>,
+    /// Delivery events.
+    pub events: Arc<dyn EventRepository>,
     /// The own channel's inboxes, receipts and ack counters.
     pub inbox: Arc<dyn InboxRepository>,
     flush: Arc<dyn Flush>,
@@ -139,6 +143,7 @@ impl Store {
             idempotency: sled.clone(),
             push_queue: sled.clone(),
             tasks: sled.clone(),
+            events: sled.clone(),
             inbox: sled.clone(),
             flush: sled,
         })

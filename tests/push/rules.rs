@@ -121,7 +121,10 @@ async fn a_daily_do_not_disturb_interval_holds_pushes_back() {
         ))
         .await
         .unwrap();
-    let r = env.send_sync("night", Strategy::Unspecified, hello()).await.unwrap();
+    let r = env
+        .send_sync("night", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
     assert_eq!(reason(of(&r, "phone")), FailureReason::UserIgnorePush);
     assert!(env.sends(HONOR).is_empty());
 }

@@ -3,6 +3,7 @@
 mod apps;
 mod bindings;
 mod callback_rules;
+mod events;
 mod idempotency;
 mod inbox;
 mod inbox_acks;

@@ -1,0 +1,165 @@
+//! The delivery event of one outcome: the seed callback's record (`callId`, `channel`, `status`, `detail`...)
+//! with typed additions.
+
+use serde_json::json;
+
+use crate::{
+    api::timestamp,
+    proto::v1::{ChatType, DeliveryChannel, DeliveryEvent, DeliveryStatus, PushMessage, Vendor},
+    push::{DeviceOutcome, UserPush},
+};
+
+/// The seed's channel name of an outcome: the vendor's (`ANDROID` for FCM), `EASEMOB` for the own channel,
+/// empty when nothing was reached.
+pub fn channel_name(outcome: &DeviceOutcome) -> &'static str {
+    match outcome.channel {
+        DeliveryChannel::Own => "EASEMOB",
+        DeliveryChannel::Unspecified => "",
+        DeliveryChannel::Vendor => match outcome.vendor {
+            Vendor::Apns => "APNS",
+            Vendor::Fcm => "ANDROID",
+            Vendor::Huawei => "HUAWEI",
+            Vendor::Honor => "HONOR",
+            Vendor::Xiaomi => "XIAOMI",
+            Vendor::Oppo => "OPPO",
+            Vendor::Vivo => "VIVO",
+            Vendor::Meizu => "MEIZU",
+            Vendor::Unspecified => "",
+        },
+    }
+}
+
+/// Every channel name an event can carry.
+pub const CHANNEL_NAMES: [&str; 9] = [
+    "APNS", "ANDROID", "HUAWEI", "HONOR", "XIAOMI", "OPPO", "VIVO", "MEIZU", "EASEMOB",
+];
+
+/// The event of `outcome`, an outcome of `push` whose rendered message was `rendered`, recorded at `now_ms`.
+/// Its position is given when the log stores it.
+pub fn event_of(
+    push: &UserPush,
+    rendered: &PushMessage,
+    outcome: &DeviceOutcome,
+    now_ms: i64,
+) -> DeliveryEvent {
+    let conversation = push
+        .message
+        .options
+        .as_ref()
+        .and_then(|o| o.conversation.clone())
+        .unwrap_or_default();
+    let chat_type = match ChatType::try_from(conversation.chat_type) {
+        Ok(ChatType::Group) => ChatType::Group,
+        Ok(ChatType::User) => ChatType::User,
+        _ => ChatType::Unspecified,
+    };
+    DeliveryEvent {
+        position: 0,
+        call_id: format!("{}_{}", push.app, push.message_id),
+        appkey: push.app.clone(),
+        channel: channel_name(outcome).to_owned(),
+        vendor: outcome.vendor as i32,
+        delivery_channel: outcome.channel as i32,
+        chat_type: chat_type as i32,
+        data: outcome.vendor_response.to_string(),
+        device_id: outcome.device_id.clone(),
+        device_token: outcome.device_token.clone(),
+        msg_id: push.message_id.clone(),
+        notifier_name: outcome.notifier_name.clone(),
+        status: outcome.status as i32,
+        step: "push".into(),
+        target: push.user.clone(),
+        timestamp: Some(timestamp(now_ms)),
+        e_message: if outcome.status == DeliveryStatus::Error {
+            outcome.error_message.clone()
+        } else {
+            String::new()
+        },
+        from: conversation.from,
+        group_id: if chat_type == ChatType::Group {
+            conversation.group_id
+        } else {
+            String::new()
+        },
+        payload: json!({
+            "title": rendered.title,
+            "sub_title": rendered.sub_title,
+            "content": rendered.content,
+            "ext": rendered.ext,
+        })
+        .to_string(),
+        security: String::new(),
+        detail: outcome
+            .failure
+            .map(|f| f.as_str().to_owned())
+            .unwrap_or_default(),
+        reason: outcome.failure.map_or(0, |f| f.proto() as i32),
+        task_id: push.task_id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        proto::v1::{Conversation, PushOptions, Strategy},
+        push::Failure,
+    };
+
+    fn push() -> UserPush {
+        UserPush {
+            app: "acme#chat".into(),
+            user: "bob".into(),
+            strategy: Strategy::Unspecified,
+            message: PushMessage {
+                options: Some(PushOptions {
+                    conversation: Some(Conversation {
+                        chat_type: ChatType::Group as i32,
+                        from: "alice".into(),
+                        group_id: "g1".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            message_id: "m1".into(),
+            accepted_ms: 0,
+            task_id: "t1".into(),
+        }
+    }
+
+    #[test]
+    fn an_event_carries_the_seed_fields() {
+        let rendered = PushMessage {
+            title: "T".into(),
+            content: "C".into(),
+            ..Default::default()
+        };
+        let failed = DeviceOutcome::failed("d1", Failure::NoPushBinding, "");
+        let e = event_of(&push(), &rendered, &failed, 1_700_000_000_123);
+        assert_eq!(e.call_id, "acme#chat_m1");
+        assert_eq!(
+            (e.appkey.as_str(), e.target.as_str(), e.step.as_str()),
+            ("acme#chat", "bob", "push")
+        );
+        assert_eq!(e.channel, "");
+        assert_eq!(e.detail, "no push binding");
+        assert_eq!(e.status, DeliveryStatus::Fail as i32);
+        assert_eq!((e.from.as_str(), e.group_id.as_str()), ("alice", "g1"));
+        assert_eq!(e.chat_type, ChatType::Group as i32);
+        assert_eq!(e.task_id, "t1");
+        assert!(e.e_message.is_empty(), "only errors carry one");
+        let payload: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+        assert_eq!(payload["title"], "T");
+        let err = DeviceOutcome::failed("d1", Failure::PushYetButFail, "timeout")
+            .with_status(DeliveryStatus::Error)
+            .via("n", Vendor::Fcm, "tok");
+        let e = event_of(&push(), &rendered, &err, 0);
+        assert_eq!(
+            (e.channel.as_str(), e.e_message.as_str()),
+            ("ANDROID", "timeout")
+        );
+        assert_eq!(e.device_token, "tok");
+    }
+}

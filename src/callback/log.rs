@@ -1,0 +1,84 @@
+//! The event log: outcomes written as delivery events (durably, with the outcome), and handed at once to
+//! the live subscribers of their app.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use crate::{
+    proto::v1::DeliveryEvent,
+    store::{Store, StoreError},
+};
+
+/// Events waiting for slow live subscribers; a subscriber that falls further behind reads the store instead.
+const LIVE_ROOM: usize = 4096;
+
+/// A recorded event of an app.
+pub type AppEvent = Arc<(String, DeliveryEvent)>;
+
+/// The event log of every app.
+#[derive(Clone)]
+pub struct EventLog {
+    store: Store,
+    live: broadcast::Sender<AppEvent>,
+    /// Appends one at a time, so positions become visible in order: a reader that has seen position p
+    /// never later finds an event below p.
+    appending: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl EventLog {
+    /// A log over `store`.
+    pub fn new(store: Store) -> Self {
+        let (live, _) = broadcast::channel(LIVE_ROOM);
+        Self {
+            store,
+            live,
+            appending: Arc::default(),
+        }
+    }
+
+    /// Records `events` of `app` (on disk before this returns) and hands them to live subscribers.
+    pub async fn record(&self, app: &str, events: Vec<DeliveryEvent>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let stored = {
+            let _in_order = self.appending.lock().await;
+            let stored = self.store.events.append_events(app, events).await?;
+            for event in &stored {
+                // No subscriber is not an error: the events are in the store.
+                let _ = self.live.send(Arc::new((app.to_owned(), event.clone())));
+            }
+            stored
+        };
+        drop(stored);
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    /// Events as they are recorded from now on (every app's; the receiver filters).
+    pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
+        self.live.subscribe()
+    }
+
+    /// Removes events older than `retention`, a bounded number per round, for the life of the server.
+    pub fn sweep_every(&self, every: std::time::Duration, retention: std::time::Duration) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            let keep = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
+            loop {
+                tick.tick().await;
+                let before = crate::tenant::now_ms() - keep;
+                if let Err(e) = store.events.sweep_events(before, 100_000).await {
+                    tracing::error!(error = %e, "cannot sweep expired delivery events");
+                }
+            }
+        });
+    }
+
+    /// The store behind the log.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
