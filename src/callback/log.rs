@@ -37,23 +37,32 @@ impl EventLog {
         }
     }
 
-    /// Records `events` of `app` (on disk before this returns) and hands them to live subscribers.
+    /// Records `events` of `app` and hands them to live subscribers. They reach the disk with the store's
+    /// next flush: callers that must not lose them flush (see [`record_durably`](Self::record_durably)); the
+    /// task runner flushes them with the page's checkpoint, once.
     pub async fn record(&self, app: &str, events: Vec<DeliveryEvent>) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
-        let stored = {
-            let _in_order = self.appending.lock().await;
-            let stored = self.store.events.append_events(app, events).await?;
-            for event in &stored {
-                // No subscriber is not an error: the events are in the store.
-                let _ = self.live.send(Arc::new((app.to_owned(), event.clone())));
+        let _in_order = self.appending.lock().await;
+        let stored = self.store.events.append_events(app, events).await?;
+        // Cloned only for subscribers that exist; the events are in the store either way.
+        if self.live.receiver_count() > 0 {
+            for event in stored {
+                let _ = self.live.send(Arc::new((app.to_owned(), event)));
             }
-            stored
-        };
-        drop(stored);
-        self.store.flush().await?;
+        }
         Ok(())
+    }
+
+    /// [`record`](Self::record), on disk before this returns.
+    pub async fn record_durably(
+        &self,
+        app: &str,
+        events: Vec<DeliveryEvent>,
+    ) -> Result<(), StoreError> {
+        self.record(app, events).await?;
+        self.store.flush().await
     }
 
     /// Events as they are recorded from now on (every app's; the receiver filters).

@@ -399,13 +399,14 @@ impl Pusher {
     /// from its vendor to the own channel reports the channel's outcome once). Outcomes are written to
     /// `progress` as they become known.
     pub async fn execute(&self, planned: Planned, progress: &Progress) -> Vec<DeviceOutcome> {
-        self.execute_many(vec![planned], progress)
+        self.execute_many(vec![planned], progress, true)
             .await
             .pop()
             .unwrap_or_default()
     }
 
-    /// Plans and executes the pushes of many users of one app together (a task's page): the devices of all of them
+    /// Plans and executes the pushes of many users of one app together (a task's page; its events reach the
+    /// disk with the caller's next flush): the devices of all of them
     /// that share a notifier and a rendered message go to the vendor in the fewest batches. One list of
     /// outcomes per push, in order.
     pub async fn push_many(
@@ -417,14 +418,20 @@ impl Pusher {
             planned.push(self.plan(push).await?);
         }
         let slots: usize = planned.iter().map(Planned::len).sum();
-        Ok(self.execute_many(planned, &Progress::new(slots)).await)
+        // The task runner flushes the page's events with its checkpoint, in one flush.
+        Ok(self
+            .execute_many(planned, &Progress::new(slots), false)
+            .await)
     }
 
     /// [`execute`](Self::execute) for many planned pushes; `progress` is indexed over their slots in order.
+    /// Events are flushed to disk before it returns when `durable`; else the caller flushes (the task runner,
+    /// with its checkpoint).
     async fn execute_many(
         &self,
         planned: Vec<Planned>,
         progress: &Progress,
+        durable: bool,
     ) -> Vec<Vec<DeviceOutcome>> {
         // Every slot of every push, flattened: (push, slot) by one index.
         let mut at: Vec<(usize, usize)> = Vec::new();
@@ -570,7 +577,12 @@ impl Pusher {
                 out[at[i].0].push(o);
             }
         }
-        if let Err(e) = self.inner.events.record(app, events).await {
+        let recorded = if durable {
+            self.inner.events.record_durably(app, events).await
+        } else {
+            self.inner.events.record(app, events).await
+        };
+        if let Err(e) = recorded {
             tracing::error!(app, error = %e, "cannot record delivery events");
         }
         out
