@@ -34,67 +34,76 @@ pub const CHANNEL_NAMES: [&str; 9] = [
     "APNS", "ANDROID", "HUAWEI", "HONOR", "XIAOMI", "OPPO", "VIVO", "MEIZU", "EASEMOB",
 ];
 
-/// The event of `outcome`, an outcome of `push` whose rendered message was `rendered`, recorded at `now_ms`.
-/// Its position is given when the log stores it.
-pub fn event_of(
-    push: &UserPush,
-    rendered: &PushMessage,
-    outcome: &DeviceOutcome,
-    now_ms: i64,
-) -> DeliveryEvent {
-    let conversation = push
-        .message
-        .options
-        .as_ref()
-        .and_then(|o| o.conversation.clone())
-        .unwrap_or_default();
-    let chat_type = match ChatType::try_from(conversation.chat_type) {
-        Ok(ChatType::Group) => ChatType::Group,
-        Ok(ChatType::User) => ChatType::User,
-        _ => ChatType::Unspecified,
-    };
-    DeliveryEvent {
-        position: 0,
-        call_id: format!("{}_{}", push.app, push.message_id),
-        appkey: push.app.clone(),
-        channel: channel_name(outcome).to_owned(),
-        vendor: outcome.vendor as i32,
-        delivery_channel: outcome.channel as i32,
-        chat_type: chat_type as i32,
-        data: outcome.vendor_response.to_string(),
-        device_id: outcome.device_id.clone(),
-        device_token: outcome.device_token.clone(),
-        msg_id: push.message_id.clone(),
-        notifier_name: outcome.notifier_name.clone(),
-        status: outcome.status as i32,
-        step: "push".into(),
-        target: push.user.clone(),
-        timestamp: Some(timestamp(now_ms)),
-        e_message: if outcome.status == DeliveryStatus::Error {
-            outcome.error_message.clone()
-        } else {
-            String::new()
-        },
-        from: conversation.from,
-        group_id: if chat_type == ChatType::Group {
-            conversation.group_id
-        } else {
-            String::new()
-        },
-        payload: json!({
-            "title": rendered.title,
-            "sub_title": rendered.sub_title,
-            "content": rendered.content,
-            "ext": rendered.ext,
-        })
-        .to_string(),
-        security: String::new(),
-        detail: outcome
-            .failure
-            .map(|f| f.as_str().to_owned())
-            .unwrap_or_default(),
-        reason: outcome.failure.map_or(0, |f| f.proto() as i32),
-        task_id: push.task_id.clone(),
+/// What the events of one push share: worked out once per push, not once per device.
+pub struct PushEvents {
+    /// The event of no outcome yet: the push's fields filled in.
+    common: DeliveryEvent,
+}
+
+impl PushEvents {
+    /// The shared fields of `push`, whose rendered message was `rendered`.
+    pub fn new(push: &UserPush, rendered: &PushMessage) -> Self {
+        let conversation = push
+            .message
+            .options
+            .as_ref()
+            .and_then(|o| o.conversation.clone())
+            .unwrap_or_default();
+        let chat_type = match ChatType::try_from(conversation.chat_type) {
+            Ok(ChatType::Group) => ChatType::Group,
+            Ok(ChatType::User) => ChatType::User,
+            _ => ChatType::Unspecified,
+        };
+        let common = DeliveryEvent {
+            call_id: format!("{}_{}", push.app, push.message_id),
+            appkey: push.app.clone(),
+            chat_type: chat_type as i32,
+            msg_id: push.message_id.clone(),
+            step: "push".into(),
+            target: push.user.clone(),
+            from: conversation.from,
+            group_id: if chat_type == ChatType::Group {
+                conversation.group_id
+            } else {
+                String::new()
+            },
+            payload: json!({
+                "title": rendered.title,
+                "sub_title": rendered.sub_title,
+                "content": rendered.content,
+                "ext": rendered.ext,
+            })
+            .to_string(),
+            task_id: push.task_id.clone(),
+            ..Default::default()
+        };
+        Self { common }
+    }
+
+    /// The event of `outcome`, recorded at `now_ms`. Its position is given when the log stores it.
+    pub fn of(&self, outcome: &DeviceOutcome, now_ms: i64) -> DeliveryEvent {
+        DeliveryEvent {
+            channel: channel_name(outcome).to_owned(),
+            vendor: outcome.vendor as i32,
+            delivery_channel: outcome.channel as i32,
+            data: outcome.vendor_response.to_string(),
+            device_id: outcome.device_id.clone(),
+            device_token: outcome.device_token.clone(),
+            notifier_name: outcome.notifier_name.clone(),
+            status: outcome.status as i32,
+            timestamp: Some(timestamp(now_ms)),
+            e_message: if outcome.status == DeliveryStatus::Error {
+                outcome.error_message.clone()
+            } else {
+                String::new()
+            },
+            detail: outcome
+                .failure
+                .map(|f| f.as_str().to_owned())
+                .unwrap_or_default(),
+            reason: outcome.failure.map_or(0, |f| f.proto() as i32),
+            ..self.common.clone()
+        }
     }
 }
 
@@ -137,7 +146,8 @@ mod tests {
             ..Default::default()
         };
         let failed = DeviceOutcome::failed("d1", Failure::NoPushBinding, "");
-        let e = event_of(&push(), &rendered, &failed, 1_700_000_000_123);
+        let events = PushEvents::new(&push(), &rendered);
+        let e = events.of(&failed, 1_700_000_000_123);
         assert_eq!(e.call_id, "acme#chat_m1");
         assert_eq!(
             (e.appkey.as_str(), e.target.as_str(), e.step.as_str()),
@@ -155,7 +165,7 @@ mod tests {
         let err = DeviceOutcome::failed("d1", Failure::PushYetButFail, "timeout")
             .with_status(DeliveryStatus::Error)
             .via("n", Vendor::Fcm, "tok");
-        let e = event_of(&push(), &rendered, &err, 0);
+        let e = events.of(&err, 0);
         assert_eq!(
             (e.channel.as_str(), e.e_message.as_str()),
             ("ANDROID", "timeout")

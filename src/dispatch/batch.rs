@@ -13,8 +13,8 @@ use super::{Answered, Outcome, VendorAnswer};
 use crate::store::bindings::BindingRecord;
 
 /// Sends the tokens of `batch` in one `request`: `ask` makes it and answers one outcome per token it was
-/// given, in order, with the vendor's raw answer, or the one outcome of every device of the batch when no
-/// answer could be had. Bindings without a token are answered `InvalidToken` (`why`) and not sent; with no
+/// given, in order, each with the vendor's answer (see [`shared`]), or the one outcome of every device of the
+/// batch when no answer could be had. Bindings without a token are answered `InvalidToken` (`why`) and not sent; with no
 /// token left, no request is made.
 pub(crate) async fn per_token<'a, 'r, R, F, Fut>(
     batch: &[&'a BindingRecord],
@@ -24,7 +24,7 @@ pub(crate) async fn per_token<'a, 'r, R, F, Fut>(
 ) -> Vec<Answered>
 where
     F: FnOnce(&'r R, Vec<&'a str>) -> Fut,
-    Fut: Future<Output = Result<(Vec<Outcome>, VendorAnswer), Outcome>>,
+    Fut: Future<Output = Result<Vec<Answered>, Outcome>>,
 {
     let request = match request {
         Ok(r) => r,
@@ -35,12 +35,24 @@ where
         return settled(answers);
     }
     match ask(request, tokens).await {
-        Ok((per_token, raw)) => {
-            fill(&mut answers, per_token, &raw);
+        Ok(per_token) => {
+            fill(&mut answers, per_token);
             settled(answers)
         }
         Err(outcome) => vec![Answered::unanswered(outcome); batch.len()],
     }
+}
+
+/// The per-token answers of a vendor answer that speaks for all its tokens at once: each outcome with the
+/// same (shared, not copied) answer.
+pub(crate) fn shared(outcomes: Vec<Outcome>, raw: VendorAnswer) -> Vec<Answered> {
+    outcomes
+        .into_iter()
+        .map(|outcome| Answered {
+            outcome,
+            answer: raw.clone(),
+        })
+        .collect()
 }
 
 /// Sends `request` to the devices of `batch` one request each, one after another; a device `send` decides
@@ -91,15 +103,12 @@ fn split_empty<'a>(
     (tokens, answers)
 }
 
-/// Puts the per-token outcomes, in order, into the undecided places of `answers`.
-fn fill(answers: &mut [Option<Answered>], per_token: Vec<Outcome>, raw: &VendorAnswer) {
-    let mut outcomes = per_token.into_iter();
+/// Puts the per-token answers, in order, into the undecided places of `answers`.
+fn fill(answers: &mut [Option<Answered>], per_token: Vec<Answered>) {
+    let mut per_token = per_token.into_iter();
     for slot in answers.iter_mut().filter(|a| a.is_none()) {
-        if let Some(outcome) = outcomes.next() {
-            *slot = Some(Answered {
-                outcome,
-                answer: raw.clone(),
-            });
+        if let Some(answered) = per_token.next() {
+            *slot = Some(answered);
         }
     }
 }
@@ -139,15 +148,17 @@ mod tests {
         };
         fill(
             &mut answers,
-            vec![
-                Outcome::Delivered {
-                    message_id: "1".into(),
-                },
-                Outcome::InvalidToken {
-                    reason: "bad".into(),
-                },
-            ],
-            &raw,
+            shared(
+                vec![
+                    Outcome::Delivered {
+                        message_id: "1".into(),
+                    },
+                    Outcome::InvalidToken {
+                        reason: "bad".into(),
+                    },
+                ],
+                raw,
+            ),
         );
         let kinds: Vec<_> = answers
             .iter()

@@ -16,7 +16,7 @@ use super::{
     route::{self, Plan, Target},
 };
 use crate::{
-    callback::{EventLog, event::event_of},
+    callback::{EventLog, event::PushEvents},
     channel::{Channel, ChannelError, ChannelPush},
     dispatch::{Dispatch, DispatchError, Outcome, Rendered},
     notifier::Notifiers,
@@ -563,17 +563,21 @@ impl Pusher {
             }
         }
         let now = now_ms();
+        let shared: Vec<PushEvents> = planned
+            .iter()
+            .map(|plan| PushEvents::new(&plan.push, &plan.rendered))
+            .collect();
         let mut events = Vec::with_capacity(at.len());
         let mut out: Vec<Vec<DeviceOutcome>> = vec![Vec::new(); planned.len()];
         for (i, outcome) in outcomes.into_iter().enumerate() {
-            let plan = &planned[at[i].0];
+            let of_push = &shared[at[i].0];
             for attempt in &replaced[i] {
-                events.push(event_of(&plan.push, &plan.rendered, attempt, now));
+                events.push(of_push.of(attempt, now));
             }
             if !merged[i]
                 && let Some(o) = outcome
             {
-                events.push(event_of(&plan.push, &plan.rendered, &o, now));
+                events.push(of_push.of(&o, now));
                 out[at[i].0].push(o);
             }
         }

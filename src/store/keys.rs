@@ -89,7 +89,8 @@ pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
     scoped(app, rule.as_bytes())
 }
 
-/// Key of a delivery event: the position big-endian so that keys sort in position order.
+/// Key of a chunk of delivery events, by its first event's position, big-endian so that keys sort in
+/// position order.
 pub fn event(app: &str, position: u64) -> Vec<u8> {
     scoped(app, &position.to_be_bytes())
 }

@@ -19,7 +19,11 @@ pub use reasons::outcome;
 
 use super::{
     Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, Tokens,
-    batch::per_token, endpoint, exchange::exchange, huawei::ClientCredentials, notifier_client,
+    batch::{per_token, shared},
+    endpoint,
+    exchange::exchange,
+    huawei::ClientCredentials,
+    notifier_client,
 };
 use crate::{
     proto::v1::{HonorCredentials, Notifier, Vendor},
@@ -166,7 +170,7 @@ impl Dispatcher for HonorDispatcher {
                     self.tokens.refused(&access);
                 }
                 let per_token = resolve(reply.status, &answer, &tokens, reply.wait);
-                Ok((per_token, reply.answer()))
+                Ok(shared(per_token, reply.answer()))
             },
         )
         .await

@@ -17,7 +17,10 @@ pub use reasons::outcome;
 
 use super::{
     Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, Tokens,
-    batch::per_token, endpoint, exchange::exchange, notifier_client,
+    batch::{per_token, shared},
+    endpoint,
+    exchange::exchange,
+    notifier_client,
 };
 use crate::{
     proto::v1::{HuaweiCredentials, Notifier, Vendor},
@@ -140,7 +143,7 @@ impl Dispatcher for HuaweiDispatcher {
                     self.tokens.refused(&access);
                 }
                 let per_token = resolve(reply.status, &answer, &tokens, reply.wait);
-                Ok((per_token, reply.answer()))
+                Ok(shared(per_token, reply.answer()))
             },
         )
         .await

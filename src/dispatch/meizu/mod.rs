@@ -16,8 +16,11 @@ pub use reasons::{device_outcome, outcome};
 pub use sign::{sign, signed_form};
 
 use super::{
-    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
-    endpoint, exchange::exchange, notifier_client,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
+    batch::{per_token, shared},
+    endpoint,
+    exchange::exchange,
+    notifier_client,
 };
 use crate::{
     proto::v1::{MeizuCredentials, Notifier, Vendor},
@@ -162,7 +165,7 @@ impl Dispatcher for MeizuDispatcher {
                 let form = self.form(&push_ids.join(","), message_json);
                 let reply = exchange(self.http.post(&self.url).form(&form)).await?;
                 let outcomes = answers(reply.status, &reply.body, &push_ids);
-                Ok((outcomes, reply.answer()))
+                Ok(shared(outcomes, reply.answer()))
             },
         )
         .await

@@ -17,8 +17,12 @@ pub use payload::{Defaults, OppoRequest, build};
 pub use reasons::outcome;
 
 use super::{
-    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, auth_endpoint,
-    batch::per_token, endpoint, exchange::exchange, notifier_client,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, VendorAnswer,
+    auth_endpoint,
+    batch::{per_token, shared},
+    endpoint,
+    exchange::exchange,
+    notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, OppoCredentials, Vendor},
@@ -137,6 +141,45 @@ pub fn answers(status: u16, body: &str, tokens: &[&str], batch: bool) -> (Vec<Ou
     (outcomes, false)
 }
 
+/// Each token's part of a successful `unicast_batch` answer: the answer with its `data` narrowed to the
+/// token's entry. OPPO's answer lists every device of the batch, and a thousand devices each keeping (and
+/// reporting) the whole list would be a thousand copies of it. None when the answer is not a per-device list
+/// (an error answer speaks for every device as it is).
+fn narrowed(body: &str, tokens: &[&str]) -> Option<Vec<String>> {
+    let answer: Answer = serde_json::from_str(body).ok()?;
+    let Value::Array(entries) = &answer.data else {
+        return None;
+    };
+    if answer.code != 0 {
+        return None;
+    }
+    let mut by_token: HashMap<&str, &Value> = HashMap::new();
+    for entry in entries {
+        if let Some(id) = entry.get("registrationId").and_then(Value::as_str) {
+            by_token.entry(id).or_insert(entry);
+        }
+    }
+    let parts = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| {
+            // The same lookup as `answers`: by registration id, else by place for an entry without one.
+            let entry = by_token.get(token).copied().or_else(|| {
+                entries.get(i).filter(|e| {
+                    e.get("registrationId")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .is_empty()
+                })
+            });
+            let data = entry.map_or(Value::Array(Vec::new()), |e| Value::Array(vec![e.clone()]));
+            serde_json::json!({"code": answer.code, "message": answer.message, "data": data})
+                .to_string()
+        })
+        .collect();
+    Some(parts)
+}
+
 impl OppoDispatcher {
     /// A dispatcher for `notifier` with its opened `credentials`.
     pub fn new(
@@ -225,7 +268,26 @@ impl Dispatcher for OppoDispatcher {
                 if token_refused {
                     self.tokens.refused(&token);
                 }
-                Ok((outcomes, reply.answer()))
+                let parts = if single {
+                    None
+                } else {
+                    narrowed(&reply.body, &tokens)
+                };
+                let status = reply.status;
+                Ok(match parts {
+                    Some(parts) => outcomes
+                        .into_iter()
+                        .zip(parts)
+                        .map(|(outcome, body)| Answered {
+                            outcome,
+                            answer: VendorAnswer {
+                                status,
+                                body: body.into(),
+                            },
+                        })
+                        .collect(),
+                    None => shared(outcomes, reply.answer()),
+                })
             },
         )
         .await
@@ -235,6 +297,29 @@ impl Dispatcher for OppoDispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_device_keeps_only_its_entry_of_a_batch_answer() {
+        let body = r#"{"code":0,"message":"Success","data":[
+            {"messageId":"m1","registrationId":"a"},
+            {"messageId":"m2","registrationId":"b","errorCode":10000,"errorMessage":"Invalid Registration_id"}]}"#;
+        let parts = narrowed(body, &["b", "a", "c"]).unwrap();
+        let parsed: Vec<Value> = parts
+            .iter()
+            .map(|p| serde_json::from_str(p).unwrap())
+            .collect();
+        assert_eq!(parsed[0]["data"][0]["messageId"], "m2");
+        assert_eq!(parsed[0]["data"][0]["errorCode"], 10000);
+        assert_eq!(
+            parsed[1]["data"],
+            serde_json::json!([{"messageId":"m1","registrationId":"a"}])
+        );
+        assert_eq!(parsed[1]["code"], 0);
+        assert_eq!(parsed[1]["message"], "Success");
+        assert_eq!(parsed[2]["data"], serde_json::json!([]));
+        // An error answer is every device's as it is.
+        assert!(narrowed(r#"{"code":11,"message":"Invalid AuthToken"}"#, &["a"]).is_none());
+    }
 
     #[test]
     fn a_batch_answer_is_resolved_per_device() {

@@ -17,8 +17,11 @@ pub use payload::{
 pub use reasons::outcome;
 
 use super::{
-    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered, batch::per_token,
-    endpoint, exchange::exchange, notifier_client,
+    Answered, DispatchConfig, DispatchError, Dispatcher, Outcome, Rendered,
+    batch::{per_token, shared},
+    endpoint,
+    exchange::exchange,
+    notifier_client,
 };
 use crate::{
     proto::v1::{Notifier, Vendor, XiaomiCredentials, XiaomiRegion},
@@ -155,7 +158,7 @@ impl Dispatcher for XiaomiDispatcher {
                 .await?;
                 let answer: Answer = serde_json::from_str(&reply.body).unwrap_or_default();
                 let per_regid = resolve(reply.status, &answer, &regids, reply.wait);
-                Ok((per_regid, reply.answer()))
+                Ok(shared(per_regid, reply.answer()))
             },
         )
         .await

@@ -1,4 +1,10 @@
-//! sled implementation of [`EventRepository`].
+//! sled implementation of [`EventRepository`]: events are stored in chunks, one record per chunk, compressed.
+//!
+//! A task page records a thousand events at once, and one sled record per event made the event log cost a
+//! broadcast more than its fan-out (sled copies and re-allocates leaf nodes on every insert). A chunk holds the
+//! events of one append (split when large) and is keyed by its first position; its header carries what the
+//! retention needs, so a sweep never decompresses. The events of one push share most of their text (call id,
+//! payload, the vendor's answer), which LZ4 takes out cheaply.
 
 use std::ops::Bound;
 
@@ -11,6 +17,103 @@ use crate::{
     store::{EventRepository, StoreError, keys},
 };
 
+/// Most events in one chunk.
+const CHUNK_EVENTS: usize = 256;
+/// A chunk is closed once its encoded events pass this many bytes.
+const CHUNK_BYTES: usize = 64 * 1024;
+/// Bytes of a chunk's header: newest timestamp (ms, i64), last position (u64), event count (u32), big-endian.
+const HEADER: usize = 20;
+
+/// The events of one chunk, in position order.
+#[derive(Clone, PartialEq, prost::Message)]
+struct EventChunk {
+    #[prost(message, repeated, tag = "1")]
+    events: Vec<DeliveryEvent>,
+}
+
+/// What a chunk's header says.
+struct Header {
+    newest_ms: i64,
+    last_position: u64,
+    count: u32,
+}
+
+fn timestamp_ms(event: &DeliveryEvent) -> i64 {
+    event
+        .timestamp
+        .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+}
+
+fn encode_chunk(events: &[DeliveryEvent]) -> Vec<u8> {
+    let newest_ms = events.iter().map(timestamp_ms).max().unwrap_or(0);
+    let last_position = events.last().map_or(0, |e| e.position);
+    let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
+    let body = EventChunk {
+        events: events.to_vec(),
+    }
+    .encode_to_vec();
+    let packed = lz4_flex::compress_prepend_size(&body);
+    let mut value = Vec::with_capacity(HEADER + packed.len());
+    value.extend_from_slice(&newest_ms.to_be_bytes());
+    value.extend_from_slice(&last_position.to_be_bytes());
+    value.extend_from_slice(&count.to_be_bytes());
+    value.extend_from_slice(&packed);
+    value
+}
+
+fn corrupt(key: &[u8], reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        reason: reason.to_string(),
+    }
+}
+
+fn header(key: &[u8], value: &[u8]) -> Result<Header, StoreError> {
+    let field = |at: usize, len: usize| {
+        value
+            .get(at..at + len)
+            .ok_or_else(|| corrupt(key, "event chunk shorter than its header"))
+    };
+    let eight = |at| -> Result<[u8; 8], StoreError> {
+        field(at, 8)?
+            .try_into()
+            .map_err(|_| corrupt(key, "bad event chunk header"))
+    };
+    let count: [u8; 4] = field(16, 4)?
+        .try_into()
+        .map_err(|_| corrupt(key, "bad event chunk header"))?;
+    Ok(Header {
+        newest_ms: i64::from_be_bytes(eight(0)?),
+        last_position: u64::from_be_bytes(eight(8)?),
+        count: u32::from_be_bytes(count),
+    })
+}
+
+fn decode_chunk(key: &[u8], value: &[u8]) -> Result<Vec<DeliveryEvent>, StoreError> {
+    let packed = value
+        .get(HEADER..)
+        .ok_or_else(|| corrupt(key, "event chunk shorter than its header"))?;
+    let body = lz4_flex::decompress_size_prepended(packed).map_err(|e| corrupt(key, e))?;
+    Ok(decode::<EventChunk>(key, &body)?.events)
+}
+
+/// Splits `events` into chunks of at most [`CHUNK_EVENTS`] events and about [`CHUNK_BYTES`] bytes.
+fn chunks(events: &[DeliveryEvent]) -> Vec<&[DeliveryEvent]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, event) in events.iter().enumerate() {
+        bytes += event.encoded_len();
+        if i + 1 - start >= CHUNK_EVENTS || bytes >= CHUNK_BYTES {
+            out.push(&events[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < events.len() {
+        out.push(&events[start..]);
+    }
+    out
+}
+
 #[async_trait]
 impl EventRepository for SledStore {
     async fn append_events(
@@ -18,11 +121,13 @@ impl EventRepository for SledStore {
         app: &str,
         mut events: Vec<DeliveryEvent>,
     ) -> Result<Vec<DeliveryEvent>, StoreError> {
-        let mut batch = sled::Batch::default();
         for event in &mut events {
             // sled's ids only grow, across restarts too: positions keep the order events were recorded in.
             event.position = self.db.generate_id()? + 1;
-            batch.insert(keys::event(app, event.position), event.encode_to_vec());
+        }
+        let mut batch = sled::Batch::default();
+        for chunk in chunks(&events) {
+            batch.insert(keys::event(app, chunk[0].position), encode_chunk(chunk));
         }
         self.tree(keys::EVENTS)?.apply_batch(batch)?;
         Ok(events)
@@ -34,18 +139,34 @@ impl EventRepository for SledStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<DeliveryEvent>, StoreError> {
+        let tree = self.tree(keys::EVENTS)?;
         let prefix = keys::app_prefix(app);
-        let range = (
-            Bound::Excluded(keys::event(app, after)),
-            Bound::Unbounded::<Vec<u8>>,
-        );
+        // The chunk holding `after` starts at or below it: the last chunk key not above it.
+        let holding = tree
+            .range(prefix.clone()..=keys::event(app, after))
+            .next_back()
+            .transpose()?
+            .map(|(key, _)| key);
+        let from = match &holding {
+            Some(key) => Bound::Included(key.to_vec()),
+            None => Bound::Excluded(keys::event(app, after)),
+        };
         let mut out = Vec::new();
-        for entry in self.tree(keys::EVENTS)?.range(range) {
+        for entry in tree.range((from, Bound::Unbounded::<Vec<u8>>)) {
             let (key, value) = entry?;
             if !key.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            out.push(decode(&key, &value)?);
+            if header(&key, &value)?.last_position <= after {
+                continue;
+            }
+            let room = limit - out.len();
+            out.extend(
+                decode_chunk(&key, &value)?
+                    .into_iter()
+                    .filter(|e| e.position > after)
+                    .take(room),
+            );
         }
         Ok(out)
     }
@@ -58,7 +179,7 @@ impl EventRepository for SledStore {
         {
             Some(entry) => {
                 let (key, value) = entry?;
-                Ok(Some(decode::<DeliveryEvent>(&key, &value)?.position))
+                Ok(decode_chunk(&key, &value)?.first().map(|e| e.position))
             }
             None => Ok(None),
         }
@@ -72,7 +193,7 @@ impl EventRepository for SledStore {
         {
             Some(entry) => {
                 let (key, value) = entry?;
-                Ok(Some(decode::<DeliveryEvent>(&key, &value)?.position))
+                Ok(Some(header(&key, &value)?.last_position))
             }
             None => Ok(None),
         }
@@ -92,27 +213,115 @@ impl EventRepository for SledStore {
         let mut removed = 0;
         for entry in tree.iter() {
             let (key, value) = entry?;
-            let event: DeliveryEvent = decode(&key, &value)?;
-            let at = event
-                .timestamp
-                .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
-            if at < before_ms {
+            let chunk = header(&key, &value)?;
+            // A chunk goes whole, once its newest event is past the retention.
+            if chunk.newest_ms < before_ms {
                 // The horizon first: a resume below it must be refused, never silently short.
                 let app = keys::app_of_key(&key).unwrap_or_default();
-                let position = event.position;
                 horizons.fetch_and_update(keys::app_prefix(app), |old| {
                     let old = old
                         .and_then(|v| <[u8; 8]>::try_from(v).ok())
                         .map_or(0, u64::from_be_bytes);
-                    Some(old.max(position).to_be_bytes().to_vec())
+                    Some(old.max(chunk.last_position).to_be_bytes().to_vec())
                 })?;
                 tree.remove(&key)?;
-                removed += 1;
+                removed += chunk.count as usize;
                 if removed >= limit {
                     break;
                 }
             }
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{api::timestamp, store::sled::test_support::temp_store};
+
+    fn event(position: u64, data: &str) -> DeliveryEvent {
+        DeliveryEvent {
+            position,
+            data: data.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn chunks_are_bounded_by_count_and_bytes() {
+        let many: Vec<_> = (1..=600).map(|p| event(p, "x")).collect();
+        let sizes: Vec<_> = chunks(&many).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 256, 88]);
+        let big: Vec<_> = (1..=5).map(|p| event(p, &"y".repeat(40_000))).collect();
+        let sizes: Vec<_> = chunks(&big).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        assert!(chunks(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_chunk_round_trips_with_its_header() {
+        let events: Vec<_> = (7..10).map(|p| event(p, "answer")).collect();
+        let value = encode_chunk(&events);
+        let h = header(b"k", &value).unwrap();
+        assert_eq!((h.last_position, h.count), (9, 3));
+        assert_eq!(decode_chunk(b"k", &value).unwrap(), events);
+        assert!(decode_chunk(b"k", &value[..HEADER + 2]).is_err());
+        assert!(header(b"k", &value[..10]).is_err());
+    }
+
+    #[tokio::test]
+    async fn reads_start_inside_a_chunk_and_cross_chunks_and_apps_stay_apart() {
+        let (_dir, s) = temp_store();
+        let stamped = |ms| DeliveryEvent {
+            timestamp: Some(timestamp(ms)),
+            ..Default::default()
+        };
+        let first = s
+            .append_events("o#a", (0..300).map(|_| stamped(1_000)).collect())
+            .await
+            .unwrap();
+        s.append_events("o#b", vec![stamped(1_000)]).await.unwrap();
+        let second = s
+            .append_events("o#a", (0..10).map(|_| stamped(5_000)).collect())
+            .await
+            .unwrap();
+        let positions: Vec<u64> = first.iter().chain(&second).map(|e| e.position).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]));
+
+        // From inside the first chunk, across the second, into the next append.
+        let after = positions[100];
+        let read = s.events_after("o#a", after, 1_000).await.unwrap();
+        let read: Vec<u64> = read.iter().map(|e| e.position).collect();
+        assert_eq!(read, positions[101..]);
+        let read = s.events_after("o#a", after, 5).await.unwrap();
+        assert_eq!(read.len(), 5);
+        assert_eq!(read[0].position, positions[101]);
+        assert!(
+            s.events_after("o#a", positions[309], 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(s.events_after("o#b", 0, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            s.first_event_position("o#a").await.unwrap(),
+            Some(positions[0])
+        );
+        assert_eq!(
+            s.last_event_position("o#a").await.unwrap(),
+            Some(positions[309])
+        );
+
+        // The sweep takes the old append's chunks whole and moves the horizon past them.
+        let removed = s.sweep_events(2_000, 1_000_000).await.unwrap();
+        assert_eq!(removed, 301);
+        assert_eq!(s.swept_through("o#a").await.unwrap(), positions[299]);
+        let left = s.events_after("o#a", 0, 1_000).await.unwrap();
+        assert_eq!(left.len(), 10);
+        assert_eq!(
+            s.first_event_position("o#a").await.unwrap(),
+            Some(positions[300])
+        );
     }
 }
