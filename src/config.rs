@@ -80,6 +80,8 @@ pub struct Config {
     pub tasks: crate::tasks::TasksConfig,
     /// Delivery events: retention, stream heartbeats.
     pub events: crate::callback::EventsConfig,
+    /// Callback delivery: retries, dead letters, the pause rule.
+    pub callbacks: crate::callback::CallbacksConfig,
     /// The own push channel: offline inbox, keepalives, stream buffers.
     pub channel: ChannelConfig,
 }

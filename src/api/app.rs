@@ -61,6 +61,7 @@ fn rule_message(r: &CallbackRuleRecord) -> CallbackRule {
         has_secret: !r.secret.is_empty(),
         create_time: Some(timestamp(r.create_time_ms)),
         update_time: Some(timestamp(r.update_time_ms)),
+        paused_until: None,
     }
 }
 

@@ -6,5 +6,5 @@ pub mod event;
 pub mod log;
 pub mod rules;
 
-pub use config::EventsConfig;
+pub use config::{CallbacksConfig, EventsConfig};
 pub use log::{AppEvent, EventLog};

@@ -47,6 +47,21 @@ pub const IDEMPOTENT_ANSWERS: &str = "idempotent_answers";
 pub const EVENTS: &str = "events";
 /// Tree of the highest event position the retention removed, keyed by the app prefix alone.
 pub const EVENT_HORIZONS: &str = "event_horizons";
+/// Tree of each callback rule's place in the event log (a big-endian position), keyed by app + rule.
+pub const OUTBOX_CURSORS: &str = "outbox_cursors";
+/// Tree of callbacks waiting to be retried, keyed by app + rule + [`SEP`] + receiver + [`SEP`] + big-endian
+/// position (a receiver's callbacks in order, the first one next).
+pub const OUTBOX_PENDING: &str = "outbox_pending";
+/// Tree of receivers with waiting callbacks, keyed by app + rule + [`SEP`] + receiver; the value is when the
+/// first one is due (big-endian ms), which is its key in [`OUTBOX_DUE`].
+pub const OUTBOX_HELD: &str = "outbox_held";
+/// Index of receivers by when their first waiting callback is due, keyed by app + rule + [`SEP`] + big-endian
+/// ms + receiver; empty values.
+pub const OUTBOX_DUE: &str = "outbox_due";
+/// Tree of callbacks given up on, keyed by app + big-endian position + rule (oldest event first).
+pub const FAILED_CALLBACKS: &str = "failed_callbacks";
+/// Tree of callback rules' pause state, keyed by app + rule.
+pub const OUTBOX_PAUSES: &str = "outbox_pauses";
 /// Tree of tasks, keyed by app + task id (ids sort newest first).
 pub const TASKS: &str = "tasks";
 /// Tree of the users of list tasks, keyed by app + task id + [`SEP`] + user; empty values.
@@ -93,6 +108,73 @@ pub fn callback_rule(app: &str, rule: &str) -> Vec<u8> {
 /// position order.
 pub fn event(app: &str, position: u64) -> Vec<u8> {
     scoped(app, &position.to_be_bytes())
+}
+
+/// Key of a callback rule's outbox records ([`OUTBOX_CURSORS`], [`OUTBOX_PAUSES`]).
+pub fn outbox_rule(app: &str, rule: &str) -> Vec<u8> {
+    scoped(app, rule.as_bytes())
+}
+
+/// Prefix of every key of one rule in [`OUTBOX_PENDING`], [`OUTBOX_HELD`] and [`OUTBOX_DUE`].
+pub fn outbox_rule_prefix(app: &str, rule: &str) -> Vec<u8> {
+    let mut key = scoped(app, rule.as_bytes());
+    key.push(SEP);
+    key
+}
+
+/// Prefix of one receiver's waiting callbacks in [`OUTBOX_PENDING`].
+pub fn outbox_receiver(app: &str, rule: &str, receiver: &str) -> Vec<u8> {
+    let mut key = outbox_rule_prefix(app, rule);
+    key.extend_from_slice(receiver.as_bytes());
+    key.push(SEP);
+    key
+}
+
+/// Key of one waiting callback in [`OUTBOX_PENDING`].
+pub fn outbox_pending(app: &str, rule: &str, receiver: &str, position: u64) -> Vec<u8> {
+    let mut key = outbox_receiver(app, rule, receiver);
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// Key of a receiver in [`OUTBOX_HELD`].
+pub fn outbox_held(app: &str, rule: &str, receiver: &str) -> Vec<u8> {
+    let mut key = outbox_rule_prefix(app, rule);
+    key.extend_from_slice(receiver.as_bytes());
+    key
+}
+
+/// Key of a receiver's due time in [`OUTBOX_DUE`]; times before the epoch count as the epoch.
+pub fn outbox_due(app: &str, rule: &str, due_ms: i64, receiver: &str) -> Vec<u8> {
+    let mut key = outbox_rule_prefix(app, rule);
+    key.extend_from_slice(&u64::try_from(due_ms.max(0)).unwrap_or(0).to_be_bytes());
+    key.extend_from_slice(receiver.as_bytes());
+    key
+}
+
+/// The due time and receiver of an [`OUTBOX_DUE`] key under `prefix` ([`outbox_rule_prefix`]).
+pub fn parse_outbox_due<'k>(prefix: &[u8], key: &'k [u8]) -> Option<(i64, &'k str)> {
+    let rest = key.strip_prefix(prefix)?;
+    let (ms, receiver) = rest.split_at_checked(8)?;
+    let ms = i64::try_from(u64::from_be_bytes(ms.try_into().ok()?)).ok()?;
+    Some((ms, std::str::from_utf8(receiver).ok()?))
+}
+
+/// Key of a failed callback: the event's position first, so the oldest come first.
+pub fn failed_callback(app: &str, position: u64, rule: &str) -> Vec<u8> {
+    let mut key = scoped(app, &position.to_be_bytes());
+    key.extend_from_slice(rule.as_bytes());
+    key
+}
+
+/// The position and rule of a [`FAILED_CALLBACKS`] key of `app`.
+pub fn parse_failed_callback<'k>(app: &str, key: &'k [u8]) -> Option<(u64, &'k str)> {
+    let rest = key.strip_prefix(app_prefix(app).as_slice())?;
+    let (position, rule) = rest.split_at_checked(8)?;
+    Some((
+        u64::from_be_bytes(position.try_into().ok()?),
+        std::str::from_utf8(rule).ok()?,
+    ))
 }
 
 /// Key of a task.

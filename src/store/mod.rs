@@ -15,6 +15,7 @@ pub mod labels;
 pub mod messages;
 pub mod meta;
 pub mod notifiers;
+pub mod outbox;
 pub mod push_queue;
 pub mod settings;
 mod sled;
@@ -38,6 +39,7 @@ pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord}
 pub use messages::MessageRepository;
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
+pub use outbox::{OutboxRepository, PauseRecord, PendingCallback};
 pub use push_queue::{PushQueueRepository, QueueKey, QueuedPush};
 pub use settings::{
     ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile, UserSettingsRecord,
@@ -113,6 +115,8 @@ pub struct Store {
     pub tasks: Arc<dyn TaskRepository>,
     /// Delivery events.
     pub events: Arc<dyn EventRepository>,
+    /// The callback outbox: each rule's place in the event log, waiting and failed callbacks, pauses.
+    pub outbox: Arc<dyn OutboxRepository>,
     /// The own channel's inboxes, receipts and ack counters.
     pub inbox: Arc<dyn InboxRepository>,
     flush: Arc<dyn Flush>,
@@ -144,6 +148,7 @@ impl Store {
             push_queue: sled.clone(),
             tasks: sled.clone(),
             events: sled.clone(),
+            outbox: sled.clone(),
             inbox: sled.clone(),
             flush: sled,
         })

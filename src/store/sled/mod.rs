@@ -13,6 +13,7 @@ mod labels;
 mod messages;
 mod meta;
 mod notifiers;
+mod outbox;
 mod push_queue;
 mod settings;
 mod tasks;
