@@ -222,17 +222,25 @@ async fn tokens_used_outside_their_scope_are_permission_denied() {
 }
 
 #[tokio::test]
-async fn services_of_later_issues_answer_unimplemented_after_auth() {
+async fn services_past_the_auth_layer_check_their_input() {
     let server = TestServer::start();
     let app = create_app(&server, "acme#chat").await;
     let channel = server.channel().await;
-    for method in ["/pushgate.v1.EventService/ListFailedCallbacks"] {
-        let err = call_empty(&channel, Some(&app.token), method).await;
-        assert_eq!(err.code(), Code::Unimplemented, "{method}: {err:?}");
-        // Without a token the auth layer answers first.
+    // Failed callbacks: an empty list is an answer; without a token the auth layer answers first.
+    for method in [
+        "/pushgate.v1.EventService/ListFailedCallbacks",
+        "/pushgate.v1.EventService/RedeliverCallbacks",
+    ] {
         let err = call_empty(&channel, None, method).await;
         assert_eq!(err.code(), Code::Unauthenticated, "{method}: {err:?}");
     }
+    let listed = call_empty(
+        &channel,
+        Some(&app.token),
+        "/pushgate.v1.EventService/ListFailedCallbacks",
+    )
+    .await;
+    assert_eq!(listed.code(), Code::Ok, "{listed:?}");
     // The send path is implemented: past the auth layer, an empty send is bad input.
     for method in [
         "/pushgate.v1.PushService/SendSync",
@@ -241,6 +249,7 @@ async fn services_of_later_issues_answer_unimplemented_after_auth() {
         "/pushgate.v1.PushService/GetMessage",
         "/pushgate.v1.TaskService/GetTask",
         "/pushgate.v1.TaskService/CreateListTask",
+        "/pushgate.v1.EventService/RedeliverCallbacks",
     ] {
         let err = call_empty(&channel, Some(&app.token), method).await;
         assert_eq!(err.code(), Code::InvalidArgument, "{method}: {err:?}");

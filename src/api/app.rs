@@ -50,18 +50,18 @@ fn app_message(r: &AppRecord) -> App {
     }
 }
 
-/// A rule as callers see it: the secret never leaves the server.
-fn rule_message(r: &CallbackRuleRecord) -> CallbackRule {
+/// A rule as callers see it, with the end of its pause if paused: the secret never leaves the server.
+fn rule_message(r: &CallbackRuleRecord, paused_until_ms: Option<i64>) -> CallbackRule {
     CallbackRule {
         name: r.name.clone(),
         url: r.url.clone(),
         secret: String::new(),
         enabled: r.enabled,
         statuses: r.statuses.clone(),
-        has_secret: !r.secret.is_empty(),
+        has_secret: !r.secret.is_empty() || !r.sealed_secret.is_empty(),
         create_time: Some(timestamp(r.create_time_ms)),
         update_time: Some(timestamp(r.update_time_ms)),
-        paused_until: None,
+        paused_until: paused_until_ms.map(timestamp),
     }
 }
 
@@ -116,6 +116,7 @@ impl AppService for AppApi {
     ) -> Result<Response<DeleteAppResponse>, Status> {
         let name = request.into_inner().name;
         let removed_records = self.tenants.delete_app(&name).await?;
+        self.rules.outbox().app_deleted(&name);
         tracing::info!(app = %name, removed_records, "app deleted");
         Ok(Response::new(DeleteAppResponse { removed_records }))
     }
@@ -156,7 +157,7 @@ impl AppService for AppApi {
             )
             .await?;
         Ok(Response::new(PutCallbackRuleResponse {
-            rule: Some(rule_message(&stored)),
+            rule: Some(rule_message(&stored, None)),
             created,
         }))
     }
@@ -169,10 +170,16 @@ impl AppService for AppApi {
             .tenants
             .require_app(&request.into_inner().app, "app")
             .await?;
-        let rules = self.rules.list(app.as_str()).await?;
-        Ok(Response::new(ListCallbackRulesResponse {
-            rules: rules.iter().map(rule_message).collect(),
-        }))
+        let mut listed = Vec::new();
+        for rule in self.rules.list(app.as_str()).await? {
+            let paused = self
+                .rules
+                .outbox()
+                .paused_until(app.as_str(), &rule.name)
+                .await?;
+            listed.push(rule_message(&rule, paused));
+        }
+        Ok(Response::new(ListCallbackRulesResponse { rules: listed }))
     }
 
     async fn delete_callback_rule(

@@ -1,4 +1,4 @@
-//! `EventService`: the app's delivery events as a resumable stream.
+//! `EventService`: the app's delivery events as a resumable stream, and the callbacks the outbox gave up on.
 //!
 //! A stream reads the event log from the store after the last position it examined, and waits for the log's
 //! live signal between reads; the store decides order and completeness, the signal only says "read again".
@@ -10,14 +10,16 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, status, timestamp},
-    callback::{AppEvent, EventLog, event::CHANNEL_NAMES},
+    api::{auth::app_of, page, page_token, status, timestamp},
+    callback::{AppEvent, EventLog, event::CHANNEL_NAMES, rules::CallbackRules},
     proto::v1::{
-        DeliveryEvent, DeliveryStatus, EventsHeartbeat, ListFailedCallbacksRequest,
-        ListFailedCallbacksResponse, RedeliverCallbacksRequest, RedeliverCallbacksResponse,
-        SubscribeEventsRequest, SubscribeEventsResponse, event_service_server::EventService,
+        DeliveryEvent, DeliveryStatus, EventsHeartbeat, FailedCallbackIds,
+        ListFailedCallbacksRequest, ListFailedCallbacksResponse, RedeliverCallbacksRequest,
+        RedeliverCallbacksResponse, SubscribeEventsRequest, SubscribeEventsResponse,
+        event_service_server::EventService, redeliver_callbacks_request::Selection,
         subscribe_events_response::Item,
     },
+    store::outbox::parse_failed_id,
     tenant::now_ms,
     validate::Violations,
 };
@@ -29,12 +31,29 @@ const PAGE: usize = 256;
 pub struct EventApi {
     log: EventLog,
     heartbeat: Duration,
+    rules: CallbackRules,
 }
 
+/// Most ids one RedeliverCallbacks call takes.
+const MAX_REDELIVER_IDS: usize = 100;
+
 impl EventApi {
-    /// Serves `log`, with a heartbeat after `heartbeat` without a matching event.
-    pub fn new(log: EventLog, heartbeat: Duration) -> Self {
-        Self { log, heartbeat }
+    /// Serves `log`, with a heartbeat after `heartbeat` without a matching event, and the failed callbacks of
+    /// `rules`.
+    pub fn new(log: EventLog, heartbeat: Duration, rules: CallbackRules) -> Self {
+        Self {
+            log,
+            heartbeat,
+            rules,
+        }
+    }
+
+    /// NOT_FOUND unless `app` has a rule `name`.
+    async fn require_rule(&self, app: &str, name: &str) -> Result<(), Status> {
+        match self.log.store().callback_rules.get_rule(app, name).await? {
+            Some(_) => Ok(()),
+            None => Err(status::not_found("callback rule", name)),
+        }
     }
 }
 
@@ -183,19 +202,98 @@ impl EventService for EventApi {
 
     async fn list_failed_callbacks(
         &self,
-        _request: Request<ListFailedCallbacksRequest>,
+        request: Request<ListFailedCallbacksRequest>,
     ) -> Result<Response<ListFailedCallbacksResponse>, Status> {
-        Err(Status::unimplemented(
-            "failed callbacks come with the callback outbox (issue 8), which is not built yet",
-        ))
+        let app = app_of(&request)?;
+        let r = request.into_inner();
+        let (size, after) = page(r.page_size, &r.page_token)?;
+        let after = match after.as_deref().map(parse_failed_id) {
+            None => None,
+            Some(Some(after)) => Some(after),
+            Some(None) => {
+                return Err(status::invalid(&Violations::single(
+                    "page_token",
+                    "is not a token this server issued",
+                )));
+            }
+        };
+        let rule = Some(r.rule_name.as_str()).filter(|n| !n.is_empty());
+        if let Some(rule) = rule {
+            self.require_rule(&app, rule).await?;
+        }
+        // One extra tells whether another page exists.
+        let mut failed = self
+            .rules
+            .outbox()
+            .failed(&app, rule, after, size + 1)
+            .await?;
+        let next_page_token = if failed.len() > size {
+            failed.truncate(size);
+            failed.last().map(|f| page_token(&f.id)).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(ListFailedCallbacksResponse {
+            failed_callbacks: failed,
+            next_page_token,
+        }))
     }
 
     async fn redeliver_callbacks(
         &self,
-        _request: Request<RedeliverCallbacksRequest>,
+        request: Request<RedeliverCallbacksRequest>,
     ) -> Result<Response<RedeliverCallbacksResponse>, Status> {
-        Err(Status::unimplemented(
-            "failed callbacks come with the callback outbox (issue 8), which is not built yet",
-        ))
+        let app = app_of(&request)?;
+        let outbox = self.rules.outbox();
+        let mut answer = RedeliverCallbacksResponse::default();
+        match request.into_inner().selection {
+            None => {
+                return Err(status::invalid(&Violations::single(
+                    "selection",
+                    "give ids or rule_name",
+                )));
+            }
+            Some(Selection::Ids(FailedCallbackIds { ids })) => {
+                if ids.is_empty() || ids.len() > MAX_REDELIVER_IDS {
+                    return Err(status::invalid(&Violations::single(
+                        "ids.ids",
+                        format!("must hold 1 to {MAX_REDELIVER_IDS} ids"),
+                    )));
+                }
+                for id in ids {
+                    let queued = match parse_failed_id(&id) {
+                        Some((rule, position)) => outbox.redeliver(&app, rule, position).await?,
+                        None => false,
+                    };
+                    if queued {
+                        answer.queued_count += 1;
+                    } else {
+                        answer.unknown_ids.push(id);
+                    }
+                }
+            }
+            Some(Selection::RuleName(rule)) => {
+                self.require_rule(&app, &rule).await?;
+                // Requeued ones leave the list, so every round reads its head again.
+                loop {
+                    let failed = outbox.failed(&app, Some(&rule), None, 100).await?;
+                    if failed.is_empty() {
+                        break;
+                    }
+                    let mut moved = 0;
+                    for f in failed {
+                        let position = f.event.map_or(0, |e| e.position);
+                        if outbox.redeliver(&app, &rule, position).await? {
+                            answer.queued_count += 1;
+                            moved += 1;
+                        }
+                    }
+                    if moved == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Response::new(answer))
     }
 }

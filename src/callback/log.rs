@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::{
     proto::v1::DeliveryEvent,
@@ -21,6 +21,8 @@ pub type AppEvent = Arc<(String, DeliveryEvent)>;
 pub struct EventLog {
     store: Store,
     live: broadcast::Sender<AppEvent>,
+    /// Bumped after every append, so the callback outbox wakes without holding the events themselves.
+    recorded: Arc<watch::Sender<u64>>,
     /// Appends one at a time, so positions become visible in order: a reader that has seen position p
     /// never later finds an event below p.
     appending: Arc<tokio::sync::Mutex<()>>,
@@ -33,6 +35,7 @@ impl EventLog {
         Self {
             store,
             live,
+            recorded: Arc::new(watch::channel(0).0),
             appending: Arc::default(),
         }
     }
@@ -46,6 +49,7 @@ impl EventLog {
         }
         let _in_order = self.appending.lock().await;
         let stored = self.store.events.append_events(app, events).await?;
+        self.recorded.send_modify(|n| *n = n.wrapping_add(1));
         // Cloned only for subscribers that exist; the events are in the store either way.
         if self.live.receiver_count() > 0 {
             for event in stored {
@@ -63,6 +67,11 @@ impl EventLog {
     ) -> Result<(), StoreError> {
         self.record(app, events).await?;
         self.store.flush().await
+    }
+
+    /// Changes whenever events have been recorded.
+    pub fn recorded(&self) -> watch::Receiver<u64> {
+        self.recorded.subscribe()
     }
 
     /// Events as they are recorded from now on (every app's; the receiver filters).

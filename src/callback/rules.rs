@@ -1,5 +1,6 @@
 //! Callback rules of an app: validation, the per-app limit, and their storage.
 
+use super::Outbox;
 use crate::{
     proto::v1::DeliveryStatus,
     store::{CallbackRuleRecord, Store, StoreError},
@@ -58,16 +59,22 @@ pub struct RuleInput {
     pub statuses: Vec<i32>,
 }
 
-/// Callback rules over the store.
+/// Callback rules over the store, each change handed to the outbox that delivers them.
 #[derive(Clone)]
 pub struct CallbackRules {
     store: Store,
+    outbox: Outbox,
 }
 
 impl CallbackRules {
-    /// Rules kept in `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Rules kept in `store`, delivered by `outbox`.
+    pub fn new(store: Store, outbox: Outbox) -> Self {
+        Self { store, outbox }
+    }
+
+    /// The outbox delivering the rules.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// Creates or replaces a rule; returns it and whether it was created.
@@ -102,15 +109,20 @@ impl CallbackRules {
         let mut statuses = input.statuses;
         statuses.sort_unstable();
         statuses.dedup();
+        // Sealed at rest; a rule stored in clear by an older version is sealed on its next change.
+        let sealed_secret = match existing.as_ref() {
+            _ if !input.secret.is_empty() => {
+                self.outbox.seal_secret(app, &input.name, &input.secret)
+            }
+            Some(r) if r.sealed_secret.is_empty() => {
+                self.outbox.seal_secret(app, &input.name, &r.secret)
+            }
+            Some(r) => r.sealed_secret.clone(),
+            None => Vec::new(),
+        };
         let record = CallbackRuleRecord {
-            secret: if input.secret.is_empty() {
-                existing
-                    .as_ref()
-                    .map(|r| r.secret.clone())
-                    .unwrap_or_default()
-            } else {
-                input.secret
-            },
+            secret: String::new(),
+            sealed_secret,
             create_time_ms: existing.as_ref().map_or(now, |r| r.create_time_ms),
             update_time_ms: now,
             name: input.name,
@@ -123,6 +135,7 @@ impl CallbackRules {
             .callback_rules
             .put_rule(app, record.clone(), MAX_RULES_PER_APP)
             .await?;
+        self.outbox.rule_put(app, &record).await?;
         Ok((record, created))
     }
 
@@ -137,6 +150,7 @@ impl CallbackRules {
             return Err(RuleError::Invalid(Violations::single("name", e)));
         }
         if self.store.callback_rules.delete_rule(app, name).await? {
+            self.outbox.rule_deleted(app, name).await?;
             Ok(())
         } else {
             Err(RuleError::NotFound(name.to_owned()))

@@ -50,6 +50,11 @@ impl Dispatch {
         })
     }
 
+    /// The server-wide extra CA certificates (PEM), trusted for other outgoing requests too (callbacks).
+    pub fn extra_ca_pem(&self) -> &str {
+        &self.global_ca_pem
+    }
+
     /// The lane of notifier `name` of `app`, or `None` when the notifier does not exist. The notifier is read
     /// on every call (one store read) so that an update or a deletion takes effect on the next push; the lane,
     /// with its connections and cached credentials, is kept while the notifier stays the same.

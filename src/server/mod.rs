@@ -18,7 +18,7 @@ use crate::{
         label::LabelApi, notifier::NotifierApi, push::PushApi, settings::SettingsApi,
         task::TaskApi, tokens::AuthApi,
     },
-    callback::{EventLog, rules::CallbackRules},
+    callback::{EventLog, Outbox, Poster, rules::CallbackRules},
     channel::Channel,
     config::Config,
     devices::Devices,
@@ -129,17 +129,26 @@ pub async fn run(
     // Built before the services so that every one that needs the own channel (the device service for
     // user deletion, the send path) shares this one hub of open streams.
     let channel = Channel::new(store.clone(), config.channel.clone());
-    let notifiers = Notifiers::new(
-        store.clone(),
-        Sealer::new(&credentials_key),
-        config.notifiers.max_per_app,
-    );
+    let sealer = Sealer::new(&credentials_key);
+    let notifiers = Notifiers::new(store.clone(), sealer.clone(), config.notifiers.max_per_app);
     config.push.check().map_err(ServerError::Config)?;
     let events = EventLog::new(store.clone());
     events.sweep_every(std::time::Duration::from_secs(600), config.events.retention);
+    let dispatch = Dispatch::new(notifiers.clone(), config.dispatch.clone())?;
+    config.callbacks.check().map_err(ServerError::Config)?;
+    // Resumes every enabled rule's deliveries from where they were.
+    let outbox = Outbox::start(
+        store.clone(),
+        sealer,
+        config.callbacks.clone(),
+        Poster::new(config.callbacks.request_timeout, dispatch.extra_ca_pem())?,
+        events.clone(),
+    )
+    .await?;
+    let rules = CallbackRules::new(store.clone(), outbox);
     let pusher = Pusher::new(PusherParts {
         store: store.clone(),
-        dispatch: Dispatch::new(notifiers.clone(), config.dispatch.clone())?,
+        dispatch,
         notifiers: notifiers.clone(),
         channel: channel.clone(),
         config: config.push.clone(),
@@ -205,7 +214,7 @@ pub async fn run(
         .add_service(AuthServiceServer::new(AuthApi::new(tenants.clone())))
         .add_service(AppServiceServer::new(AppApi::new(
             tenants.clone(),
-            CallbackRules::new(store.clone()),
+            rules.clone(),
         )))
         .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)))
         .add_service(PushServiceServer::new(PushApi::new(
@@ -217,6 +226,7 @@ pub async fn run(
         .add_service(EventServiceServer::new(EventApi::new(
             events,
             config.events.heartbeat_interval,
+            rules,
         )))
         .add_service(TaskServiceServer::new(TaskApi::new(
             tasks,

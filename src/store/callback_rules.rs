@@ -13,7 +13,7 @@ pub struct CallbackRuleRecord {
     /// Receiver URL.
     #[prost(string, tag = "2")]
     pub url: String,
-    /// Signing secret (needed in clear to compute the seed's md5 `security` field).
+    /// Signing secret in clear, as rules were stored before secrets were sealed; read only to seal it.
     #[prost(string, tag = "3")]
     pub secret: String,
     /// Whether deliveries are sent.
@@ -28,6 +28,10 @@ pub struct CallbackRuleRecord {
     /// Last change.
     #[prost(int64, tag = "7")]
     pub update_time_ms: i64,
+    /// The signing secret, encrypted with the server's credentials key (it is needed in clear to compute the
+    /// seed's md5 `security` field, so it cannot be hashed).
+    #[prost(bytes = "vec", tag = "8")]
+    pub sealed_secret: Vec<u8>,
 }
 
 #[async_trait]
@@ -47,6 +51,8 @@ pub trait CallbackRuleRepository: Send + Sync {
     ) -> Result<Option<CallbackRuleRecord>, StoreError>;
     /// All rules of an app in name order.
     async fn list_rules(&self, app: &str) -> Result<Vec<CallbackRuleRecord>, StoreError>;
+    /// Every rule of every app, with its app.
+    async fn all_rules(&self) -> Result<Vec<(String, CallbackRuleRecord)>, StoreError>;
     /// Removes a rule; returns whether it existed.
     async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError>;
 }

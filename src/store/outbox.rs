@@ -33,6 +33,9 @@ pub struct PendingCallback {
     /// Retries end `callbacks.retry_for` after this: the outcome, or the redelivery that queued it again.
     #[prost(int64, tag = "7")]
     pub budget_from_ms: i64,
+    /// When it may be tried next, once it is its receiver's first waiting callback.
+    #[prost(int64, tag = "8")]
+    pub next_attempt_ms: i64,
 }
 
 impl PendingCallback {
@@ -85,15 +88,14 @@ pub trait OutboxRepository: Send + Sync {
     /// The position through which `rule` has handled the log (delivered, queued to retry, or skipped); None
     /// for a rule that has not started.
     async fn cursor(&self, app: &str, rule: &str) -> Result<Option<u64>, StoreError>;
-    /// Moves the cursor to `position` and queues `parked` (each behind the callbacks its device already has
-    /// waiting; a device with none waiting becomes due at `now_ms`), in one write.
+    /// Moves the cursor to `position` and queues `parked` (each behind the callbacks its receiver already has
+    /// waiting; a receiver with none waiting becomes due at the first one's `next_attempt_ms`), in one write.
     async fn advance(
         &self,
         app: &str,
         rule: &str,
         position: u64,
         parked: Vec<PendingCallback>,
-        now_ms: i64,
     ) -> Result<(), StoreError>;
     /// Whether callbacks of `order_key` are waiting (a new one must queue behind them).
     async fn is_held(&self, app: &str, rule: &str, order_key: &str) -> Result<bool, StoreError>;
@@ -117,13 +119,12 @@ pub trait OutboxRepository: Send + Sync {
         failed: Option<FailedCallback>,
         now_ms: i64,
     ) -> Result<(), StoreError>;
-    /// The first waiting callback of its receiver failed again: stored as given, due at `due_ms`.
+    /// The first waiting callback of its receiver failed again: stored as given, due at its `next_attempt_ms`.
     async fn reschedule(
         &self,
         app: &str,
         rule: &str,
         pending: PendingCallback,
-        due_ms: i64,
     ) -> Result<(), StoreError>;
     /// Failed callbacks of `app`, oldest event first, of one rule or all, after the id `after`.
     async fn failed(
@@ -146,6 +147,8 @@ pub trait OutboxRepository: Send + Sync {
     async fn pause(&self, app: &str, rule: &str) -> Result<PauseRecord, StoreError>;
     /// Stores the rule's pause state.
     async fn set_pause(&self, app: &str, rule: &str, pause: PauseRecord) -> Result<(), StoreError>;
+    /// Sets where `rule` is in the log.
+    async fn set_cursor(&self, app: &str, rule: &str, position: u64) -> Result<(), StoreError>;
     /// Forgets where `rule` was in the log (it starts again from the newest event when next enabled).
     async fn forget_cursor(&self, app: &str, rule: &str) -> Result<(), StoreError>;
     /// Removes everything of `rule`: cursor, waiting and failed callbacks, pause.

@@ -53,6 +53,17 @@ impl CallbackRuleRepository for SledStore {
             .collect()
     }
 
+    async fn all_rules(&self) -> Result<Vec<(String, CallbackRuleRecord)>, StoreError> {
+        self.tree(keys::CALLBACK_RULES)?
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry?;
+                let app = keys::app_of_key(&k).unwrap_or_default().to_owned();
+                Ok((app, decode(&k, &v)?))
+            })
+            .collect()
+    }
+
     async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError> {
         Ok(self
             .tree(keys::CALLBACK_RULES)?

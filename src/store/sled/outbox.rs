@@ -113,25 +113,24 @@ impl OutboxRepository for SledStore {
         rule: &str,
         position: u64,
         parked: Vec<PendingCallback>,
-        now_ms: i64,
     ) -> Result<(), StoreError> {
         let cursors = self.tree(keys::OUTBOX_CURSORS)?;
         let (pending, held, due) = self.outbox_trees()?;
-        let encoded: Vec<(String, Vec<u8>, Vec<u8>)> = parked
+        let encoded: Vec<(String, Vec<u8>, Vec<u8>, i64)> = parked
             .iter()
             .map(|p| {
                 let receiver = p.order_key();
                 let key = keys::outbox_pending(app, rule, &receiver, p.position());
-                (receiver, key, p.encode_to_vec())
+                (receiver, key, p.encode_to_vec(), p.next_attempt_ms)
             })
             .collect();
         (&cursors, &pending, &held, &due)
             .transaction(|(c, p, h, d)| -> TxResult<()> {
                 c.insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
-                for (receiver, key, value) in &encoded {
+                for (receiver, key, value, due_ms) in &encoded {
                     p.insert(key.as_slice(), value.as_slice())?;
                     if h.get(keys::outbox_held(app, rule, receiver))?.is_none() {
-                        make_due(h, d, app, rule, receiver, now_ms)?;
+                        make_due(h, d, app, rule, receiver, *due_ms)?;
                     }
                 }
                 Ok(())
@@ -152,9 +151,10 @@ impl OutboxRepository for SledStore {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<PendingCallback>, StoreError> {
-        let (pending, _, due) = self.outbox_trees()?;
+        let (pending, held, due) = self.outbox_trees()?;
         let prefix = keys::outbox_rule_prefix(app, rule);
         let mut out = Vec::new();
+        let mut empty = Vec::new();
         for key in due.scan_prefix(&prefix).keys() {
             let key = key?;
             let Some((at, receiver)) = keys::parse_outbox_due(&prefix, &key) else {
@@ -163,13 +163,22 @@ impl OutboxRepository for SledStore {
             if at > now_ms || out.len() >= limit {
                 break;
             }
-            if let Some(entry) = pending
+            match pending
                 .scan_prefix(keys::outbox_receiver(app, rule, receiver))
                 .next()
             {
-                let (k, v) = entry?;
-                out.push(decode(&k, &v)?);
+                Some(entry) => {
+                    let (k, v) = entry?;
+                    out.push(decode(&k, &v)?);
+                }
+                None => empty.push(receiver.to_owned()),
             }
+        }
+        // A receiver due with nothing waiting would be due forever: released, so it cannot spin the worker.
+        for receiver in empty {
+            (&held, &due)
+                .transaction(|(h, d)| release(h, d, app, rule, &receiver))
+                .map_err(StoreError::from)?;
         }
         Ok(out)
     }
@@ -225,12 +234,12 @@ impl OutboxRepository for SledStore {
         app: &str,
         rule: &str,
         updated: PendingCallback,
-        due_ms: i64,
     ) -> Result<(), StoreError> {
         let (pending, held, due) = self.outbox_trees()?;
         let receiver = updated.order_key();
         let key = keys::outbox_pending(app, rule, &receiver, updated.position());
         let value = updated.encode_to_vec();
+        let due_ms = updated.next_attempt_ms;
         (&pending, &held, &due)
             .transaction(|(p, h, d)| -> TxResult<()> {
                 p.insert(key.as_slice(), value.as_slice())?;
@@ -292,6 +301,7 @@ impl OutboxRepository for SledStore {
                 let again = PendingCallback {
                     event: failed.event,
                     budget_from_ms: now_ms,
+                    next_attempt_ms: now_ms,
                     ..Default::default()
                 };
                 let receiver = again.order_key();
@@ -322,6 +332,12 @@ impl OutboxRepository for SledStore {
         Ok(())
     }
 
+    async fn set_cursor(&self, app: &str, rule: &str, position: u64) -> Result<(), StoreError> {
+        self.tree(keys::OUTBOX_CURSORS)?
+            .insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
+        Ok(())
+    }
+
     async fn forget_cursor(&self, app: &str, rule: &str) -> Result<(), StoreError> {
         self.tree(keys::OUTBOX_CURSORS)?
             .remove(keys::outbox_rule(app, rule))?;
@@ -344,5 +360,124 @@ impl OutboxRepository for SledStore {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{proto::v1::DeliveryEvent, store::sled::test_support::temp_store};
+
+    const APP: &str = "o#a";
+    const RULE: &str = "hook";
+
+    fn waiting(device: &str, position: u64, next_attempt_ms: i64) -> PendingCallback {
+        PendingCallback {
+            event: Some(DeliveryEvent {
+                position,
+                device_id: device.into(),
+                ..Default::default()
+            }),
+            next_attempt_ms,
+            ..Default::default()
+        }
+    }
+
+    fn positions(p: &[PendingCallback]) -> Vec<u64> {
+        p.iter().map(PendingCallback::position).collect()
+    }
+
+    #[tokio::test]
+    async fn a_receiver_is_due_by_its_first_callback_and_the_next_follows_it() {
+        let (_dir, s) = temp_store();
+        s.advance(
+            APP,
+            RULE,
+            10,
+            vec![
+                waiting("d1", 3, 100),
+                waiting("d1", 5, 0),
+                waiting("d2", 4, 200),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.cursor(APP, RULE).await.unwrap(), Some(10));
+        assert!(s.is_held(APP, RULE, "d1").await.unwrap());
+        assert!(!s.is_held(APP, RULE, "d3").await.unwrap());
+        assert_eq!(s.next_due_ms(APP, RULE).await.unwrap(), Some(100));
+        assert!(s.due(APP, RULE, 99, 10).await.unwrap().is_empty());
+        assert_eq!(positions(&s.due(APP, RULE, 250, 10).await.unwrap()), [3, 4]);
+
+        // A later park for a held receiver queues behind, without moving its due time.
+        s.advance(APP, RULE, 20, vec![waiting("d1", 12, 0)])
+            .await
+            .unwrap();
+        assert_eq!(s.next_due_ms(APP, RULE).await.unwrap(), Some(100));
+
+        // Failing again moves the receiver's due time.
+        let mut first = waiting("d1", 3, 400);
+        first.attempts = 2;
+        s.reschedule(APP, RULE, first.clone()).await.unwrap();
+        assert_eq!(positions(&s.due(APP, RULE, 300, 10).await.unwrap()), [4]);
+
+        // Delivered: the next of the receiver is due at once, in position order.
+        s.settle(APP, RULE, &first, None, 500).await.unwrap();
+        assert_eq!(positions(&s.due(APP, RULE, 500, 10).await.unwrap()), [4, 5]);
+        s.settle(APP, RULE, &waiting("d1", 5, 0), None, 600)
+            .await
+            .unwrap();
+        s.settle(APP, RULE, &waiting("d1", 12, 0), None, 700)
+            .await
+            .unwrap();
+        assert!(!s.is_held(APP, RULE, "d1").await.unwrap());
+        assert_eq!(positions(&s.due(APP, RULE, 1_000, 10).await.unwrap()), [4]);
+    }
+
+    #[tokio::test]
+    async fn a_given_up_callback_is_listed_and_can_be_queued_again() {
+        let (_dir, s) = temp_store();
+        s.advance(APP, RULE, 9, vec![waiting("d1", 7, 0), waiting("d2", 9, 0)])
+            .await
+            .unwrap();
+        for (device, position) in [("d1", 7), ("d2", 9)] {
+            let failed = FailedCallback {
+                id: crate::store::outbox::failed_id(RULE, position),
+                rule_name: RULE.into(),
+                event: waiting(device, position, 0).event,
+                attempts: 3,
+                ..Default::default()
+            };
+            s.settle(APP, RULE, &waiting(device, position, 0), Some(failed), 10)
+                .await
+                .unwrap();
+        }
+        assert!(s.due(APP, RULE, i64::MAX, 10).await.unwrap().is_empty());
+        let listed = s.failed(APP, None, None, 10).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["hook/7", "hook/9"]);
+        let after = s
+            .failed(APP, Some(RULE), Some((RULE, 7)), 10)
+            .await
+            .unwrap();
+        assert_eq!(after.len(), 1);
+        assert!(
+            s.failed(APP, Some("other"), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        assert!(s.requeue_failed(APP, RULE, 7, 50).await.unwrap());
+        assert!(!s.requeue_failed(APP, RULE, 7, 50).await.unwrap());
+        let due = s.due(APP, RULE, 50, 10).await.unwrap();
+        assert_eq!(positions(&due), [7]);
+        assert_eq!(due[0].budget_from_ms, 50, "a fresh retry budget");
+        assert_eq!(s.failed(APP, None, None, 10).await.unwrap().len(), 1);
+
+        s.remove_rule(APP, RULE).await.unwrap();
+        assert!(s.failed(APP, None, None, 10).await.unwrap().is_empty());
+        assert!(s.due(APP, RULE, i64::MAX, 10).await.unwrap().is_empty());
+        assert_eq!(s.cursor(APP, RULE).await.unwrap(), None);
     }
 }
