@@ -1,0 +1,604 @@
+//! Webhook callbacks end to end: a real server posts every delivery outcome to a real HTTP receiver with the
+//! seed's JSON body and both signatures, durably (a SIGKILL loses nothing) and in order per device.
+//!
+//! The recorded delivery events (EventService.SubscribeEvents, already tested in `events.rs`) are the
+//! reference a posted body is compared with, field for field.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::{Duration, Instant},
+};
+
+use axum::http::Method;
+use pushgate::proto::v1::{
+    CallbackRule, ChatType, DeliveryEvent, PutCallbackRuleRequest, SubscribeEventsRequest,
+    app_service_client::AppServiceClient, event_service_client::EventServiceClient,
+    subscribe_events_response::Item,
+};
+use serde_json::{Map, Value};
+
+use crate::{
+    receiver::{PATH, Received, Receiver, dedup_positions},
+    support::*,
+};
+
+/// The secret of every rule in these tests.
+const SECRET: &str = "whsec_callback-tests";
+/// How long any single wait for the server may take before the test fails.
+const WAIT: Duration = Duration::from_secs(20);
+/// Tolerance for timings on a loaded 2-core machine.
+const SLACK_MS: u64 = 300;
+
+/// The body keys present in every callback.
+const ALWAYS: [&str; 9] = [
+    "appkey",
+    "callId",
+    "chat_type",
+    "msg_id",
+    "security",
+    "status",
+    "step",
+    "target",
+    "timestamp",
+];
+
+fn keys(body: &Value) -> BTreeSet<String> {
+    body.as_object()
+        .expect("a JSON object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// The always-present keys and `extra`.
+fn expected_keys(extra: &[&str]) -> BTreeSet<String> {
+    ALWAYS.iter().chain(extra).map(|k| k.to_string()).collect()
+}
+
+/// An enabled rule posting every status to `url`.
+fn rule(name: &str, url: &str) -> CallbackRule {
+    CallbackRule {
+        name: name.into(),
+        url: url.into(),
+        secret: SECRET.into(),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+/// AppService takes the admin token and names the app.
+async fn apps(env: &Env) -> AppServiceClient<Channel> {
+    AppServiceClient::new(env.server.channel().await)
+}
+
+async fn put_rule(env: &Env, rule: CallbackRule) {
+    let name = rule.name.clone();
+    apps(env)
+        .await
+        .put_callback_rule(authed(
+            PutCallbackRuleRequest {
+                app: env.app.name.clone(),
+                rule: Some(rule),
+            },
+            &env.server.admin_token,
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("put rule {name}: {e:?}"));
+}
+
+/// EventService takes the app's token.
+fn event_service(env: &Env) -> EventServiceClient<Channel> {
+    EventServiceClient::new(env.push_channel())
+}
+
+/// The first `n` delivery events the app recorded, oldest first (at most 10 s).
+async fn recorded_events(env: &Env, n: usize) -> Vec<DeliveryEvent> {
+    let mut stream = event_service(env)
+        .subscribe_events(authed(
+            SubscribeEventsRequest {
+                since: Some(0),
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .expect("subscribe to events")
+        .into_inner();
+    let mut events = Vec::new();
+    while events.len() < n {
+        let item = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {n} events within 10 s", events.len()))
+            .expect("the event stream is healthy")
+            .expect("the event stream goes on");
+        if let Some(Item::Event(e)) = item.item {
+            events.push(e);
+        }
+    }
+    events
+}
+
+fn timestamp_ms(t: &Option<prost_types::Timestamp>) -> u64 {
+    let t = t.as_ref().expect("a timestamp");
+    (t.seconds as u64) * 1000 + (t.nanos as u64) / 1_000_000
+}
+
+fn status_text(status: i32) -> &'static str {
+    match DeliveryStatus::try_from(status) {
+        Ok(DeliveryStatus::Success) => "success",
+        Ok(DeliveryStatus::Fail) => "fail",
+        Ok(DeliveryStatus::Error) => "error",
+        other => panic!("an event with status {other:?}"),
+    }
+}
+
+/// The body the contract gives for `event` posted to a rule with `secret`: the always-present fields, every
+/// other field only when the event has a value, `data` and `payload` as parsed JSON.
+fn expected_body(event: &DeliveryEvent, secret: &str) -> Value {
+    let timestamp = timestamp_ms(&event.timestamp);
+    let chat_type = if event.chat_type == ChatType::Group as i32 {
+        "groupchat"
+    } else {
+        "chat"
+    };
+    let security = hex::encode(<md5::Md5 as md5::Digest>::digest(format!(
+        "{}{secret}{timestamp}",
+        event.call_id
+    )));
+    let mut body = Map::new();
+    for (key, value) in [
+        ("callId", event.call_id.as_str()),
+        ("appkey", &event.appkey),
+        ("chat_type", chat_type),
+        ("msg_id", &event.msg_id),
+        ("status", status_text(event.status)),
+        ("step", &event.step),
+        ("target", &event.target),
+        ("security", &security),
+    ] {
+        body.insert(key.into(), Value::String(value.into()));
+    }
+    body.insert("timestamp".into(), Value::from(timestamp));
+    for (key, value) in [
+        ("channel", &event.channel),
+        ("device_id", &event.device_id),
+        ("device_token", &event.device_token),
+        ("notifier_name", &event.notifier_name),
+        ("e_message", &event.e_message),
+        ("from", &event.from),
+        ("group_id", &event.group_id),
+        ("detail", &event.detail),
+        ("task_id", &event.task_id),
+    ] {
+        if !value.is_empty() {
+            body.insert(key.into(), Value::String(value.clone()));
+        }
+    }
+    if !event.data.is_empty() {
+        // The vendor's answer parsed when it is JSON, as text otherwise.
+        let data = serde_json::from_str(&event.data).unwrap_or(Value::String(event.data.clone()));
+        body.insert("data".into(), data);
+    }
+    if !event.payload.is_empty() {
+        let payload: Value = serde_json::from_str(&event.payload).expect("payload is JSON");
+        assert!(payload.is_object(), "payload is an object: {payload}");
+        body.insert("payload".into(), payload);
+    }
+    Value::Object(body)
+}
+
+/// Checks one posted callback against the recorded event at its position: headers, both signatures and the
+/// body, field for field (key set included).
+fn assert_posts(request: &Received, rule_name: &str, event: &DeliveryEvent) {
+    assert_eq!(request.method, Method::POST, "{}", request.summary());
+    assert_eq!(request.path, PATH, "{}", request.summary());
+    let content_type = request.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("application/json"),
+        "Content-Type {content_type:?}"
+    );
+    assert_eq!(request.rule(), rule_name, "X-Pushgate-Rule");
+    assert_eq!(request.position(), event.position, "X-Pushgate-Position");
+    request.verify(SECRET);
+    assert_eq!(
+        request.json(),
+        expected_body(event, SECRET),
+        "the body of the callback at position {}",
+        event.position
+    );
+}
+
+/// The recorded events by position.
+fn by_position(events: &[DeliveryEvent]) -> HashMap<u64, &DeliveryEvent> {
+    events.iter().map(|e| (e.position, e)).collect()
+}
+
+fn positions(events: &[DeliveryEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.position).collect()
+}
+
+// ---- a. success ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_is_posted_with_the_seed_fields_and_both_signatures() {
+    let mut env = Env::start().await;
+    let receiver = Receiver::start().await;
+    put_rule(&env, rule("hooks", &receiver.url)).await;
+    let token = env.bind_new("ann", "ann-phone", APNS).await;
+    let sent = env
+        .send_sync("ann", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
+    assert_eq!(status(of(&sent, "ann-phone")), DeliveryStatus::Success);
+
+    let requests = receiver.wait_for(1, WAIT).await;
+    let request = &requests[0];
+    let body = request.json();
+    assert_eq!(
+        keys(&body),
+        expected_keys(&[
+            "channel",
+            "data",
+            "device_id",
+            "device_token",
+            "notifier_name",
+            "payload"
+        ]),
+        "a success carries the device's fields, no detail and no e_message: {body}"
+    );
+    let call_id = format!("{}_{}", env.app.name, sent.message_id);
+    assert_eq!(body["callId"], call_id.as_str());
+    assert_eq!(body["appkey"], env.app.name.as_str());
+    assert_eq!(body["chat_type"], "chat");
+    assert_eq!(body["msg_id"], sent.message_id.as_str());
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["step"], "push");
+    assert_eq!(body["target"], "ann");
+    assert_eq!(body["channel"], "APNS");
+    assert_eq!(body["device_id"], "ann-phone");
+    assert_eq!(body["device_token"], token.as_str());
+    assert_eq!(body["notifier_name"], APNS);
+    assert!(
+        body["data"].is_object(),
+        "data is the vendor's answer as an object: {body}"
+    );
+    let payload = &body["payload"];
+    assert_eq!(
+        keys(payload),
+        ["content", "ext", "sub_title", "title"]
+            .map(String::from)
+            .into(),
+        "payload: {payload}"
+    );
+    assert_eq!(
+        (&payload["title"], &payload["content"]),
+        (&"Hello".into(), &"World".into())
+    );
+    // A JSON number of milliseconds around now (the same machine's clock).
+    let timestamp = body["timestamp"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("timestamp is a whole JSON number: {body}"));
+    assert!(
+        timestamp <= request.wall_ms + SLACK_MS
+            && request.wall_ms.saturating_sub(timestamp) < 60_000,
+        "timestamp {timestamp} ms, posted at {} ms",
+        request.wall_ms
+    );
+    assert!(request.header("x-pushgate-rule").is_some());
+    assert!(request.header("x-pushgate-position").is_some());
+
+    let events = recorded_events(&env, 1).await;
+    assert_posts(request, "hooks", &events[0]);
+}
+
+// ---- b. the seed's failure examples ----
+
+/// Sends `hello()` to `user` and returns the answer, its one callback and the recorded event.
+async fn send_and_receive(
+    env: &mut Env,
+    receiver: &Receiver,
+    user: &str,
+) -> (SendSyncResponse, Received, DeliveryEvent) {
+    let sent = env
+        .send_sync(user, Strategy::Unspecified, hello())
+        .await
+        .unwrap();
+    assert_eq!(sent.results.len(), 1, "{sent:?}");
+    let request = receiver.wait_for(1, WAIT).await.remove(0);
+    let event = recorded_events(env, 1).await.remove(0);
+    (sent, request, event)
+}
+
+/// Checks that `request` is the `fail` callback of `sent` to `user` with `detail`: the always-present keys
+/// plus `detail`, `payload` and `extra`, and exactly the recorded event's fields.
+fn assert_failure(
+    env: &Env,
+    sent: &SendSyncResponse,
+    request: &Received,
+    event: &DeliveryEvent,
+    (user, detail): (&str, &str),
+    extra: &[&str],
+) -> Value {
+    let body = request.json();
+    assert_eq!(body["status"], "fail", "{body}");
+    assert_eq!(body["detail"], detail, "{body}");
+    assert_eq!(body["target"], user, "{body}");
+    assert_eq!(body["msg_id"], sent.message_id.as_str(), "{body}");
+    assert_eq!(
+        body["callId"],
+        format!("{}_{}", env.app.name, sent.message_id).as_str()
+    );
+    assert_eq!(body["step"], "push");
+    assert_eq!(body["chat_type"], "chat");
+    let mut wanted = vec!["detail", "payload"];
+    wanted.extend(extra);
+    assert_eq!(keys(&body), expected_keys(&wanted), "{detail}: {body}");
+    assert_posts(request, "hooks", event);
+    body
+}
+
+/// A server with a receiver and one rule posting everything to it.
+async fn env_with_rule(settings: &[(&str, &str)]) -> (Env, Receiver) {
+    let env = Env::start_with(settings).await;
+    let receiver = Receiver::start().await;
+    put_rule(&env, rule("hooks", &receiver.url)).await;
+    (env, receiver)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_push_binding_is_posted_as_the_seed_example() {
+    let (mut env, receiver) = env_with_rule(&[]).await;
+    // Known (bound once, then unbound, and in a label) but with nothing to push to, as in vendors.rs.
+    env.bind_new("bob", "bob-phone", FCM).await;
+    env.devices
+        .unbind_device(authed(
+            pushgate::proto::v1::UnbindDeviceRequest {
+                user: "bob".into(),
+                device_id: "bob-phone".into(),
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap();
+    let mut labels = pushgate::proto::v1::label_service_client::LabelServiceClient::new(
+        env.server.channel().await,
+    );
+    labels
+        .create_label(authed(
+            pushgate::proto::v1::CreateLabelRequest {
+                name: "vip".into(),
+                description: String::new(),
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap();
+    labels
+        .add_label_users(authed(
+            pushgate::proto::v1::AddLabelUsersRequest {
+                label: "vip".into(),
+                users: vec!["bob".into()],
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap();
+    // No device was reached: no channel, device or vendor fields.
+    let (sent, request, event) = send_and_receive(&mut env, &receiver, "bob").await;
+    assert_failure(
+        &env,
+        &sent,
+        &request,
+        &event,
+        ("bob", "no push binding"),
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_user_exist_is_posted_as_the_seed_example() {
+    let (mut env, receiver) = env_with_rule(&[]).await;
+    let (sent, request, event) = send_and_receive(&mut env, &receiver, "ghost").await;
+    // No device was reached: no channel, device or vendor fields.
+    assert_failure(
+        &env,
+        &sent,
+        &request,
+        &event,
+        ("ghost", "no user exist"),
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_notifier_exist_is_posted_as_the_seed_example() {
+    let (mut env, receiver) = env_with_rule(&[]).await;
+    let token = env.bind_new("dave", "dave-phone", OPPO).await;
+    env.notifiers
+        .delete_notifier(authed(
+            pushgate::proto::v1::DeleteNotifierRequest { name: OPPO.into() },
+            &env.app.token,
+        ))
+        .await
+        .unwrap();
+    // The binding names the device and the (deleted) notifier; no vendor was called, so no data.
+    let (sent, request, event) = send_and_receive(&mut env, &receiver, "dave").await;
+    let body = assert_failure(
+        &env,
+        &sent,
+        &request,
+        &event,
+        ("dave", "no notifier exist"),
+        &["channel", "device_id", "device_token", "notifier_name"],
+    );
+    assert_eq!(body["notifier_name"], OPPO);
+    assert_eq!(body["device_id"], "dave-phone");
+    assert_eq!(body["device_token"], token.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_push_token_fail_is_posted_as_the_seed_example() {
+    let (mut env, receiver) = env_with_rule(&[]).await;
+    // As in the seed: vivo refuses the auth request's signature (a wrong app secret).
+    let mut wrong = env.ready_made(VIVO);
+    wrong.name = "vivo-wrong".into();
+    if let Some(pushgate::proto::v1::notifier::Credentials::Vivo(c)) = wrong.credentials.as_mut() {
+        c.app_secret = "not-the-secret".into();
+    }
+    env.create_notifier(wrong).await;
+    let token = env.bind_new("fay", "fay-phone", "vivo-wrong").await;
+    let (sent, request, event) = send_and_receive(&mut env, &receiver, "fay").await;
+    // The device's fields are always there; `data` exactly when the recorded outcome holds vivo's answer
+    // (a field is present only when it has a value).
+    let mut extra = vec!["channel", "device_id", "device_token", "notifier_name"];
+    if !event.data.is_empty() {
+        extra.push("data");
+    }
+    let body = assert_failure(
+        &env,
+        &sent,
+        &request,
+        &event,
+        ("fay", "get push token fail"),
+        &extra,
+    );
+    assert_eq!(body["channel"], "VIVO");
+    assert_eq!(body["notifier_name"], "vivo-wrong");
+    assert_eq!(body["device_id"], "fay-phone");
+    assert_eq!(body["device_token"], token.as_str());
+}
+
+// ---- c. crash safety ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_between_outcome_and_delivery_loses_no_callback() {
+    let (mut env, receiver) = env_with_rule(&[
+        ("PUSHGATE_CALLBACKS_FIRST_BACKOFF", "100ms"),
+        ("PUSHGATE_CALLBACKS_MAX_BACKOFF", "300ms"),
+    ])
+    .await;
+    receiver.set_status(503);
+    env.bind_new("kim", "kim-apns", APNS).await;
+    env.bind_new("kim", "kim-fcm", FCM).await;
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let r = env
+            .send_sync("kim", Strategy::Unspecified, hello())
+            .await
+            .unwrap();
+        assert_eq!(r.results.len(), 2, "{r:?}");
+        sent.push(r.message_id);
+    }
+    // One outcome without a device as well.
+    sent.push(
+        env.send_sync("nobody-kim", Strategy::Unspecified, hello())
+            .await
+            .unwrap()
+            .message_id,
+    );
+    // The outbox is mid-retry (nothing acknowledged) when the server dies.
+    receiver.wait_for(1, WAIT).await;
+    env.server = env.server.kill_and_restart().await;
+    receiver.set_status(200);
+
+    // SendSync answered for all 4 pushes, so their 7 outcomes are durable.
+    let events = recorded_events(&env, 7).await;
+    let mut msg_ids: Vec<String> = events.iter().map(|e| e.msg_id.clone()).collect();
+    msg_ids.dedup();
+    assert_eq!(msg_ids, sent, "the recorded outcomes, in send order");
+    let requests = receiver
+        .wait_delivered("hooks", &positions(&events), WAIT)
+        .await;
+    let events = by_position(&events);
+    for request in requests.iter().filter(|r| r.delivered()) {
+        let event = events
+            .get(&request.position())
+            .unwrap_or_else(|| panic!("a callback for no outcome: {}", request.summary()));
+        assert_posts(request, "hooks", event);
+    }
+}
+
+// ---- d. an endpoint that is down for a while ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_down_for_a_while_gets_everything_later_in_order_per_device() {
+    let (mut env, receiver) = env_with_rule(&[
+        ("PUSHGATE_CALLBACKS_FIRST_BACKOFF", "100ms"),
+        ("PUSHGATE_CALLBACKS_MAX_BACKOFF", "500ms"),
+    ])
+    .await;
+    receiver.set_status(503);
+    let down_since = Instant::now();
+    let devices = ["dan-apns", "dan-fcm", "eve-huawei"];
+    env.bind_new("dan", devices[0], APNS).await;
+    env.bind_new("dan", devices[1], FCM).await;
+    env.bind_new("eve", devices[2], HUAWEI).await;
+    for _ in 0..4 {
+        for user in ["dan", "eve"] {
+            let r = env
+                .send_sync(user, Strategy::Unspecified, hello())
+                .await
+                .unwrap();
+            assert!(
+                r.results
+                    .iter()
+                    .all(|r| status(r) == DeliveryStatus::Success)
+            );
+        }
+    }
+    receiver.wait_for(1, WAIT).await;
+    // The scenario itself: the endpoint stays down about 2 s, several retries of each device at these
+    // backoffs, before it comes back.
+    tokio::time::sleep(
+        (down_since + Duration::from_secs(2)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    receiver.set_status(200);
+
+    let events = recorded_events(&env, 12).await;
+    let requests = receiver
+        .wait_delivered("hooks", &positions(&events), WAIT)
+        .await;
+    assert!(
+        requests.iter().any(|r| !r.delivered()),
+        "the endpoint was down while pushgate tried"
+    );
+    let events_by_position = by_position(&events);
+    for request in requests.iter().filter(|r| r.delivered()) {
+        assert_posts(request, "hooks", events_by_position[&request.position()]);
+    }
+    for device in devices {
+        let expected: Vec<u64> = events
+            .iter()
+            .filter(|e| e.device_id == device)
+            .map(|e| e.position)
+            .collect();
+        assert_eq!(expected.len(), 4, "{device}: 4 outcomes");
+        let of_device: Vec<&Received> = requests
+            .iter()
+            .filter(|r| r.json()["device_id"] == device)
+            .collect();
+        // Every outcome arrived, in position order (repeats of a position removed).
+        let delivered = dedup_positions(of_device.iter().copied().filter(|r| r.delivered()));
+        assert_eq!(delivered, expected, "{device}: delivered positions");
+        // A later callback waits while an earlier one is retried: no request for a position is made before
+        // every earlier position of the device was answered 2xx.
+        let mut acknowledged = BTreeSet::new();
+        for request in &of_device {
+            let p = request.position();
+            let pending: Vec<u64> = expected
+                .iter()
+                .copied()
+                .filter(|e| *e < p && !acknowledged.contains(e))
+                .collect();
+            assert!(
+                pending.is_empty(),
+                "{device}: position {p} was posted while {pending:?} were not delivered yet"
+            );
+            if request.delivered() {
+                acknowledged.insert(p);
+            }
+        }
+    }
+}
