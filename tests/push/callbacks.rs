@@ -1,5 +1,6 @@
 //! Webhook callbacks end to end: a real server posts every delivery outcome to a real HTTP receiver with the
-//! seed's JSON body and both signatures, durably (a SIGKILL loses nothing) and in order per device.
+//! seed's JSON body and both signatures, durably (a SIGKILL loses nothing), in order per device, and with the
+//! pause rule.
 //!
 //! The recorded delivery events (EventService.SubscribeEvents, already tested in `events.rs`) are the
 //! reference a posted body is compared with, field for field.
@@ -11,14 +12,14 @@ use std::{
 
 use axum::http::Method;
 use pushgate::proto::v1::{
-    CallbackRule, ChatType, DeliveryEvent, PutCallbackRuleRequest, SubscribeEventsRequest,
-    app_service_client::AppServiceClient, event_service_client::EventServiceClient,
-    subscribe_events_response::Item,
+    CallbackRule, ChatType, DeliveryEvent, ListCallbackRulesRequest, PutCallbackRuleRequest,
+    SubscribeEventsRequest, app_service_client::AppServiceClient,
+    event_service_client::EventServiceClient, subscribe_events_response::Item,
 };
 use serde_json::{Map, Value};
 
 use crate::{
-    receiver::{PATH, Received, Receiver, dedup_positions},
+    receiver::{PATH, Received, Receiver, dedup_positions, now_ms},
     support::*,
 };
 
@@ -84,6 +85,21 @@ async fn put_rule(env: &Env, rule: CallbackRule) {
         ))
         .await
         .unwrap_or_else(|e| panic!("put rule {name}: {e:?}"));
+}
+
+async fn list_rules(env: &Env) -> Vec<CallbackRule> {
+    apps(env)
+        .await
+        .list_callback_rules(authed(
+            ListCallbackRulesRequest {
+                app: env.app.name.clone(),
+            },
+            &env.server.admin_token,
+        ))
+        .await
+        .expect("list callback rules")
+        .into_inner()
+        .rules
 }
 
 /// EventService takes the app's token.
@@ -601,4 +617,116 @@ async fn an_endpoint_down_for_a_while_gets_everything_later_in_order_per_device(
             }
         }
     }
+}
+
+// ---- e. the pause rule ----
+
+/// Waits until the rule `name` shows a `paused_until` later than `after_ms`; returns it and when it was seen
+/// (both ms since the epoch).
+async fn wait_paused(env: &Env, name: &str, after_ms: u64) -> (u64, u64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rules = list_rules(env).await;
+        let rule = rules
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no rule {name}"));
+        if let Some(until) = rule.paused_until.map(|t| timestamp_ms(&Some(t)))
+            && until > after_ms
+        {
+            return (until, now_ms());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rule {name} not paused (past {after_ms} ms) within {WAIT:?}: {rule:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sleeps until the wall clock reads `ms` (ms since the epoch).
+async fn sleep_until_wall(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms.saturating_sub(now_ms()))).await;
+}
+
+/// Requests that arrived within `[from_ms, to_ms]` (wall clock).
+fn arrived_between(requests: &[Received], from_ms: u64, to_ms: u64) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| (from_ms..=to_ms).contains(&r.wall_ms))
+        .map(|r| format!("at {} ms: {}", r.wall_ms, r.summary()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_endpoint_pauses_its_rule_and_nothing_is_dropped() {
+    let (mut env, receiver) = env_with_rule(&[
+        ("PUSHGATE_CALLBACKS_PAUSE_AFTER_FAILURES", "5"),
+        ("PUSHGATE_CALLBACKS_PAUSE_WINDOW", "10s"),
+        ("PUSHGATE_CALLBACKS_PAUSE_FIRST", "2s"),
+        ("PUSHGATE_CALLBACKS_PAUSE_STEP", "1s"),
+        ("PUSHGATE_CALLBACKS_FIRST_BACKOFF", "50ms"),
+        ("PUSHGATE_CALLBACKS_MAX_BACKOFF", "100ms"),
+    ])
+    .await;
+    receiver.set_status(500);
+    env.bind_new("pat", "pat-apns", APNS).await;
+    env.bind_new("pat", "pat-fcm", FCM).await;
+    env.bind_new("pat", "pat-oppo", OPPO).await;
+    env.send_sync("pat", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
+    let events = recorded_events(&env, 3).await;
+
+    // Five failed attempts pause the rule for pause_first = 2 s from the fifth failure on.
+    let fifth = receiver.wait_for(5, WAIT).await[4].wall_ms;
+    let (until, seen) = wait_paused(&env, "hooks", 0).await;
+    assert!(
+        until + SLACK_MS >= fifth + 2000 && until <= seen + 2000 + SLACK_MS,
+        "paused until {until} ms: 2 s after the fifth failure ({fifth} ms), seen at {seen} ms"
+    );
+    // No request well inside the pause.
+    sleep_until_wall(until - SLACK_MS).await;
+    let during = arrived_between(
+        &receiver.requests(),
+        until - 2000 + SLACK_MS,
+        until - SLACK_MS,
+    );
+    assert!(during.is_empty(), "requests during the pause: {during:#?}");
+
+    // After it, requests resume; still failing, the rule pauses again, one pause_step longer (3 s).
+    receiver
+        .wait_until("a request after the pause", WAIT, |r| {
+            r.iter().any(|r| r.wall_ms + SLACK_MS >= until)
+        })
+        .await;
+    let (until2, seen2) = wait_paused(&env, "hooks", until).await;
+    assert!(
+        until2 + SLACK_MS >= until + 3000 && until2 <= seen2 + 3000 + SLACK_MS,
+        "second pause until {until2} ms: 3 s, after the first ended ({until} ms), seen at {seen2} ms"
+    );
+    // The endpoint recovers during the second pause: every callback waited and arrives after it.
+    receiver.set_status(200);
+    let requests = receiver
+        .wait_delivered("hooks", &positions(&events), WAIT)
+        .await;
+    let during = arrived_between(&requests, until2 - 3000 + SLACK_MS, until2 - SLACK_MS);
+    assert!(
+        during.is_empty(),
+        "requests during the second pause: {during:#?}"
+    );
+    let events_by_position = by_position(&events);
+    for request in requests.iter().filter(|r| r.delivered()) {
+        assert!(
+            request.wall_ms + SLACK_MS >= until2,
+            "{}",
+            request.summary()
+        );
+        assert_posts(request, "hooks", events_by_position[&request.position()]);
+    }
+    let rule = list_rules(&env).await.remove(0);
+    assert_eq!(
+        rule.paused_until, None,
+        "paused_until is set only while the rule is paused"
+    );
 }
