@@ -1,6 +1,6 @@
 //! Webhook callbacks end to end: a real server posts every delivery outcome to a real HTTP receiver with the
-//! seed's JSON body and both signatures, durably (a SIGKILL loses nothing), in order per device, and with the
-//! pause rule.
+//! seed's JSON body and both signatures, durably (a SIGKILL loses nothing), in order per device, with the
+//! pause rule, dead letters and their redelivery, and the rule's status filter.
 //!
 //! The recorded delivery events (EventService.SubscribeEvents, already tested in `events.rs`) are the
 //! reference a posted body is compared with, field for field.
@@ -12,9 +12,12 @@ use std::{
 
 use axum::http::Method;
 use pushgate::proto::v1::{
-    CallbackRule, ChatType, DeliveryEvent, ListCallbackRulesRequest, PutCallbackRuleRequest,
-    SubscribeEventsRequest, app_service_client::AppServiceClient,
-    event_service_client::EventServiceClient, subscribe_events_response::Item,
+    CallbackRule, ChatType, DeleteCallbackRuleRequest, DeliveryEvent, FailedCallback,
+    FailedCallbackIds, ListCallbackRulesRequest, ListFailedCallbacksRequest,
+    ListFailedCallbacksResponse, PutCallbackRuleRequest, RedeliverCallbacksRequest,
+    RedeliverCallbacksResponse, SubscribeEventsRequest, app_service_client::AppServiceClient,
+    event_service_client::EventServiceClient, redeliver_callbacks_request::Selection,
+    subscribe_events_response::Item,
 };
 use serde_json::{Map, Value};
 
@@ -105,6 +108,78 @@ async fn list_rules(env: &Env) -> Vec<CallbackRule> {
 /// EventService takes the app's token.
 fn event_service(env: &Env) -> EventServiceClient<Channel> {
     EventServiceClient::new(env.push_channel())
+}
+
+async fn list_failed(
+    env: &Env,
+    rule_name: &str,
+    page_size: i32,
+    page_token: &str,
+) -> Result<ListFailedCallbacksResponse, Status> {
+    event_service(env)
+        .list_failed_callbacks(authed(
+            ListFailedCallbacksRequest {
+                rule_name: rule_name.into(),
+                page_size,
+                page_token: page_token.into(),
+            },
+            &env.app.token,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// The first page (at most 100) of the failed callbacks of `rule_name` ("" = every rule).
+async fn failed_now(env: &Env, rule_name: &str) -> Vec<FailedCallback> {
+    list_failed(env, rule_name, 100, "")
+        .await
+        .expect("list failed callbacks")
+        .failed_callbacks
+}
+
+fn failed_ids(failed: &[FailedCallback]) -> Vec<String> {
+    failed.iter().map(|f| f.id.clone()).collect()
+}
+
+/// Waits until the failed callbacks of `rule_name` satisfy `done`, and returns them.
+async fn wait_failed(
+    env: &Env,
+    rule_name: &str,
+    what: &str,
+    done: impl Fn(&[FailedCallback]) -> bool,
+) -> Vec<FailedCallback> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let failed = failed_now(env, rule_name).await;
+        if done(&failed) {
+            return failed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {WAIT:?} for failed callbacks of {rule_name:?}: {what}; listed: {:?}",
+            failed_ids(&failed)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn redeliver(
+    env: &Env,
+    selection: Option<Selection>,
+) -> Result<RedeliverCallbacksResponse, Status> {
+    event_service(env)
+        .redeliver_callbacks(authed(
+            RedeliverCallbacksRequest { selection },
+            &env.app.token,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+fn ids(ids: &[&str]) -> Option<Selection> {
+    Some(Selection::Ids(FailedCallbackIds {
+        ids: ids.iter().map(|i| i.to_string()).collect(),
+    }))
 }
 
 /// The first `n` delivery events the app recorded, oldest first (at most 10 s).
@@ -729,4 +804,285 @@ async fn a_failing_endpoint_pauses_its_rule_and_nothing_is_dropped() {
         rule.paused_until, None,
         "paused_until is set only while the rule is paused"
     );
+}
+
+// ---- f. dead letters and redelivery ----
+
+/// The recorded event without the webhook-only `security` field.
+fn without_security(event: &DeliveryEvent) -> DeliveryEvent {
+    DeliveryEvent {
+        security: String::new(),
+        ..event.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_up_callbacks_are_listed_and_redelivered() {
+    let (mut env, receiver) = env_with_rule(&[
+        ("PUSHGATE_CALLBACKS_RETRY_FOR", "1s"),
+        ("PUSHGATE_CALLBACKS_FIRST_BACKOFF", "100ms"),
+    ])
+    .await;
+    receiver.set_status(500);
+    env.bind_new("dl", "dl-phone", FCM).await;
+    // Three independent outcomes (one device, two users without any), so each is retried on its own.
+    for user in ["dl", "gone-b", "gone-c"] {
+        env.send_sync(user, Strategy::Unspecified, hello())
+            .await
+            .unwrap();
+    }
+    let events = recorded_events(&env, 3).await;
+    let expected_ids: Vec<String> = events
+        .iter()
+        .map(|e| format!("hooks/{}", e.position))
+        .collect();
+
+    let failed = wait_failed(&env, "hooks", "all 3 given up", |f| f.len() == 3).await;
+    assert_eq!(failed_ids(&failed), expected_ids, "oldest event first");
+    let requests = receiver.requests();
+    for (f, event) in failed.iter().zip(&events) {
+        assert_eq!(f.rule_name, "hooks");
+        assert_eq!(
+            without_security(f.event.as_ref().expect("the event")),
+            without_security(event),
+            "{}: the event it carried",
+            f.id
+        );
+        let posted = requests
+            .iter()
+            .filter(|r| r.position() == event.position)
+            .count();
+        assert!(f.attempts >= 2, "{}: retried before giving up: {f:?}", f.id);
+        assert_eq!(f.attempts as usize, posted, "{}: attempts made", f.id);
+        assert_eq!(f.last_http_status, 500, "{}", f.id);
+        assert!(
+            f.last_error.contains("test receiver"),
+            "{}: last_error starts with the answer's body: {:?}",
+            f.id,
+            f.last_error
+        );
+        let first = timestamp_ms(&f.first_attempt_time);
+        let last = timestamp_ms(&f.last_attempt_time);
+        assert!(
+            timestamp_ms(&event.timestamp) <= first && first <= last,
+            "{}: outcome, first and last attempt in order: {f:?}",
+            f.id
+        );
+    }
+    assert_eq!(
+        failed_ids(&failed_now(&env, "").await),
+        expected_ids,
+        "no rule_name: every rule"
+    );
+
+    // Page by page, one at a time, to the end.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = list_failed(&env, "hooks", 1, &token).await.unwrap();
+        pages += 1;
+        assert_eq!(page.failed_callbacks.len(), 1, "page {pages}");
+        paged.extend(failed_ids(&page.failed_callbacks));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        assert!(pages < 3, "a token after the last entry: {page:?}");
+        token = page.next_page_token;
+    }
+    assert_eq!(paged, expected_ids);
+
+    // Redelivered while the endpoint still fails: it leaves the list, gets a fresh budget, and comes back.
+    let first_id = expected_ids[0].as_str();
+    let r = redeliver(&env, ids(&[first_id])).await.unwrap();
+    assert_eq!((r.queued_count, r.unknown_ids.len()), (1, 0), "{r:?}");
+    assert_eq!(
+        failed_ids(&failed_now(&env, "hooks").await),
+        expected_ids[1..],
+        "a redelivered callback leaves the failed list"
+    );
+    let before = timestamp_ms(&failed[0].last_attempt_time);
+    let back = wait_failed(&env, "hooks", "the redelivered one back", |f| {
+        f.iter()
+            .any(|f| f.id == first_id && timestamp_ms(&f.last_attempt_time) > before)
+    })
+    .await;
+    assert_eq!(failed_ids(&back), expected_ids, "oldest event first again");
+
+    // The endpoint recovers. Redelivery by ids; unknown ids are named.
+    receiver.set_status(200);
+    let r = redeliver(&env, ids(&[first_id, "hooks/999999", "other/1"]))
+        .await
+        .unwrap();
+    assert_eq!(r.queued_count, 1, "{r:?}");
+    assert_eq!(r.unknown_ids, ["hooks/999999", "other/1"]);
+    let again = redeliver(&env, ids(&[first_id])).await.unwrap();
+    assert_eq!(
+        (again.queued_count, again.unknown_ids.as_slice()),
+        (0, [first_id.to_string()].as_slice()),
+        "an already redelivered id is unknown"
+    );
+    assert_eq!(
+        failed_ids(&failed_now(&env, "hooks").await),
+        expected_ids[1..]
+    );
+    receiver
+        .wait_delivered("hooks", &[events[0].position], WAIT)
+        .await;
+
+    // Redelivery of a whole rule.
+    let r = redeliver(&env, Some(Selection::RuleName("hooks".into())))
+        .await
+        .unwrap();
+    assert_eq!((r.queued_count, r.unknown_ids.len()), (2, 0), "{r:?}");
+    let page = list_failed(&env, "", 0, "").await.unwrap();
+    assert!(
+        page.failed_callbacks.is_empty() && page.next_page_token.is_empty(),
+        "{page:?}"
+    );
+    let requests = receiver
+        .wait_delivered("hooks", &positions(&events), WAIT)
+        .await;
+    let events_by_position = by_position(&events);
+    for request in requests.iter().filter(|r| r.delivered()) {
+        assert_posts(request, "hooks", events_by_position[&request.position()]);
+    }
+    assert!(
+        failed_now(&env, "").await.is_empty(),
+        "delivered, not failed"
+    );
+
+    // Deleting the rule removes its failed callbacks.
+    receiver.set_status(500);
+    env.send_sync("gone-d", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
+    wait_failed(&env, "hooks", "the new one given up", |f| f.len() == 1).await;
+    apps(&env)
+        .await
+        .delete_callback_rule(authed(
+            DeleteCallbackRuleRequest {
+                app: env.app.name.clone(),
+                name: "hooks".into(),
+            },
+            &env.server.admin_token,
+        ))
+        .await
+        .unwrap();
+    assert!(failed_now(&env, "").await.is_empty());
+    let e = list_failed(&env, "hooks", 0, "").await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    let e = redeliver(&env, Some(Selection::RuleName("hooks".into())))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+}
+
+// ---- g. filters and bad input ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_post_only_their_statuses_and_only_while_enabled() {
+    let mut env = Env::start().await;
+    let receiver = Receiver::start().await;
+    env.bind_new("fil", "fil-phone", FCM).await;
+    let ignored = with_options(PushOptions {
+        ignore_notification: true,
+        ..Default::default()
+    });
+    // Recorded before any rule exists: no rule posts it.
+    env.send_sync("fil", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
+    put_rule(&env, rule("all", &receiver.url)).await;
+    put_rule(
+        &env,
+        CallbackRule {
+            statuses: vec![DeliveryStatus::Fail as i32],
+            ..rule("fails", &receiver.url)
+        },
+    )
+    .await;
+    put_rule(
+        &env,
+        CallbackRule {
+            enabled: false,
+            ..rule("off", &receiver.url)
+        },
+    )
+    .await;
+    // A success, then a fail, of the same device.
+    env.send_sync("fil", Strategy::Unspecified, hello())
+        .await
+        .unwrap();
+    env.send_sync("fil", Strategy::Unspecified, ignored.clone())
+        .await
+        .unwrap();
+    // Enabled again (an empty secret keeps the stored one): only what is recorded from now on is posted.
+    put_rule(
+        &env,
+        CallbackRule {
+            secret: String::new(),
+            ..rule("off", &receiver.url)
+        },
+    )
+    .await;
+    env.send_sync("fil", Strategy::Unspecified, ignored)
+        .await
+        .unwrap();
+
+    let events = recorded_events(&env, 4).await;
+    let p: Vec<u64> = positions(&events);
+    let statuses: Vec<&str> = events.iter().map(|e| status_text(e.status)).collect();
+    assert_eq!(statuses, ["success", "success", "fail", "fail"]);
+    assert!(events.iter().all(|e| e.device_id == "fil-phone"));
+    receiver.wait_delivered("all", &p[1..], WAIT).await;
+    receiver.wait_delivered("fails", &p[2..], WAIT).await;
+    let requests = receiver.wait_delivered("off", &p[3..], WAIT).await;
+    // One device's callbacks arrive in position order, so once each rule's last one is in, anything it
+    // would (wrongly) post of the earlier outcomes would have come before it.
+    let events_by_position = by_position(&events);
+    for (name, expected) in [("all", &p[1..]), ("fails", &p[2..]), ("off", &p[3..])] {
+        let of_rule: Vec<&Received> = requests.iter().filter(|r| r.rule() == name).collect();
+        assert_eq!(dedup_positions(of_rule.iter().copied()), expected, "{name}");
+        for request in of_rule {
+            assert_posts(request, name, events_by_position[&request.position()]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_callback_calls_refuse_bad_input() {
+    let env = Env::start().await;
+    put_rule(&env, rule("hooks", "http://127.0.0.1:9/cb")).await;
+    for page_size in [101, -1] {
+        let e = list_failed(&env, "", page_size, "").await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "page_size {page_size}");
+        assert_eq!(violated_fields(&e), ["page_size"], "page_size {page_size}");
+    }
+    for page_size in [0, 1, 100] {
+        let page = list_failed(&env, "hooks", page_size, "").await.unwrap();
+        assert!(page.failed_callbacks.is_empty() && page.next_page_token.is_empty());
+    }
+    let e = list_failed(&env, "no-such-rule", 0, "").await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+
+    let e = redeliver(&env, None).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "no selection: {e:?}");
+    let e = redeliver(&env, ids(&[])).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "no ids: {e:?}");
+    let many: Vec<String> = (0..101).map(|i| format!("hooks/{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let e = redeliver(&env, ids(&many)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "101 ids: {e:?}");
+    let r = redeliver(&env, ids(&many[..100])).await.unwrap();
+    assert_eq!(r.queued_count, 0);
+    assert_eq!(r.unknown_ids, many[..100], "100 ids naming nothing");
+    let e = redeliver(&env, Some(Selection::RuleName("no-such-rule".into())))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    let r = redeliver(&env, Some(Selection::RuleName("hooks".into())))
+        .await
+        .unwrap();
+    assert_eq!((r.queued_count, r.unknown_ids.len()), (0, 0));
 }
