@@ -4,7 +4,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod callbacks;
 mod events;
+mod receiver;
 mod render;
 mod rules;
 mod sends;
