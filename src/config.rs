@@ -84,6 +84,10 @@ pub struct Config {
     pub callbacks: crate::callback::CallbacksConfig,
     /// The own push channel: offline inbox, keepalives, stream buffers.
     pub channel: ChannelConfig,
+    /// The admin HTTP port: Prometheus metrics and health.
+    pub admin: crate::telemetry::AdminConfig,
+    /// OpenTelemetry export of traces and metrics.
+    pub telemetry: crate::telemetry::TelemetryConfig,
 }
 
 /// The gRPC listener and its request limits.

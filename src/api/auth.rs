@@ -101,6 +101,10 @@ where
             if scope != Scope::Public {
                 match authorize(&tenants, scope, request.headers()).await {
                     Ok(caller) => {
+                        // The call's span (server trace_fn) names the app the call acts for.
+                        if let Caller::App { app } | Caller::User { app, .. } = &caller {
+                            tracing::Span::current().record("app", app.as_str());
+                        }
                         request.extensions_mut().insert(caller);
                     }
                     Err(status) => return Ok(status.into_http()),

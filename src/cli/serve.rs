@@ -73,7 +73,8 @@ pub enum ConfigCommand {
 /// Runs the server until SIGINT or SIGTERM, with the sandbox vendors beside it if asked.
 pub async fn serve(config_path: Option<PathBuf>, sandbox: bool) -> Result<()> {
     let config = Config::load(config_path.as_deref())?;
-    pushgate::telemetry::init(&config.log.filter);
+    // Kept until the server returns: dropping it flushes the exporters.
+    let _telemetry = pushgate::telemetry::init(&config.log.filter, &config.telemetry)?;
     // Kept alive until the server returns; dropping it with the process ends the fakes.
     let sandbox = match sandbox {
         true => Some(start_sandbox(&SandboxArgs::default()).await?),

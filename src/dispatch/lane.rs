@@ -13,13 +13,19 @@ use std::{
 use futures::{StreamExt, stream};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::{
     Answered, DispatchConfig, Dispatcher, Outcome, Rendered, Report,
     breaker::{Admission, Breaker, BreakerState},
     retry::{Next, RetryPolicy},
 };
-use crate::{proto::v1::Notifier, store::bindings::BindingRecord};
+use crate::{
+    notifier::credentials::field_of,
+    proto::v1::Notifier,
+    store::bindings::BindingRecord,
+    telemetry::metrics::{metrics, notifier_attrs},
+};
 
 /// A notifier's dispatcher with its limits, breaker and retry policy.
 pub struct Lane {
@@ -133,6 +139,12 @@ impl Lane {
                 });
             }
             reauthorised |= auth_refused;
+            if !again.is_empty() {
+                metrics().retries.add(
+                    again.len() as u64,
+                    &notifier_attrs(field_of(self.dispatcher.vendor()), &self.notifier.name),
+                );
+            }
             pending = again;
             // A retry that could only happen after the push's time to live is not made: the push expired.
             if !pending.is_empty()
@@ -221,16 +233,39 @@ impl Lane {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return all(Outcome::retryable("lane closed"));
         };
+        let vendor = field_of(self.dispatcher.vendor());
+        let labels = notifier_attrs(vendor, &self.notifier.name);
         if let Some(limiter) = &self.limiter {
+            let waiting = Instant::now();
             limiter.until_ready().await;
+            metrics()
+                .limiter_wait
+                .record(waiting.elapsed().as_secs_f64(), &labels);
         }
-        let mut answers =
-            match tokio::time::timeout(self.call_timeout, self.dispatcher.send(batch, message))
-                .await
-            {
-                Ok(answers) => answers,
-                Err(_) => all(Outcome::retryable("vendor request timed out")),
-            };
+        let span = tracing::info_span!(
+            "vendor.request",
+            otel.kind = "client",
+            vendor,
+            notifier = %self.notifier.name,
+            batch_size = batch.len(),
+            outcome = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let mut answers = match tokio::time::timeout(
+            self.call_timeout,
+            self.dispatcher
+                .send(batch, message)
+                .instrument(span.clone()),
+        )
+        .await
+        {
+            Ok(answers) => answers,
+            Err(_) => all(Outcome::retryable("vendor request timed out")),
+        };
+        metrics()
+            .vendor_duration
+            .record(started.elapsed().as_secs_f64(), &labels);
+        span.record("outcome", outcome_summary(&answers).as_str());
         if answers.len() != batch.len() {
             // A dispatcher bug must not lose devices: whatever is missing counts as failed transiently.
             answers.resize(
@@ -243,6 +278,12 @@ impl Lane {
                 .iter()
                 .all(|a| matches!(a.outcome, Outcome::Retryable { .. })),
         );
+        let circuit = match self.breaker.state() {
+            BreakerState::Closed => 0,
+            BreakerState::HalfOpen => 1,
+            BreakerState::Open => 2,
+        };
+        metrics().circuit_state.record(circuit, &labels);
         if let Some(quota) = answers
             .iter()
             .find(|a| matches!(a.outcome, Outcome::QuotaExceeded { .. }))
@@ -258,6 +299,22 @@ impl Lane {
     fn quota_left(&self) -> Option<Duration> {
         let until = (*self.quota_until.lock().ok()?)?;
         until.checked_duration_since(Instant::now())
+    }
+}
+
+/// A batch's outcomes for its span: the one kind when all agree, else each kind with its count.
+fn outcome_summary(answers: &[Answered]) -> String {
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for a in answers {
+        *kinds.entry(a.outcome.kind()).or_default() += 1;
+    }
+    match kinds.len() {
+        1 => kinds.into_keys().next().unwrap_or_default().to_owned(),
+        _ => kinds
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }
 

@@ -8,6 +8,8 @@ use std::{
 };
 
 use futures::future::join_all;
+use opentelemetry::KeyValue;
+use tracing::Instrument;
 
 use super::{
     DeviceOutcome, Failure, PushConfig,
@@ -16,7 +18,10 @@ use super::{
     route::{self, Plan, Target},
 };
 use crate::{
-    callback::{EventLog, event::PushEvents},
+    callback::{
+        EventLog,
+        event::{PushEvents, channel_name},
+    },
     channel::{Channel, ChannelError, ChannelPush},
     dispatch::{Dispatch, DispatchError, Outcome, Rendered},
     notifier::Notifiers,
@@ -28,6 +33,7 @@ use crate::{
         parse_time_zone,
     },
     store::{BindingRecord, Store, StoreError},
+    telemetry::metrics::metrics,
     tenant::now_ms,
 };
 
@@ -578,6 +584,7 @@ impl Pusher {
                 && let Some(o) = outcome
             {
                 events.push(of_push.of(&o, now));
+                count_outcome(&o);
                 out[at[i].0].push(o);
             }
         }
@@ -677,7 +684,14 @@ impl Pusher {
             _ => {}
         }
         let vendor = Vendor::try_from(public.vendor).unwrap_or(Vendor::Unspecified);
-        let reports = lane.dispatch(&bindings, message).await;
+        let span = tracing::info_span!(
+            "vendor.dispatch",
+            app,
+            vendor = crate::notifier::credentials::field_of(vendor),
+            notifier,
+            devices = bindings.len(),
+        );
+        let reports = lane.dispatch(&bindings, message).instrument(span).await;
         let mut banned = false;
         let mut out = Vec::with_capacity(reports.len());
         for (binding, report) in bindings.iter().zip(reports) {
@@ -787,4 +801,24 @@ fn attribute(outcome: DeviceOutcome, target: &Target) -> DeviceOutcome {
         Some(b) => outcome.via(&b.notifier_name, vendor_of(b), &b.device_token),
         None => outcome,
     }
+}
+/// Counts one device's outcome in the `pushgate.sends` metric.
+fn count_outcome(outcome: &DeviceOutcome) {
+    let channel = match channel_name(outcome) {
+        "" => "none",
+        name => name,
+    };
+    let status = match outcome.status {
+        DeliveryStatus::Success => "success",
+        DeliveryStatus::Error => "error",
+        _ => "fail",
+    };
+    metrics().sends.add(
+        1,
+        &[
+            KeyValue::new("channel", channel),
+            KeyValue::new("status", status),
+            KeyValue::new("reason", outcome.failure.map_or("", |f| f.as_str())),
+        ],
+    );
 }

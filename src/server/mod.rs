@@ -9,6 +9,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub use shed::ShedLayer;
 
@@ -195,9 +196,26 @@ pub async fn run(
         source,
     })?;
 
+    let admin = crate::telemetry::serve_admin(&config.admin, crate::telemetry::registry())
+        .await
+        .map_err(|source| ServerError::Io {
+            what: format!("cannot serve the admin port on {}", config.admin.listen),
+            source,
+        })?;
     let mut builder = Server::builder()
         .timeout(config.server.request_timeout)
-        .trace_fn(|request| tracing::info_span!("grpc", method = %request.uri().path()));
+        .trace_fn(|request| {
+            let span = tracing::info_span!(
+                "grpc",
+                otel.kind = "server",
+                rpc.system = "grpc",
+                rpc.method = %request.uri().path(),
+                app = tracing::field::Empty,
+            );
+            // The caller's W3C trace context: the call continues the caller's trace.
+            let _ = span.set_parent(crate::telemetry::parent_context(request.headers()));
+            span
+        });
     if let Some(tls) = &config.server.tls {
         builder = builder
             .tls_config(tls_config(tls)?)
@@ -259,6 +277,9 @@ pub async fn run(
             source,
         })?;
     }
+    if let Some(admin) = &admin {
+        admin.set_serving(true);
+    }
     tracing::info!(%addr, tls = config.server.tls.is_some(), data_dir = %data_dir.display(), "pushgate listening");
 
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
@@ -267,6 +288,9 @@ pub async fn run(
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: no new calls, finishing the ones in flight");
+        if let Some(admin) = &admin {
+            admin.set_serving(false);
+        }
         for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
             drain_health
                 .set_service_status(name, ServingStatus::NotServing)

@@ -30,6 +30,9 @@ pub struct TestServer {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// Where a test server writes its admin port's address, in its data directory.
+const ADMIN_ADDRESS_FILE: &str = "test-admin-address";
+
 impl TestServer {
     /// Starts a server on a fresh data directory.
     pub fn start() -> Self {
@@ -59,6 +62,12 @@ impl TestServer {
             .env("PUSHGATE_STORE_DATA_DIR", &data_dir)
             .env("PUSHGATE_SERVER_LISTEN", "127.0.0.1:0")
             .env("PUSHGATE_SERVER_ADDRESS_FILE", &addr_file)
+            // A free port per server, so tests in parallel never collide on the admin port.
+            .env("PUSHGATE_ADMIN_LISTEN", "127.0.0.1:0")
+            .env(
+                "PUSHGATE_ADMIN_ADDRESS_FILE",
+                data_dir.join(ADMIN_ADDRESS_FILE),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -142,6 +151,15 @@ impl TestServer {
         })
         .await
         .expect("restart")
+    }
+
+    /// The admin port's address (`/metrics`, `/healthz`).
+    pub fn admin_addr(&self) -> std::net::SocketAddr {
+        std::fs::read_to_string(self.data_dir.join(ADMIN_ADDRESS_FILE))
+            .expect("the admin address file is written before the gRPC one")
+            .trim()
+            .parse()
+            .expect("an address")
     }
 
     /// The endpoint URL.

@@ -1,0 +1,106 @@
+//! The gateway's metrics, recorded through OpenTelemetry's global meter (exported with OTLP and served on the
+//! admin port). Instruments are made on first use: [`super::init`] must have installed the meter provider
+//! before, or they record nowhere (as in unit tests).
+
+use std::sync::LazyLock;
+
+use opentelemetry::{
+    KeyValue, global,
+    metrics::{Counter, Gauge, Histogram, UpDownCounter},
+};
+
+/// Every instrument.
+pub struct Metrics {
+    /// Outcomes per device: `channel` (APNS, ANDROID, …, EASEMOB, none), `status`, `reason`.
+    pub sends: Counter<u64>,
+    /// Duration of one vendor request (a batch), by `vendor` and `notifier`.
+    pub vendor_duration: Histogram<f64>,
+    /// Devices whose vendor request is retried, by `vendor` and `notifier`.
+    pub retries: Counter<u64>,
+    /// Time a vendor request waited for the notifier's rate limiter, by `vendor` and `notifier`.
+    pub limiter_wait: Histogram<f64>,
+    /// A notifier's circuit: 0 closed, 1 half-open, 2 open; by `vendor` and `notifier`.
+    pub circuit_state: Gauge<i64>,
+    /// Devices a task has finished, by task `kind` and `status`.
+    pub task_devices: Counter<u64>,
+    /// Entries in a device's own-channel inbox after an append.
+    pub inbox_size: Histogram<u64>,
+    /// Open own-channel streams (ChannelService.Subscribe).
+    pub channel_streams: UpDownCounter<i64>,
+    /// Callbacks waiting to be retried, by `app` and `rule`.
+    pub callbacks_waiting: Gauge<i64>,
+    /// Callback POSTs, by `rule` and `result` (delivered, failed).
+    pub callback_posts: Counter<u64>,
+    /// Callbacks given up on after their retries (dead letters), by `app` and `rule`.
+    pub callbacks_failed: Counter<u64>,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let meter = global::meter("pushgate");
+    Metrics {
+        sends: meter
+            .u64_counter("pushgate.sends")
+            .with_description("Push outcomes per device")
+            .build(),
+        vendor_duration: meter
+            .f64_histogram("pushgate.vendor.request.duration")
+            .with_unit("s")
+            .with_description("Duration of one vendor request")
+            .with_boundaries(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ])
+            .build(),
+        retries: meter
+            .u64_counter("pushgate.vendor.retries")
+            .with_description("Devices whose vendor request is retried")
+            .build(),
+        limiter_wait: meter
+            .f64_histogram("pushgate.limiter.wait")
+            .with_unit("s")
+            .with_description("Wait for a notifier's rate limiter")
+            .with_boundaries(vec![0.0, 0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 30.0])
+            .build(),
+        circuit_state: meter
+            .i64_gauge("pushgate.circuit.state")
+            .with_description("Notifier circuit: 0 closed, 1 half-open, 2 open")
+            .build(),
+        task_devices: meter
+            .u64_counter("pushgate.task.devices")
+            .with_description("Devices a task has finished")
+            .build(),
+        inbox_size: meter
+            .u64_histogram("pushgate.channel.inbox.size")
+            .with_description("Entries in a device's own-channel inbox after an append")
+            .with_boundaries(vec![1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0])
+            .build(),
+        channel_streams: meter
+            .i64_up_down_counter("pushgate.channel.streams")
+            .with_description("Open own-channel streams")
+            .build(),
+        callbacks_waiting: meter
+            .i64_gauge("pushgate.callbacks.waiting")
+            .with_description("Callbacks waiting to be retried")
+            .build(),
+        callback_posts: meter
+            .u64_counter("pushgate.callbacks.posts")
+            .with_description("Callback POSTs")
+            .build(),
+        callbacks_failed: meter
+            .u64_counter("pushgate.callbacks.failed")
+            .with_description("Callbacks given up on after their retries")
+            .build(),
+    }
+});
+
+/// The instruments.
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+/// `vendor` and `notifier` attributes.
+pub fn notifier_attrs(vendor: &'static str, notifier: &str) -> [KeyValue; 2] {
+    [
+        KeyValue::new("vendor", vendor),
+        KeyValue::new("notifier", notifier.to_owned()),
+    ]
+}
