@@ -4,6 +4,7 @@ use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Request, Response, Status, metadata::MetadataMap};
+use tracing::Instrument;
 
 use crate::{
     api::{auth::app_of, status, timestamp},
@@ -247,7 +248,11 @@ impl PushService for PushApi {
             let running = {
                 let progress = progress.clone();
                 // Spawned: past the deadline the push goes on in the background.
-                tokio::spawn(async move { pusher.execute(planned, &progress).await })
+                tokio::spawn(
+                    // The push outlives the call if the deadline passes, but stays in its trace.
+                    async move { pusher.execute(planned, &progress).await }
+                        .instrument(tracing::Span::current()),
+                )
             };
             let results = match tokio::time::timeout(wait, running).await {
                 Ok(Ok(outcomes)) => outcomes.iter().map(|o| o.to_proto()).collect(),

@@ -32,6 +32,7 @@ type RuleKey = (String, String);
 struct Running {
     task: JoinHandle<()>,
     wake: Arc<Notify>,
+    waiting: Arc<AtomicI64>,
 }
 
 /// The outbox of every app's callback rules.
@@ -127,13 +128,16 @@ impl Outbox {
         }
     }
 
-    fn wake(&self, key: &RuleKey) {
+    /// Wakes the rule's worker for `added` callbacks queued from outside it.
+    fn wake(&self, key: &RuleKey, added: i64) {
         let running = self
             .inner
             .running
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(r) = running.get(key) {
+            r.waiting
+                .fetch_add(added, std::sync::atomic::Ordering::Relaxed);
             r.wake.notify_one();
         }
     }
@@ -159,6 +163,7 @@ impl Outbox {
             }
         };
         let wake = Arc::new(Notify::new());
+        let waiting = Arc::new(AtomicI64::new(0));
         let worker = Worker {
             app: app.to_owned(),
             rule: rule.clone(),
@@ -169,13 +174,21 @@ impl Outbox {
             wake: wake.clone(),
             failures: Mutex::new(FailureWindow::new(&self.inner.shared.config)),
             paused_until: AtomicI64::new(0),
+            waiting: waiting.clone(),
         };
         let task = tokio::spawn(worker.run());
         self.inner
             .running
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, Running { task, wake });
+            .insert(
+                key,
+                Running {
+                    task,
+                    wake,
+                    waiting,
+                },
+            );
         Ok(())
     }
 
@@ -258,7 +271,7 @@ impl Outbox {
                 .await?
         };
         if queued {
-            self.wake(&key);
+            self.wake(&key, 1);
         }
         Ok(queued)
     }

@@ -12,6 +12,7 @@ use std::{
 };
 
 use futures::{StreamExt, TryStreamExt, stream};
+use opentelemetry::KeyValue;
 use tokio::sync::{Notify, watch};
 
 use super::{
@@ -27,6 +28,7 @@ use crate::{
         CallbackRuleRecord, PendingCallback, Store, StoreError,
         outbox::{failed_id, order_key},
     },
+    telemetry::metrics::metrics,
     tenant::now_ms,
 };
 
@@ -59,6 +61,8 @@ pub(super) struct Worker {
     pub wake: Arc<Notify>,
     pub failures: Mutex<FailureWindow>,
     pub paused_until: AtomicI64,
+    /// Callbacks of the rule waiting in the store; shared with the outbox, whose redeliveries add to it.
+    pub waiting: Arc<AtomicI64>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -68,6 +72,18 @@ fn ms(d: Duration) -> i64 {
 impl Worker {
     /// Runs until aborted.
     pub async fn run(mut self) {
+        let counted = self
+            .shared
+            .store
+            .outbox
+            .waiting_count(&self.app, &self.rule.name)
+            .await;
+        match counted {
+            Ok(n) => self.waiting_changed(i64::try_from(n).unwrap_or(i64::MAX)),
+            Err(e) => {
+                tracing::error!(app = %self.app, rule = %self.rule.name, error = %e, "cannot count waiting callbacks")
+            }
+        }
         match self
             .shared
             .store
@@ -174,10 +190,36 @@ impl Worker {
     }
 
     async fn post(&self, event: &DeliveryEvent) -> Attempt {
-        self.shared
+        let attempt = self
+            .shared
             .poster
             .post(&self.rule.url, &self.rule.name, &self.secret, event)
-            .await
+            .await;
+        let result = match attempt {
+            Attempt::Delivered => "delivered",
+            Attempt::Failed { .. } => "failed",
+        };
+        metrics().callback_posts.add(
+            1,
+            &[
+                KeyValue::new("rule", self.rule.name.clone()),
+                KeyValue::new("result", result),
+            ],
+        );
+        attempt
+    }
+
+    fn rule_attrs(&self) -> [KeyValue; 2] {
+        [
+            KeyValue::new("app", self.app.clone()),
+            KeyValue::new("rule", self.rule.name.clone()),
+        ]
+    }
+
+    /// Moves the count of waiting callbacks (kept for the `pushgate.callbacks.waiting` gauge).
+    fn waiting_changed(&self, by: i64) {
+        let now = self.waiting.fetch_add(by, Ordering::Relaxed) + by;
+        metrics().callbacks_waiting.record(now, &self.rule_attrs());
     }
 
     /// Posts the next page of events after the cursor, a receiver's events in order; parks what fails and
@@ -213,16 +255,16 @@ impl Worker {
             .buffer_unordered(self.shared.config.max_in_flight)
             .try_collect()
             .await?;
+        let parked: Vec<PendingCallback> = parked.into_iter().flatten().collect();
+        let count = parked.len() as i64;
         let _changing = self.lock.lock().await;
         store
             .outbox
-            .advance(
-                &self.app,
-                &self.rule.name,
-                last,
-                parked.into_iter().flatten().collect(),
-            )
+            .advance(&self.app, &self.rule.name, last, parked)
             .await?;
+        if count > 0 {
+            self.waiting_changed(count);
+        }
         Ok(true)
     }
 
@@ -315,9 +357,11 @@ impl Worker {
         pending.last_attempt_ms = now;
         let Attempt::Failed { http_status, error } = attempt else {
             let _changing = self.lock.lock().await;
-            return outbox
+            outbox
                 .settle(&self.app, &self.rule.name, &pending, None, now)
-                .await;
+                .await?;
+            self.waiting_changed(-1);
+            return Ok(());
         };
         self.failed_attempt(now).await?;
         pending.last_http_status = i32::from(http_status);
@@ -341,9 +385,12 @@ impl Worker {
                 last_http_status: pending.last_http_status,
                 last_error: pending.last_error.clone(),
             };
-            return outbox
+            outbox
                 .settle(&self.app, &self.rule.name, &pending, Some(failed), now)
-                .await;
+                .await?;
+            self.waiting_changed(-1);
+            metrics().callbacks_failed.add(1, &self.rule_attrs());
+            return Ok(());
         }
         pending.next_attempt_ms = now + ms(self.shared.config.backoff(pending.attempts));
         outbox.reschedule(&self.app, &self.rule.name, pending).await

@@ -59,6 +59,9 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        crate::telemetry::metrics::metrics()
+            .channel_streams
+            .add(-1, &[]);
         self.hub.with_conns(|conns| {
             if conns.get(&self.key).is_some_and(|c| c.id == self.id) {
                 conns.remove(&self.key);
@@ -126,6 +129,10 @@ impl Hub {
                 .into_iter()
                 .for_each(|c| end(c, End::Shutdown));
         }
+        // Counted while the registration lives: its drop is the stream's end, whatever ended it.
+        crate::telemetry::metrics::metrics()
+            .channel_streams
+            .add(1, &[]);
         Some(Registration {
             hub: self.clone(),
             key,

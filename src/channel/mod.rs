@@ -239,6 +239,9 @@ impl Channel {
             .inbox
             .append(app, &entry, self.inner.max_inbox_per_device)
             .await?;
+        crate::telemetry::metrics::metrics()
+            .inbox_size
+            .record(appended.size, &[]);
         if appended.evicted > 0 {
             tracing::debug!(
                 app,

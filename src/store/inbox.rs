@@ -116,6 +116,8 @@ pub struct Appended {
     pub duplicate: bool,
     /// Oldest entries dropped to keep the device's inbox within its limit.
     pub evicted: u64,
+    /// Entries in the device's inbox after the append.
+    pub size: u64,
 }
 
 /// Which counters to read.

@@ -97,6 +97,8 @@ pub trait OutboxRepository: Send + Sync {
         position: u64,
         parked: Vec<PendingCallback>,
     ) -> Result<(), StoreError>;
+    /// How many callbacks of `rule` are waiting (one scan; for the metric when a worker starts).
+    async fn waiting_count(&self, app: &str, rule: &str) -> Result<u64, StoreError>;
     /// Whether callbacks of `order_key` are waiting (a new one must queue behind them).
     async fn is_held(&self, app: &str, rule: &str, order_key: &str) -> Result<bool, StoreError>;
     /// The first waiting callback of each receiver that is due at `now_ms`, earliest due first.

@@ -270,6 +270,7 @@ impl Runner {
             for o in outcomes.iter().flatten() {
                 stats::count(&mut counts, o);
             }
+            count_page(task.kind, &outcomes);
             let page_users = users.len() as u64;
             let grows = task.kind != TaskKind::List as i32;
             let recorded = self
@@ -373,6 +374,36 @@ impl Runner {
             .await;
         if let Err(e) = result {
             tracing::error!(app, task = id, error = %e, "cannot end a task");
+        }
+    }
+}
+/// Counts a finished page's device outcomes in the `pushgate.task.devices` metric.
+fn count_page(kind: i32, outcomes: &[Vec<crate::push::DeviceOutcome>]) {
+    use crate::proto::v1::DeliveryStatus;
+    let kind = match TaskKind::try_from(kind) {
+        Ok(TaskKind::Broadcast) => "broadcast",
+        Ok(TaskKind::Label) => "label",
+        Ok(TaskKind::List) => "list",
+        _ => "unknown",
+    };
+    let mut by_status = [0u64; 3];
+    for o in outcomes.iter().flatten() {
+        by_status[match o.status {
+            DeliveryStatus::Success => 0,
+            DeliveryStatus::Error => 2,
+            _ => 1,
+        }] += 1;
+    }
+    let devices = &crate::telemetry::metrics::metrics().task_devices;
+    for (status, n) in ["success", "fail", "error"].into_iter().zip(by_status) {
+        if n > 0 {
+            devices.add(
+                n,
+                &[
+                    opentelemetry::KeyValue::new("kind", kind),
+                    opentelemetry::KeyValue::new("status", status),
+                ],
+            );
         }
     }
 }

@@ -17,7 +17,7 @@ use opentelemetry_sdk::{
     propagation::TraceContextPropagator,
     trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider},
 };
-use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 pub use admin::{AdminServer, serve_admin};
 pub use config::{AdminConfig, TelemetryConfig};
@@ -120,15 +120,22 @@ pub fn init(log_filter: &str, config: &TelemetryConfig) -> Result<Telemetry, Tel
         None
     };
 
+    // Each layer filters for itself: a quiet log level must not silence the exported spans.
     let logs = fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let spans = tracer
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("pushgate")));
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(env_filter(log_filter));
+    let spans = tracer.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("pushgate"))
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target("pushgate", tracing::Level::INFO)
+                    .with_target("tonic", tracing::Level::INFO),
+            )
+    });
     // A second init (tests, embedding) keeps the first subscriber rather than failing.
     let _ = tracing_subscriber::registry()
-        .with(env_filter(log_filter))
         .with(logs)
         .with(spans)
         .try_init();

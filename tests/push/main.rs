@@ -13,5 +13,6 @@ mod sends;
 mod strategies;
 mod support;
 mod tasks;
+mod telemetry;
 mod timing;
 mod vendors;

@@ -162,10 +162,15 @@ impl InboxRepository for SledStore {
         let receipt_key = keys::inbox_receipt(app, &entry.user, &device, &entry.message_id);
         if let Some(bytes) = receipts.get(&receipt_key)? {
             let known: InboxReceipt = decode(&receipt_key, &bytes)?;
+            let size = match counts.get(keys::inbox_count(app, &device))? {
+                Some(bytes) => decode::<InboxCount>(&receipt_key, &bytes)?.entries,
+                None => 0,
+            };
             return Ok(Appended {
                 position: known.position,
                 duplicate: true,
                 evicted: 0,
+                size,
             });
         }
         let count_key = keys::inbox_count(app, &device);
@@ -224,6 +229,7 @@ impl InboxRepository for SledStore {
             position,
             duplicate: false,
             evicted,
+            size: (count + 1).saturating_sub(evicted),
         })
     }
 

@@ -138,6 +138,14 @@ impl OutboxRepository for SledStore {
             .map_err(StoreError::from)
     }
 
+    async fn waiting_count(&self, app: &str, rule: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .tree(keys::OUTBOX_PENDING)?
+            .scan_prefix(keys::outbox_rule_prefix(app, rule))
+            .keys()
+            .count() as u64)
+    }
+
     async fn is_held(&self, app: &str, rule: &str, order_key: &str) -> Result<bool, StoreError> {
         Ok(self
             .tree(keys::OUTBOX_HELD)?
