@@ -104,7 +104,7 @@ fn tool_version(program: &str) -> String {
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run `{program} --version` ({e}): the polyglot client test needs python3 (3.9 or \
+                "cannot run `{program} --version` ({e}): the polyglot client test needs python3 (3.10 or \
                  newer, with venv) and node (18 or newer) with npm on PATH"
             )
         });
