@@ -1,6 +1,8 @@
 //! Loads a helm chart and renders it the way `helm template` would, within the template subset of
-//! [`template`].
+//! [`parse`].
 
+pub mod k8s;
+pub mod parse;
 pub mod template;
 pub mod value;
 
@@ -9,7 +11,8 @@ use std::path::Path;
 use yaml_rust2::YamlLoader;
 
 use self::{
-    template::{Engine, Template},
+    parse::Template,
+    template::Engine,
     value::{Val, map},
 };
 
