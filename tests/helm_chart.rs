@@ -18,11 +18,6 @@ use pushgate::config::Config;
 /// The server's user in the image (distroless `nonroot`).
 const NON_ROOT_UID: i64 = 65532;
 
-/// Config sections the admin-port work of issue 9 adds (`admin.enabled`/`admin.listen`,
-/// `telemetry.otlp_endpoint`/`telemetry.service_name`). Until `Config` has them, the server ignores their
-/// variables; once it has them, `Config::load_from` checks them like every other key.
-const PENDING_SECTIONS: &[&str] = &["admin", "telemetry"];
-
 /// Values that turn on every optional branch of the templates.
 const EVERYTHING_ON: &str = r#"
 fullnameOverride: gateway
@@ -463,11 +458,7 @@ fn the_service_names_grpc_and_admin_ports_with_app_protocols() {
 fn the_rendered_configuration_is_one_the_server_accepts() {
     let chart = chart();
     let known = toml::Table::try_from(Config::default()).expect("config as TOML");
-    let sections: Vec<&str> = known
-        .keys()
-        .map(String::as_str)
-        .chain(PENDING_SECTIONS.iter().copied())
-        .collect();
+    let sections: Vec<&str> = known.keys().map(String::as_str).collect();
     for (release, overlay) in variants() {
         let rendered = render(&chart, release, overlay);
         let env = pod_environment(&rendered);
@@ -486,6 +477,9 @@ fn the_rendered_configuration_is_one_the_server_accepts() {
         let config = Config::load_from(None, env)
             .unwrap_or_else(|e| panic!("the server refuses the chart's config ({overlay:?}): {e}"));
         assert_eq!(config.server.listen, "0.0.0.0:50051".parse().unwrap());
+        if config.admin.enabled {
+            assert_eq!(config.admin.listen, "0.0.0.0:9464".parse().unwrap());
+        }
         let sts = rendered.one("StatefulSet");
         let container = &list_at(sts, "spec.template.spec.containers")[0];
         assert_eq!(

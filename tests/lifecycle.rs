@@ -237,6 +237,19 @@ async fn overload_is_shed_with_resource_exhausted_not_queued() {
     // Answered while the slot is still taken, i.e. refused rather than queued behind the holder.
     assert!(!holder.is_finished(), "the refusal waited for the slot");
     assert!(started.elapsed() < Duration::from_millis(1000));
+    // Health checks are never shed: a busy server must not look dead to its orchestrator's probes.
+    let health = HealthClient::new(server.channel().await)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health answers while the only slot is taken")
+        .into_inner();
+    assert_eq!(health.status, ServingStatus::Serving as i32);
+    assert!(
+        !holder.is_finished(),
+        "health was checked while the slot was taken"
+    );
 
     holder.await.unwrap().expect("the holder completes");
     apps.get_app(authed(

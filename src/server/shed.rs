@@ -18,6 +18,8 @@ use tower::{Layer, Service};
 
 /// How long a refused caller is told to wait before retrying.
 const RETRY_AFTER: Duration = Duration::from_millis(100);
+/// Path prefix of the gRPC health service, which is never shed.
+const HEALTH_PATH: &str = "/grpc.health.v1.Health/";
 
 /// Adds [`Shed`] in front of a service.
 #[derive(Clone)]
@@ -70,6 +72,11 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // Health checks are never shed: a busy server is alive, and an orchestrator that sees its probes refused
+        // would restart it, turning load into an outage. They are cheap and answered at once.
+        if request.uri().path().starts_with(HEALTH_PATH) {
+            return Box::pin(self.inner.call(request));
+        }
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             let max = self.max;
             tracing::warn!(max, "shedding a call: too many calls in flight");
