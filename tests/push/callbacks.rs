@@ -1086,3 +1086,55 @@ async fn failed_callback_calls_refuse_bad_input() {
         .unwrap();
     assert_eq!((r.queued_count, r.unknown_ids.len()), (0, 0));
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_secrets_are_sealed_at_rest_and_still_sign_after_a_restart() {
+    let (mut env, receiver) = env_with_rule(&[]).await;
+    let secret = "s3cret-that-must-not-be-on-disk-7f3a";
+    put_rule(
+        &env,
+        CallbackRule {
+            secret: secret.into(),
+            ..rule("hooks", &receiver.url)
+        },
+    )
+    .await;
+    env.server = env.server.restart().await;
+    env.push = PushServiceClient::new(env.server.channel().await);
+    let listed = list_rules(&env).await;
+    assert!(listed[0].has_secret && listed[0].secret.is_empty());
+
+    // The restarted server opens the sealed secret: the seed's md5 and the HMAC use it.
+    env.send_sync("no-such-user", Strategy::VendorOnly, hello())
+        .await
+        .unwrap();
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    got[0].verify(secret);
+
+    // Flushed and stopped: no file of the data directory holds the secret in clear.
+    let dir = env.server.dir().to_path_buf();
+    let status = env.server.terminate();
+    assert!(status.success());
+    for file in files_under(&dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{} holds the callback secret in clear",
+            file.display()
+        );
+    }
+}
