@@ -302,6 +302,33 @@ fn assert_vendor_got(sandbox: &Sandbox, token_prefix: &str, first_title: &str) {
     assert!(sends[1].body.contains("Hello again"), "{summary:#?}");
 }
 
+/// Runs an example (`example(token, app)` makes its command) through the whole walk and checks what the
+/// vendor got, then once more with a wrong admin token, which must fail with exit status 1. `expected` is the
+/// app, the device token prefix and the first push's title.
+async fn walk_then_refuse(
+    example: impl Fn(&str, &str) -> Command,
+    server: &TestServer,
+    sandbox: &Sandbox,
+    (app, token_prefix, first_title): (&str, &str, &str),
+) {
+    let walked = run_blocking(example(&server.admin_token, app), EXAMPLE_LIMIT).await;
+    assert_walked(&walked, app);
+    assert_vendor_got(sandbox, token_prefix, first_title);
+
+    // A failure is an exit status, not just a line of output: scripts and CI rely on it.
+    let refused = run_blocking(
+        example("not-the-admin-token", "polyglot#refused"),
+        EXAMPLE_LIMIT,
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.output());
+    assert!(
+        refused.stderr.contains("FAILED: UNAUTHENTICATED"),
+        "{}",
+        refused.output()
+    );
+}
+
 #[tokio::test]
 async fn the_python_example_walks_the_api_with_generated_stubs() {
     let python = tokio::task::spawn_blocking(python_env)
@@ -332,26 +359,13 @@ async fn the_python_example_walks_the_api_with_generated_stubs() {
         cmd
     };
 
-    let walked = run_blocking(
-        python_example(&server.admin_token, "polyglot#python"),
-        EXAMPLE_LIMIT,
+    walk_then_refuse(
+        python_example,
+        &server,
+        &sandbox,
+        ("polyglot#python", "python-example:", "Hello from Python"),
     )
     .await;
-    assert_walked(&walked, "polyglot#python");
-    assert_vendor_got(&sandbox, "python-example:", "Hello from Python");
-
-    // A failure is an exit status, not just a line of output: scripts and CI rely on it.
-    let refused = run_blocking(
-        python_example("not-the-admin-token", "polyglot#refused"),
-        EXAMPLE_LIMIT,
-    )
-    .await;
-    assert_eq!(refused.status.code(), Some(1), "{}", refused.output());
-    assert!(
-        refused.stderr.contains("FAILED: UNAUTHENTICATED"),
-        "{}",
-        refused.output()
-    );
 }
 
 #[tokio::test]
@@ -374,23 +388,11 @@ async fn the_node_example_walks_the_api_with_proto_loader_stubs() {
         cmd
     };
 
-    let walked = run_blocking(
-        node_example(&server.admin_token, "polyglot#node"),
-        EXAMPLE_LIMIT,
+    walk_then_refuse(
+        node_example,
+        &server,
+        &sandbox,
+        ("polyglot#node", "node-example:", "Hello from Node"),
     )
     .await;
-    assert_walked(&walked, "polyglot#node");
-    assert_vendor_got(&sandbox, "node-example:", "Hello from Node");
-
-    let refused = run_blocking(
-        node_example("not-the-admin-token", "polyglot#refused"),
-        EXAMPLE_LIMIT,
-    )
-    .await;
-    assert_eq!(refused.status.code(), Some(1), "{}", refused.output());
-    assert!(
-        refused.stderr.contains("FAILED: UNAUTHENTICATED"),
-        "{}",
-        refused.output()
-    );
 }

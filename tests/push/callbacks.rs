@@ -440,41 +440,7 @@ async fn env_with_rule(settings: &[(&str, &str)]) -> (Env, Receiver) {
 async fn no_push_binding_is_posted_as_the_seed_example() {
     let (mut env, receiver) = env_with_rule(&[]).await;
     // Known (bound once, then unbound, and in a label) but with nothing to push to, as in vendors.rs.
-    env.bind_new("bob", "bob-phone", FCM).await;
-    env.devices
-        .unbind_device(authed(
-            pushgate::proto::v1::UnbindDeviceRequest {
-                user: "bob".into(),
-                device_id: "bob-phone".into(),
-                ..Default::default()
-            },
-            &env.app.token,
-        ))
-        .await
-        .unwrap();
-    let mut labels = pushgate::proto::v1::label_service_client::LabelServiceClient::new(
-        env.server.channel().await,
-    );
-    labels
-        .create_label(authed(
-            pushgate::proto::v1::CreateLabelRequest {
-                name: "vip".into(),
-                description: String::new(),
-            },
-            &env.app.token,
-        ))
-        .await
-        .unwrap();
-    labels
-        .add_label_users(authed(
-            pushgate::proto::v1::AddLabelUsersRequest {
-                label: "vip".into(),
-                users: vec!["bob".into()],
-            },
-            &env.app.token,
-        ))
-        .await
-        .unwrap();
+    env.known_without_devices("bob", "bob-phone").await;
     // No device was reached: no channel, device or vendor fields.
     let (sent, request, event) = send_and_receive(&mut env, &receiver, "bob").await;
     assert_failure(

@@ -158,6 +158,46 @@ impl Env {
         token
     }
 
+    /// Makes `user` known to the app with nothing to push to: bound once (as `device`, to FCM), then unbound,
+    /// and a member of a label `vip`.
+    pub async fn known_without_devices(&mut self, user: &str, device: &str) {
+        self.bind_new(user, device, FCM).await;
+        self.devices
+            .unbind_device(authed(
+                pushgate::proto::v1::UnbindDeviceRequest {
+                    user: user.into(),
+                    device_id: device.into(),
+                    ..Default::default()
+                },
+                &self.app.token,
+            ))
+            .await
+            .unwrap();
+        let mut labels = pushgate::proto::v1::label_service_client::LabelServiceClient::new(
+            self.server.channel().await,
+        );
+        labels
+            .create_label(authed(
+                pushgate::proto::v1::CreateLabelRequest {
+                    name: "vip".into(),
+                    description: String::new(),
+                },
+                &self.app.token,
+            ))
+            .await
+            .unwrap();
+        labels
+            .add_label_users(authed(
+                pushgate::proto::v1::AddLabelUsersRequest {
+                    label: "vip".into(),
+                    users: vec![user.into()],
+                },
+                &self.app.token,
+            ))
+            .await
+            .unwrap();
+    }
+
     /// The device ids of the user's bindings.
     pub async fn bound_devices(&mut self, user: &str) -> Vec<String> {
         self.devices

@@ -49,41 +49,7 @@ async fn an_unknown_user_and_a_user_without_devices_fail_as_the_seed_says() {
     assert!(r.results[0].device_id.is_empty());
 
     // Bound once, then unbound: the user is known (it still has nothing to push to).
-    env.bind_new("bob", "phone", FCM).await;
-    env.devices
-        .unbind_device(authed(
-            pushgate::proto::v1::UnbindDeviceRequest {
-                user: "bob".into(),
-                device_id: "phone".into(),
-                ..Default::default()
-            },
-            &env.app.token,
-        ))
-        .await
-        .unwrap();
-    let mut labels = pushgate::proto::v1::label_service_client::LabelServiceClient::new(
-        env.server.channel().await,
-    );
-    labels
-        .create_label(authed(
-            pushgate::proto::v1::CreateLabelRequest {
-                name: "vip".into(),
-                description: String::new(),
-            },
-            &env.app.token,
-        ))
-        .await
-        .unwrap();
-    labels
-        .add_label_users(authed(
-            pushgate::proto::v1::AddLabelUsersRequest {
-                label: "vip".into(),
-                users: vec!["bob".into()],
-            },
-            &env.app.token,
-        ))
-        .await
-        .unwrap();
+    env.known_without_devices("bob", "phone").await;
     let r = env
         .send_sync("bob", Strategy::Unspecified, hello())
         .await
