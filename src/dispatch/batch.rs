@@ -4,8 +4,9 @@
 //! nothing is sent. Vendors that take many devices a request ([`per_token`]): bindings without a token are
 //! answered without asking the vendor, the vendor's per-token outcomes go back into the bindings' places, and a
 //! device the answer does not cover counts as failed transiently. Vendors that take one device a request
-//! ([`one_by_one`]): the devices go one after another. Either way an outcome decided before any answer (no
-//! credential, no answer, a token refused locally) is answered without a vendor answer.
+//! ([`one_by_one`]): the devices go one after another. Either way a request that fails before its send is
+//! answered (no credential, no answer, a token refused locally) fails with an [`Answered`]: with the token
+//! endpoint's answer when a refused grant had one, else without a vendor answer.
 
 use std::future::Future;
 
@@ -13,9 +14,10 @@ use super::{Answered, Outcome, VendorAnswer};
 use crate::store::bindings::BindingRecord;
 
 /// Sends the tokens of `batch` in one `request`: `ask` makes it and answers one outcome per token it was
-/// given, in order, each with the vendor's answer (see [`shared`]), or the one outcome of every device of the
-/// batch when no answer could be had. Bindings without a token are answered `InvalidToken` (`why`) and not sent; with no
-/// token left, no request is made.
+/// given, in order, each with the vendor's answer (see [`shared`]), or fails with the one answer of every
+/// device of the batch when the send could not be answered (`?` on an [`Outcome`], a failed grant or no
+/// answer). Bindings without a token are answered `InvalidToken` (`why`) and not sent; with no token left, no
+/// request is made.
 pub(crate) async fn per_token<'a, 'r, R, F, Fut>(
     batch: &[&'a BindingRecord],
     request: &'r Result<R, Outcome>,
@@ -24,7 +26,7 @@ pub(crate) async fn per_token<'a, 'r, R, F, Fut>(
 ) -> Vec<Answered>
 where
     F: FnOnce(&'r R, Vec<&'a str>) -> Fut,
-    Fut: Future<Output = Result<Vec<Answered>, Outcome>>,
+    Fut: Future<Output = Result<Vec<Answered>, Answered>>,
 {
     let request = match request {
         Ok(r) => r,
@@ -39,7 +41,7 @@ where
             fill(&mut answers, per_token);
             settled(answers)
         }
-        Err(outcome) => vec![Answered::unanswered(outcome); batch.len()],
+        Err(answered) => vec![answered; batch.len()],
     }
 }
 
@@ -55,8 +57,8 @@ pub(crate) fn shared(outcomes: Vec<Outcome>, raw: VendorAnswer) -> Vec<Answered>
         .collect()
 }
 
-/// Sends `request` to the devices of `batch` one request each, one after another; a device `send` decides
-/// without an answer is answered with that outcome.
+/// Sends `request` to the devices of `batch` one request each, one after another; a device whose `send` fails
+/// (decided before its send was answered) is answered with that failure.
 pub(crate) async fn one_by_one<'a, 'r, R, F, Fut>(
     batch: &[&'a BindingRecord],
     request: &'r Result<R, Outcome>,
@@ -64,7 +66,7 @@ pub(crate) async fn one_by_one<'a, 'r, R, F, Fut>(
 ) -> Vec<Answered>
 where
     F: FnMut(&'r R, &'a BindingRecord) -> Fut,
-    Fut: Future<Output = Result<Answered, Outcome>>,
+    Fut: Future<Output = Result<Answered, Answered>>,
 {
     let request = match request {
         Ok(r) => r,
@@ -72,11 +74,9 @@ where
     };
     let mut answers = Vec::with_capacity(batch.len());
     for binding in batch {
-        answers.push(
-            send(request, binding)
-                .await
-                .unwrap_or_else(Answered::unanswered),
-        );
+        answers.push(match send(request, binding).await {
+            Ok(answered) | Err(answered) => answered,
+        });
     }
     answers
 }

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::Outcome;
+use super::{Answered, Outcome, VendorAnswer};
 
 /// Why no credential could be had from a vendor's token (auth) endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +21,23 @@ pub struct GrantError {
     /// True when trying again later may work (no answer, a 5xx, flow control); false when the vendor refused
     /// the notifier's credentials.
     pub transient: bool,
+    /// The token endpoint's answer, whatever its status, when one came; `None` when none did (unreachable,
+    /// timeout) or nothing was asked. It becomes the devices' vendor answer, so the caller and the callbacks
+    /// see the vendor's own words on a refused grant as they do on a refused send.
+    pub answer: Option<VendorAnswer>,
 }
 
 impl GrantError {
+    /// A failed grant without an answer: [`TokenAnswer::read`] attaches the endpoint's answer to the errors
+    /// made from it, so the vendors' parsers need not carry it.
+    pub fn new(reason: impl Into<String>, transient: bool) -> Self {
+        Self {
+            reason: reason.into(),
+            transient,
+            answer: None,
+        }
+    }
+
     /// The failed grant as the outcome of every device of the request.
     pub fn outcome(self) -> Outcome {
         if self.transient {
@@ -39,29 +53,61 @@ impl GrantError {
     }
 }
 
-impl From<GrantError> for Outcome {
-    fn from(error: GrantError) -> Self {
-        error.outcome()
+// No `From<GrantError> for Outcome`: a failed grant becomes an `Answered`, so that `?` cannot drop the token
+// endpoint's answer on the way.
+impl From<GrantError> for Answered {
+    fn from(mut error: GrantError) -> Self {
+        let answer = error.answer.take().unwrap_or_default();
+        Answered {
+            outcome: error.outcome(),
+            answer,
+        }
     }
 }
 
-/// Sends a token `request` and reads its answer: the HTTP status and body, or a transient [`GrantError`] saying
+/// A token endpoint's answer, read whole.
+#[derive(Debug)]
+pub(crate) struct TokenAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body as text.
+    pub body: String,
+}
+
+impl TokenAnswer {
+    /// What the vendor's `parse` makes of the answer (its status and body). When that is a failure, the
+    /// failure carries this answer.
+    pub fn read<T>(
+        self,
+        parse: impl FnOnce(u16, &str) -> Result<T, GrantError>,
+    ) -> Result<T, GrantError> {
+        parse(self.status, &self.body).map_err(|error| GrantError {
+            answer: Some(VendorAnswer {
+                status: self.status,
+                body: self.body.into(),
+            }),
+            ..error
+        })
+    }
+}
+
+/// Sends a token `request` and reads its answer whole, or a transient [`GrantError`] without an answer saying
 /// `endpoint` was unreachable or `answer` was lost.
 pub(crate) async fn token_answer(
     request: reqwest::RequestBuilder,
     endpoint: &str,
     answer: &str,
-) -> Result<(u16, String), GrantError> {
-    let response = request.send().await.map_err(|e| GrantError {
-        reason: format!("{endpoint} unreachable: {e}"),
-        transient: true,
-    })?;
+) -> Result<TokenAnswer, GrantError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| GrantError::new(format!("{endpoint} unreachable: {e}"), true))?;
     let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| GrantError {
-        reason: format!("{answer} lost: {e}"),
-        transient: true,
-    })?;
-    Ok((status, body))
+    let body = response
+        .text()
+        .await
+        .map_err(|e| GrantError::new(format!("{answer} lost: {e}"), true))?;
+    Ok(TokenAnswer { status, body })
 }
 
 /// A credential as cached, with when it stops being used.
@@ -275,18 +321,10 @@ mod tests {
 
     #[test]
     fn a_failed_grant_is_a_token_outcome_retried_only_when_transient() {
-        let down = GrantError {
-            reason: "unreachable".into(),
-            transient: true,
-        }
-        .outcome();
+        let down = GrantError::new("unreachable", true).outcome();
         assert_eq!(down.kind(), "token_unavailable");
         assert!(down.is_retryable());
-        let refused = GrantError {
-            reason: "invalid client".into(),
-            transient: false,
-        }
-        .outcome();
+        let refused = GrantError::new("invalid client", false).outcome();
         assert!(matches!(
             refused,
             Outcome::AuthFailed {
@@ -295,5 +333,57 @@ mod tests {
             }
         ));
         assert!(!refused.is_retryable());
+    }
+
+    #[test]
+    fn a_refusal_read_from_an_answer_carries_it_to_the_devices() {
+        let body = r#"{"result":10206,"desc":"sign 不正确"}"#;
+        let read = TokenAnswer {
+            status: 200,
+            body: body.into(),
+        }
+        .read(|_, _| Err::<(), _>(GrantError::new("vivo auth refused", false)))
+        .unwrap_err();
+        let answered = Answered::from(read);
+        assert_eq!(answered.outcome.kind(), "auth_failed");
+        assert_eq!(
+            answered.answer,
+            VendorAnswer {
+                status: 200,
+                body: body.into()
+            }
+        );
+        // No answer, nothing to show: the devices' answer stays empty.
+        let none = Answered::from(GrantError::new("token endpoint unreachable", true));
+        assert_eq!(none.outcome.kind(), "token_unavailable");
+        assert_eq!(none.answer, VendorAnswer::default());
+    }
+
+    #[tokio::test]
+    async fn waiters_on_a_refused_grant_all_get_its_answer() {
+        let cache = Arc::new(CredentialCache::<String, GrantError>::new());
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let cache = cache.clone();
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get(|| async {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        TokenAnswer {
+                            status: 401,
+                            body: r#"{"error":"invalid_client"}"#.into(),
+                        }
+                        .read(|status, _| Err(GrantError::new(format!("answered {status}"), false)))
+                    })
+                    .await
+                    .map(|c| c.value.clone())
+            }));
+        }
+        for t in tasks {
+            let answer = t.await.unwrap().unwrap_err().answer.unwrap();
+            assert_eq!(answer.status, 401);
+            assert_eq!(&*answer.body, r#"{"error":"invalid_client"}"#);
+        }
+        assert_eq!(cache.fetches(), 1);
     }
 }

@@ -33,6 +33,12 @@ impl From<NoAnswer> for Outcome {
     }
 }
 
+impl From<NoAnswer> for Answered {
+    fn from(error: NoAnswer) -> Self {
+        Answered::unanswered(error.into())
+    }
+}
+
 /// A vendor's answer, read whole.
 #[derive(Debug)]
 pub(crate) struct Reply {

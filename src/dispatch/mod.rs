@@ -106,6 +106,13 @@ impl Answered {
     }
 }
 
+/// Lets a dispatcher's `?` fail a request with an outcome decided without an answer.
+impl From<Outcome> for Answered {
+    fn from(outcome: Outcome) -> Self {
+        Self::unanswered(outcome)
+    }
+}
+
 /// One vendor's protocol, bound to one notifier's credentials and endpoints.
 #[async_trait]
 pub trait Dispatcher: Send + Sync {

@@ -248,6 +248,12 @@ async fn a_wrong_secret_is_refused_by_the_vendor_and_reported_as_an_auth_failure
                 .all(|r| matches!(r.outcome, Outcome::AuthFailed { .. })),
             "{v:?}: {reports:?}"
         );
+        // Whether the token endpoint refused (Huawei, Honor, OPPO, vivo) or the send did (Xiaomi, Meizu), the
+        // vendor's refusal is every device's vendor answer.
+        for r in &reports {
+            assert_ne!(r.answer.status, 0, "{v:?}: {r:?}");
+            json(&r.answer.body);
+        }
     }
 }
 

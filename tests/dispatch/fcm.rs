@@ -133,6 +133,10 @@ async fn a_service_account_google_does_not_know_fails_at_the_token_endpoint() {
         matches!(&reports[0].outcome, Outcome::AuthFailed { at_token_endpoint: true, reason } if reason.contains("invalid_grant")),
         "{reports:?}"
     );
+    // Google's refusal itself is the device's vendor answer.
+    assert_eq!(reports[0].answer.status, 400, "{reports:?}");
+    let answer: Value = serde_json::from_str(&reports[0].answer.body).unwrap();
+    assert_eq!(answer["error"], "invalid_grant", "{answer}");
     assert!(sends(sandbox.fcm().requests()).is_empty());
 }
 

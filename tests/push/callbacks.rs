@@ -506,20 +506,26 @@ async fn get_push_token_fail_is_posted_as_the_seed_example() {
     env.create_notifier(wrong).await;
     let token = env.bind_new("fay", "fay-phone", "vivo-wrong").await;
     let (sent, request, event) = send_and_receive(&mut env, &receiver, "fay").await;
-    // The device's fields are always there; `data` exactly when the recorded outcome holds vivo's answer
-    // (a field is present only when it has a value).
-    let mut extra = vec!["channel", "device_id", "device_token", "notifier_name"];
-    if !event.data.is_empty() {
-        extra.push("data");
-    }
+    // The device's fields, and `data`: vivo's answer to the auth call, recorded with the outcome.
     let body = assert_failure(
         &env,
         &sent,
         &request,
         &event,
         ("fay", "get push token fail"),
-        &extra,
+        &[
+            "channel",
+            "data",
+            "device_id",
+            "device_token",
+            "notifier_name",
+        ],
     );
+    // As in the seed example, `data` is vivo's answer itself, an object with its `result` (10206: the sign
+    // made with the wrong secret does not verify).
+    assert!(body["data"].is_object(), "{body}");
+    assert_eq!(body["data"]["result"], 10206, "{body}");
+    assert!(body["data"]["desc"].is_string(), "{body}");
     assert_eq!(body["channel"], "VIVO");
     assert_eq!(body["notifier_name"], "vivo-wrong");
     assert_eq!(body["device_id"], "fay-phone");

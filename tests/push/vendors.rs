@@ -178,8 +178,16 @@ async fn a_token_endpoint_that_fails_is_get_push_token_fail() {
     down.name = "honor-down".into();
     down.token_base_url = "https://127.0.0.1:9".into();
     env.create_notifier(down).await;
+    // As in the seed example: vivo's auth call refuses the sign made with a wrong app secret.
+    let mut vivo = env.ready_made(VIVO);
+    vivo.name = "vivo-wrong".into();
+    if let Some(pushgate::proto::v1::notifier::Credentials::Vivo(c)) = vivo.credentials.as_mut() {
+        c.app_secret = "not-the-secret".into();
+    }
+    env.create_notifier(vivo).await;
     env.bind_new("fay", "a", "huawei-wrong").await;
     env.bind_new("fay", "b", "honor-down").await;
+    env.bind_new("fay", "c", "vivo-wrong").await;
     let r = env
         .send_sync("fay", Strategy::Unspecified, hello())
         .await
@@ -192,6 +200,14 @@ async fn a_token_endpoint_that_fails_is_get_push_token_fail() {
     );
     assert_eq!(refused.desc, "get push token fail");
     assert_eq!(status(refused), DeliveryStatus::Fail);
+    // The token endpoint's refusal is the device's vendor response, as a send's answer would be.
+    let answer: serde_json::Value = serde_json::from_str(&refused.vendor_response)
+        .unwrap_or_else(|e| panic!("{e}: {refused:?}"));
+    assert_eq!(answer["error"], 1101, "{answer}");
+    assert_eq!(
+        answer["error_description"], "invalid client_secret",
+        "{answer}"
+    );
     let unreachable = of(&r, "b");
     assert_eq!(
         reason(unreachable),
@@ -204,7 +220,21 @@ async fn a_token_endpoint_that_fails_is_get_push_token_fail() {
         "a server-side error"
     );
     assert!(!unreachable.error_message.is_empty());
-    assert_eq!(env.sends(HUAWEI).len() + env.sends(HONOR).len(), 0);
+    // No answer came, so there is none to show.
+    assert!(unreachable.vendor_response.is_empty(), "{unreachable:?}");
+    let vivo = of(&r, "c");
+    assert_eq!(reason(vivo), FailureReason::GetPushTokenFail, "{vivo:?}");
+    assert_eq!(vivo.desc, "get push token fail");
+    assert_eq!(status(vivo), DeliveryStatus::Fail);
+    // vivo's auth answer, as the seed's callback example carries it: `result` 10206, the sign is wrong.
+    let answer: serde_json::Value =
+        serde_json::from_str(&vivo.vendor_response).unwrap_or_else(|e| panic!("{e}: {vivo:?}"));
+    assert_eq!(answer["result"], 10206, "{answer}");
+    assert!(answer["desc"].is_string(), "{answer}");
+    assert_eq!(
+        env.sends(HUAWEI).len() + env.sends(HONOR).len() + env.sends(VIVO).len(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

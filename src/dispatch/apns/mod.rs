@@ -121,19 +121,21 @@ impl ApnsDispatcher {
         }
     }
 
-    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    /// One device in one request: the vendor's answer, or the device's unanswered outcome when none could be
+    /// had.
     async fn send_one(
         &self,
         binding: &BindingRecord,
         request: &ApnsRequest,
-    ) -> Result<Answered, Outcome> {
+    ) -> Result<Answered, Answered> {
         let token = &binding.device_token;
         // The token goes into the URL path; anything but hex could change the path, and Apple would call it
         // a bad device token anyway.
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Outcome::InvalidToken {
                 reason: "BadDeviceToken (not a hex APNs token)".into(),
-            });
+            }
+            .into());
         }
         let mut builder = self
             .http

@@ -104,16 +104,18 @@ impl FcmDispatcher {
         }
     }
 
-    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    /// One device in one request: the vendor's answer, or the device's answer when its send could not be made
+    /// or answered (a refused grant's carries the token endpoint's answer).
     async fn send_one(
         &self,
         binding: &BindingRecord,
         request: &FcmRequest,
-    ) -> Result<Answered, Outcome> {
+    ) -> Result<Answered, Answered> {
         if binding.device_token.is_empty() {
             return Err(Outcome::InvalidToken {
                 reason: "empty FCM registration token".into(),
-            });
+            }
+            .into());
         }
         let access = self.tokens.current().await?;
         let reply = exchange(

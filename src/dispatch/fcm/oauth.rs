@@ -104,10 +104,6 @@ impl TokenEndpoint for ServiceAccount {
     }
 
     async fn fetch(&self) -> Result<(String, Duration), GrantError> {
-        let refused = |reason: String| GrantError {
-            reason,
-            transient: false,
-        };
         let iat = now_ms() / 1000;
         let mut header = Header::new(Algorithm::RS256);
         if !self.key_id.is_empty() {
@@ -121,27 +117,33 @@ impl TokenEndpoint for ServiceAccount {
             exp: iat + ASSERTION_LIFETIME_SECS,
         };
         let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| refused(format!("signing the assertion failed: {e}")))?;
+            .map_err(|e| GrantError::new(format!("signing the assertion failed: {e}"), false))?;
         let request = self.http.post(&self.url).form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion.as_str()),
         ]);
-        let (status, body) =
-            token_answer(request, "token endpoint", "token endpoint answer").await?;
-        if !(200..300).contains(&status) {
-            let words = serde_json::from_str::<GrantRefusal>(&body)
-                .map(|r| format!("{}: {}", r.error, r.error_description))
-                .unwrap_or(body);
-            return Err(GrantError {
-                reason: format!("token endpoint answered {status}: {words}"),
-                transient: (500..600).contains(&status) || status == 429,
-            });
-        }
-        let grant: Grant = serde_json::from_str(&body)
-            .map_err(|e| refused(format!("token endpoint answer is not a grant: {e}")))?;
-        let expires_in = grant.expires_in.unwrap_or(3600);
-        // Renew a minute early so no request goes out with a token that dies on the way.
-        let margin = if expires_in > 120 { 60 } else { expires_in / 2 };
-        Ok((grant.access_token, Duration::from_secs(expires_in - margin)))
+        token_answer(request, "token endpoint", "token endpoint answer")
+            .await?
+            .read(grant)
     }
+}
+
+/// Google's answer `body` with HTTP `status` → the access token and how long to use it, or why not.
+fn grant(status: u16, body: &str) -> Result<(String, Duration), GrantError> {
+    if !(200..300).contains(&status) {
+        let words = serde_json::from_str::<GrantRefusal>(body)
+            .map(|r| format!("{}: {}", r.error, r.error_description))
+            .unwrap_or_else(|_| body.to_owned());
+        return Err(GrantError::new(
+            format!("token endpoint answered {status}: {words}"),
+            (500..600).contains(&status) || status == 429,
+        ));
+    }
+    let grant: Grant = serde_json::from_str(body).map_err(|e| {
+        GrantError::new(format!("token endpoint answer is not a grant: {e}"), false)
+    })?;
+    let expires_in = grant.expires_in.unwrap_or(3600);
+    // Renew a minute early so no request goes out with a token that dies on the way.
+    let margin = if expires_in > 120 { 60 } else { expires_in / 2 };
+    Ok((grant.access_token, Duration::from_secs(expires_in - margin)))
 }

@@ -423,4 +423,87 @@ mod tests {
             serde_json::json!(["good", "bad", "good2"])
         );
     }
+
+    /// Huawei's OAuth endpoint refuses the client secret: every device of the batch fails at the token
+    /// endpoint with that refusal as its vendor answer, shared with the devices rather than lost, and no send
+    /// is made.
+    #[tokio::test]
+    async fn a_refused_grant_is_every_devices_vendor_answer() {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+
+        use axum::{Router, http::StatusCode, routing::post};
+
+        let refusal =
+            r#"{"sub_error":20003,"error_description":"invalid client_secret","error":1101}"#;
+        let sends = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route(
+                "/oauth2/v3/token",
+                post(move || async move { (StatusCode::BAD_REQUEST, refusal) }),
+            )
+            .route(
+                "/v1/10086/messages:send",
+                post({
+                    let sends = sends.clone();
+                    move || async move {
+                        sends.fetch_add(1, Ordering::SeqCst);
+                        r#"{"code":"80000000","msg":"Success","requestId":"r1"}"#
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let notifier = Notifier {
+            send_base_url: base.clone(),
+            token_base_url: base,
+            ..Default::default()
+        };
+        let config = DispatchConfig::default();
+        let dispatcher = HuaweiDispatcher::new(
+            &notifier,
+            HuaweiCredentials {
+                app_id: "10086".into(),
+                client_secret: "wrong".into(),
+            },
+            &config,
+            "",
+        )
+        .unwrap();
+        let lane = crate::dispatch::Lane::new(notifier, Arc::new(dispatcher), &config);
+        let bindings: Vec<BindingRecord> = ["t1", "t2", "t3"]
+            .iter()
+            .map(|t| BindingRecord {
+                device_token: (*t).into(),
+                ..Default::default()
+            })
+            .collect();
+        let message = crate::dispatch::testing::rendered(crate::dispatch::testing::basic());
+        let reports = lane.dispatch(&bindings, &message).await;
+        assert_eq!(reports.len(), 3);
+        for r in &reports {
+            assert!(
+                matches!(
+                    &r.outcome,
+                    Outcome::AuthFailed { at_token_endpoint: true, reason }
+                        if reason.contains("invalid client_secret")
+                ),
+                "{r:?}"
+            );
+            assert_eq!(r.answer.status, 400);
+            assert_eq!(&*r.answer.body, refusal);
+            assert_eq!(r.attempts, 1, "a refused secret is not tried again");
+        }
+        // One answer for the batch, not a copy per device.
+        assert!(Arc::ptr_eq(
+            &reports[0].answer.body,
+            &reports[2].answer.body
+        ));
+        assert_eq!(sends.load(Ordering::SeqCst), 0);
+    }
 }

@@ -64,9 +64,9 @@ impl TokenEndpoint for ClientCredentials {
 
     async fn fetch(&self) -> Result<(String, Duration), GrantError> {
         let request = self.http.post(&self.url).form(&self.form());
-        let (status, body) =
-            token_answer(request, "token endpoint", "token endpoint answer").await?;
-        grant(status, &body)
+        token_answer(request, "token endpoint", "token endpoint answer")
+            .await?
+            .read(grant)
     }
 }
 
@@ -83,21 +83,20 @@ pub(crate) fn grant(status: u16, body: &str) -> Result<(String, Duration), Grant
                 format!("{error}: {}", r.error_description)
             })
             .unwrap_or_else(|_| body.chars().take(300).collect());
-        return Err(GrantError {
-            reason: format!("token endpoint answered {status}: {words}"),
-            // Unreachable or overloaded is worth another try; a refused secret is not.
-            transient: status >= 500 || status == 429,
-        });
+        // Unreachable or overloaded is worth another try; a refused secret is not.
+        return Err(GrantError::new(
+            format!("token endpoint answered {status}: {words}"),
+            status >= 500 || status == 429,
+        ));
     }
-    let grant: Grant = serde_json::from_str(body).map_err(|e| GrantError {
-        reason: format!("token endpoint answer is not a grant: {e}"),
-        transient: false,
+    let grant: Grant = serde_json::from_str(body).map_err(|e| {
+        GrantError::new(format!("token endpoint answer is not a grant: {e}"), false)
     })?;
     if grant.access_token.is_empty() {
-        return Err(GrantError {
-            reason: "token endpoint answered an empty access_token".into(),
-            transient: false,
-        });
+        return Err(GrantError::new(
+            "token endpoint answered an empty access_token",
+            false,
+        ));
     }
     let expires_in = grant.expires_in.unwrap_or(3600);
     // Renew early so no request leaves with a token that dies on the way (five minutes on an hour's token).

@@ -61,14 +61,16 @@ struct Grant {
 /// Reads the auth endpoint's answer (`status`, `body`) at `now_ms`: the token and how long to use it.
 pub fn parse(status: u16, body: &str, now_ms: i64) -> Result<(String, Duration), GrantError> {
     if status >= 500 || status == 429 {
-        return Err(GrantError {
-            reason: format!("OPPO auth answered HTTP {status}"),
-            transient: true,
-        });
+        return Err(GrantError::new(
+            format!("OPPO auth answered HTTP {status}"),
+            true,
+        ));
     }
-    let answer: Answer = serde_json::from_str(body).map_err(|_| GrantError {
-        reason: format!("OPPO auth answered HTTP {status} without a JSON body"),
-        transient: status >= 500,
+    let answer: Answer = serde_json::from_str(body).map_err(|_| {
+        GrantError::new(
+            format!("OPPO auth answered HTTP {status} without a JSON body"),
+            status >= 500,
+        )
     })?;
     match answer.data {
         Some(grant) if answer.code == 0 && !grant.auth_token.is_empty() => {
@@ -81,13 +83,13 @@ pub fn parse(status: u16, body: &str, now_ms: i64) -> Result<(String, Duration),
             let left = TOKEN_LIFETIME.saturating_sub(age).saturating_sub(MARGIN);
             Ok((grant.auth_token, left.max(Duration::from_secs(60))))
         }
-        _ => Err(GrantError {
-            reason: format!(
+        _ => Err(GrantError::new(
+            format!(
                 "OPPO auth refused: code {}: {}",
                 answer.code, answer.message
             ),
-            transient: super::reasons::is_transient(answer.code),
-        }),
+            super::reasons::is_transient(answer.code),
+        )),
     }
 }
 
@@ -125,9 +127,9 @@ impl TokenEndpoint for Auth {
             self.http
                 .post(&self.url)
                 .form(&form(&self.app_key, &self.master_secret, now));
-        let (status, body) =
-            token_answer(request, "OPPO auth endpoint", "OPPO auth answer").await?;
-        parse(status, &body, now)
+        token_answer(request, "OPPO auth endpoint", "OPPO auth answer")
+            .await?
+            .read(|status, body| parse(status, body, now))
     }
 }
 

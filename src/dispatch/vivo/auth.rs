@@ -56,25 +56,27 @@ struct Answer {
 /// Reads the auth endpoint's answer (`status`, `body`): the token and how long to use it.
 pub fn parse(status: u16, body: &str) -> Result<(String, Duration), GrantError> {
     if status >= 500 || status == 429 {
-        return Err(GrantError {
-            reason: format!("vivo auth answered HTTP {status}"),
-            transient: true,
-        });
+        return Err(GrantError::new(
+            format!("vivo auth answered HTTP {status}"),
+            true,
+        ));
     }
-    let answer: Answer = serde_json::from_str(body).map_err(|_| GrantError {
-        reason: format!("vivo auth answered HTTP {status} without a JSON body"),
-        transient: false,
+    let answer: Answer = serde_json::from_str(body).map_err(|_| {
+        GrantError::new(
+            format!("vivo auth answered HTTP {status} without a JSON body"),
+            false,
+        )
     })?;
     if answer.result == 0 && !answer.auth_token.is_empty() {
         return Ok((answer.auth_token, TOKEN_LIFETIME - MARGIN));
     }
-    Err(GrantError {
-        reason: format!(
+    Err(GrantError::new(
+        format!(
             "vivo auth refused: result {}: {}",
             answer.result, answer.desc
         ),
-        transient: super::reasons::is_transient(answer.result),
-    })
+        super::reasons::is_transient(answer.result),
+    ))
 }
 
 /// One notifier's vivo auth tokens.
@@ -120,9 +122,9 @@ impl TokenEndpoint for Auth {
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(request.to_string());
-        let (status, text) =
-            token_answer(request, "vivo auth endpoint", "vivo auth answer").await?;
-        parse(status, &text)
+        token_answer(request, "vivo auth endpoint", "vivo auth answer")
+            .await?
+            .read(parse)
     }
 }
 

@@ -130,16 +130,18 @@ impl VivoDispatcher {
         self.tokens.fetches()
     }
 
-    /// One device in one request: the vendor's answer, or the device's outcome when none could be had.
+    /// One device in one request: the vendor's answer, or the device's answer when its send could not be made
+    /// or answered (a refused grant's carries the token endpoint's answer).
     async fn send_one(
         &self,
         binding: &BindingRecord,
         request: &VivoRequest,
-    ) -> Result<Answered, Outcome> {
+    ) -> Result<Answered, Answered> {
         if binding.device_token.is_empty() {
             return Err(Outcome::InvalidToken {
                 reason: "empty vivo regId".into(),
-            });
+            }
+            .into());
         }
         let token = self.tokens.current().await?;
         let reply = exchange(
@@ -188,6 +190,10 @@ impl Dispatcher for VivoDispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::{
+        VendorAnswer,
+        testing::{basic, rendered},
+    };
 
     #[test]
     fn answers_map_to_outcomes() {
@@ -220,6 +226,124 @@ mod tests {
             "invalid_token"
         );
         assert_eq!(answer(500, "Internet server error!").0.kind(), "retryable");
+    }
+
+    /// A vivo stand-in on localhost whose auth call answers `auth` (status, body) and whose send answers
+    /// success; answers the base URL and the sends it took.
+    async fn stand_in(
+        auth: (u16, &'static str),
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::{Arc, atomic::AtomicUsize};
+
+        use axum::{Router, http::StatusCode, routing::post};
+
+        let sends = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route(
+                auth::AUTH_PATH,
+                post(move || async move { (StatusCode::from_u16(auth.0).unwrap(), auth.1) }),
+            )
+            .route(
+                SEND_PATH,
+                post({
+                    let sends = sends.clone();
+                    move || async move {
+                        sends.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        r#"{"result":0,"desc":"请求成功","taskId":"1"}"#
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (base, sends)
+    }
+
+    fn lane_to(base: &str) -> crate::dispatch::Lane {
+        let notifier = Notifier {
+            send_base_url: base.into(),
+            ..Default::default()
+        };
+        let config = DispatchConfig {
+            retry_base_delay: std::time::Duration::from_millis(1),
+            ..Default::default()
+        };
+        let creds = VivoCredentials {
+            app_id: "10004".into(),
+            app_key: "key".into(),
+            app_secret: "wrong".into(),
+        };
+        let dispatcher = VivoDispatcher::new(&notifier, creds, &config, "").unwrap();
+        crate::dispatch::Lane::new(notifier, std::sync::Arc::new(dispatcher), &config)
+    }
+
+    fn devices(n: usize) -> Vec<BindingRecord> {
+        (0..n)
+            .map(|i| BindingRecord {
+                device_token: format!("reg{i}"),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// As in the seed's `get push token fail` example: vivo's auth call refuses the sign, and that answer is
+    /// every device's vendor answer, though no send was made.
+    #[tokio::test]
+    async fn a_refused_auth_answer_is_every_devices_vendor_answer() {
+        let refusal = r#"{"result":10206,"desc":"sign 不正确"}"#;
+        let (base, sends) = stand_in((200, refusal)).await;
+        let reports = lane_to(&base)
+            .dispatch(&devices(2), &rendered(basic()))
+            .await;
+        for r in &reports {
+            assert!(
+                matches!(
+                    &r.outcome,
+                    Outcome::AuthFailed { at_token_endpoint: true, reason } if reason.contains("10206")
+                ),
+                "{r:?}"
+            );
+            assert_eq!(r.answer.status, 200);
+            assert_eq!(&*r.answer.body, refusal);
+        }
+        assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// An auth call failing with server trouble is retried; the devices keep the last answer it gave.
+    #[tokio::test]
+    async fn an_auth_call_in_trouble_leaves_its_last_answer() {
+        let (base, sends) = stand_in((503, "Service Unavailable")).await;
+        let reports = lane_to(&base)
+            .dispatch(&devices(1), &rendered(basic()))
+            .await;
+        assert_eq!(
+            reports[0].outcome.kind(),
+            "token_unavailable",
+            "{reports:?}"
+        );
+        assert!(reports[0].attempts > 1, "{reports:?}");
+        assert_eq!(reports[0].answer.status, 503);
+        assert_eq!(&*reports[0].answer.body, "Service Unavailable");
+        assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// No answer from the auth call (nothing listens): nothing to show, the answer stays empty.
+    #[tokio::test]
+    async fn an_auth_call_without_an_answer_leaves_the_answer_empty() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let reports = lane_to(&base)
+            .dispatch(&devices(1), &rendered(basic()))
+            .await;
+        assert_eq!(
+            reports[0].outcome.kind(),
+            "token_unavailable",
+            "{reports:?}"
+        );
+        assert_eq!(reports[0].answer, VendorAnswer::default());
     }
 
     #[test]
