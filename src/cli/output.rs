@@ -1,20 +1,25 @@
 //! How the CLI prints API values: aligned text tables and plain lines for people, JSON for scripts.
 //!
-//! The JSON follows the protobuf JSON mapping (lowerCamelCase field names, enum value names, RFC 3339
+//! Responses print as protobuf JSON through `protojson.rs`. The task commands' JSON, written here by hand,
+//! follows the protobuf JSON mapping (lowerCamelCase field names, enum value names, RFC 3339
 //! timestamps, every field present) so it reads like what other gRPC tools print, except that 64-bit
 //! counters are JSON numbers rather than strings: scripts compare them with `>` and `==`, and protobuf JSON
 //! parsers accept numbers for them too.
 
 use std::time::Duration;
 
+use anyhow::Result;
 use clap::ValueEnum;
+use prost::{Message, Name};
 use pushgate::proto::v1::{
     DeliveryChannel, DeliveryStatus, FailureReason, LabelMatch, Strategy, Task, TaskKind,
     TaskProgress, TaskState, TaskStats, Vendor,
 };
 use serde_json::{Value, json};
 
-/// Output format of the task commands.
+use super::protojson;
+
+/// Output format of the client commands.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Output {
     /// Text and tables for people.
@@ -109,8 +114,47 @@ impl Table {
     }
 }
 
+/// Prints a response: its protobuf JSON on one line, or the text `human` makes of it.
+pub fn print<M: Message + Name>(
+    out: Output,
+    message: &M,
+    human: impl FnOnce(&M) -> String,
+) -> Result<()> {
+    match out {
+        Output::Human => print!("{}", human(message)),
+        Output::Json => println!("{}", protojson::to_json(message)?),
+    }
+    Ok(())
+}
+
+/// A table cell for a value that may be empty: `-` keeps the columns readable.
+pub fn or_dash(text: &str) -> String {
+    match text {
+        "" => "-".to_owned(),
+        text => text.to_owned(),
+    }
+}
+
+/// A table cell for an enum value that may be unset: `-` for 0 (every API enum's UNSPECIFIED), else its
+/// name.
+pub fn enum_or_dash(value: i32, name: fn(i32) -> String) -> String {
+    match value {
+        0 => "-".to_owned(),
+        value => name(value),
+    }
+}
+
+/// The name `name` gives an enum value the server sent, or its number when this build does not know it (a
+/// newer server).
+pub fn name_of<E: TryFrom<i32>>(value: i32, name: impl FnOnce(E) -> &'static str) -> String {
+    match E::try_from(value) {
+        Ok(v) => name(v).to_owned(),
+        Err(_) => format!("unknown({value})"),
+    }
+}
+
 /// `key: value` lines with the values lined up.
-fn key_values(pairs: &[(&str, String)]) -> String {
+pub fn key_values(pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
     pairs
         .iter()

@@ -396,6 +396,7 @@ mod tests {
                     .serve_with_incoming(TcpListenerStream::new(listener)),
             );
             let args = ClientArgs {
+                output: Output::Human,
                 endpoint: format!("http://{addr}"),
                 token: Some("t".into()),
                 timeout: 5,
