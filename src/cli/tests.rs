@@ -528,3 +528,91 @@ fn message_source_of_inline_flags() {
         }))
     );
 }
+
+/// Every command, subcommand and flag says what it is for: `--help` is the CLI's manual.
+#[test]
+fn every_command_and_argument_has_help_text() {
+    fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name());
+        if command.get_about().is_none() && path != " pushgate" {
+            missing.push(format!("{path}: no about"));
+        }
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                missing.push(format!("{path}: argument {id} has no help"));
+            }
+        }
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &path, missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&Cli::command(), "", &mut missing);
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn the_admin_groups_parse_their_subcommands() {
+    for args in [
+        &["send", "--user", "u", "--title", "t"][..],
+        &["app", "get", "a#b"],
+        &["app", "rule", "list", "a#b"],
+        &["app", "callback-rule", "delete", "a#b", "r"],
+        &["token", "user", "alice", "--ttl", "60"],
+        &["notifier", "create", "--from-json", "-"],
+        &["notifier", "list", "--vendor", "huawei"],
+        &["notifier", "update", "n", "--state", "enabled"],
+        &[
+            "device",
+            "bind",
+            "u",
+            "d",
+            "--notifier",
+            "n",
+            "--device-token",
+            "t",
+        ],
+        &["device", "unbind", "u", "d"],
+        &["label", "add-users", "vip", "--users-file", "-"],
+        &["label", "users", "vip", "--output", "json"],
+    ] {
+        if let Err(e) = parse(args) {
+            panic!("{args:?}: {e}");
+        }
+    }
+    for (args, expected) in [
+        (&["notifier", "update", "n"][..], "required"),
+        (
+            &["notifier", "update", "n", "--state", "banned"],
+            "invalid value 'banned'",
+        ),
+        (
+            &["device", "bind", "u", "d", "--notifier", "n"],
+            "--device-token",
+        ),
+        (&["label", "add-users", "vip"], "--user"),
+        (
+            &[
+                "label",
+                "add-users",
+                "vip",
+                "--user",
+                "a",
+                "--per-call",
+                "0",
+            ],
+            "0",
+        ),
+        (&["app", "rule", "put", "a#b", "r"], "--url"),
+        (
+            &[
+                "app", "rule", "put", "a#b", "r", "--url", "u", "--status", "ok",
+            ],
+            "invalid value 'ok'",
+        ),
+    ] {
+        let err = rejected(args);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
