@@ -285,6 +285,19 @@ mod tests {
     }
 
     #[test]
+    fn a_label_without_description_prints_no_trailing_space() {
+        let text = label_text(&Label {
+            name: "vip".into(),
+            user_count: 2,
+            ..Default::default()
+        });
+        assert_eq!(
+            text,
+            "label:       vip\ndescription:\nusers:       2\ncreated:\n"
+        );
+    }
+
+    #[test]
     fn a_member_change_counts_the_users_and_lists_the_refused() {
         let r = AddLabelUsersResponse {
             success: vec!["alice".into(), "bob".into()],

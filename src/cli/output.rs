@@ -158,7 +158,13 @@ pub fn key_values(pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
     pairs
         .iter()
-        .map(|(k, v)| format!("{:<width$} {v}\n", format!("{k}:")))
+        // Trimmed, so that an empty value leaves no trailing space.
+        .map(|(k, v)| {
+            format!("{:<width$} {v}", format!("{k}:"))
+                .trim_end()
+                .to_owned()
+                + "\n"
+        })
         .collect()
 }
 
