@@ -3,15 +3,14 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use pushgate::proto::v1::{
     CancelTaskRequest, CreateBroadcastTaskRequest, CreateLabelTaskRequest, CreateListTaskRequest,
-    GetTaskRequest, GetTaskStatsRequest, LabelMatch, ListTasksRequest, Task, TaskKind, TaskState,
-    create_broadcast_task_request, create_label_task_request, create_list_task_request,
-    task_service_client::TaskServiceClient,
+    GetTaskRequest, GetTaskResponse, GetTaskStatsRequest, LabelMatch, ListTasksRequest,
+    ListTasksResponse, Task, TaskKind, TaskState, create_broadcast_task_request,
+    create_label_task_request, create_list_task_request, task_service_client::TaskServiceClient,
 };
-use serde_json::json;
 use tonic::transport::Channel;
 
 use super::{
@@ -314,26 +313,22 @@ pub async fn run(args: TaskArgs) -> Result<ExitCode> {
         }
         TaskCommand::List { state, kind, limit } => {
             let tasks = list_tasks(&mut client, &token, &state, kind, limit).await?;
-            match out {
-                Output::Human => print!("{}", output::tasks_table(&tasks)),
-                Output::Json => println!(
-                    "{}",
-                    json!({ "tasks": tasks.iter().map(output::task_json).collect::<Vec<_>>() })
-                ),
-            }
+            let r = ListTasksResponse {
+                tasks,
+                next_page_token: String::new(),
+            };
+            output::print(out, &r, |r| output::tasks_table(&r.tasks))?;
         }
         TaskCommand::Stats { id } => {
-            let stats = client
+            let r = client
                 .get_task_stats(with_token(GetTaskStatsRequest { task_id: id }, &token)?)
                 .await
                 .map_err(status_error)?
-                .into_inner()
-                .stats
-                .ok_or_else(|| anyhow!("the server answered without the statistics"))?;
-            match out {
-                Output::Human => print!("{}", output::stats_text(&stats)),
-                Output::Json => println!("{}", json!({ "stats": output::stats_json(&stats) })),
-            }
+                .into_inner();
+            let Some(stats) = &r.stats else {
+                bail!("the server answered without the statistics")
+            };
+            output::print(out, &r, |_| output::stats_text(stats))?;
         }
         TaskCommand::Watch(watch) => {
             return watch::run(client, &token, watch, out).await;
@@ -363,13 +358,16 @@ fn create_request(target: &CreateTarget) -> Result<CreateRequest> {
     })
 }
 
+/// Prints the task a create, get or cancel answered. Their responses all hold just `task`, so the JSON is
+/// that of GetTaskResponse whichever call it was.
 fn print_task(out: Output, task: Option<Task>) -> Result<()> {
-    let task = task.ok_or_else(|| anyhow!("the server answered without the task"))?;
-    match out {
-        Output::Human => print!("{}", output::task_text(&task)),
-        Output::Json => println!("{}", json!({ "task": output::task_json(&task) })),
-    }
-    Ok(())
+    let Some(task) = task else {
+        bail!("the server answered without the task")
+    };
+    let r = GetTaskResponse { task: Some(task) };
+    output::print(out, &r, |r| {
+        r.task.as_ref().map(output::task_text).unwrap_or_default()
+    })
 }
 
 /// Pages through ListTasks until `limit` tasks (0 = all) or the last page.
