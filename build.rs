@@ -22,10 +22,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         descriptors.encode_to_vec(),
     )?;
 
+    // Type names (`prost::Name`) let code find a message's descriptor in the set above, which the CLI's
+    // protobuf JSON is read and written with.
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(descriptors)?;
+        .compile_fds_with_config(descriptors, config)?;
 
     println!("cargo:rerun-if-changed=proto");
     Ok(())

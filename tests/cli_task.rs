@@ -2,84 +2,23 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::{Command, ExitStatus, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::{TestServer, authed, create_app};
+use common::{
+    TestServer, authed,
+    cli::{Run, call, pushgate},
+    create_app,
+};
 use pushgate::proto::v1::{
     SetPushNicknameRequest, user_settings_service_client::UserSettingsServiceClient,
 };
 use serde_json::{Value, json};
 
-/// What one run of the binary left behind.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-}
-
-/// Runs `pushgate ARGS` with nothing from this environment (no stray PUSHGATE_TOKEN), killing it after 60 s.
-fn pushgate(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let file = |p: &Path| std::fs::File::create(p).expect("output file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushgate"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(file(&out))
-        .stderr(file(&err))
-        .spawn()
-        .expect("spawn pushgate");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pushgate {args:?} did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        status,
-        stdout: std::fs::read_to_string(&out).expect("stdout"),
-        stderr: std::fs::read_to_string(&err).expect("stderr"),
-    }
-}
-
-/// `pushgate task ARGS --endpoint URL --token TOKEN`, off the async runtime.
+/// `pushgate task ARGS --endpoint URL --token TOKEN`.
 async fn task(url: &str, token: &str, args: &[&str]) -> Run {
-    let mut all: Vec<String> = ["task", "--endpoint", url, "--token", token]
-        .map(String::from)
-        .to_vec();
-    all.extend(args.iter().map(|a| a.to_string()));
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = all.iter().map(String::as_str).collect();
-        pushgate(&args)
-    })
-    .await
-    .expect("run pushgate")
-}
-
-fn json_lines(run: &Run) -> Vec<Value> {
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-        .collect()
+    let mut all = vec!["task"];
+    all.extend(args);
+    call(url, token, &all).await
 }
 
 #[tokio::test]
@@ -122,7 +61,7 @@ async fn a_list_task_is_created_watched_and_counted_from_the_command_line() {
     )
     .await;
     assert_eq!(created.code(), Some(0), "{}", created.stderr);
-    let created = &json_lines(&created)[0]["task"];
+    let created = &created.json_lines()[0]["task"];
     assert_eq!(created["kind"], "TASK_KIND_LIST");
     assert_eq!(created["listSize"], 2);
     let id = created["id"].as_str().expect("task id").to_owned();
@@ -135,7 +74,7 @@ async fn a_list_task_is_created_watched_and_counted_from_the_command_line() {
     )
     .await;
     assert_eq!(watched.code(), Some(0), "{}", watched.stderr);
-    let lines = json_lines(&watched);
+    let lines = watched.json_lines();
     let (stats, progress) = lines.split_last().expect("at least the stats");
     assert!(!progress.is_empty(), "{}", watched.stdout);
     for item in progress {
@@ -211,7 +150,7 @@ async fn a_list_task_is_created_watched_and_counted_from_the_command_line() {
     )
     .await;
     assert_eq!(listed.code(), Some(0), "{}", listed.stderr);
-    let ids: Vec<Value> = json_lines(&listed)[0]["tasks"]
+    let ids: Vec<Value> = listed.json_lines()[0]["tasks"]
         .as_array()
         .expect("tasks")
         .iter()

@@ -1,22 +1,30 @@
-//! What every subcommand that talks to a running server shares: the address and token flags, the
-//! connection, and the bearer token on each request.
+//! What every subcommand that talks to a running server shares: the address, token and output flags, the
+//! connection, the bearer token and deadline on each request, readable errors and paged lists.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use prost::{Message, Name};
 use pushgate::{config::Config, tenant::ADMIN_TOKEN_FILE};
 use tonic::{
-    Code, Request, Status,
+    Code, Request, Response, Status,
     metadata::MetadataValue,
     transport::{Channel, Endpoint},
 };
 use tonic_types::StatusExt;
 
-/// How to reach a server and who to be there.
+use super::output::{self, Output};
+
+/// How to reach a server, who to be there, and how to print what it answers.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Server")]
 pub struct ClientArgs {
+    /// Output format: text and tables for people, or JSON for scripts (each response in protobuf JSON on one
+    /// line).
+    // No heading of its own: it is listed with the command's options, not under "Server".
+    #[arg(long, value_enum, default_value_t = Output::Human, global = true, help_heading = Option::<&str>::None)]
+    pub output: Output,
     /// Server address.
     #[arg(
         long,
@@ -26,7 +34,7 @@ pub struct ClientArgs {
     )]
     pub endpoint: String,
     /// Bearer token: the admin token for `app` (without one, ./pushgate-data/admin-token is read, so the
-    /// quick start needs no copying); an app token, from `pushgate token issue`, for `task`.
+    /// quick start needs no copying); an app token, from `pushgate token issue`, for every other command.
     #[arg(long, env = "PUSHGATE_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// Seconds to wait for the server.
@@ -83,6 +91,96 @@ impl ClientArgs {
             .connect()
             .await
             .with_context(|| format!("cannot reach pushgate at {}", self.endpoint))
+    }
+}
+
+/// Which token a command group's calls carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// The admin token (`app`).
+    Admin,
+    /// An app token (everything but `app` and `token issue`).
+    App,
+    /// None: `token issue` is how one gets a token.
+    None,
+}
+
+/// A connection to the server with the token and settings every call of one command uses.
+pub struct Session {
+    channel: Channel,
+    token: Option<String>,
+    timeout: Duration,
+    /// How to print the answers.
+    pub output: Output,
+}
+
+impl ClientArgs {
+    /// Finds the token `auth` asks for, then connects: a missing token is reported without a server.
+    pub async fn session(&self, auth: Auth) -> Result<Session> {
+        let token = match auth {
+            Auth::Admin => Some(self.admin_token()?),
+            Auth::App => Some(self.app_token()?),
+            Auth::None => None,
+        };
+        Ok(Session {
+            channel: self.connect().await?,
+            token,
+            timeout: self.timeout(),
+            output: self.output,
+        })
+    }
+}
+
+impl Session {
+    /// The connection, for a service client.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// `message` with the bearer token, and `--timeout` as its gRPC deadline, so that the server stops
+    /// working on a call the CLI has given up on (and SendSync answers for the devices it could reach).
+    pub fn request<T>(&self, message: T) -> Result<Request<T>> {
+        let mut request = match &self.token {
+            Some(token) => with_token(message, token)?,
+            None => Request::new(message),
+        };
+        request.set_timeout(self.timeout);
+        Ok(request)
+    }
+
+    /// Prints an answer: its protobuf JSON, or the text `human` makes of it.
+    pub fn print<M: Message + Name>(
+        &self,
+        message: &M,
+        human: impl FnOnce(&M) -> String,
+    ) -> Result<()> {
+        output::print(self.output, message, human)
+    }
+}
+
+/// The answer of a unary call; a failure reads as the server's status, not tonic's debug dump.
+pub async fn answer<T>(call: impl Future<Output = Result<Response<T>, Status>>) -> Result<T> {
+    Ok(call.await.map_err(status_error)?.into_inner())
+}
+
+/// Every item of a paged list. `fetch` gets the page token (empty for the first page) and returns the page's
+/// items and the next token (empty after the last page).
+pub async fn all_pages<T>(
+    mut fetch: impl AsyncFnMut(String) -> Result<(Vec<T>, String)>,
+) -> Result<Vec<T>> {
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page, next) = fetch(token.clone()).await?;
+        items.extend(page);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        // A server that hands back the token it was given would keep the CLI listing forever.
+        if next == token {
+            bail!("the server returned the same page token twice; stopping the listing");
+        }
+        token = next;
     }
 }
 
@@ -184,6 +282,7 @@ mod tests {
     #[test]
     fn an_app_token_is_required_and_trimmed() {
         let mut args = ClientArgs {
+            output: Output::Human,
             endpoint: "http://127.0.0.1:1".into(),
             token: None,
             timeout: 1,
@@ -192,5 +291,28 @@ mod tests {
         assert!(err.contains("--token"), "{err}");
         args.token = Some(" abc \n".into());
         assert_eq!(args.app_token().unwrap(), "abc");
+    }
+
+    #[tokio::test]
+    async fn pages_are_joined_until_the_last_token() {
+        let pages = [(vec![1, 2], "p2"), (vec![3], "p3"), (vec![], "")];
+        let mut asked = Vec::new();
+        let items = all_pages(async |token: String| {
+            asked.push(token);
+            let (items, next) = pages[asked.len() - 1].clone();
+            Ok((items, next.to_owned()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(items, [1, 2, 3]);
+        assert_eq!(asked, ["", "p2", "p3"]);
+    }
+
+    #[tokio::test]
+    async fn a_page_token_that_repeats_stops_the_listing() {
+        let err = all_pages(async |_token: String| Ok((vec![1], "same".to_owned())))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("same page token"), "{err}");
     }
 }

@@ -1,13 +1,26 @@
 //! The command line: the subcommands and what runs each.
 //!
+//! One file per command group: `send`, `task` (with `watch`), `app`, `token`, `notifier`, `device`,
+//! `label`, and `serve` for the server side. Every command that talks to a server takes the flags of
+//! `client.rs` (`--endpoint`, `--token`, `--timeout`, `--output`) and prints through `output.rs` (tables)
+//! or `protojson.rs` (JSON).
+//!
 //! Every command that fails prints `error: ...` and exits 2, the code clap uses for a bad command line, so
-//! that scripts can tell a failure to run from `task watch`'s 1 for a task that failed or was cancelled.
+//! that scripts can tell a failure to run from the 1 of `task watch` (a task that failed or was cancelled)
+//! and of `send` (a push that did not succeed on every device).
 
-mod admin;
+mod app;
 mod client;
+mod device;
+mod input;
+mod label;
+mod notifier;
 mod output;
+mod protojson;
+mod send;
 mod serve;
 mod task;
+mod token;
 mod watch;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -16,10 +29,15 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use self::{
-    admin::{AppCommand, TokenCommand},
+    app::AppCommand,
     client::ClientArgs,
+    device::DeviceCommand,
+    label::LabelCommand,
+    notifier::NotifierCommand,
+    send::SendArgs,
     serve::{ConfigCommand, SandboxArgs},
     task::TaskArgs,
+    token::TokenCommand,
 };
 
 /// The exit code of a command that could not do its work.
@@ -57,22 +75,48 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Manage apps (tenants); needs the admin token.
+    /// Push a message to a few users now and print every device's outcome (SendSync); needs an app token.
+    ///
+    /// Exits 0 when every device's push succeeded, 1 when some failed, 2 on errors. With `--output json`:
+    /// one line per user, the SendSyncResponse with a "user" key.
+    Send(SendArgs),
+    /// Push one message to many users as a task (broadcast, label, list) and follow it; needs an app token.
+    Task(TaskArgs),
+    /// Manage apps (tenants) and their callback rules; needs the admin token.
     App {
         #[command(flatten)]
         client: ClientArgs,
         #[command(subcommand)]
         command: AppCommand,
     },
-    /// Exchange app credentials for tokens.
+    /// Exchange app credentials for an app token, or an app token for a user's own-channel token.
     Token {
         #[command(flatten)]
         client: ClientArgs,
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Push one message to many users as a task (broadcast, label, list) and follow it; needs an app token.
-    Task(TaskArgs),
+    /// Manage notifiers: the vendor credentials and settings pushes go out with; needs an app token.
+    Notifier {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: NotifierCommand,
+    },
+    /// Bind and unbind users' device tokens; needs an app token.
+    Device {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Manage push labels (groups of users that label tasks push to); needs an app token.
+    Label {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: LabelCommand,
+    },
 }
 
 /// Parses the command line, runs the command and turns its outcome into the exit code.
@@ -103,9 +147,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve { config, sandbox } => serve::serve(config, sandbox).await?,
         Command::Sandbox(args) => serve::sandbox(args).await?,
         Command::Config { command } => serve::config(command)?,
-        Command::App { client, command } => admin::app(client, command).await?,
-        Command::Token { client, command } => admin::token(client, command).await?,
+        Command::Send(args) => return send::run(args).await,
         Command::Task(args) => return task::run(args).await,
+        Command::App { client, command } => app::run(client, command).await?,
+        Command::Token { client, command } => token::run(client, command).await?,
+        Command::Notifier { client, command } => notifier::run(client, command).await?,
+        Command::Device { client, command } => device::run(client, command).await?,
+        Command::Label { client, command } => label::run(client, command).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,20 +1,20 @@
 //! How the CLI prints API values: aligned text tables and plain lines for people, JSON for scripts.
 //!
-//! The JSON follows the protobuf JSON mapping (lowerCamelCase field names, enum value names, RFC 3339
-//! timestamps, every field present) so it reads like what other gRPC tools print, except that 64-bit
-//! counters are JSON numbers rather than strings: scripts compare them with `>` and `==`, and protobuf JSON
-//! parsers accept numbers for them too.
+//! Every response prints as protobuf JSON (through `protojson.rs`) or as text made here: tables, `key:
+//! value` lines, and the names people read for the API's enums.
 
 use std::time::Duration;
 
+use super::protojson;
+use anyhow::Result;
 use clap::ValueEnum;
+use prost::{Message, Name};
 use pushgate::proto::v1::{
     DeliveryChannel, DeliveryStatus, FailureReason, LabelMatch, Strategy, Task, TaskKind,
     TaskProgress, TaskState, TaskStats, Vendor,
 };
-use serde_json::{Value, json};
 
-/// Output format of the task commands.
+/// Output format of the client commands.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Output {
     /// Text and tables for people.
@@ -109,12 +109,57 @@ impl Table {
     }
 }
 
+/// Prints a response: its protobuf JSON on one line, or the text `human` makes of it.
+pub fn print<M: Message + Name>(
+    out: Output,
+    message: &M,
+    human: impl FnOnce(&M) -> String,
+) -> Result<()> {
+    match out {
+        Output::Human => print!("{}", human(message)),
+        Output::Json => println!("{}", protojson::to_json(message)?),
+    }
+    Ok(())
+}
+
+/// A table cell for a value that may be empty: `-` keeps the columns readable.
+pub fn or_dash(text: &str) -> String {
+    match text {
+        "" => "-".to_owned(),
+        text => text.to_owned(),
+    }
+}
+
+/// A table cell for an enum value that may be unset: `-` for 0 (every API enum's UNSPECIFIED), else its
+/// name.
+pub fn enum_or_dash(value: i32, name: fn(i32) -> String) -> String {
+    match value {
+        0 => "-".to_owned(),
+        value => name(value),
+    }
+}
+
+/// The name `name` gives an enum value the server sent, or its number when this build does not know it (a
+/// newer server).
+pub fn name_of<E: TryFrom<i32>>(value: i32, name: impl FnOnce(E) -> &'static str) -> String {
+    match E::try_from(value) {
+        Ok(v) => name(v).to_owned(),
+        Err(_) => format!("unknown({value})"),
+    }
+}
+
 /// `key: value` lines with the values lined up.
-fn key_values(pairs: &[(&str, String)]) -> String {
+pub fn key_values(pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
     pairs
         .iter()
-        .map(|(k, v)| format!("{:<width$} {v}\n", format!("{k}:")))
+        // Trimmed, so that an empty value leaves no trailing space.
+        .map(|(k, v)| {
+            format!("{:<width$} {v}", format!("{k}:"))
+                .trim_end()
+                .to_owned()
+                + "\n"
+        })
         .collect()
 }
 
@@ -139,27 +184,17 @@ pub fn human_duration(d: Duration) -> String {
 
 /// Name of an enum value the server sent, or its number when this build does not know it (a newer server).
 macro_rules! enum_names {
-    ($(#[$doc:meta] $fn:ident, $json:ident: $ty:ty, |$v:ident| $human:expr;)*) => {$(
+    ($(#[$doc:meta] $fn:ident: $ty:ty, |$v:ident| $human:expr;)*) => {$(
         #[$doc]
         pub fn $fn(value: i32) -> String {
-            match <$ty>::try_from(value) {
-                Ok($v) => $human.to_string(),
-                Err(_) => format!("unknown({value})"),
-            }
-        }
-        /// The protobuf JSON value of the enum: its value name, or its number when unknown.
-        pub fn $json(value: i32) -> Value {
-            match <$ty>::try_from(value) {
-                Ok(v) => json!(v.as_str_name()),
-                Err(_) => json!(value),
-            }
+            name_of(value, |$v: $ty| $human)
         }
     )*};
 }
 
 enum_names! {
     /// A task state for people: `running`, `completed`, ...
-    state_name, state_json: TaskState, |s| match s {
+    state_name: TaskState, |s| match s {
         TaskState::Unspecified => "unspecified",
         TaskState::Scheduled => "scheduled",
         TaskState::Running => "running",
@@ -168,14 +203,14 @@ enum_names! {
         TaskState::Failed => "failed",
     };
     /// A task kind for people: `broadcast`, `label`, `list`.
-    kind_name, kind_json: TaskKind, |k| match k {
+    kind_name: TaskKind, |k| match k {
         TaskKind::Unspecified => "unspecified",
         TaskKind::Broadcast => "broadcast",
         TaskKind::Label => "label",
         TaskKind::List => "list",
     };
     /// A strategy for people, with the Easemob number it stands for.
-    strategy_name, strategy_json: Strategy, |s| match s {
+    strategy_name: Strategy, |s| match s {
         Strategy::Unspecified => "default (vendor-only, Easemob 2)",
         Strategy::VendorFirst => "vendor-first (Easemob 0)",
         Strategy::ChannelOnly => "channel-only (Easemob 1)",
@@ -184,25 +219,25 @@ enum_names! {
         Strategy::ChannelOnlineOnly => "channel-online-only (Easemob 4)",
     };
     /// How labels combine, for people: `any`, `all`.
-    label_match_name, label_match_json: LabelMatch, |m| match m {
+    label_match_name: LabelMatch, |m| match m {
         LabelMatch::Unspecified | LabelMatch::Any => "any",
         LabelMatch::All => "all",
     };
     /// A delivery channel for people: `vendor`, `own`.
-    channel_name, channel_json: DeliveryChannel, |c| match c {
+    channel_name: DeliveryChannel, |c| match c {
         DeliveryChannel::Unspecified => "unspecified",
         DeliveryChannel::Vendor => "vendor",
         DeliveryChannel::Own => "own",
     };
     /// A delivery status as the seed callback spells it: `success`, `fail`, `error`.
-    status_name, status_json: DeliveryStatus, |s| match s {
+    status_name: DeliveryStatus, |s| match s {
         DeliveryStatus::Unspecified => "unspecified",
         DeliveryStatus::Success => "success",
         DeliveryStatus::Fail => "fail",
         DeliveryStatus::Error => "error",
     };
     /// A failure reason as the seed callback spells it: `no push binding`, ...
-    reason_name, reason_json: FailureReason, |r| match r {
+    reason_name: FailureReason, |r| match r {
         FailureReason::Unspecified => "unspecified",
         FailureReason::NoPushBinding => "no push binding",
         FailureReason::IllegalBinding => "illegal binding",
@@ -222,7 +257,7 @@ enum_names! {
         FailureReason::PushYetButFail => "push yet but fail",
     };
     /// A vendor for people: `APNs`, `FCM`, `Huawei`, ...
-    vendor_name, vendor_json: Vendor, |v| match v {
+    vendor_name: Vendor, |v| match v {
         Vendor::Unspecified => "unspecified",
         Vendor::Apns => "APNs",
         Vendor::Fcm => "FCM",
@@ -233,77 +268,6 @@ enum_names! {
         Vendor::Vivo => "vivo",
         Vendor::Meizu => "Meizu",
     };
-}
-
-fn timestamp_json(t: Option<&prost_types::Timestamp>) -> Value {
-    timestamp(t).map_or(Value::Null, Value::from)
-}
-
-/// `TaskProgress` as JSON.
-pub fn progress_json(p: &TaskProgress) -> Value {
-    json!({
-        "state": state_json(p.state),
-        "usersTotal": p.users_total,
-        "usersDone": p.users_done,
-        "successCount": p.success_count,
-        "failCount": p.fail_count,
-        "errorCount": p.error_count,
-        "updateTime": timestamp_json(p.update_time.as_ref()),
-    })
-}
-
-/// `Task` as JSON.
-pub fn task_json(t: &Task) -> Value {
-    json!({
-        "id": t.id,
-        "kind": kind_json(t.kind),
-        "state": state_json(t.state),
-        "strategy": strategy_json(t.strategy),
-        "messageId": t.message_id,
-        "labels": t.labels,
-        "labelMatch": label_match_json(t.label_match),
-        "listSize": t.list_size,
-        "createTime": timestamp_json(t.create_time.as_ref()),
-        "startTime": timestamp_json(t.start_time.as_ref()),
-        "runTime": timestamp_json(t.run_time.as_ref()),
-        "endTime": timestamp_json(t.end_time.as_ref()),
-        "progress": t.progress.as_ref().map_or(Value::Null, progress_json),
-        "error": t.error,
-    })
-}
-
-/// `TaskStats` as JSON.
-pub fn stats_json(s: &TaskStats) -> Value {
-    json!({
-        "taskId": s.task_id,
-        "state": state_json(s.state),
-        "total": s.total,
-        "byDeliveryChannel": s.by_delivery_channel.iter().map(|c| json!({
-            "deliveryChannel": channel_json(c.delivery_channel),
-            "total": c.total,
-            "successCount": c.success_count,
-            "failCount": c.fail_count,
-            "errorCount": c.error_count,
-        })).collect::<Vec<_>>(),
-        "byStatus": s.by_status.iter().map(|c| json!({
-            "status": status_json(c.status),
-            "count": c.count,
-        })).collect::<Vec<_>>(),
-        "byFailureReason": s.by_failure_reason.iter().map(|c| json!({
-            "reason": reason_json(c.reason),
-            "count": c.count,
-        })).collect::<Vec<_>>(),
-        "byVendor": s.by_vendor.iter().map(|v| json!({
-            "vendor": vendor_json(v.vendor),
-            "total": v.total,
-            "successCount": v.success_count,
-            "failCount": v.fail_count,
-            "errorCount": v.error_count,
-        })).collect::<Vec<_>>(),
-        "deliveredCount": s.delivered_count,
-        "clickedCount": s.clicked_count,
-        "updateTime": timestamp_json(s.update_time.as_ref()),
-    })
 }
 
 /// One task in detail, as `key: value` lines.
@@ -471,6 +435,7 @@ pub fn stats_text(s: &TaskStats) -> String {
 mod tests {
     use super::*;
     use pushgate::proto::v1::{ChannelStats, FailureReasonCount, StatusCount, VendorStats};
+    use serde_json::json;
 
     fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
         Some(prost_types::Timestamp { seconds, nanos: 0 })
@@ -614,7 +579,10 @@ mod tests {
 
     #[test]
     fn stats_json_uses_protobuf_names_and_numbers() {
-        let v = stats_json(&stats());
+        let r = pushgate::proto::v1::GetTaskStatsResponse {
+            stats: Some(stats()),
+        };
+        let v = &protojson::to_json(&r).unwrap()["stats"];
         assert_eq!(v["taskId"], "t-1");
         assert_eq!(v["state"], "TASK_STATE_COMPLETED");
         assert_eq!(v["total"], 1200);
@@ -627,16 +595,20 @@ mod tests {
             v["byFailureReason"][0],
             json!({"reason": "FAILURE_REASON_NO_PUSH_BINDING", "count": 90})
         );
+        // A reason this build does not know keeps its number.
         assert_eq!(v["byFailureReason"][2]["reason"], 99);
         assert_eq!(v["byVendor"][0]["vendor"], "VENDOR_APNS");
         assert_eq!(v["updateTime"], "2023-11-14T22:13:20Z");
     }
 
     #[test]
-    fn progress_json_is_one_flat_object() {
+    fn a_watch_item_is_one_flat_progress_object() {
+        let item = pushgate::proto::v1::WatchTaskResponse {
+            progress: Some(progress()),
+        };
         assert_eq!(
-            serde_json::to_string(&progress_json(&progress())).unwrap(),
-            r#"{"errorCount":3,"failCount":97,"state":"TASK_STATE_COMPLETED","successCount":1100,"updateTime":"2023-11-14T22:13:20Z","usersDone":1200,"usersTotal":1200}"#
+            serde_json::to_string(&protojson::to_json(&item).unwrap()).unwrap(),
+            r#"{"progress":{"errorCount":3,"failCount":97,"state":"TASK_STATE_COMPLETED","successCount":1100,"updateTime":"2023-11-14T22:13:20Z","usersDone":1200,"usersTotal":1200}}"#
         );
     }
 
@@ -683,13 +655,13 @@ mod tests {
     }
 
     #[test]
-    fn a_task_as_json_keeps_unset_times_as_null() {
-        let v = task_json(&label_task());
+    fn a_task_as_json_leaves_unset_times_out() {
+        let v = protojson::to_json(&label_task()).unwrap();
         assert_eq!(v["kind"], "TASK_KIND_LABEL");
         assert_eq!(v["strategy"], "STRATEGY_CHANNEL_FIRST");
         assert_eq!(v["labelMatch"], "LABEL_MATCH_ALL");
         assert_eq!(v["labels"], json!(["vip", "beta"]));
-        assert_eq!(v["endTime"], Value::Null);
+        assert!(v.get("endTime").is_none(), "{v}");
         assert_eq!(v["progress"]["usersDone"], 4);
     }
 

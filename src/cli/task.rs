@@ -1,26 +1,21 @@
 //! `pushgate task`: create broadcast, label and list tasks, and get, list, cancel, watch and read the
 //! statistics of tasks (TaskService).
 
-use std::{
-    collections::BTreeMap,
-    io::BufRead,
-    path::{Path, PathBuf},
-    process::ExitCode,
-};
+use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
-use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
 use pushgate::proto::v1::{
     CancelTaskRequest, CreateBroadcastTaskRequest, CreateLabelTaskRequest, CreateListTaskRequest,
-    GetTaskRequest, GetTaskStatsRequest, LabelMatch, ListTasksRequest, PushMessage, Strategy, Task,
-    TaskKind, TaskState, create_broadcast_task_request, create_label_task_request,
-    create_list_task_request, task_service_client::TaskServiceClient,
+    GetTaskRequest, GetTaskResponse, GetTaskStatsRequest, LabelMatch, ListTasksRequest,
+    ListTasksResponse, Task, TaskKind, TaskState, create_broadcast_task_request,
+    create_label_task_request, create_list_task_request, task_service_client::TaskServiceClient,
 };
-use serde_json::json;
 use tonic::transport::Channel;
 
 use super::{
     client::{ClientArgs, status_error, with_token},
+    input::{MessageArgs, UsersArgs},
     output::{self, Output},
     watch::{self, WatchArgs},
 };
@@ -31,10 +26,6 @@ const MAX_LABELS: usize = 5;
 /// `pushgate task ...`: the server, the app token, the output format and what to do.
 #[derive(Args, Debug)]
 pub struct TaskArgs {
-    // Before the flattened server flags, so that it is listed with the options rather than under "Server".
-    /// Output format: text and tables for people, or JSON for scripts.
-    #[arg(long, value_enum, default_value_t = Output::Human, global = true)]
-    pub output: Output,
     #[command(flatten)]
     pub client: ClientArgs,
     #[command(subcommand)]
@@ -103,46 +94,23 @@ pub enum CreateTarget {
         create: CreateArgs,
     },
     /// Push to a list of up to 10,000 users.
-    #[command(group(ArgGroup::new("receivers").required(true).multiple(true).args(["users", "users_file"])))]
     List {
-        /// A user id; repeat for more.
-        #[arg(long = "user", value_name = "USER")]
-        users: Vec<String>,
-        /// A file with one user id per line (blank lines skipped; `-` reads standard input). Adds to --user.
-        #[arg(long, value_name = "FILE")]
-        users_file: Option<PathBuf>,
+        #[command(flatten)]
+        receivers: UsersArgs,
         #[command(flatten)]
         create: CreateArgs,
     },
 }
 
-/// What every create takes: the message and when and how to push it.
+/// What every create takes: the message, how to push it and when.
 #[derive(Args, Debug, Clone)]
-#[command(group(ArgGroup::new("message").required(true).multiple(true).args(["title", "content", "message_id"])))]
 pub struct CreateArgs {
-    /// Notification title (the message inline).
-    #[arg(long)]
-    pub title: Option<String>,
-    /// Notification body (the message inline).
-    #[arg(long)]
-    pub content: Option<String>,
-    /// Custom data `key=value` delivered with the push; repeat for more.
-    #[arg(long = "ext", value_name = "KEY=VALUE", value_parser = parse_ext)]
-    pub ext: Vec<(String, String)>,
-    /// Push a message stored with PushService.CreateMessage instead of one given inline.
-    #[arg(long, conflicts_with_all = ["title", "content", "ext"])]
-    pub message_id: Option<String>,
-    /// Routing strategy, as Easemob's number or a name: 0 vendor-first, 1 channel-only, 2 vendor-only (the
-    /// server's default), 3 channel-first, 4 channel-online-only.
-    #[arg(long, value_parser = parse_strategy, value_name = "STRATEGY")]
-    pub strategy: Option<Strategy>,
+    #[command(flatten)]
+    pub message: MessageArgs,
     /// When to start, RFC 3339 (2025-06-01T08:00:00Z, 2025-06-01T16:00:00+08:00); at most 30 days ahead.
     /// Default: now.
     #[arg(long, value_parser = parse_start_time, value_name = "TIME")]
     pub start_time: Option<prost_types::Timestamp>,
-    /// Idempotency key (1..64 characters): a repeat within 24 h returns the task the first call created.
-    #[arg(long)]
-    pub request_id: Option<String>,
 }
 
 /// `--match` of a label task.
@@ -202,43 +170,6 @@ impl From<KindArg> for TaskKind {
     }
 }
 
-/// The strategy names of `--strategy`, in Easemob's order (the index is Easemob's number).
-const STRATEGIES: [(&str, Strategy); 5] = [
-    ("vendor-first", Strategy::VendorFirst),
-    ("channel-only", Strategy::ChannelOnly),
-    ("vendor-only", Strategy::VendorOnly),
-    ("channel-first", Strategy::ChannelFirst),
-    ("channel-online-only", Strategy::ChannelOnlineOnly),
-];
-
-/// Parses `--strategy`: Easemob's number 0..4 or its name.
-pub fn parse_strategy(text: &str) -> Result<Strategy, String> {
-    let text = text.trim();
-    let by_number = text.parse::<usize>().ok().and_then(|n| STRATEGIES.get(n));
-    let by_name = || {
-        STRATEGIES
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(text))
-    };
-    match by_number.or_else(by_name) {
-        Some((_, strategy)) => Ok(*strategy),
-        None => Err(format!(
-            "`{text}` is not a strategy: use Easemob's number 0..4 or a name \
-             (0 vendor-first, 1 channel-only, 2 vendor-only, 3 channel-first, 4 channel-online-only)"
-        )),
-    }
-}
-
-/// Parses `--ext key=value`.
-pub fn parse_ext(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(format!(
-            "`{text}` is not KEY=VALUE (the key must not be empty)"
-        )),
-    }
-}
-
 /// Parses `--start-time` as an RFC 3339 time with an offset.
 pub fn parse_start_time(text: &str) -> Result<prost_types::Timestamp, String> {
     let t: jiff::Timestamp = text.trim().parse().map_err(|e| {
@@ -250,78 +181,19 @@ pub fn parse_start_time(text: &str) -> Result<prost_types::Timestamp, String> {
     })
 }
 
-/// Reads user ids, one per line; surrounding whitespace and blank lines are dropped.
-pub fn read_users(reader: impl BufRead) -> std::io::Result<Vec<String>> {
-    let mut users = Vec::new();
-    for line in reader.lines() {
-        let line = line?;
-        let id = line.trim();
-        if !id.is_empty() {
-            users.push(id.to_owned());
-        }
-    }
-    Ok(users)
-}
-
-/// Reads `--users-file`: a path, or `-` for standard input.
-fn read_users_file(path: &Path) -> Result<Vec<String>> {
-    let users = if path == Path::new("-") {
-        read_users(std::io::stdin().lock())
-    } else {
-        std::fs::File::open(path).and_then(|f| read_users(std::io::BufReader::new(f)))
-    };
-    users.with_context(|| format!("cannot read the users file {}", path.display()))
-}
-
-/// The message of a create, inline or by id, in the one shape all three create requests share.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MessageSource {
-    /// `--title` / `--content` / `--ext`.
-    Inline(Box<PushMessage>),
-    /// `--message-id`.
-    Stored(String),
-}
-
-impl CreateArgs {
-    /// The message to push; a key given twice with `--ext` is a mistake, not a silent override.
-    pub fn message(&self) -> Result<MessageSource> {
-        if let Some(id) = &self.message_id {
-            return Ok(MessageSource::Stored(id.clone()));
-        }
-        let mut ext = BTreeMap::new();
-        for (key, value) in &self.ext {
-            if ext.insert(key.clone(), value.clone()).is_some() {
-                bail!("--ext `{key}` is given twice");
-            }
-        }
-        Ok(MessageSource::Inline(Box::new(PushMessage {
-            title: self.title.clone().unwrap_or_default(),
-            content: self.content.clone().unwrap_or_default(),
-            ext: ext.into_iter().collect(),
-            ..Default::default()
-        })))
-    }
-
-    fn strategy(&self) -> i32 {
-        self.strategy.unwrap_or(Strategy::Unspecified) as i32
-    }
-
-    fn request_id(&self) -> String {
-        self.request_id.clone().unwrap_or_default()
-    }
-}
-
 /// A broadcast request from the flags.
 pub fn broadcast_request(create: &CreateArgs) -> Result<CreateBroadcastTaskRequest> {
     use create_broadcast_task_request::MessageSource as S;
     Ok(CreateBroadcastTaskRequest {
-        message_source: Some(match create.message()? {
-            MessageSource::Inline(m) => S::Message(*m),
-            MessageSource::Stored(id) => S::MessageId(id),
-        }),
-        strategy: create.strategy(),
+        message_source: Some(
+            create
+                .message
+                .source()?
+                .into_oneof(S::Message, S::MessageId),
+        ),
+        strategy: create.message.strategy(),
         start_time: create.start_time,
-        request_id: create.request_id(),
+        request_id: create.message.request_id(),
     })
 }
 
@@ -346,44 +218,37 @@ pub fn label_request(
         bail!("--label `{dup}` is given twice");
     }
     Ok(CreateLabelTaskRequest {
-        message_source: Some(match create.message()? {
-            MessageSource::Inline(m) => S::Message(*m),
-            MessageSource::Stored(id) => S::MessageId(id),
-        }),
+        message_source: Some(
+            create
+                .message
+                .source()?
+                .into_oneof(S::Message, S::MessageId),
+        ),
         labels: labels.to_vec(),
         label_match: match label_match {
             MatchArg::Any => LabelMatch::Any,
             MatchArg::All => LabelMatch::All,
         } as i32,
-        strategy: create.strategy(),
+        strategy: create.message.strategy(),
         start_time: create.start_time,
-        request_id: create.request_id(),
+        request_id: create.message.request_id(),
     })
 }
 
 /// A list request from the flags: the `--user`s, then the file's users.
-pub fn list_request(
-    users: &[String],
-    users_file: Option<&Path>,
-    create: &CreateArgs,
-) -> Result<CreateListTaskRequest> {
+pub fn list_request(receivers: &UsersArgs, create: &CreateArgs) -> Result<CreateListTaskRequest> {
     use create_list_task_request::MessageSource as S;
-    let mut all = users.to_vec();
-    if let Some(path) = users_file {
-        all.extend(read_users_file(path)?);
-    }
-    if all.is_empty() {
-        bail!("no users to push to: --user and --users-file name none");
-    }
     Ok(CreateListTaskRequest {
-        message_source: Some(match create.message()? {
-            MessageSource::Inline(m) => S::Message(*m),
-            MessageSource::Stored(id) => S::MessageId(id),
-        }),
-        users: all,
-        strategy: create.strategy(),
+        message_source: Some(
+            create
+                .message
+                .source()?
+                .into_oneof(S::Message, S::MessageId),
+        ),
+        users: receivers.read()?,
+        strategy: create.message.strategy(),
         start_time: create.start_time,
-        request_id: create.request_id(),
+        request_id: create.message.request_id(),
     })
 }
 
@@ -396,7 +261,7 @@ pub async fn run(args: TaskArgs) -> Result<ExitCode> {
         _ => None,
     };
     let mut client = TaskServiceClient::new(args.client.connect().await?);
-    let out = args.output;
+    let out = args.client.output;
     match args.command {
         TaskCommand::Create { .. } => {
             let task = match request {
@@ -448,26 +313,22 @@ pub async fn run(args: TaskArgs) -> Result<ExitCode> {
         }
         TaskCommand::List { state, kind, limit } => {
             let tasks = list_tasks(&mut client, &token, &state, kind, limit).await?;
-            match out {
-                Output::Human => print!("{}", output::tasks_table(&tasks)),
-                Output::Json => println!(
-                    "{}",
-                    json!({ "tasks": tasks.iter().map(output::task_json).collect::<Vec<_>>() })
-                ),
-            }
+            let r = ListTasksResponse {
+                tasks,
+                next_page_token: String::new(),
+            };
+            output::print(out, &r, |r| output::tasks_table(&r.tasks))?;
         }
         TaskCommand::Stats { id } => {
-            let stats = client
+            let r = client
                 .get_task_stats(with_token(GetTaskStatsRequest { task_id: id }, &token)?)
                 .await
                 .map_err(status_error)?
-                .into_inner()
-                .stats
-                .ok_or_else(|| anyhow!("the server answered without the statistics"))?;
-            match out {
-                Output::Human => print!("{}", output::stats_text(&stats)),
-                Output::Json => println!("{}", json!({ "stats": output::stats_json(&stats) })),
-            }
+                .into_inner();
+            let Some(stats) = &r.stats else {
+                bail!("the server answered without the statistics")
+            };
+            output::print(out, &r, |_| output::stats_text(stats))?;
         }
         TaskCommand::Watch(watch) => {
             return watch::run(client, &token, watch, out).await;
@@ -491,21 +352,22 @@ fn create_request(target: &CreateTarget) -> Result<CreateRequest> {
             label_match,
             create,
         } => CreateRequest::Label(label_request(labels, *label_match, create)?),
-        CreateTarget::List {
-            users,
-            users_file,
-            create,
-        } => CreateRequest::List(list_request(users, users_file.as_deref(), create)?),
+        CreateTarget::List { receivers, create } => {
+            CreateRequest::List(list_request(receivers, create)?)
+        }
     })
 }
 
+/// Prints the task a create, get or cancel answered. Their responses all hold just `task`, so the JSON is
+/// that of GetTaskResponse whichever call it was.
 fn print_task(out: Output, task: Option<Task>) -> Result<()> {
-    let task = task.ok_or_else(|| anyhow!("the server answered without the task"))?;
-    match out {
-        Output::Human => print!("{}", output::task_text(&task)),
-        Output::Json => println!("{}", json!({ "task": output::task_json(&task) })),
-    }
-    Ok(())
+    let Some(task) = task else {
+        bail!("the server answered without the task")
+    };
+    let r = GetTaskResponse { task: Some(task) };
+    output::print(out, &r, |r| {
+        r.task.as_ref().map(output::task_text).unwrap_or_default()
+    })
 }
 
 /// Pages through ListTasks until `limit` tasks (0 = all) or the last page.

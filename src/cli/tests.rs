@@ -9,8 +9,9 @@ use pushgate::proto::v1::{
 
 use super::{
     Cli, Command,
+    input::{self, MessageSource},
     output::Output,
-    task::{self, CreateArgs, CreateTarget, MatchArg, MessageSource, StateArg, TaskCommand},
+    task::{self, CreateArgs, CreateTarget, MatchArg, StateArg, TaskCommand},
 };
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
@@ -105,7 +106,7 @@ fn create_broadcast_takes_an_inline_message_and_every_option() {
     ]);
     assert_eq!(t.client.endpoint, "http://10.0.0.1:50051");
     assert_eq!(t.client.token.as_deref(), Some("tok"));
-    assert_eq!(t.output, Output::Json);
+    assert_eq!(t.client.output, Output::Json);
     let TaskCommand::Create {
         target: CreateTarget::Broadcast { create },
     } = t.command
@@ -204,7 +205,11 @@ fn strategies_are_easemob_numbers_or_names() {
                 "--strategy",
                 &given,
             ]);
-            assert_eq!(create_args(&target).strategy, Some(*strategy), "{given}");
+            assert_eq!(
+                create_args(&target).message.strategy,
+                Some(*strategy),
+                "{given}"
+            );
         }
     }
 }
@@ -340,15 +345,10 @@ fn list_tasks_take_users_and_a_users_file() {
         "--strategy",
         "1",
     ]);
-    let CreateTarget::List {
-        users,
-        users_file,
-        create,
-    } = &target
-    else {
+    let CreateTarget::List { receivers, create } = &target else {
         panic!("{target:?}")
     };
-    let r = task::list_request(users, users_file.as_deref(), create).unwrap();
+    let r = task::list_request(receivers, create).unwrap();
     assert_eq!(r.users, ["u1", "u2", "u3", "u4"]);
     assert_eq!(r.strategy, Strategy::ChannelOnly as i32);
     assert!(matches!(
@@ -365,18 +365,11 @@ fn list_tasks_take_users_and_a_users_file() {
         "--title",
         "t",
     ]);
-    let CreateTarget::List {
-        users,
-        users_file,
-        create,
-    } = &target
-    else {
+    let CreateTarget::List { receivers, create } = &target else {
         panic!()
     };
     assert_eq!(
-        task::list_request(users, users_file.as_deref(), create)
-            .unwrap()
-            .users,
+        task::list_request(receivers, create).unwrap().users,
         ["u3", "u4"]
     );
 }
@@ -391,7 +384,7 @@ fn list_tasks_need_someone_to_push_to() {
     std::fs::write(&empty, "\n \n").unwrap();
     let missing = dir.path().join("missing.txt");
     for (file, message) in [
-        (&empty, "no users to push to"),
+        (&empty, "no users given"),
         (&missing, "cannot read the users file"),
     ] {
         let target = create_target(&[
@@ -403,15 +396,10 @@ fn list_tasks_need_someone_to_push_to() {
             "--title",
             "t",
         ]);
-        let CreateTarget::List {
-            users,
-            users_file,
-            create,
-        } = &target
-        else {
+        let CreateTarget::List { receivers, create } = &target else {
             panic!()
         };
-        let err = task::list_request(users, users_file.as_deref(), create).unwrap_err();
+        let err = task::list_request(receivers, create).unwrap_err();
         assert!(err.to_string().contains(message), "{err:#}");
     }
 }
@@ -420,12 +408,12 @@ fn list_tasks_need_someone_to_push_to() {
 fn the_users_reader_keeps_one_trimmed_id_per_line() {
     let text = "alice\n\n  bob\t\r\ncarol\r\n   \n dave";
     assert_eq!(
-        task::read_users(text.as_bytes()).unwrap(),
+        input::read_users(text.as_bytes()).unwrap(),
         ["alice", "bob", "carol", "dave"]
     );
-    assert!(task::read_users(&b""[..]).unwrap().is_empty());
+    assert!(input::read_users(&b""[..]).unwrap().is_empty());
     // Not UTF-8: an error, not a garbled id.
-    assert!(task::read_users(&b"ok\n\xff\xfe\n"[..]).is_err());
+    assert!(input::read_users(&b"ok\n\xff\xfe\n"[..]).is_err());
 }
 
 #[test]
@@ -449,7 +437,7 @@ fn get_cancel_stats_and_watch_take_an_id() {
         "--output",
         "json",
     ]);
-    assert_eq!(t.output, Output::Json);
+    assert_eq!(t.client.output, Output::Json);
     let TaskCommand::Watch(w) = t.command else {
         panic!()
     };
@@ -490,7 +478,7 @@ fn list_filters_by_state_and_kind() {
 
 #[test]
 fn output_is_human_or_json() {
-    assert_eq!(task(&["task", "list"]).output, Output::Human);
+    assert_eq!(task(&["task", "list"]).client.output, Output::Human);
     let err = rejected(&["task", "list", "--output", "xml"]);
     assert!(err.contains("invalid value 'xml'"), "{err}");
 }
@@ -533,10 +521,98 @@ fn the_sandbox_help_names_all_eight_vendors() {
 fn message_source_of_inline_flags() {
     let target = create_target(&["task", "create", "broadcast", "--title", "t"]);
     assert_eq!(
-        create_args(&target).message().unwrap(),
+        create_args(&target).message.source().unwrap(),
         MessageSource::Inline(Box::new(PushMessage {
             title: "t".into(),
             ..Default::default()
         }))
     );
+}
+
+/// Every command, subcommand and flag says what it is for: `--help` is the CLI's manual.
+#[test]
+fn every_command_and_argument_has_help_text() {
+    fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name());
+        if command.get_about().is_none() && path != " pushgate" {
+            missing.push(format!("{path}: no about"));
+        }
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                missing.push(format!("{path}: argument {id} has no help"));
+            }
+        }
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &path, missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&Cli::command(), "", &mut missing);
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn the_admin_groups_parse_their_subcommands() {
+    for args in [
+        &["send", "--user", "u", "--title", "t"][..],
+        &["app", "get", "a#b"],
+        &["app", "rule", "list", "a#b"],
+        &["app", "callback-rule", "delete", "a#b", "r"],
+        &["token", "user", "alice", "--ttl", "60"],
+        &["notifier", "create", "--from-json", "-"],
+        &["notifier", "list", "--vendor", "huawei"],
+        &["notifier", "update", "n", "--state", "enabled"],
+        &[
+            "device",
+            "bind",
+            "u",
+            "d",
+            "--notifier",
+            "n",
+            "--device-token",
+            "t",
+        ],
+        &["device", "unbind", "u", "d"],
+        &["label", "add-users", "vip", "--users-file", "-"],
+        &["label", "users", "vip", "--output", "json"],
+    ] {
+        if let Err(e) = parse(args) {
+            panic!("{args:?}: {e}");
+        }
+    }
+    for (args, expected) in [
+        (&["notifier", "update", "n"][..], "required"),
+        (
+            &["notifier", "update", "n", "--state", "banned"],
+            "invalid value 'banned'",
+        ),
+        (
+            &["device", "bind", "u", "d", "--notifier", "n"],
+            "--device-token",
+        ),
+        (&["label", "add-users", "vip"], "--user"),
+        (
+            &[
+                "label",
+                "add-users",
+                "vip",
+                "--user",
+                "a",
+                "--per-call",
+                "0",
+            ],
+            "0",
+        ),
+        (&["app", "rule", "put", "a#b", "r"], "--url"),
+        (
+            &[
+                "app", "rule", "put", "a#b", "r", "--url", "u", "--status", "ok",
+            ],
+            "invalid value 'ok'",
+        ),
+    ] {
+        let err = rejected(args);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
 }

@@ -7,14 +7,14 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pushgate::proto::v1::{
     GetTaskRequest, GetTaskStatsRequest, Task, TaskProgress, TaskState, WatchTaskRequest,
-    task_service_client::TaskServiceClient,
+    WatchTaskResponse, task_service_client::TaskServiceClient,
 };
-use serde_json::json;
 use tonic::transport::Channel;
 
 use super::{
     client::{status_error, with_token},
     output::{self, Output},
+    protojson,
 };
 
 /// `pushgate task watch ID`.
@@ -130,7 +130,8 @@ pub async fn run(
             Ok(Ok(Some(item))) => {
                 let Some(p) = item.progress else { continue };
                 if out == Output::Json {
-                    println!("{}", json!({ "progress": output::progress_json(&p) }));
+                    let item = WatchTaskResponse { progress: Some(p) };
+                    println!("{}", protojson::to_json(&item)?);
                 }
                 show(&bar, &p);
                 let done = is_final(p.state);
@@ -179,12 +180,13 @@ pub async fn run(
         )?)
         .await
         .map_err(status_error)?
-        .into_inner()
-        .stats
-        .ok_or_else(|| anyhow!("the server answered without the statistics"))?;
+        .into_inner();
+    let Some(s) = &stats.stats else {
+        bail!("the server answered without the statistics")
+    };
     match out {
-        Output::Human => print!("\n{}", output::stats_text(&stats)),
-        Output::Json => println!("{}", json!({ "stats": output::stats_json(&stats) })),
+        Output::Human => print!("\n{}", output::stats_text(s)),
+        Output::Json => println!("{}", protojson::to_json(&stats)?),
     }
     Ok(exit_code(last.state))
 }
@@ -396,6 +398,7 @@ mod tests {
                     .serve_with_incoming(TcpListenerStream::new(listener)),
             );
             let args = ClientArgs {
+                output: Output::Human,
                 endpoint: format!("http://{addr}"),
                 token: Some("t".into()),
                 timeout: 5,
