@@ -142,7 +142,60 @@ impl SledStore {
 #[async_trait]
 impl Flush for SledStore {
     async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // Not sled 0.34's `flush_async`: it runs each flush on sled's own small I/O pool, where a few flushes
+        // at once (concurrent SendSync calls, each flushing its events) take every thread while the log write
+        // they wait for sits queued behind them, and the store, then the whole server, locks up for good
+        // (spacejam/sled#1308; the `send` benchmark hit it at 64 calls in flight). The blocking flush waits
+        // the same way on one of Tokio's blocking threads, which leaves sled's pool free for the write.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Backend(format!("flush task: {e}")))??;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod flush_tests {
+    use std::{sync::Arc, time::Duration};
+
+    use super::{Flush, test_support::temp_store};
+
+    /// Many flushes at once, each after its own batch, as concurrent SendSync calls make them: every one
+    /// completes (with sled's `flush_async` they lock the store up for good). The writers run on a runtime
+    /// of their own thread, watched from this one: a lock-up also stops that runtime's timers, so only a
+    /// thread outside it can tell.
+    #[test]
+    fn concurrent_flushes_complete() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let (_dir, store) = temp_store();
+                let store = Arc::new(store);
+                let writers = (0..64).map(|i| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        for j in 0..20 {
+                            let mut batch = sled::Batch::default();
+                            batch.insert(format!("k{i:02}-{j:02}").as_bytes(), vec![0u8; 400]);
+                            store.db.apply_batch(batch).expect("write");
+                            store.flush().await.expect("flush");
+                        }
+                    })
+                });
+                for result in futures::future::join_all(writers).await {
+                    result.expect("writer");
+                }
+            });
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("every write and flush completes within 60 s");
     }
 }
