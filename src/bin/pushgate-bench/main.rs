@@ -1,12 +1,18 @@
 //! pushgate's benchmark harness: one command per scenario, each printing a one-line summary per case and
 //! appending its figures, the command and the machine to BENCHMARKS.md.
 //!
-//! `cargo run --release --bin pushgate-bench -- dispatch`
+//! `cargo run --release --bin pushgate-bench -- <scenario>`; `--help` lists the scenarios, and
+//! `<scenario> --help` their options.
 
 mod broadcast;
+mod channel;
 mod dispatch;
+mod fakes;
+mod idle;
 mod machine;
 mod report;
+mod send;
+mod server;
 
 use std::path::PathBuf;
 
@@ -33,9 +39,18 @@ struct Cli {
 enum Scenario {
     /// Sends/s and CPU per send from a dispatcher straight to each fake vendor.
     Dispatch(dispatch::Args),
-    /// One broadcast task to N bound devices through a server process: wall time, devices/s, peak RSS.
+    /// SendSync through a server process vs direct dispatch to the same fake vendor: sends/s, p50/p99
+    /// latency, ratio (target ≥ 0.5).
+    Send(send::Args),
+    /// One broadcast task to N bound devices through a server process: wall time, devices/s, peak RSS
+    /// (targets ≤ 60 s, ≤ 256 MB for 1,000,000).
     Broadcast(broadcast::Args),
-    /// The server of the broadcast scenario (run by it, not by hand).
+    /// N own-channel subscribers of a server process: RSS per subscriber (target ≤ 10 kB) and the time
+    /// one broadcast takes to reach them all (target ≤ 2 s).
+    Channel(channel::Args),
+    /// RSS of a server with an empty store once start-up settles (target ≤ 30 MB).
+    Idle(idle::Args),
+    /// The server the scenarios start as a child process (run by them, not by hand).
     #[command(hide = true)]
     ServeChild,
 }
@@ -48,8 +63,11 @@ fn main() -> Result<()> {
     );
     let run = match cli.scenario {
         Scenario::Dispatch(args) => dispatch::run(args, command)?,
+        Scenario::Send(args) => send::run(args, command)?,
         Scenario::Broadcast(args) => broadcast::run(args, command)?,
-        Scenario::ServeChild => return broadcast::serve_child(),
+        Scenario::Channel(args) => channel::run(args, command)?,
+        Scenario::Idle(args) => idle::run(args, command)?,
+        Scenario::ServeChild => return server::serve_child(),
     };
     if !cli.no_append {
         run.append_to(&cli.out)?;

@@ -49,3 +49,8 @@ impl Run {
         file.write_all(self.markdown().as_bytes())
     }
 }
+
+/// A target's cell: met, or MISSED in capitals so that a miss stands out in the table.
+pub fn target(met: bool) -> String {
+    if met { "met" } else { "MISSED" }.into()
+}
