@@ -4,6 +4,7 @@ mod apps;
 mod bindings;
 mod callback_rules;
 mod events;
+mod group_flush;
 mod idempotency;
 mod inbox;
 mod inbox_acks;
@@ -26,6 +27,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use prost::Message;
 
+use self::group_flush::GroupFlush;
 use super::{Flush, StoreError};
 
 /// sled-backed store; every repository trait is implemented on it.
@@ -37,6 +39,8 @@ pub struct SledStore {
     /// Serialise the writes to one device's inbox (striped by device): an append reads the device's count
     /// and oldest entries, which a sled transaction cannot scan, before it writes.
     inbox_locks: Box<[std::sync::Mutex<()>]>,
+    /// Concurrent flushes share one (group commit).
+    flushes: GroupFlush,
 }
 
 /// Stripes of [`SledStore::inbox_locks`]: enough that unrelated devices rarely wait for each other.
@@ -98,6 +102,7 @@ impl SledStore {
             inbox_locks: (0..INBOX_LOCK_STRIPES)
                 .map(|_| std::sync::Mutex::new(()))
                 .collect(),
+            flushes: GroupFlush::default(),
         })
     }
 
@@ -146,12 +151,12 @@ impl Flush for SledStore {
         // at once (concurrent SendSync calls, each flushing its events) take every thread while the log write
         // they wait for sits queued behind them, and the store, then the whole server, locks up for good
         // (spacejam/sled#1308; the `send` benchmark hit it at 64 calls in flight). The blocking flush waits
-        // the same way on one of Tokio's blocking threads, which leaves sled's pool free for the write.
+        // the same way on one of Tokio's blocking threads, which leaves sled's pool free for the write, and
+        // callers that arrive together share one flush.
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        self.flushes
+            .flush(move || db.flush().map(drop).map_err(StoreError::from))
             .await
-            .map_err(|e| StoreError::Backend(format!("flush task: {e}")))??;
-        Ok(())
     }
 }
 
