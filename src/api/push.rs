@@ -235,7 +235,7 @@ impl PushService for PushApi {
                     app: app.clone(),
                     user: r.user.clone(),
                     strategy,
-                    message,
+                    message: Arc::new(message),
                     message_id: message_id.clone(),
                     accepted_ms: now_ms(),
                     task_id: String::new(),

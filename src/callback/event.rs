@@ -120,7 +120,7 @@ mod tests {
             app: "acme#chat".into(),
             user: "bob".into(),
             strategy: Strategy::Unspecified,
-            message: PushMessage {
+            message: std::sync::Arc::new(PushMessage {
                 options: Some(PushOptions {
                     conversation: Some(Conversation {
                         chat_type: ChatType::Group as i32,
@@ -131,7 +131,7 @@ mod tests {
                     ..Default::default()
                 }),
                 ..Default::default()
-            },
+            }),
             message_id: "m1".into(),
             accepted_ms: 0,
             task_id: "t1".into(),

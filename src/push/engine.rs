@@ -46,8 +46,9 @@ pub struct UserPush {
     pub user: String,
     /// The routing strategy.
     pub strategy: Strategy,
-    /// The message as accepted (validated, not rendered).
-    pub message: PushMessage,
+    /// The message as accepted (validated, not rendered); shared, since a task page sends one message to
+    /// a thousand users.
+    pub message: Arc<PushMessage>,
     /// Id of the push.
     pub message_id: String,
     /// When it was accepted, Unix milliseconds.
@@ -78,7 +79,8 @@ struct Slot {
 #[derive(Debug)]
 pub struct Planned {
     push: UserPush,
-    rendered: PushMessage,
+    /// Shared with the page's other plans that rendered the same (see `push_many`).
+    rendered: Arc<PushMessage>,
     slots: Vec<Slot>,
 }
 
@@ -381,7 +383,7 @@ impl Pusher {
             .collect();
         Ok(Planned {
             push,
-            rendered,
+            rendered: Arc::new(rendered),
             slots,
         })
     }
@@ -419,9 +421,20 @@ impl Pusher {
         &self,
         pushes: Vec<UserPush>,
     ) -> Result<Vec<Vec<DeviceOutcome>>, PushError> {
-        let mut planned = Vec::with_capacity(pushes.len());
+        let mut planned: Vec<Planned> = Vec::with_capacity(pushes.len());
         for push in pushes {
-            planned.push(self.plan(push).await?);
+            let mut plan = self.plan(push).await?;
+            // The users of a page mostly render the same message: keep one copy of it, not one per user (a
+            // PushMessage is nearly 5 kB before its strings). Looking a few plans back is enough to catch it.
+            if let Some(same) = planned
+                .iter()
+                .rev()
+                .take(4)
+                .find(|p| p.rendered == plan.rendered)
+            {
+                plan.rendered = same.rendered.clone();
+            }
+            planned.push(plan);
         }
         let slots: usize = planned.iter().map(Planned::len).sum();
         // The task runner flushes the page's events with its checkpoint, in one flush.
@@ -450,13 +463,13 @@ impl Pusher {
             let push = &plan.push;
             let found = messages.iter().position(|m| {
                 m.id == push.message_id
-                    && m.message == plan.rendered
+                    && m.message == *plan.rendered
                     && m.accepted_ms == push.accepted_ms
             });
             message_of.push(found.unwrap_or_else(|| {
                 messages.push(Rendered {
                     id: push.message_id.clone(),
-                    message: plan.rendered.clone(),
+                    message: PushMessage::clone(&plan.rendered),
                     accepted_ms: push.accepted_ms,
                 });
                 messages.len() - 1

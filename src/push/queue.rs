@@ -195,7 +195,7 @@ async fn run_one(s: &Inner, pusher: &Pusher, key: &QueueKey) {
         app: queued.app,
         user: queued.user,
         strategy: Strategy::try_from(queued.strategy).unwrap_or(Strategy::Unspecified),
-        message: queued.message.unwrap_or_default(),
+        message: Arc::new(queued.message.unwrap_or_default()),
         message_id: queued.message_id,
         accepted_ms: queued.accepted_ms,
         task_id: String::new(),

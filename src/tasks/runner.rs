@@ -197,7 +197,7 @@ impl Runner {
             }
         };
         let message = match self.store.messages.get_message(app, &task.message_id).await {
-            Ok(Some(m)) => m.message.unwrap_or_default(),
+            Ok(Some(m)) => Arc::new(m.message.unwrap_or_default()),
             Ok(None) => {
                 self.finish(
                     app,
