@@ -120,6 +120,16 @@ async fn a_list_task_is_created_watched_and_counted_from_the_command_line() {
         .find(|l| l.starts_with("no push binding"))
         .unwrap_or_else(|| panic!("no reason row in\n{}", shown.stdout));
     assert_eq!(reason_row.split_whitespace().last(), Some("2"));
+    // Pushes that reached no channel (the users have no device) are counted on a row of their own.
+    let channel_row = shown
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("none "))
+        .unwrap_or_else(|| panic!("no channel row for no channel in\n{}", shown.stdout));
+    assert_eq!(
+        channel_row.split_whitespace().collect::<Vec<_>>(),
+        ["none", "2", "0", "2", "0"]
+    );
 
     // The human watch of an ended task: its one item, the summary and the statistics.
     let human = task(&url, &app.token, &["watch", &id]).await;

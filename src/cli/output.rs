@@ -223,9 +223,9 @@ enum_names! {
         LabelMatch::Unspecified | LabelMatch::Any => "any",
         LabelMatch::All => "all",
     };
-    /// A delivery channel for people: `vendor`, `own`.
+    /// A delivery channel for people: `vendor`, `own`, and `none` for a push that reached no channel.
     channel_name: DeliveryChannel, |c| match c {
-        DeliveryChannel::Unspecified => "unspecified",
+        DeliveryChannel::Unspecified => "none",
         DeliveryChannel::Vendor => "vendor",
         DeliveryChannel::Own => "own",
     };
