@@ -13,9 +13,9 @@ use crate::{
         CreateBroadcastTaskResponse, CreateLabelTaskRequest, CreateLabelTaskResponse,
         CreateListTaskRequest, CreateListTaskResponse, GetTaskRequest, GetTaskResponse,
         GetTaskStatsRequest, GetTaskStatsResponse, LabelMatch, ListTasksRequest, ListTasksResponse,
-        PushMessage, Strategy, Task, TaskKind, TaskState, WatchTaskRequest, WatchTaskResponse,
-        create_broadcast_task_request, create_label_task_request, create_list_task_request,
-        task_service_server::TaskService,
+        PushMessage, Strategy, Task, TaskKind, TaskProgress, TaskState, WatchTaskRequest,
+        WatchTaskResponse, create_broadcast_task_request, create_label_task_request,
+        create_list_task_request, task_service_server::TaskService,
     },
     push::{Idempotency, IdempotencyError, PushConfig, limits::check_message},
     store::TaskRecord,
@@ -499,21 +499,30 @@ impl TaskService for TaskApi {
             .map_err(task_status)?;
         let tasks = self.tasks.clone();
         let id = r.task_id;
-        // Reads the task every interval: the first item at once, the last one with a final state.
-        let stream = futures::stream::unfold(Some(true), move |state| {
+        // Reads the task every interval: the first item at once, the last one with a final state. While it
+        // runs, the counts include its page in flight; the stream state keeps the last counts sent, so that a
+        // read racing the page's checkpoint never shows a count going back.
+        let stream = futures::stream::unfold(Some(None), move |state| {
             let (tasks, app, id) = (tasks.clone(), app.clone(), id.clone());
             async move {
-                let first = state?;
-                if !first {
+                let last: Option<TaskProgress> = state?;
+                if last.is_some() {
                     tokio::time::sleep(interval).await;
                 }
                 let item = match tasks.get(&app, &id).await {
                     Ok(task) => {
                         let ended = stats::ended(task.state);
-                        let item = Ok(WatchTaskResponse {
-                            progress: Some(stats::progress(&task)),
-                        });
-                        return Some((item, (!ended).then_some(false)));
+                        let mut progress = tasks.progress(&app, &task);
+                        if let (false, Some(last)) = (ended, &last) {
+                            progress = stats::no_lower_than(progress, last);
+                        }
+                        let next = (!ended).then_some(Some(progress));
+                        return Some((
+                            Ok(WatchTaskResponse {
+                                progress: Some(progress),
+                            }),
+                            next,
+                        ));
                     }
                     Err(e) => Err(task_status(e)),
                 };

@@ -3,7 +3,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -75,6 +78,15 @@ struct Slot {
     decided: Option<DeviceOutcome>,
 }
 
+impl Slot {
+    /// Whether a failure here may still be replaced by a delivery over the own channel (strategy 0).
+    fn falls_back(&self) -> bool {
+        self.target
+            .as_ref()
+            .is_some_and(|t| t.plan == (Plan::Vendor { fallback: true }))
+    }
+}
+
 /// A user's push with its targets and the outcomes decided before any delivery.
 #[derive(Debug)]
 pub struct Planned {
@@ -113,27 +125,64 @@ impl Planned {
     }
 }
 
-/// Outcomes as they become known, shared with a caller that may stop waiting (SendSync's deadline).
+/// Outcomes as they become known, shared with a caller that may stop waiting (SendSync's deadline) or that
+/// shows them while they come in (a task's watchers).
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<Vec<Option<DeviceOutcome>>>>);
+pub struct Progress {
+    slots: Arc<Mutex<Vec<Option<DeviceOutcome>>>>,
+    /// Final outcomes so far by status (success, fail, error): an outcome counts once it can no longer be
+    /// replaced (a failed vendor attempt of a device with a channel fallback is not final), so these only
+    /// grow and end equal to the counts of the outcomes returned.
+    settled: Arc<[AtomicU64; 3]>,
+}
 
 impl Progress {
     /// Room for `n` outcomes.
     pub fn new(n: usize) -> Self {
-        Self(Arc::new(Mutex::new(vec![None; n])))
+        let progress = Self::default();
+        progress.resize(n);
+        progress
+    }
+
+    /// Room for `n` outcomes, for a caller that made the progress before it knew how many.
+    fn resize(&self, n: usize) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.resize(n, None);
+        }
     }
 
     fn set(&self, index: usize, outcome: DeviceOutcome) {
-        if let Ok(mut slots) = self.0.lock()
+        if let Ok(mut slots) = self.slots.lock()
             && let Some(slot) = slots.get_mut(index)
         {
             *slot = Some(outcome);
         }
     }
 
+    /// Counts `outcome` as final.
+    fn settle(&self, outcome: &DeviceOutcome) {
+        let at = match outcome.status {
+            DeliveryStatus::Success => 0,
+            DeliveryStatus::Fail => 1,
+            DeliveryStatus::Error => 2,
+            _ => return,
+        };
+        self.settled[at].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The outcomes known so far, by target index.
     pub fn snapshot(&self) -> Vec<Option<DeviceOutcome>> {
-        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+        self.slots.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Final outcomes so far: (success, fail, error).
+    pub fn settled(&self) -> (u64, u64, u64) {
+        let [s, f, e] = &*self.settled;
+        (
+            s.load(Ordering::Relaxed),
+            f.load(Ordering::Relaxed),
+            e.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -416,10 +465,11 @@ impl Pusher {
     /// Plans and executes the pushes of many users of one app together (a task's page; its events reach the
     /// disk with the caller's next flush): the devices of all of them
     /// that share a notifier and a rendered message go to the vendor in the fewest batches. One list of
-    /// outcomes per push, in order.
+    /// outcomes per push, in order. `progress` follows the outcomes while they come in.
     pub async fn push_many(
         &self,
         pushes: Vec<UserPush>,
+        progress: &Progress,
     ) -> Result<Vec<Vec<DeviceOutcome>>, PushError> {
         let mut planned: Vec<Planned> = Vec::with_capacity(pushes.len());
         for push in pushes {
@@ -436,11 +486,9 @@ impl Pusher {
             }
             planned.push(plan);
         }
-        let slots: usize = planned.iter().map(Planned::len).sum();
+        progress.resize(planned.iter().map(Planned::len).sum());
         // The task runner flushes the page's events with its checkpoint, in one flush.
-        Ok(self
-            .execute_many(planned, &Progress::new(slots), false)
-            .await)
+        Ok(self.execute_many(planned, progress, false).await)
     }
 
     /// [`execute`](Self::execute) for many planned pushes; `progress` is indexed over their slots in order.
@@ -492,6 +540,9 @@ impl Pusher {
             for (s, slot) in plan.slots.iter().enumerate() {
                 if let Some(decided) = &slot.decided {
                     progress.set(at.len(), decided.clone());
+                    if !slot.falls_back() {
+                        progress.settle(decided);
+                    }
                 }
                 at.push((p, s));
                 outcomes.push(slot.decided.clone());
@@ -523,6 +574,9 @@ impl Pusher {
             async move {
                 let outcome = self.to_channel(push, &device, handoff).await;
                 progress.set(i, outcome.clone());
+                if !slot(i).falls_back() {
+                    progress.settle(&outcome);
+                }
                 (i, outcome)
             }
         }));
@@ -537,6 +591,9 @@ impl Pusher {
                 let results = self.through_vendor(app, &notifier, bindings, message).await;
                 for (&i, outcome) in indexes.iter().zip(&results) {
                     progress.set(i, outcome.clone());
+                    if !slot(i).falls_back() {
+                        progress.settle(outcome);
+                    }
                 }
                 indexes.into_iter().zip(results).collect::<Vec<_>>()
             }
@@ -569,12 +626,17 @@ impl Pusher {
                 .iter()
                 .all(|&i| outcomes[i].as_ref().is_some_and(|o| !o.succeeded()));
             if !all_failed {
+                // The vendor's outcomes stand.
+                for o in indexes.iter().filter_map(|&i| outcomes[i].as_ref()) {
+                    progress.settle(o);
+                }
                 continue;
             }
             let outcome = self
                 .to_channel(&planned[p].push, device, &handoffs[p])
                 .await;
             progress.set(indexes[0], outcome.clone());
+            progress.settle(&outcome);
             replaced[indexes[0]] = indexes.iter().filter_map(|&i| outcomes[i].take()).collect();
             outcomes[indexes[0]] = Some(outcome);
             for &i in &indexes[1..] {

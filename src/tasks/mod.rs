@@ -11,7 +11,7 @@ pub use config::TasksConfig;
 pub use runner::Runner;
 
 use crate::{
-    proto::v1::{LabelMatch, StoredMessage, Strategy, TaskKind, TaskState},
+    proto::v1::{LabelMatch, StoredMessage, Strategy, TaskKind, TaskProgress, TaskState},
     push::Pusher,
     store::{Store, StoreError, TaskRecord},
     tenant::now_ms,
@@ -222,6 +222,18 @@ impl Tasks {
             .get_task(app, id)
             .await?
             .ok_or_else(|| TaskError::NotFound(id.to_owned()))
+    }
+
+    /// A task's progress with the outcomes of the page it is pushing now, which its record counts only
+    /// once the page is done.
+    pub fn progress(&self, app: &str, task: &TaskRecord) -> TaskProgress {
+        let mut progress = stats::progress(task);
+        if let Some((success, fail, error)) = self.runner.unrecorded(app, task) {
+            progress.success_count += success;
+            progress.fail_count += fail;
+            progress.error_count += error;
+        }
+        progress
     }
 
     /// Cancels a scheduled or running task.

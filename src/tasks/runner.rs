@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 use super::{TasksConfig, stats};
 use crate::{
     proto::v1::{LabelMatch, Strategy, TaskKind, TaskState},
-    push::{PushError, Pusher, UserPush},
+    push::{Progress, PushError, Pusher, UserPush},
     store::{Store, StoreError, TaskRecord},
     tenant::now_ms,
 };
@@ -36,6 +36,8 @@ struct Open {
     running: bool,
     /// Set to stop a running task.
     cancel: Option<watch::Sender<bool>>,
+    /// The page being pushed: the task's `users_done` it started from, and its outcomes so far.
+    page: Option<(u64, Progress)>,
 }
 
 /// The scheduler and the running tasks.
@@ -63,6 +65,7 @@ impl Runner {
                     start_ms: task.start_ms,
                     running: false,
                     cancel: None,
+                    page: None,
                 },
             );
         }
@@ -107,6 +110,7 @@ impl Runner {
                 start_ms: task.start_ms,
                 running: false,
                 cancel: None,
+                page: None,
             },
         );
         self.wake.notify_one();
@@ -121,6 +125,24 @@ impl Runner {
             let _ = cancel.send(true);
         }
         self.wake.notify_one();
+    }
+
+    /// Final outcomes (success, fail, error) of the page `task` is pushing now and has not recorded yet, for
+    /// its watchers; none when `task` already counts that page or no page is out.
+    pub fn unrecorded(&self, app: &str, task: &TaskRecord) -> Option<(u64, u64, u64)> {
+        let open = self.lock();
+        let (from, progress) = open
+            .get(&(app.to_owned(), task.id.clone()))?
+            .page
+            .as_ref()?;
+        (*from == task.users_done).then(|| progress.settled())
+    }
+
+    /// Shows (or, with `None`, stops showing) the page a running task is pushing.
+    fn show_page(&self, app: &str, id: &str, page: Option<(u64, Progress)>) {
+        if let Some(open) = self.lock().get_mut(&(app.to_owned(), id.to_owned())) {
+            open.page = page;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Open>> {
@@ -252,13 +274,16 @@ impl Runner {
                     task_id: id.to_owned(),
                 })
                 .collect();
+            let progress = Progress::default();
+            self.show_page(app, id, Some((task.users_done, progress.clone())));
             let page = tokio::select! {
-                page = self.pusher.push_many(pushes) => page,
+                page = self.pusher.push_many(pushes, &progress) => page,
                 _ = cancelled.wait_for(|c| *c) => return,
             };
             let outcomes = match page {
                 Ok(outcomes) => outcomes,
                 Err(e) => {
+                    self.show_page(app, id, None);
                     tracing::warn!(app, task = id, error = %e, "a task page failed; trying again");
                     if matches!(e, PushError::Store(_) | PushError::Channel(_)) {
                         tokio::time::sleep(PAGE_RETRY).await;
@@ -296,6 +321,9 @@ impl Runner {
                 Ok(t) => self.store.flush().await.map(|()| t),
                 Err(e) => Err(e),
             };
+            // Recorded or not, the page's counts are no longer the runner's to show: recorded, the task counts
+            // them; not, the page goes out again.
+            self.show_page(app, id, None);
             match recorded {
                 Ok(Some(t)) if TaskState::try_from(t.state) == Ok(TaskState::Running) => task = t,
                 // Cancelled (or gone) meanwhile: the page is recorded, nothing more is sent.

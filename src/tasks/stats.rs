@@ -47,6 +47,19 @@ pub fn progress(task: &TaskRecord) -> TaskProgress {
     }
 }
 
+/// `progress` with no count below the one in `before`: a running task's counts only grow, but a read of its
+/// page in flight can race the page's checkpoint and see the page in neither.
+pub fn no_lower_than(progress: TaskProgress, before: &TaskProgress) -> TaskProgress {
+    TaskProgress {
+        users_total: progress.users_total.max(before.users_total),
+        users_done: progress.users_done.max(before.users_done),
+        success_count: progress.success_count.max(before.success_count),
+        fail_count: progress.fail_count.max(before.fail_count),
+        error_count: progress.error_count.max(before.error_count),
+        ..progress
+    }
+}
+
 /// The statistics of `task`; `acked` are the own channel's (delivered, clicked) counts.
 pub fn stats(task: &TaskRecord, acked: (u64, u64)) -> TaskStats {
     let statuses = [

@@ -5,7 +5,7 @@ use std::{collections::HashMap, time::Duration};
 
 use pushgate::proto::v1::{
     CancelTaskRequest, CreateBroadcastTaskRequest, CreateListTaskRequest, GetTaskRequest,
-    GetTaskStatsRequest, Task, TaskProgress, TaskState, TaskStats, WatchTaskRequest,
+    GetTaskStatsRequest, Strategy, Task, TaskProgress, TaskState, TaskStats, WatchTaskRequest,
     create_broadcast_task_request, create_list_task_request,
     task_service_client::TaskServiceClient,
 };
@@ -374,6 +374,91 @@ async fn watchers_see_monotonic_counts_and_the_final_state() {
     let late = watch(&env, &task.id, 100).await;
     assert_eq!(late.len(), 1);
     assert_eq!(late[0].users_done, 400);
+    env.fake(OPPO).clear_faults();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_see_a_page_s_outcomes_before_its_checkpoint() {
+    let mut env = Env::start().await;
+    let users: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+    // One page (the default is 1,000 users): five devices on FCM, which answers at once, and five on OPPO,
+    // which answers after 1.5 s. A vendor's outcomes count as soon as it has answered.
+    for (i, user) in users.iter().enumerate() {
+        let notifier = if i < 5 { FCM } else { OPPO };
+        env.bind_new(user, &format!("{user}-phone"), notifier).await;
+    }
+    env.fake(OPPO).add_fault(FaultRule {
+        device_token: None,
+        action: FaultAction::Delay { millis: 1500 },
+        times: None,
+    });
+    let task = list_task(&env, &users, None).await.unwrap();
+    let items = watch(&env, &task.id, 100).await;
+    for pair in items.windows(2) {
+        assert!(pair[1].users_done >= pair[0].users_done, "{items:?}");
+        assert!(pair[1].success_count >= pair[0].success_count, "{items:?}");
+    }
+    assert!(
+        items.iter().any(|p| p.state == TaskState::Running as i32
+            && p.users_done == 0
+            && p.success_count == 5),
+        "no item showed the page's first five outcomes before its checkpoint: {items:?}"
+    );
+    let last = items.last().unwrap();
+    assert_eq!(last.state, TaskState::Completed as i32);
+    assert_eq!(
+        (last.users_done, last.success_count, last.fail_count),
+        (10, 10, 0)
+    );
+    env.fake(OPPO).clear_faults();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_failure_that_falls_back_to_the_channel_never_shows_as_a_failure() {
+    let mut env = Env::start().await;
+    let users: Vec<String> = (0..6).map(|i| format!("f{i}")).collect();
+    // Strategy 0 (vendor first): three FCM devices with tokens FCM refuses, whose pushes then go to the own
+    // channel's inbox and succeed there; three OPPO devices that keep the page in flight for 1.5 s after
+    // FCM's refusals came back.
+    for (i, user) in users.iter().enumerate() {
+        if i < 3 {
+            let token = env.bind_new(user, &format!("{user}-phone"), FCM).await;
+            env.fake(FCM).invalidate_token(&token);
+        } else {
+            env.bind_new(user, &format!("{user}-phone"), OPPO).await;
+        }
+    }
+    env.fake(OPPO).add_fault(FaultRule {
+        device_token: None,
+        action: FaultAction::Delay { millis: 1500 },
+        times: None,
+    });
+    let task = tasks(&env)
+        .create_list_task(authed(
+            CreateListTaskRequest {
+                message_source: Some(create_list_task_request::MessageSource::Message(hello())),
+                users: users.clone(),
+                strategy: Strategy::VendorFirst as i32,
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    let items = watch(&env, &task.id, 100).await;
+    assert!(items.len() >= 5, "{items:?}");
+    assert!(
+        items
+            .iter()
+            .all(|p| p.fail_count == 0 && p.error_count == 0),
+        "a refusal the fallback replaced was shown: {items:?}"
+    );
+    let last = items.last().unwrap();
+    assert_eq!(last.state, TaskState::Completed as i32);
+    assert_eq!((last.users_done, last.success_count), (6, 6));
     env.fake(OPPO).clear_faults();
 }
 
