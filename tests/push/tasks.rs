@@ -22,18 +22,38 @@ async fn list_task(
     users: &[String],
     start: Option<prost_types::Timestamp>,
 ) -> Result<Task, Status> {
+    create_list_task(
+        env,
+        CreateListTaskRequest {
+            users: users.to_vec(),
+            start_time: start,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Creates a list task of `request` with the message `hello()`.
+async fn create_list_task(env: &Env, request: CreateListTaskRequest) -> Result<Task, Status> {
     tasks(env)
         .create_list_task(authed(
             CreateListTaskRequest {
                 message_source: Some(create_list_task_request::MessageSource::Message(hello())),
-                users: users.to_vec(),
-                start_time: start,
-                ..Default::default()
+                ..request
             },
             &env.app.token,
         ))
         .await
         .map(|r| r.into_inner().task.unwrap())
+}
+
+/// Makes `notifier`'s fake answer every request `millis` late.
+fn delay(env: &Env, notifier: &str, millis: u64) {
+    env.fake(notifier).add_fault(FaultRule {
+        device_token: None,
+        action: FaultAction::Delay { millis },
+        times: None,
+    });
 }
 
 async fn broadcast(env: &Env) -> Result<Task, Status> {
@@ -345,11 +365,7 @@ async fn watchers_see_monotonic_counts_and_the_final_state() {
         env.bind_new(user, &format!("{user}-phone"), OPPO).await;
     }
     // Each page of 50 takes a little while, so watchers see it run.
-    env.fake(OPPO).add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Delay { millis: 150 },
-        times: None,
-    });
+    delay(&env, OPPO, 150);
     let task = list_task(&env, &users, None).await.unwrap();
     let (a, b) = tokio::join!(watch(&env, &task.id, 100), watch(&env, &task.id, 250));
     for items in [&a, &b] {
@@ -387,11 +403,7 @@ async fn watchers_see_a_page_s_outcomes_before_its_checkpoint() {
         let notifier = if i < 5 { FCM } else { OPPO };
         env.bind_new(user, &format!("{user}-phone"), notifier).await;
     }
-    env.fake(OPPO).add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Delay { millis: 1500 },
-        times: None,
-    });
+    delay(&env, OPPO, 1500);
     let task = list_task(&env, &users, None).await.unwrap();
     let items = watch(&env, &task.id, 100).await;
     for pair in items.windows(2) {
@@ -428,26 +440,17 @@ async fn a_vendor_failure_that_falls_back_to_the_channel_never_shows_as_a_failur
             env.bind_new(user, &format!("{user}-phone"), OPPO).await;
         }
     }
-    env.fake(OPPO).add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Delay { millis: 1500 },
-        times: None,
-    });
-    let task = tasks(&env)
-        .create_list_task(authed(
-            CreateListTaskRequest {
-                message_source: Some(create_list_task_request::MessageSource::Message(hello())),
-                users: users.clone(),
-                strategy: Strategy::VendorFirst as i32,
-                ..Default::default()
-            },
-            &env.app.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .task
-        .unwrap();
+    delay(&env, OPPO, 1500);
+    let task = create_list_task(
+        &env,
+        CreateListTaskRequest {
+            users: users.clone(),
+            strategy: Strategy::VendorFirst as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let items = watch(&env, &task.id, 100).await;
     assert!(items.len() >= 5, "{items:?}");
     assert!(
@@ -475,11 +478,7 @@ async fn a_crash_mid_task_resumes_at_its_checkpoint_and_repeats_at_most_one_page
             user.clone(),
         );
     }
-    env.fake(XIAOMI).add_fault(FaultRule {
-        device_token: None,
-        action: FaultAction::Delay { millis: 200 },
-        times: None,
-    });
+    delay(&env, XIAOMI, 200);
     let task = list_task(&env, &users, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let before = get(&env, &task.id).await.progress.unwrap();
