@@ -3,7 +3,8 @@
 //! Every SendSync call and every async push flushes its delivery events before it answers. A sled flush writes
 //! and syncs everything written so far, so one flush that starts after a caller's writes serves that caller as
 //! well as its own: while one flush runs, the callers that arrive queue up, and the next flush covers them all.
-//! The `send` benchmark doubled its sends/s with it (64 calls in flight each flushed on their own before).
+//! With 64 calls in flight, each of which flushed on its own before, the `send` benchmark went from 1,889 to
+//! about 2,900 sends/s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
