@@ -483,6 +483,15 @@ fn typed_like(existing: Option<&toml::Value>, raw: &str) -> Result<toml::Value, 
                 .parse()
                 .map_err(|_| format!("expected a number, got {raw:?}"))?,
         ),
+        // A list is written comma-separated (`PUSHGATE_DISPATCH_ALLOWED_ENDPOINTS=a.example.com,10.0.0.0/8`);
+        // an empty variable is an empty list.
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.to_owned()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_owned()),
     })
 }
@@ -538,6 +547,38 @@ mod tests {
         assert_eq!(c.server.listen, "127.0.0.1:1".parse().unwrap());
         assert_eq!(c.auth.app_token_ttl, Duration::from_secs(7200));
         assert_eq!(c.auth.admin_token, Some(Secret::new("s3cret")));
+    }
+
+    #[test]
+    fn env_sets_a_list_comma_separated() {
+        let config = Config::load_from(
+            None,
+            env(&[(
+                "PUSHGATE_DISPATCH_ALLOWED_ENDPOINTS",
+                " push.example.com:8443, 10.0.0.0/8 ,",
+            )]),
+        )
+        .unwrap();
+        let shown: Vec<String> = config
+            .dispatch
+            .allowed_endpoints
+            .entries()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["push.example.com:8443", "10.0.0.0/8"]);
+        let config =
+            Config::load_from(None, env(&[("PUSHGATE_DISPATCH_ALLOWED_ENDPOINTS", "")])).unwrap();
+        assert!(config.dispatch.allowed_endpoints.entries().is_empty());
+        let err = Config::load_from(
+            None,
+            env(&[(
+                "PUSHGATE_DISPATCH_ALLOWED_ENDPOINTS",
+                "http://x.example.com",
+            )]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a URL"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod channel;
 pub mod config;
 pub mod devices;
 pub mod dispatch;
+pub mod egress;
 pub mod labels;
 pub mod notifier;
 pub mod proto;

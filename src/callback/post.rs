@@ -43,6 +43,7 @@ impl Poster {
                 http2_only: false,
                 connect_timeout: request_timeout.min(Duration::from_secs(5)),
                 request_timeout,
+                egress: None,
             })?,
         })
     }

@@ -1,12 +1,16 @@
 //! `pushgate serve`, `pushgate sandbox` and `pushgate config`: the commands that run or describe a server
 //! in this process rather than talk to one.
 
-use std::{net::IpAddr, path::PathBuf};
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pushgate::{
     config::Config,
+    egress::Entry,
     sandbox::{Sandbox, SandboxConfig},
 };
 
@@ -72,7 +76,7 @@ pub enum ConfigCommand {
 
 /// Runs the server until SIGINT or SIGTERM, with the sandbox vendors beside it if asked.
 pub async fn serve(config_path: Option<PathBuf>, sandbox: bool) -> Result<()> {
-    let config = Config::load(config_path.as_deref())?;
+    let mut config = Config::load(config_path.as_deref())?;
     // Kept until the server returns: dropping it flushes the exporters.
     let _telemetry = pushgate::telemetry::init(&config.log.filter, &config.telemetry)?;
     // Kept alive until the server returns; dropping it with the process ends the fakes.
@@ -80,6 +84,13 @@ pub async fn serve(config_path: Option<PathBuf>, sandbox: bool) -> Result<()> {
         true => Some(start_sandbox(&SandboxArgs::default()).await?),
         false => None,
     };
+    if let Some(sandbox) = &sandbox {
+        // The sandbox's notifiers work as written: their fakes' ports (and only those) are allowed, and so
+        // is the CA each of them carries. Nothing else on this machine becomes reachable.
+        let dispatch = &mut config.dispatch;
+        dispatch.allowed_endpoints = dispatch.allowed_endpoints.allowing(fake_endpoints(sandbox));
+        dispatch.allow_notifier_ca_certificates = true;
+    }
     pushgate::server::run(config, shutdown_signal()).await?;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
@@ -127,8 +138,48 @@ async fn start_sandbox(args: &SandboxArgs) -> Result<Sandbox> {
     let (ca, notifiers) = sandbox
         .write_files(&args.out_dir)
         .with_context(|| format!("cannot write into {}", args.out_dir.display()))?;
-    println!("{}", sandbox.describe(&ca, &notifiers));
+    // The whole description (every fake's URLs, the control API, each notifier's JSON with its keys) goes to
+    // a file; the terminal gets the few lines a first start needs, so the server's own lines (where the
+    // admin token is) are not scrolled away.
+    let details = args.out_dir.join(DETAILS_FILE);
+    std::fs::write(&details, sandbox.describe(&ca, &notifiers))
+        .with_context(|| format!("cannot write {}", details.display()))?;
+    print!("{}", summary(&sandbox, &notifiers, &ca, &details));
     Ok(sandbox)
+}
+
+/// Where `serve --sandbox` and `sandbox` write the full description of the fakes.
+pub const DETAILS_FILE: &str = "sandbox.txt";
+
+/// The sandbox in a few lines: what runs, and the files to use.
+fn summary(sandbox: &Sandbox, notifiers: &Path, ca: &Path, details: &Path) -> String {
+    let names: Vec<String> = sandbox.notifiers().into_iter().map(|n| n.name).collect();
+    format!(
+        "pushgate sandbox: fake APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo and Meizu are running \
+         (control API {control})\n\
+         \x20 notifiers: {notifiers} ({names}); create them with\n\
+         \x20            pushgate notifier create --from-json {notifiers}\n\
+         \x20 CA:        {ca}\n\
+         \x20 details:   {details} (every fake's URLs, the control API, faults)\n",
+        control = sandbox.control_url(),
+        notifiers = notifiers.display(),
+        names = names.join(", "),
+        ca = ca.display(),
+        details = details.display(),
+    )
+}
+
+/// The `host:port` of every URL the sandbox's notifiers name.
+fn fake_endpoints(sandbox: &Sandbox) -> Vec<Entry> {
+    sandbox
+        .notifiers()
+        .iter()
+        .flat_map(|n| [n.send_base_url.clone(), n.token_base_url.clone()])
+        .filter_map(|url| {
+            let uri: http::Uri = url.parse().ok()?;
+            format!("{}:{}", uri.host()?, uri.port_u16()?).parse().ok()
+        })
+        .collect()
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -11,7 +11,10 @@ use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, pem::PemObject};
 
 use super::{DispatchConfig, DispatchError};
-use crate::proto::v1::Notifier;
+use crate::{
+    egress::{EgressPolicy, GuardedResolver},
+    proto::v1::Notifier,
+};
 
 /// A TLS client certificate with its key (APNs certificate auth).
 pub struct ClientIdentity {
@@ -76,6 +79,9 @@ pub struct ClientOptions<'a> {
     pub connect_timeout: Duration,
     /// Longest request, from sending to the whole answer.
     pub request_timeout: Duration,
+    /// When set, host names resolve only to addresses this policy allows (a tenant-steered client); `None`
+    /// for the operator's own destinations.
+    pub egress: Option<EgressPolicy>,
 }
 
 /// A client for one notifier's endpoints. Requests share pooled connections; over HTTP/2 they multiplex on
@@ -120,7 +126,13 @@ pub fn client(options: ClientOptions<'_>) -> Result<reqwest::Client, DispatchErr
         .http2_keep_alive_interval(Duration::from_secs(30))
         .http2_keep_alive_timeout(Duration::from_secs(10))
         .http2_keep_alive_while_idle(true)
+        // No vendor API redirects; following one would let an allowed host send the request (and the
+        // credentials in it) to a host the egress policy never saw.
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy();
+    if let Some(policy) = options.egress {
+        http = http.dns_resolver(Arc::new(GuardedResolver::new(policy)));
+    }
     if options.http2_only {
         http = http.http2_prior_knowledge();
     }
@@ -140,6 +152,7 @@ pub(crate) fn notifier_client(
         http2_only: false,
         connect_timeout: config.connect_timeout,
         request_timeout: config.request_timeout,
+        egress: Some(config.allowed_endpoints.clone()),
     })
 }
 
@@ -197,6 +210,7 @@ mod tests {
             http2_only: true,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
+            egress: None,
         });
         assert!(matches!(result, Err(DispatchError::Tls(_))));
     }

@@ -60,6 +60,9 @@ pub enum DispatchError {
     /// A CA certificate or TLS setting is unusable.
     #[error("TLS settings: {0}")]
     Tls(String),
+    /// The notifier is aimed somewhere the operator does not allow (`dispatch.allowed_endpoints`).
+    #[error("endpoint not allowed: {0}")]
+    Endpoint(String),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(reqwest::Error),

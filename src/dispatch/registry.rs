@@ -41,6 +41,7 @@ impl Dispatch {
             http2_only: false,
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
+            egress: None,
         })?;
         Ok(Self {
             notifiers,
@@ -72,6 +73,12 @@ impl Dispatch {
         {
             return Ok(Some(lane.clone()));
         }
+        // The operator may have narrowed what notifiers may reach since this one was saved, and an address
+        // literal never meets the resolver's check: judge the stored URLs before any connection.
+        self.notifiers
+            .endpoint_rules()
+            .check_stored(&opened.public, &opened.credentials)
+            .map_err(DispatchError::Endpoint)?;
         let lane = Arc::new(build_lane(opened, &self.config, &self.global_ca_pem)?);
         if let Ok(mut lanes) = self.lanes.lock() {
             lanes.insert(key, lane.clone());

@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::proto::v1::Vendor;
+use crate::{egress::EgressPolicy, proto::v1::Vendor};
 
 use super::retry::RetryPolicy;
 
@@ -44,6 +44,16 @@ pub struct DispatchConfig {
     /// A PEM file of CA certificates trusted for every vendor endpoint, in addition to the public web roots
     /// (a corporate proxy, a staging host, the sandbox).
     pub extra_ca_certificates_file: Option<PathBuf>,
+    /// Hosts (`push.example.com`, `push.example.com:8443`), patterns (`*.staging.example.com`), addresses
+    /// (`10.0.0.7`, `[::1]:8443`) and networks (`10.0.0.0/8`) that a notifier's `send_base_url` and
+    /// `token_base_url` may name, beside the vendors' own hosts (always allowed, over HTTPS only). Empty by
+    /// default: tenants cannot aim the gateway at anything else. Listed hosts may use plain `http://`;
+    /// loopback, private and link-local addresses are refused unless listed, also when a name resolves to
+    /// one at connect time (only a name listed exactly, not a pattern, may resolve to one).
+    pub allowed_endpoints: EgressPolicy,
+    /// Whether a notifier may bring its own `extra_ca_certificates_pem` (trusted for that notifier only). Off
+    /// by default: a tenant's CA lets its notifier reach hosts with certificates no public CA signed.
+    pub allow_notifier_ca_certificates: bool,
     /// Requests per second per notifier when the notifier sets no `qps_limit`; 0 means unlimited.
     pub qps: VendorQps,
 }
@@ -62,6 +72,8 @@ impl Default for DispatchConfig {
             quota_pause: Duration::from_secs(60),
             apns_token_refresh: Duration::from_secs(50 * 60),
             extra_ca_certificates_file: None,
+            allowed_endpoints: EgressPolicy::default(),
+            allow_notifier_ca_certificates: false,
             qps: VendorQps::default(),
         }
     }

@@ -1,6 +1,7 @@
 //! Notifiers (push certificates): validated on the way in, sealed at rest, never shown with their secrets.
 
 pub mod credentials;
+pub mod endpoints;
 pub mod sealing;
 
 use prost::Message;
@@ -15,6 +16,7 @@ use crate::{
     validate::{Violations, max_chars, name_chars},
 };
 use credentials::{CredentialFacts, field_of, vendor_of};
+use endpoints::EndpointRules;
 use sealing::{OpenError, Sealer, context};
 
 /// Why a notifier operation failed.
@@ -86,16 +88,24 @@ pub struct Notifiers {
     store: Store,
     sealer: Sealer,
     max_per_app: usize,
+    endpoints: EndpointRules,
 }
 
 impl Notifiers {
-    /// Notifiers kept in `store`, sealed with `sealer`, at most `max_per_app` per app.
-    pub fn new(store: Store, sealer: Sealer, max_per_app: usize) -> Self {
+    /// Notifiers kept in `store`, sealed with `sealer`, at most `max_per_app` per app, aimed only where
+    /// `endpoints` allows.
+    pub fn new(store: Store, sealer: Sealer, max_per_app: usize, endpoints: EndpointRules) -> Self {
         Self {
             store,
             sealer,
             max_per_app,
+            endpoints,
         }
+    }
+
+    /// What the operator lets notifiers be aimed at.
+    pub fn endpoint_rules(&self) -> &EndpointRules {
+        &self.endpoints
     }
 
     /// Validates and stores a new notifier; returns it as callers see it.
@@ -130,6 +140,8 @@ impl Notifiers {
             ),
         }
         check_settings(&notifier, &mut v);
+        self.endpoints
+            .check(&notifier, notifier.credentials.as_ref(), |_| true, &mut v);
         v.into_result().map_err(NotifierError::Invalid)?;
 
         let now = now_ms();
@@ -250,6 +262,12 @@ impl Notifiers {
             None => facts_of(&notifier),
         };
         check_settings(&notifier, &mut v);
+        self.endpoints.check(
+            &notifier,
+            Some(new_credentials.as_ref().unwrap_or(&opened.credentials)),
+            |path| paths.iter().any(|p| p == path),
+            &mut v,
+        );
         v.into_result().map_err(NotifierError::Invalid)?;
 
         if state_updated || new_credentials.is_some() {

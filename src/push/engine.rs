@@ -728,7 +728,11 @@ impl Pusher {
         let lane = match self.inner.dispatch.lane(app, notifier).await {
             Ok(Some(lane)) => lane,
             Ok(None) => return every(Failure::NoNotifierExist, DeliveryStatus::Fail, ""),
-            Err(e @ (DispatchError::Credentials(_) | DispatchError::Tls(_))) => {
+            Err(
+                e @ (DispatchError::Credentials(_)
+                | DispatchError::Tls(_)
+                | DispatchError::Endpoint(_)),
+            ) => {
                 return every(
                     Failure::InvalidNotifier,
                     DeliveryStatus::Fail,

@@ -25,7 +25,7 @@ use crate::{
     devices::Devices,
     dispatch::Dispatch,
     labels::Labels,
-    notifier::{Notifiers, sealing::Sealer},
+    notifier::{Notifiers, endpoints::EndpointRules, sealing::Sealer},
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
@@ -131,7 +131,15 @@ pub async fn run(
     // user deletion, the send path) shares this one hub of open streams.
     let channel = Channel::new(store.clone(), config.channel.clone());
     let sealer = Sealer::new(&credentials_key);
-    let notifiers = Notifiers::new(store.clone(), sealer.clone(), config.notifiers.max_per_app);
+    let notifiers = Notifiers::new(
+        store.clone(),
+        sealer.clone(),
+        config.notifiers.max_per_app,
+        EndpointRules {
+            allowed: config.dispatch.allowed_endpoints.clone(),
+            allow_ca_certificates: config.dispatch.allow_notifier_ca_certificates,
+        },
+    );
     config.push.check().map_err(ServerError::Config)?;
     let events = EventLog::new(store.clone());
     events.sweep_every(std::time::Duration::from_secs(600), config.events.retention);

@@ -69,6 +69,10 @@ impl TestServer {
                 "PUSHGATE_ADMIN_ADDRESS_FILE",
                 data_dir.join(ADMIN_ADDRESS_FILE),
             )
+            // The test's fakes listen on loopback with their own CA: the operator's consent for both. A test of
+            // that consent overrides these in `env`.
+            .env("PUSHGATE_DISPATCH_ALLOWED_ENDPOINTS", "127.0.0.1")
+            .env("PUSHGATE_DISPATCH_ALLOW_NOTIFIER_CA_CERTIFICATES", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -115,6 +119,25 @@ impl TestServer {
             let status = old.terminate();
             assert!(status.success(), "shutdown failed: {status}");
             let mut next = Self::spawn(old.data_dir.clone(), std::mem::take(&mut old.env));
+            next._tmp = old._tmp.take();
+            next
+        })
+        .await
+        .expect("restart")
+    }
+
+    /// Like [`restart`](Self::restart), with `env` in place of the settings it was started with: an operator
+    /// changing the configuration.
+    pub async fn restart_with_settings(self, env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut old = self;
+            let status = old.terminate();
+            assert!(status.success(), "shutdown failed: {status}");
+            let mut next = Self::spawn(old.data_dir.clone(), env);
             next._tmp = old._tmp.take();
             next
         })

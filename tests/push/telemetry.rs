@@ -205,6 +205,7 @@ async fn the_admin_port_serves_prometheus_metrics_and_health() {
         http2_only: false,
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
+        egress: None,
     })
     .unwrap();
     let get = |path: &str| http.get(format!("{admin}{path}")).send();

@@ -40,6 +40,9 @@ impl Server {
             // The admin port is served as in production, on a free port so that runs never collide with
             // each other or with a server on the default port.
             .env("PUSHGATE_ADMIN_LISTEN", "127.0.0.1:0")
+            // The fakes listen on loopback with their own CA: the operator's consent for both.
+            .env("PUSHGATE_DISPATCH_ALLOWED_ENDPOINTS", "127.0.0.1")
+            .env("PUSHGATE_DISPATCH_ALLOW_NOTIFIER_CA_CERTIFICATES", "true")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null());

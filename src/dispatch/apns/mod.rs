@@ -94,6 +94,7 @@ impl ApnsDispatcher {
             http2_only: true,
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
+            egress: Some(config.allowed_endpoints.clone()),
         })?;
         Ok(Self {
             http,

@@ -119,6 +119,7 @@ mod tests {
             http2_only: false,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
+            egress: None,
         })
         .unwrap()
     }
