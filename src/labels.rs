@@ -81,6 +81,8 @@ pub struct UsersOutcome {
     pub success: Vec<String>,
     /// Users that were not handled, with the reason, in request order.
     pub fail: Vec<(String, UserFailure)>,
+    /// How many of `success` this call changed: new members of an add, ended memberships of a remove.
+    pub changed: u64,
 }
 
 /// Push labels over the store, with the configured limits.
@@ -177,8 +179,9 @@ impl Labels {
         label: &str,
         users: &[String],
     ) -> Result<UsersOutcome, LabelError> {
-        let outcome = self.judge_users(label, users)?;
-        self.store
+        let mut outcome = self.judge_users(label, users)?;
+        outcome.changed = self
+            .store
             .labels
             .add_label_users(
                 app,
@@ -199,15 +202,17 @@ impl Labels {
         Ok(outcome)
     }
 
-    /// Removes users from a label; users that were no members count as removed.
+    /// Removes users from a label; users that were no members count as removed, and `changed` tells how many
+    /// were.
     pub async fn remove_users(
         &self,
         app: &str,
         label: &str,
         users: &[String],
     ) -> Result<UsersOutcome, LabelError> {
-        let outcome = self.judge_users(label, users)?;
-        self.store
+        let mut outcome = self.judge_users(label, users)?;
+        outcome.changed = self
+            .store
             .labels
             .remove_label_users(app, label, &outcome.success)
             .await

@@ -420,7 +420,44 @@ async fn labels_gain_and_lose_users_and_are_deleted() {
         &["label", "remove-users", "vip", "--user", "bob"],
     )
     .await;
-    assert_eq!(removed.ok().stdout, "1 users removed from label vip\n");
+    assert_eq!(removed.ok().stdout, "1 user removed from label vip\n");
+    // Users that were no members are not reported as removed.
+    let again = call(
+        &url,
+        token,
+        &[
+            "label",
+            "remove-users",
+            "vip",
+            "--user",
+            "bob",
+            "--user",
+            "dave",
+        ],
+    )
+    .await;
+    assert_eq!(
+        again.ok().stdout,
+        "0 users removed from label vip; 2 users were not members\n"
+    );
+    let again = call(
+        &url,
+        token,
+        &[
+            "label",
+            "remove-users",
+            "vip",
+            "--user",
+            "bob",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        again.ok().json(),
+        json!({"success": ["bob"], "fail": {}, "removed": 0})
+    );
     let shown = call(&url, token, &["label", "get", "vip", "--output", "json"]).await;
     assert_eq!(shown.ok().json()["label"]["userCount"], 2);
 

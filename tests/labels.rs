@@ -247,6 +247,7 @@ async fn label_users_are_added_checked_and_removed_one_by_one() {
         .await
         .unwrap();
     assert_eq!(added.success, ["u1", "u2", "a@b.c"]);
+    assert_eq!(added.added, 3);
     let invalid = LabelUserFailureReason::InvalidUser as i32;
     assert_eq!(
         added.fail,
@@ -263,6 +264,7 @@ async fn label_users_are_added_checked_and_removed_one_by_one() {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let again = labels.add("vip", &["u1"]).await.unwrap();
     assert_eq!(again.success, ["u1"]);
+    assert_eq!(again.added, 0, "u1 already was a member");
     assert!(again.fail.is_empty());
     assert_eq!(labels.count("vip").await, 3);
     assert_eq!(
@@ -276,6 +278,7 @@ async fn label_users_are_added_checked_and_removed_one_by_one() {
         .await
         .unwrap();
     assert_eq!(removed.success, ["u1", "stranger"]);
+    assert_eq!(removed.removed, 1, "only u1 was a member");
     assert_eq!(
         removed.fail,
         HashMap::from([("no spaces please".to_string(), invalid)])

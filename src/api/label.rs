@@ -43,8 +43,10 @@ fn label_user_message(r: &LabelUserRecord) -> LabelUser {
     }
 }
 
-/// The `success` list and `fail` map of an add or remove response.
-fn outcome_fields(outcome: UsersOutcome) -> (Vec<String>, std::collections::HashMap<String, i32>) {
+/// The `success` list, `fail` map and changed count of an add or remove response.
+fn outcome_fields(
+    outcome: UsersOutcome,
+) -> (Vec<String>, std::collections::HashMap<String, i32>, u32) {
     let fail = outcome
         .fail
         .into_iter()
@@ -55,7 +57,9 @@ fn outcome_fields(outcome: UsersOutcome) -> (Vec<String>, std::collections::Hash
             (user, reason as i32)
         })
         .collect();
-    (outcome.success, fail)
+    // At most `max_users_per_call` users per call, so the count fits.
+    let changed = u32::try_from(outcome.changed).unwrap_or(u32::MAX);
+    (outcome.success, fail, changed)
 }
 
 /// One page of `items` fetched with one extra, and the token that continues after the page's last item.
@@ -128,8 +132,12 @@ impl LabelService for LabelApi {
         let app = app_of(&request)?;
         let r = request.into_inner();
         let outcome = self.labels.add_users(&app, &r.label, &r.users).await?;
-        let (success, fail) = outcome_fields(outcome);
-        Ok(Response::new(AddLabelUsersResponse { success, fail }))
+        let (success, fail, added) = outcome_fields(outcome);
+        Ok(Response::new(AddLabelUsersResponse {
+            success,
+            fail,
+            added,
+        }))
     }
 
     async fn remove_label_users(
@@ -139,8 +147,12 @@ impl LabelService for LabelApi {
         let app = app_of(&request)?;
         let r = request.into_inner();
         let outcome = self.labels.remove_users(&app, &r.label, &r.users).await?;
-        let (success, fail) = outcome_fields(outcome);
-        Ok(Response::new(RemoveLabelUsersResponse { success, fail }))
+        let (success, fail, removed) = outcome_fields(outcome);
+        Ok(Response::new(RemoveLabelUsersResponse {
+            success,
+            fail,
+            removed,
+        }))
     }
 
     async fn get_label_user(

@@ -17,6 +17,9 @@ use tonic_types::StatusExt;
 use super::output::{self, Output};
 
 /// How to reach a server, who to be there, and how to print what it answers.
+/// The variable that holds an app token for every command but `app`.
+pub const APP_TOKEN_ENV: &str = "PUSHGATE_TOKEN";
+
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Server")]
 pub struct ClientArgs {
@@ -33,9 +36,12 @@ pub struct ClientArgs {
         global = true
     )]
     pub endpoint: String,
-    /// Bearer token: the admin token for `app` (without one, ./pushgate-data/admin-token is read, so the
-    /// quick start needs no copying); an app token, from `pushgate token issue`, for every other command.
-    #[arg(long, env = "PUSHGATE_TOKEN", hide_env_values = true, global = true)]
+    /// Bearer token. Without it, `app` commands read the admin token from ./pushgate-data/admin-token (so the
+    /// quick start needs no copying), and every other command takes the app token in PUSHGATE_TOKEN (from
+    /// `pushgate token issue`).
+    // Not `env = PUSHGATE_TOKEN`: that variable holds an app token, which `app` commands must not pick up
+    // (an exported app token would make every admin command fail with PERMISSION_DENIED).
+    #[arg(long, global = true)]
     pub token: Option<String>,
     /// Seconds to wait for the server.
     #[arg(long, default_value_t = 10, global = true)]
@@ -48,27 +54,24 @@ impl ClientArgs {
         Duration::from_secs(self.timeout)
     }
 
-    /// The token given with `--token` / `PUSHGATE_TOKEN`, else the admin token file of the default data
-    /// directory.
+    /// The token given with `--token`, else the admin token file of the default data directory;
+    /// `PUSHGATE_TOKEN` is an app token and never used here.
     pub fn admin_token(&self) -> Result<String> {
         if let Some(token) = &self.token {
             return Ok(token.clone());
         }
         let config = Config::load(None)?;
         let path = config.store.data_dir.join(ADMIN_TOKEN_FILE);
-        let token = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "no --token / PUSHGATE_TOKEN given and {} cannot be read",
-                path.display()
-            )
-        })?;
+        let token = std::fs::read_to_string(&path)
+            .with_context(|| format!("no --token given and {} cannot be read", path.display()))?;
         Ok(token.trim().to_owned())
     }
 
-    /// The app token given with `--token` / `PUSHGATE_TOKEN`; there is no file to fall back on, since app
+    /// The app token given with `--token`, else `PUSHGATE_TOKEN`; there is no file to fall back on, since app
     /// tokens expire and belong to one app.
     pub fn app_token(&self) -> Result<String> {
-        match &self.token {
+        let from_env = std::env::var(APP_TOKEN_ENV).ok();
+        match self.token.as_ref().or(from_env.as_ref()) {
             Some(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
             _ => Err(anyhow!(
                 "an app token is needed: pass --token or set PUSHGATE_TOKEN \

@@ -6,7 +6,7 @@ use pushgate::proto::v1::{
     AddLabelUsersRequest, AddLabelUsersResponse, CreateLabelRequest, DeleteLabelRequest,
     GetLabelRequest, Label, LabelUser, LabelUserFailureReason, ListLabelUsersRequest,
     ListLabelUsersResponse, ListLabelsRequest, ListLabelsResponse, RemoveLabelUsersRequest,
-    label_service_client::LabelServiceClient,
+    RemoveLabelUsersResponse, label_service_client::LabelServiceClient,
 };
 
 use super::{
@@ -114,12 +114,18 @@ pub async fn run(args: ClientArgs, command: LabelCommand) -> Result<()> {
             })?;
         }
         LabelCommand::AddUsers { name, per_call, .. } => {
-            let r =
+            let j =
                 change_members(&session, &mut client, Change::Add, &name, users, per_call).await?;
-            session.print(&r, |r| members_text("added to", &name, r))?;
+            let text = members_text(Change::Add, &name, &j);
+            let r = AddLabelUsersResponse {
+                success: j.success,
+                fail: j.fail,
+                added: j.changed,
+            };
+            session.print(&r, |_| text)?;
         }
         LabelCommand::RemoveUsers { name, per_call, .. } => {
-            let r = change_members(
+            let j = change_members(
                 &session,
                 &mut client,
                 Change::Remove,
@@ -128,7 +134,13 @@ pub async fn run(args: ClientArgs, command: LabelCommand) -> Result<()> {
                 per_call,
             )
             .await?;
-            session.print(&r, |r| members_text("removed from", &name, r))?;
+            let text = members_text(Change::Remove, &name, &j);
+            let r = RemoveLabelUsersResponse {
+                success: j.success,
+                fail: j.fail,
+                removed: j.changed,
+            };
+            session.print(&r, |_| text)?;
         }
         LabelCommand::Users { name } => {
             let users = all_pages(async |page_token| {
@@ -160,8 +172,18 @@ enum Change {
     Remove,
 }
 
-/// Adds or removes `users` in calls of `per_call`, and joins the answers into one. Both RPCs answer in the
-/// same shape, so the join is an AddLabelUsersResponse either way.
+/// The answers of every call of one add or remove, joined.
+#[derive(Debug, Default)]
+struct Joined {
+    /// Users in the state asked for.
+    success: Vec<String>,
+    /// Refused users with the reason.
+    fail: std::collections::HashMap<String, i32>,
+    /// How many of `success` the calls changed (new members, ended memberships).
+    changed: u32,
+}
+
+/// Adds or removes `users` in calls of `per_call`, and joins the answers into one.
 async fn change_members(
     session: &Session,
     client: &mut LabelServiceClient<tonic::transport::Channel>,
@@ -169,18 +191,18 @@ async fn change_members(
     label: &str,
     users: Vec<String>,
     per_call: u32,
-) -> Result<AddLabelUsersResponse> {
-    let mut joined = AddLabelUsersResponse::default();
+) -> Result<Joined> {
+    let mut joined = Joined::default();
     let mut done = 0;
     for chunk in users.chunks(per_call as usize) {
-        let (success, fail) = match change {
+        let (success, fail, changed) = match change {
             Change::Add => {
                 let request = AddLabelUsersRequest {
                     label: label.to_owned(),
                     users: chunk.to_vec(),
                 };
                 let r = answer(client.add_label_users(session.request(request)?)).await;
-                r.map(|r| (r.success, r.fail))
+                r.map(|r| (r.success, r.fail, r.added))
             }
             Change::Remove => {
                 let request = RemoveLabelUsersRequest {
@@ -188,7 +210,7 @@ async fn change_members(
                     users: chunk.to_vec(),
                 };
                 let r = answer(client.remove_label_users(session.request(request)?)).await;
-                r.map(|r| (r.success, r.fail))
+                r.map(|r| (r.success, r.fail, r.removed))
             }
         }
         .with_context(|| match done {
@@ -198,13 +220,30 @@ async fn change_members(
         done += chunk.len();
         joined.success.extend(success);
         joined.fail.extend(fail);
+        joined.changed += changed;
     }
     Ok(joined)
 }
 
-/// How many users an add or remove changed, and each refused user with the reason.
-fn members_text(done: &str, label: &str, r: &AddLabelUsersResponse) -> String {
-    let mut out = format!("{} users {done} label {label}\n", r.success.len());
+/// How many users an add or remove changed, how many were already as asked, and each refused user with the
+/// reason.
+fn members_text(change: Change, label: &str, r: &Joined) -> String {
+    let users = |n: usize| format!("{n} user{}", if n == 1 { "" } else { "s" });
+    let changed = r.changed as usize;
+    let unchanged = r.success.len().saturating_sub(changed);
+    let mut out = match change {
+        Change::Add => format!("{} added to label {label}", users(changed)),
+        Change::Remove => format!("{} removed from label {label}", users(changed)),
+    };
+    if unchanged > 0 {
+        out.push_str(&match (change, unchanged) {
+            (Change::Add, 1) => "; 1 user already was a member".to_owned(),
+            (Change::Add, n) => format!("; {n} users already were members"),
+            (Change::Remove, 1) => "; 1 user was not a member".to_owned(),
+            (Change::Remove, n) => format!("; {n} users were not members"),
+        });
+    }
+    out.push('\n');
     let mut refused: Vec<_> = r.fail.iter().collect();
     refused.sort();
     for (user, reason) in refused {
@@ -299,19 +338,42 @@ mod tests {
 
     #[test]
     fn a_member_change_counts_the_users_and_lists_the_refused() {
-        let r = AddLabelUsersResponse {
+        let r = Joined {
             success: vec!["alice".into(), "bob".into()],
             fail: [
                 ("b d".to_owned(), LabelUserFailureReason::InvalidUser as i32),
                 ("a d".to_owned(), 9),
             ]
             .into(),
+            changed: 2,
         };
         assert_eq!(
-            members_text("added to", "vip", &r),
+            members_text(Change::Add, "vip", &r),
             "2 users added to label vip\n\
              refused a d: unknown(9)\n\
              refused b d: invalid user id\n"
+        );
+    }
+
+    #[test]
+    fn a_member_change_says_what_it_did_not_change() {
+        let r = Joined {
+            success: vec!["alice".into(), "bob".into(), "carol".into()],
+            changed: 1,
+            ..Joined::default()
+        };
+        assert_eq!(
+            members_text(Change::Remove, "vip", &r),
+            "1 user removed from label vip; 2 users were not members\n"
+        );
+        let r = Joined {
+            success: vec!["alice".into(), "bob".into()],
+            changed: 1,
+            ..Joined::default()
+        };
+        assert_eq!(
+            members_text(Change::Add, "vip", &r),
+            "1 user added to label vip; 1 user already was a member\n"
         );
     }
 }

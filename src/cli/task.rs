@@ -111,6 +111,24 @@ pub struct CreateArgs {
     /// Default: now.
     #[arg(long, value_parser = parse_start_time, value_name = "TIME")]
     pub start_time: Option<prost_types::Timestamp>,
+    /// Then follow the new task as `task watch` does (a progress bar, then the summary and statistics); the
+    /// exit code is watch's.
+    #[arg(long)]
+    pub watch: bool,
+    /// Print only the new task's id (for `ID=$(pushgate task create … --quiet)`).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl CreateTarget {
+    /// What every kind of create takes.
+    pub fn create(&self) -> &CreateArgs {
+        match self {
+            CreateTarget::Broadcast { create }
+            | CreateTarget::Label { create, .. }
+            | CreateTarget::List { create, .. } => create,
+        }
+    }
 }
 
 /// `--match` of a label task.
@@ -263,7 +281,7 @@ pub async fn run(args: TaskArgs) -> Result<ExitCode> {
     let mut client = TaskServiceClient::new(args.client.connect().await?);
     let out = args.client.output;
     match args.command {
-        TaskCommand::Create { .. } => {
+        TaskCommand::Create { target } => {
             let task = match request {
                 Some(CreateRequest::Broadcast(r)) => {
                     client
@@ -291,7 +309,19 @@ pub async fn run(args: TaskArgs) -> Result<ExitCode> {
                 }
                 None => None,
             };
-            print_task(out, task)?;
+            let id = task.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+            match target.create().quiet {
+                true if !id.is_empty() => println!("{id}"),
+                _ => print_task(out, task)?,
+            }
+            if target.create().watch {
+                let watch = WatchArgs {
+                    id,
+                    interval_ms: None,
+                    idle: watch::DEFAULT_IDLE_SECS,
+                };
+                return watch::run(client, &token, watch, out).await;
+            }
         }
         TaskCommand::Get { id } => {
             let task = client

@@ -1,7 +1,9 @@
 //! `pushgate token`: app credentials for an app token, and an app token for a user's own-channel token
 //! (AuthService).
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use pushgate::proto::v1::{
     IssueTokenRequest, IssueUserTokenRequest, auth_service_client::AuthServiceClient,
@@ -18,11 +20,24 @@ pub enum TokenCommand {
     /// Issue an app token from a client id and secret; prints the token (its expiry goes to stderr).
     Issue {
         /// The app's client id.
-        #[arg(long, env = "PUSHGATE_CLIENT_ID")]
-        client_id: String,
+        #[arg(
+            long,
+            env = "PUSHGATE_CLIENT_ID",
+            required_unless_present = "credentials"
+        )]
+        client_id: Option<String>,
         /// The app's client secret.
-        #[arg(long, env = "PUSHGATE_CLIENT_SECRET", hide_env_values = true)]
-        client_secret: String,
+        #[arg(
+            long,
+            env = "PUSHGATE_CLIENT_SECRET",
+            hide_env_values = true,
+            required_unless_present = "credentials"
+        )]
+        client_secret: Option<String>,
+        /// Read the client id and secret from FILE: what `app create` or `app rotate-secret` printed with
+        /// `--output json`.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["client_id", "client_secret"])]
+        credentials: Option<PathBuf>,
         /// Token lifetime in seconds (0 = the server's default, 24 h unless configured).
         #[arg(long, default_value_t = 0)]
         ttl: u64,
@@ -36,6 +51,29 @@ pub enum TokenCommand {
         #[arg(long, default_value_t = 0)]
         ttl: u64,
     },
+}
+
+/// The client id and secret in a CreateAppResponse or RotateAppSecretResponse printed as protobuf JSON.
+fn read_credentials(file: &Path) -> Result<(String, String)> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read --credentials {}", file.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--credentials {} is not JSON (write it with `app create --output json`)",
+            file.display()
+        )
+    })?;
+    let field = |value: &serde_json::Value, name: &str| {
+        value
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .with_context(|| format!("--credentials {} has no {name}", file.display()))
+    };
+    Ok((
+        field(&json["app"]["clientId"], "app.clientId")?,
+        field(&json["clientSecret"], "clientSecret")?,
+    ))
 }
 
 /// `--ttl` as the request field: 0 leaves it to the server.
@@ -61,8 +99,16 @@ pub async fn run(args: ClientArgs, command: TokenCommand) -> Result<()> {
         TokenCommand::Issue {
             client_id,
             client_secret,
+            credentials,
             ttl: seconds,
         } => {
+            let (client_id, client_secret) = match credentials {
+                Some(file) => read_credentials(&file)?,
+                None => (
+                    client_id.unwrap_or_default(),
+                    client_secret.unwrap_or_default(),
+                ),
+            };
             // No token: this is how one gets one.
             let session = args.session(Auth::None).await?;
             let mut client = AuthServiceClient::new(session.channel());

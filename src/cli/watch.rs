@@ -27,9 +27,12 @@ pub struct WatchArgs {
     pub interval_ms: Option<u64>,
     /// Seconds without an update after which the task is looked up directly, to tell a quiet task (one
     /// scheduled for later) from a stream that was lost.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_IDLE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle: u64,
 }
+
+/// `--idle` when not given.
+pub const DEFAULT_IDLE_SECS: u64 = 60;
 
 /// What the progress bar shows for one progress item.
 #[derive(Debug, Clone, PartialEq, Eq)]
