@@ -205,7 +205,9 @@ pub fn data_dir(scenario: &str) -> Result<PathBuf> {
     let dir =
         std::env::temp_dir().join(format!("pushgate-bench-{scenario}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    // Owner-only, as the server wants it (it would tighten it and warn).
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&dir)?;
     Ok(dir)
 }
 
