@@ -219,6 +219,7 @@ pub fn remove_data_dir(dir: &Path) {
 /// The hidden `serve-child` command: `pushgate serve` with the environment's settings, until SIGTERM.
 pub fn serve_child() -> Result<()> {
     pushgate::server::limit_malloc_arenas();
+    pushgate::server::private_umask();
     // A bench killed before it could stop its server (Ctrl-C, a timeout) must not leave the server running.
     // The signal comes when the thread that spawned this process ends: the scenarios start their servers
     // from the main thread.
