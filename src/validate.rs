@@ -1,7 +1,10 @@
 //! Request validation shared by every service: a list of field violations that `api::status` turns into
 //! `INVALID_ARGUMENT` with `google.rpc.BadRequest` details.
 
-use std::fmt;
+use std::{
+    borrow::Cow,
+    fmt::{self, Write as _},
+};
 
 /// One violated rule of one request field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +142,77 @@ pub fn cut_to_width(text: &str, max: usize) -> &str {
     text
 }
 
+/// Most characters of a value that an error message quotes.
+pub const QUOTE_CHARS: usize = 100;
+
+/// `value` as an error message quotes it: whole when it has at most [`QUOTE_CHARS`] characters, else its
+/// start, `…` and how long it was (`aaaa… (20000 characters)`). A message quoting whatever a caller sent
+/// stays small: the status travels in HTTP/2 headers, and a client refuses headers past its limit (often
+/// 16 KiB) with an error that hides the real one.
+pub fn clip(value: &str) -> Cow<'_, str> {
+    match clipped(value) {
+        None => Cow::Borrowed(value),
+        Some((start, chars)) => Cow::Owned(format!("{start}… ({chars} characters)")),
+    }
+}
+
+/// The start [`clip`] keeps of `value` and its length in characters, or `None` when it is short enough.
+fn clipped(value: &str) -> Option<(&str, usize)> {
+    value.chars().nth(QUOTE_CHARS)?;
+    // One character fewer, so that with the `…` the quote is QUOTE_CHARS long and clipping it again
+    // changes nothing.
+    let (end, _) = value.char_indices().nth(QUOTE_CHARS - 1)?;
+    Some((&value[..end], value.chars().count()))
+}
+
+/// `text` (a message or description that may quote values anywhere in it) at most `max_bytes` long: each
+/// word longer than [`QUOTE_CHARS`] (a quoted value, as no word of prose is that long) is clipped as [`clip`]
+/// does, the quotes or brackets around it kept; whatever is still too long is cut on a character boundary
+/// and says how long it was.
+pub fn bound(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    if text.len() > QUOTE_CHARS {
+        let mut words = String::with_capacity(text.len().min(max_bytes + 64));
+        let mut any = false;
+        for piece in text.split_inclusive(char::is_whitespace) {
+            let word = piece.trim_end_matches(char::is_whitespace);
+            let space = &piece[word.len()..];
+            let core = word.trim_start_matches(OPENERS);
+            let lead = &word[..word.len() - core.len()];
+            let core = core.trim_end_matches(CLOSERS);
+            let trail = &word[lead.len() + core.len()..];
+            match clipped(core) {
+                // `"aaaa…" (20000 characters)`: the length after the quotes.
+                Some((start, chars)) => {
+                    any = true;
+                    let _ = write!(words, "{lead}{start}…{trail} ({chars} characters)");
+                }
+                None => words.push_str(word),
+            }
+            words.push_str(space);
+        }
+        if any {
+            out = Cow::Owned(words);
+        }
+    }
+    if out.len() <= max_bytes {
+        return out;
+    }
+    let suffix = format!("… ({} characters)", text.chars().count());
+    let mut end = max_bytes.saturating_sub(suffix.len());
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{suffix}", &out[..end]))
+}
+
+/// What may open a quoted value in a message: quotes and brackets.
+const OPENERS: &[char] = &['"', '\'', '`', '(', '[', '{', '<'];
+/// What may close a quoted value in a message: quotes, brackets and punctuation.
+const CLOSERS: &[char] = &[
+    '"', '\'', '`', ')', ']', '}', '>', ',', ';', ':', '.', '!', '?',
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +259,70 @@ mod tests {
         assert_eq!(cut_to_width("a你好", 3), "a你");
         assert_eq!(cut_to_width("a你好", 2), "a");
         assert_eq!(cut_to_width("abc", 5), "abc");
+    }
+
+    #[test]
+    fn clip_keeps_short_values_and_says_how_long_a_long_one_was() {
+        assert!(matches!(clip("acme#chat"), Cow::Borrowed("acme#chat")));
+        let hundred = "a".repeat(QUOTE_CHARS);
+        assert_eq!(clip(&hundred), hundred);
+        let long = "a".repeat(20_000);
+        let clipped = clip(&long);
+        assert_eq!(
+            clipped,
+            format!("{}… (20000 characters)", "a".repeat(QUOTE_CHARS - 1))
+        );
+        assert_eq!(
+            clip(&"a".repeat(QUOTE_CHARS + 1)),
+            format!("{}… (101 characters)", "a".repeat(QUOTE_CHARS - 1))
+        );
+        // Cut between characters, never inside one.
+        let wide = "你".repeat(300);
+        assert_eq!(
+            clip(&wide),
+            format!("{}… (300 characters)", "你".repeat(QUOTE_CHARS - 1))
+        );
+    }
+
+    #[test]
+    fn bound_clips_each_quoted_value_and_keeps_the_rest() {
+        let long = "a".repeat(20_000);
+        let start = "a".repeat(QUOTE_CHARS - 1);
+        assert_eq!(
+            bound(
+                &format!("{long:?} is not a URL: relative URL without a base"),
+                1024
+            ),
+            format!("\"{start}…\" (20000 characters) is not a URL: relative URL without a base")
+        );
+        assert_eq!(
+            bound(&format!("label {long} is used by task t1"), 1024),
+            format!("label {start}… (20000 characters) is used by task t1")
+        );
+        assert_eq!(
+            bound(&format!("users: ({long}), ok"), 1024),
+            format!("users: ({start}…), (20000 characters) ok")
+        );
+        // Short text, and prose however long its words, comes back as it was.
+        let prose = "is 20000 characters long; at most 64 are allowed";
+        assert!(matches!(bound(prose, 1024), Cow::Borrowed(_)));
+        // Bounding twice changes nothing more.
+        let once = bound(&format!("{long:?} is not a time zone"), 1024).into_owned();
+        assert_eq!(bound(&once, 1024), once);
+    }
+
+    #[test]
+    fn bound_cuts_long_text_on_a_character_boundary() {
+        let spaced = "a b ".repeat(5_000);
+        let bounded = bound(&spaced, 300);
+        assert!(bounded.len() <= 300, "{}", bounded.len());
+        assert!(bounded.ends_with("… (20000 characters)"), "{bounded}");
+        for max in 280..300 {
+            let wide = "你 ".repeat(1_000);
+            let bounded = bound(&wide, max);
+            assert!(bounded.len() <= max, "{max}: {}", bounded.len());
+            assert!(bounded.starts_with("你 你"), "{bounded}");
+            assert!(bounded.ends_with("… (2000 characters)"), "{bounded}");
+        }
     }
 }

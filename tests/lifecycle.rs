@@ -2,12 +2,17 @@
 
 mod common;
 
-use std::{process::Command, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
-use common::{TestServer, authed, create_app, issue_token};
+use common::{TestServer, authed, create_app, credentials, issue_token};
 use pushgate::proto::v1::{
-    CallbackRule, GetAppRequest, GetAppResponse, ListCallbackRulesRequest, PutCallbackRuleRequest,
-    app_service_client::AppServiceClient,
+    BindDeviceRequest, CallbackRule, CreateNotifierRequest, GetAppRequest, GetAppResponse,
+    ListCallbackRulesRequest, PutCallbackRuleRequest, app_service_client::AppServiceClient,
+    device_service_client::DeviceServiceClient, notifier_service_client::NotifierServiceClient,
 };
 use tonic::{Code, Request, transport::Channel};
 use tonic_health::pb::{
@@ -382,4 +387,114 @@ async fn generated_admin_token_is_private_and_configured_one_wins() {
     apps.list_apps(authed(Default::default(), "pga_my-own-admin-token"))
         .await
         .expect("the configured admin token works");
+}
+
+/// Every entry under `dir` (itself included) that group or others may access: a directory whose mode is not
+/// 0700 or a file with any group or other bit, with its mode.
+#[cfg(unix)]
+fn open_to_others(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).expect("metadata");
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            if mode != 0o700 {
+                found.push((path.clone(), mode));
+            }
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                pending.push(entry.expect("dir entry").path());
+            }
+        } else if mode & 0o077 != 0 {
+            found.push((path, mode));
+        }
+    }
+    found
+}
+
+/// Writes what the data directory exists for (an app, a notifier, a device binding), then stops the server
+/// so that sled has flushed everything it will write.
+#[cfg(unix)]
+async fn write_and_stop(server: TestServer) -> TestServer {
+    let app = create_app(&server, "acme#chat").await;
+    let channel = server.channel().await;
+    NotifierServiceClient::new(channel.clone())
+        .create_notifier(authed(
+            CreateNotifierRequest {
+                notifier: Some(credentials::notifier("fcm", "fcm")),
+            },
+            &app.token,
+        ))
+        .await
+        .expect("create notifier");
+    DeviceServiceClient::new(channel)
+        .bind_device(authed(
+            BindDeviceRequest {
+                user: "alice".into(),
+                device_id: "phone".into(),
+                device_token: "dev1:token".into(),
+                notifier_name: "fcm".into(),
+            },
+            &app.token,
+        ))
+        .await
+        .expect("bind device");
+    tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        let status = server.terminate();
+        assert!(status.success(), "shutdown failed: {status}");
+        server
+    })
+    .await
+    .expect("stop")
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_is_created_private_to_its_owner() {
+    let server = TestServer::start_in_data_subdir(|dir| assert!(!dir.exists()));
+    let server = write_and_stop(server).await;
+    let dir = server.dir();
+    assert!(dir.join("db").exists(), "sled wrote nothing in {dir:?}");
+    let open = open_to_others(dir);
+    assert!(
+        open.is_empty(),
+        "open to others in {dir:?} (mode in octal): {:?}",
+        open.iter()
+            .map(|(p, m)| format!("{} {m:o}", p.display()))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_open_data_directory_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    // As an older version left it: the directory 0755, a file and a directory in it readable by all.
+    let server = TestServer::start_in_data_subdir(|dir| {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::create_dir(dir.join("old")).unwrap();
+        std::fs::write(dir.join("old/conf"), "x").unwrap();
+        for (path, mode) in [(dir.to_owned(), 0o755), (dir.join("old"), 0o755)] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::fs::set_permissions(dir.join("old/conf"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    });
+    let server = write_and_stop(server).await;
+    let dir = server.dir();
+    let open = open_to_others(dir);
+    assert!(
+        open.is_empty(),
+        "still open to others in {dir:?} (mode in octal): {:?}",
+        open.iter()
+            .map(|(p, m)| format!("{} {m:o}", p.display()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("old/conf")).unwrap(),
+        "x",
+        "tightened, not touched otherwise"
+    );
 }

@@ -171,16 +171,11 @@ fn task_status(e: TaskError) -> Status {
             subject,
             description,
             retry_after,
-        } => {
-            use tonic_types::{ErrorDetails, StatusExt};
-            let mut details = ErrorDetails::with_quota_failure_violation(subject, &description);
-            if let Some(wait) = retry_after {
-                details.set_retry_info(Some(wait));
-            }
-            Status::with_error_details(tonic::Code::ResourceExhausted, description, details)
-        }
+        } => status::quota_retry(subject, description, retry_after),
         TaskError::NotFound(id) => status::not_found("task", &id),
-        e @ TaskError::Ended { .. } => Status::failed_precondition(e.to_string()),
+        e @ TaskError::Ended { .. } => {
+            status::plain(tonic::Code::FailedPrecondition, e.to_string())
+        }
         TaskError::Store(e) => e.into(),
     }
 }

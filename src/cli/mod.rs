@@ -123,6 +123,12 @@ enum Command {
 pub fn main() -> ExitCode {
     pushgate::server::limit_malloc_arenas();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve { .. }) {
+        // Before the runtime starts its threads; see private_umask. Only for the server: the client
+        // commands' files (a task's users file, a notifier body) are the caller's, made as the caller
+        // would make them.
+        pushgate::server::private_umask();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -93,6 +93,19 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Makes every file and directory this process creates from here on private to its user (umask 077). The
+/// data directory holds device tokens and user ids, and sled creates its files (conf, db, snapshots, blobs)
+/// with the process's umask, which it offers no way to override; the key files are written 0600 and the
+/// data directory 0700 anyway. Call it in `main` before any thread starts: the umask is one per process, and
+/// a thread creating a file while it changes would get either mask.
+pub fn private_umask() {
+    #[cfg(unix)]
+    // SAFETY: umask only replaces the process's file-creation mask and cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// File in the data directory that holds a generated notifier-credentials key.
 pub const CREDENTIALS_KEY_FILE: &str = "credentials.key";
 

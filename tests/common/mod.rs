@@ -42,12 +42,23 @@ impl TestServer {
 
     /// Starts a server on a fresh data directory with extra `PUSHGATE_*` settings.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
-        let tmp = tempfile::tempdir().expect("temp dir");
+        let tmp = private_tempdir();
         let env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut server = Self::spawn(tmp.path().to_path_buf(), env);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// Starts a server whose data directory, `data` in a fresh temp dir, does not exist until `prepare`
+    /// (given its path) or the server creates it: to see what the server makes of it.
+    pub fn start_in_data_subdir(prepare: impl FnOnce(&Path)) -> Self {
+        let tmp = private_tempdir();
+        let data_dir = tmp.path().join("data");
+        prepare(&data_dir);
+        let mut server = Self::spawn(data_dir, Vec::new());
         server._tmp = Some(tmp);
         server
     }
@@ -248,6 +259,18 @@ impl Drop for TestServer {
             let _ = child.wait();
         }
     }
+}
+
+/// A fresh temp dir that only its owner may access, as the server wants its data directory (it would
+/// otherwise tighten it and warn about it at every start).
+fn private_tempdir() -> tempfile::TempDir {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir().expect("temp dir")
 }
 
 /// `message` with `authorization: Bearer <token>`.

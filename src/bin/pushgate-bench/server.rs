@@ -208,7 +208,9 @@ pub fn data_dir(scenario: &str) -> Result<PathBuf> {
     let dir =
         std::env::temp_dir().join(format!("pushgate-bench-{scenario}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    // Owner-only, as the server wants it (it would tighten it and warn).
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&dir)?;
     Ok(dir)
 }
 
@@ -220,6 +222,7 @@ pub fn remove_data_dir(dir: &Path) {
 /// The hidden `serve-child` command: `pushgate serve` with the environment's settings, until SIGTERM.
 pub fn serve_child() -> Result<()> {
     pushgate::server::limit_malloc_arenas();
+    pushgate::server::private_umask();
     // A bench killed before it could stop its server (Ctrl-C, a timeout) must not leave the server running.
     // The signal comes when the thread that spawned this process ends: the scenarios start their servers
     // from the main thread.
