@@ -97,6 +97,18 @@ pub fn metrics() -> &'static Metrics {
     &METRICS
 }
 
+/// Serves what is known from start-up: `pushgate_build_info` and the process metrics. Called once by
+/// [`super::init`], after the meter provider is installed.
+pub(super) fn start() {
+    let meter = global::meter("pushgate");
+    meter
+        .u64_observable_gauge("pushgate.build_info")
+        .with_description("The running build: always 1, its version as an attribute")
+        .with_callback(|o| o.observe(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))]))
+        .build();
+    super::process::observe(&meter);
+}
+
 /// `vendor` and `notifier` attributes.
 pub fn notifier_attrs(vendor: &'static str, notifier: &str) -> [KeyValue; 2] {
     [
