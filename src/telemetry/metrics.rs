@@ -109,6 +109,19 @@ pub(super) fn start() {
     super::process::observe(&meter);
 }
 
+/// Serves `pushgate_push_queue_size` from `queued`, asked at every collection (`None` once the queue is gone).
+pub fn observe_push_queue(queued: impl Fn() -> Option<u64> + Send + Sync + 'static) {
+    global::meter("pushgate")
+        .u64_observable_gauge("pushgate.push.queue.size")
+        .with_description("Accepted asynchronous pushes (one per user) not yet finished")
+        .with_callback(move |o| {
+            if let Some(n) = queued() {
+                o.observe(n, &[]);
+            }
+        })
+        .build();
+}
+
 /// `vendor` and `notifier` attributes.
 pub fn notifier_attrs(vendor: &'static str, notifier: &str) -> [KeyValue; 2] {
     [
