@@ -23,6 +23,7 @@ use crate::{
     notifier::sealing::Sealer,
     proto::v1::FailedCallback,
     store::{CallbackRuleRecord, Store, StoreError},
+    telemetry::metrics,
     tenant::now_ms,
 };
 
@@ -162,14 +163,26 @@ impl Outbox {
                 return Ok(());
             }
         };
+        // Counted under the rule's lock, before the worker and its gauge exist: a redelivery (which holds the
+        // lock until it has added to a running worker's count) is counted either here or by the worker.
+        let lock = self.lock_of(&key);
+        let _changing = lock.lock().await;
+        let waiting = match store.outbox.waiting_count(app, &rule.name).await {
+            Ok(n) => i64::try_from(n).unwrap_or(i64::MAX),
+            Err(e) => {
+                tracing::error!(app, rule = %rule.name, error = %e, "cannot count waiting callbacks");
+                0
+            }
+        };
+        metrics::rule_started(app, &rule.name, waiting);
         let wake = Arc::new(Notify::new());
-        let waiting = Arc::new(AtomicI64::new(0));
+        let waiting = Arc::new(AtomicI64::new(waiting));
         let worker = Worker {
             app: app.to_owned(),
             rule: rule.clone(),
             secret,
             shared: self.inner.shared.clone(),
-            lock: self.lock_of(&key),
+            lock: lock.clone(),
             recorded: self.inner.log.recorded(),
             wake: wake.clone(),
             failures: Mutex::new(FailureWindow::new(&self.inner.shared.config)),
@@ -261,15 +274,16 @@ impl Outbox {
     ) -> Result<bool, StoreError> {
         let key = (app.to_owned(), rule.to_owned());
         let lock = self.lock_of(&key);
-        let queued = {
-            let _changing = lock.lock().await;
-            self.inner
-                .shared
-                .store
-                .outbox
-                .requeue_failed(app, rule, position, now_ms())
-                .await?
-        };
+        let _changing = lock.lock().await;
+        let queued = self
+            .inner
+            .shared
+            .store
+            .outbox
+            .requeue_failed(app, rule, position, now_ms())
+            .await?;
+        // Still under the lock, so that a worker starting now counts this callback either in the store or
+        // here, never in both.
         if queued {
             self.wake(&key, 1);
         }

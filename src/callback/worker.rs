@@ -61,7 +61,8 @@ pub(super) struct Worker {
     pub wake: Arc<Notify>,
     pub failures: Mutex<FailureWindow>,
     pub paused_until: AtomicI64,
-    /// Callbacks of the rule waiting in the store; shared with the outbox, whose redeliveries add to it.
+    /// Callbacks of the rule waiting in the store, counted before the worker starts; shared with the outbox,
+    /// whose redeliveries add to it.
     pub waiting: Arc<AtomicI64>,
 }
 
@@ -72,18 +73,6 @@ fn ms(d: Duration) -> i64 {
 impl Worker {
     /// Runs until aborted.
     pub async fn run(mut self) {
-        let counted = self
-            .shared
-            .store
-            .outbox
-            .waiting_count(&self.app, &self.rule.name)
-            .await;
-        match counted {
-            Ok(n) => self.waiting_changed(i64::try_from(n).unwrap_or(i64::MAX)),
-            Err(e) => {
-                tracing::error!(app = %self.app, rule = %self.rule.name, error = %e, "cannot count waiting callbacks")
-            }
-        }
         match self
             .shared
             .store

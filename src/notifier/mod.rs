@@ -12,6 +12,7 @@ use crate::{
         Notifier, NotifierCredentialSummary, NotifierState, Vendor, notifier::Credentials,
     },
     store::{NotifierRecord, Store, StoreError},
+    telemetry::metrics,
     tenant::now_ms,
     validate::{Violations, max_chars, name_chars},
 };
@@ -153,7 +154,46 @@ impl Notifiers {
             .notifiers
             .create_notifier(app, record.clone(), self.max_per_app)
             .await?;
+        metrics::notifier_known(field_of(vendor_of_record(&record)), record.name());
         Ok(record.public.unwrap_or_default())
+    }
+
+    /// Gives every stored notifier its metric series, so that each shows on `/metrics` before its first
+    /// push (run at start-up); answers how many there are.
+    pub async fn announce_stored(&self) -> Result<usize, StoreError> {
+        const PAGE: usize = 256;
+        let mut count = 0;
+        let mut after_app: Option<String> = None;
+        loop {
+            let apps = self
+                .store
+                .apps
+                .list_apps(after_app.as_deref(), PAGE)
+                .await?;
+            for app in &apps {
+                let mut after: Option<String> = None;
+                loop {
+                    let page = self
+                        .store
+                        .notifiers
+                        .list_notifiers(&app.name, after.as_deref(), PAGE, 0)
+                        .await?;
+                    for record in &page {
+                        metrics::notifier_known(field_of(vendor_of_record(record)), record.name());
+                    }
+                    count += page.len();
+                    match page.last() {
+                        Some(last) if page.len() == PAGE => after = Some(last.name().to_owned()),
+                        _ => break,
+                    }
+                }
+            }
+            match apps.last() {
+                Some(last) if apps.len() == PAGE => after_app = Some(last.name.clone()),
+                _ => break,
+            }
+        }
+        Ok(count)
     }
 
     /// One notifier as callers see it.
@@ -397,6 +437,10 @@ const MAX_STATE_REASON_CHARS: usize = 512;
 
 const BANNED_BY_SERVER: &str =
     "BANNED is set by the server when the vendor refuses the credentials; use ENABLED or DISABLED";
+
+fn vendor_of_record(record: &NotifierRecord) -> Vendor {
+    Vendor::try_from(record.vendor()).unwrap_or(Vendor::Unspecified)
+}
 
 fn facts_of(n: &Notifier) -> CredentialFacts {
     let summary = n.credential_summary.clone().unwrap_or_default();

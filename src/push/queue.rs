@@ -77,6 +77,11 @@ impl PushQueue {
             handoff,
             backlog: Notify::new(),
         });
+        let observed = Arc::downgrade(&inner);
+        crate::telemetry::metrics::observe_push_queue(move || {
+            let queued = observed.upgrade()?.queued.load(Ordering::Relaxed);
+            u64::try_from(queued).ok()
+        });
         tokio::spawn(run_workers(inner.clone(), keys, pusher, workers));
         tokio::spawn(scan(inner.clone()));
         if queued > 0 {

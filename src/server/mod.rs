@@ -153,6 +153,10 @@ pub async fn run(
             allow_ca_certificates: config.dispatch.allow_notifier_ca_certificates,
         },
     );
+    // Dashboards find each notifier's circuit from the start, not from its first push.
+    if let Err(e) = notifiers.announce_stored().await {
+        tracing::error!(error = %e, "cannot list the notifiers: their metrics show from their first push");
+    }
     config.push.check().map_err(ServerError::Config)?;
     let events = EventLog::new(store.clone());
     events.sweep_every(std::time::Duration::from_secs(600), config.events.retention);

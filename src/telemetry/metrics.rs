@@ -1,6 +1,11 @@
 //! The gateway's metrics, recorded through OpenTelemetry's global meter (exported with OTLP and served on the
 //! admin port). Instruments are made on first use: [`super::init`] must have installed the meter provider
 //! before, or they record nowhere (as in unit tests).
+//!
+//! A family that has no series cannot be graphed or alerted on, so every counter and gauge gets its series at
+//! zero (or its current value) as soon as its attributes are known: at start-up ([`start`]), when a notifier
+//! exists ([`notifier_known`]), when a callback rule's worker starts ([`rule_started`]). [`FAMILIES`] lists
+//! them all.
 
 use std::sync::LazyLock;
 
@@ -8,6 +13,56 @@ use opentelemetry::{
     KeyValue, global,
     metrics::{Counter, Gauge, Histogram, UpDownCounter},
 };
+
+use crate::callback::event::CHANNEL_NAMES;
+
+/// From when a family has a series on `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appears {
+    /// From start-up.
+    AtStart,
+    /// From start-up where `/proc/self` can be read (Linux).
+    AtStartOnLinux,
+    /// Once a notifier exists: from its creation, or from start-up for those already stored.
+    PerNotifier,
+    /// Once a callback rule is enabled: from its creation, or from start-up for those already stored.
+    PerRule,
+    /// At its first observation: a histogram has no empty state to show without a made-up observation.
+    OnFirstUse,
+}
+
+/// Every family `/metrics` serves, by its name in the Prometheus exposition, and from when it has a series.
+pub const FAMILIES: &[(&str, Appears)] = &[
+    ("pushgate_build_info", Appears::AtStart),
+    ("pushgate_sends_total", Appears::AtStart),
+    ("pushgate_task_devices_total", Appears::AtStart),
+    ("pushgate_channel_streams", Appears::AtStart),
+    ("pushgate_push_queue_size", Appears::AtStart),
+    ("pushgate_circuit_state", Appears::PerNotifier),
+    ("pushgate_vendor_retries_total", Appears::PerNotifier),
+    ("pushgate_callbacks_waiting", Appears::PerRule),
+    ("pushgate_callbacks_posts_total", Appears::PerRule),
+    ("pushgate_callbacks_failed_total", Appears::PerRule),
+    (
+        "pushgate_vendor_request_duration_seconds",
+        Appears::OnFirstUse,
+    ),
+    ("pushgate_limiter_wait_seconds", Appears::OnFirstUse),
+    ("pushgate_channel_inbox_size", Appears::OnFirstUse),
+    ("process_cpu_seconds_total", Appears::AtStartOnLinux),
+    ("process_resident_memory_bytes", Appears::AtStartOnLinux),
+    ("process_virtual_memory_bytes", Appears::AtStartOnLinux),
+    ("process_open_fds", Appears::AtStartOnLinux),
+    ("process_max_fds", Appears::AtStartOnLinux),
+    ("process_start_time_seconds", Appears::AtStartOnLinux),
+];
+
+/// The `status` values of [`Metrics::task_devices`].
+const STATUSES: [&str; 3] = ["success", "fail", "error"];
+/// The `kind` values of [`Metrics::task_devices`].
+const TASK_KINDS: [&str; 3] = ["broadcast", "label", "list"];
+/// The `result` values of [`Metrics::callback_posts`].
+const POST_RESULTS: [&str; 2] = ["delivered", "failed"];
 
 /// Every instrument.
 pub struct Metrics {
@@ -95,6 +150,82 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 /// The instruments.
 pub fn metrics() -> &'static Metrics {
     &METRICS
+}
+
+/// Serves what is known from start-up: `pushgate_build_info`, the process metrics, and a series at zero for
+/// every family whose attributes exist before anything happens. Called once by [`super::init`], after the
+/// meter provider is installed.
+pub(super) fn start() {
+    let meter = global::meter("pushgate");
+    meter
+        .u64_observable_gauge("pushgate.build_info")
+        .with_description("The running build: always 1, its version as an attribute")
+        .with_callback(|o| o.observe(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))]))
+        .build();
+    super::process::observe(&meter);
+    let m = metrics();
+    // Successes carry no reason and exist on every channel; a failure's reason and channel come in too many
+    // combinations to list, and show from the first one.
+    for channel in CHANNEL_NAMES {
+        m.sends.add(
+            0,
+            &[
+                KeyValue::new("channel", channel),
+                KeyValue::new("status", "success"),
+                KeyValue::new("reason", ""),
+            ],
+        );
+    }
+    for kind in TASK_KINDS {
+        for status in STATUSES {
+            m.task_devices.add(
+                0,
+                &[KeyValue::new("kind", kind), KeyValue::new("status", status)],
+            );
+        }
+    }
+    m.channel_streams.add(0, &[]);
+}
+
+/// Gives a notifier that exists (created, or stored at start-up) its series before its first push: a closed
+/// circuit (its lane, built at the first push, starts closed) and no retries.
+pub fn notifier_known(vendor: &'static str, notifier: &str) {
+    let attrs = notifier_attrs(vendor, notifier);
+    metrics().circuit_state.record(0, &attrs);
+    metrics().retries.add(0, &attrs);
+}
+
+/// Gives a callback rule whose worker starts its series: `waiting` callbacks, none posted or given up on yet.
+pub fn rule_started(app: &str, rule: &str, waiting: i64) {
+    let m = metrics();
+    let rule_attrs = [
+        KeyValue::new("app", app.to_owned()),
+        KeyValue::new("rule", rule.to_owned()),
+    ];
+    m.callbacks_waiting.record(waiting, &rule_attrs);
+    m.callbacks_failed.add(0, &rule_attrs);
+    for result in POST_RESULTS {
+        m.callback_posts.add(
+            0,
+            &[
+                KeyValue::new("rule", rule.to_owned()),
+                KeyValue::new("result", result),
+            ],
+        );
+    }
+}
+
+/// Serves `pushgate_push_queue_size` from `queued`, asked at every collection (`None` once the queue is gone).
+pub fn observe_push_queue(queued: impl Fn() -> Option<u64> + Send + Sync + 'static) {
+    global::meter("pushgate")
+        .u64_observable_gauge("pushgate.push.queue.size")
+        .with_description("Accepted asynchronous pushes (one per user) not yet finished")
+        .with_callback(move |o| {
+            if let Some(n) = queued() {
+                o.observe(n, &[]);
+            }
+        })
+        .build();
 }
 
 /// `vendor` and `notifier` attributes.

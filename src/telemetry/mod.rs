@@ -5,6 +5,7 @@
 mod admin;
 mod config;
 pub mod metrics;
+mod process;
 mod propagation;
 
 use std::sync::OnceLock;
@@ -61,8 +62,9 @@ fn env_filter(filter: &str) -> EnvFilter {
 }
 
 /// Installs logging (`RUST_LOG` when set, else `log_filter`), the W3C trace-context propagator, the meter
-/// provider behind [`metrics`], and OTLP export when `config.otlp_endpoint` is set. Must run inside the Tokio
-/// runtime (the OTLP client lives on it) and before the first metric is recorded.
+/// provider behind [`metrics`] with the series known from start-up, and OTLP export when
+/// `config.otlp_endpoint` is set. Must run inside the Tokio runtime (the OTLP client lives on it) and before
+/// the first metric is recorded.
 pub fn init(log_filter: &str, config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder()
@@ -139,5 +141,7 @@ pub fn init(log_filter: &str, config: &TelemetryConfig) -> Result<Telemetry, Tel
         .with(logs)
         .with(spans)
         .try_init();
+    // After the subscriber, so that a process metric that cannot be read is logged.
+    metrics::start();
     Ok(Telemetry { tracer, meters })
 }

@@ -1,8 +1,9 @@
 //! Telemetry of a real send: spans and metrics reach an OTLP collector (a tonic server here implementing the
 //! collector services), the caller's trace continues through the gateway, and the admin port serves the
-//! metrics in Prometheus text format.
+//! metrics in Prometheus text format, every family of them from start-up.
 
 use std::{
+    collections::BTreeSet,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -20,6 +21,10 @@ use opentelemetry_proto::tonic::{
     },
     common::v1::{AnyValue, KeyValue, any_value},
     trace::v1::Span,
+};
+use pushgate::{
+    notifier::credentials,
+    telemetry::metrics::{Appears, FAMILIES},
 };
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -249,4 +254,225 @@ async fn the_admin_port_serves_prometheus_metrics_and_health() {
         text.contains("pushgate_vendor_request_duration_seconds_bucket"),
         "vendor latency histogram:\n{text}"
     );
+}
+
+/// The admin port's `/metrics` text.
+async fn scrape(server: &TestServer) -> String {
+    let url = format!("http://{}/metrics", server.admin_addr());
+    let http = pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
+        extra_ca_pems: &[],
+        identity: None,
+        http2_only: false,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
+        egress: None,
+    })
+    .unwrap();
+    let answer = http.get(url).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.text().await.unwrap()
+}
+
+/// The families of an exposition, by their `# TYPE` lines.
+fn families(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The value of the one sample of `name` whose labels include every `label="value"` of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
+    let found: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+                && labels.iter().all(|label| l.contains(label))
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one sample of {name} with {labels:?} expected, found {found:?} in:\n{text}"
+    );
+    found[0].rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// The families that have a series at this point: those from start-up, and those of notifiers and rules
+/// when some exist.
+fn expected_families(with_notifiers_and_rules: bool) -> Vec<&'static str> {
+    FAMILIES
+        .iter()
+        .filter(|(_, appears)| match appears {
+            Appears::AtStart => true,
+            Appears::AtStartOnLinux => cfg!(target_os = "linux"),
+            Appears::PerNotifier | Appears::PerRule => with_notifiers_and_rules,
+            Appears::OnFirstUse => false,
+        })
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// Every family of `text` is listed in `FAMILIES`, and every one `expected` is there.
+fn assert_families(text: &str, expected: &[&str]) {
+    let found = families(text);
+    for family in &found {
+        assert!(
+            FAMILIES.iter().any(|(name, _)| name == family),
+            "{family} is served but not listed in telemetry::metrics::FAMILIES"
+        );
+    }
+    let missing: Vec<&&str> = expected.iter().filter(|f| !found.contains(**f)).collect();
+    assert!(
+        missing.is_empty(),
+        "missing families {missing:?}; served:\n{text}"
+    );
+}
+
+fn now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[tokio::test]
+async fn a_fresh_server_serves_every_family_before_anything_happens() {
+    let server = tokio::task::spawn_blocking(TestServer::start)
+        .await
+        .unwrap();
+    let text = scrape(&server).await;
+    assert_families(&text, &expected_families(false));
+
+    let version = format!(r#"version="{}""#, env!("CARGO_PKG_VERSION"));
+    assert_eq!(sample(&text, "pushgate_build_info", &[&version]), 1.0);
+    for channel in pushgate::callback::event::CHANNEL_NAMES {
+        let channel = format!(r#"channel="{channel}""#);
+        assert_eq!(
+            sample(
+                &text,
+                "pushgate_sends_total",
+                &[&channel, r#"status="success""#]
+            ),
+            0.0
+        );
+    }
+    for kind in ["broadcast", "label", "list"] {
+        for status in ["success", "fail", "error"] {
+            let labels = [format!(r#"kind="{kind}""#), format!(r#"status="{status}""#)];
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            assert_eq!(sample(&text, "pushgate_task_devices_total", &labels), 0.0);
+        }
+    }
+    assert_eq!(sample(&text, "pushgate_channel_streams", &[]), 0.0);
+    assert_eq!(sample(&text, "pushgate_push_queue_size", &[]), 0.0);
+
+    if cfg!(target_os = "linux") {
+        let value = |name: &str| sample(&text, name, &[]);
+        assert!(value("process_cpu_seconds_total") >= 0.0);
+        let resident = value("process_resident_memory_bytes");
+        assert!(resident > 1e6, "resident memory {resident}");
+        assert!(value("process_virtual_memory_bytes") >= resident);
+        let (open, max) = (value("process_open_fds"), value("process_max_fds"));
+        assert!(open >= 3.0 && open <= max, "{open} of {max} files open");
+        let started = value("process_start_time_seconds");
+        assert!(
+            started <= now_s() + 1.0 && started > now_s() - 600.0,
+            "started at {started}, now {}",
+            now_s()
+        );
+    }
+}
+
+#[tokio::test]
+async fn notifiers_and_callback_rules_have_their_series_before_a_push_and_after_a_restart() {
+    let receiver = crate::receiver::Receiver::start().await;
+    let mut env = Env::start().await;
+    pushgate::proto::v1::app_service_client::AppServiceClient::new(env.server.channel().await)
+        .put_callback_rule(authed(
+            pushgate::proto::v1::PutCallbackRuleRequest {
+                app: env.app.name.clone(),
+                rule: Some(pushgate::proto::v1::CallbackRule {
+                    name: "hooks".into(),
+                    url: receiver.url.clone(),
+                    secret: "whsec_telemetry".into(),
+                    enabled: true,
+                    ..Default::default()
+                }),
+            },
+            &env.server.admin_token,
+        ))
+        .await
+        .unwrap();
+    env.bind_new("carol", "d-carol", APNS).await;
+    let app = format!(r#"app="{}""#, env.app.name);
+    let notifiers: Vec<(String, String)> = env
+        .sandbox
+        .notifiers()
+        .into_iter()
+        .map(|n| {
+            let vendor = credentials::vendor_of(n.credentials.as_ref().unwrap());
+            (
+                format!(r#"vendor="{}""#, credentials::field_of(vendor)),
+                format!(r#"notifier="{}""#, n.name),
+            )
+        })
+        .collect();
+    let assert_series = |text: &str| {
+        assert_families(text, &expected_families(true));
+        for (vendor, notifier) in &notifiers {
+            let labels = [vendor.as_str(), notifier.as_str()];
+            assert_eq!(sample(text, "pushgate_circuit_state", &labels), 0.0);
+            assert_eq!(sample(text, "pushgate_vendor_retries_total", &labels), 0.0);
+        }
+        let rule = [app.as_str(), r#"rule="hooks""#];
+        assert_eq!(sample(text, "pushgate_callbacks_waiting", &rule), 0.0);
+        assert_eq!(sample(text, "pushgate_callbacks_failed_total", &rule), 0.0);
+    };
+
+    // Created before any push: every notifier and the rule show.
+    let before = scrape(&env.server).await;
+    assert_series(&before);
+    for result in ["delivered", "failed"] {
+        let result = format!(r#"result="{result}""#);
+        assert_eq!(
+            sample(
+                &before,
+                "pushgate_callbacks_posts_total",
+                &[r#"rule="hooks""#, &result]
+            ),
+            0.0
+        );
+    }
+
+    // A push, its vendor request and its callback add no family but the histograms.
+    let answer = env
+        .send_sync("carol", Strategy::VendorOnly, hello())
+        .await
+        .unwrap();
+    assert_eq!(status(of(&answer, "d-carol")), DeliveryStatus::Success);
+    receiver.wait_for(1, Duration::from_secs(20)).await;
+    let after = scrape(&env.server).await;
+    assert_families(&after, &expected_families(true));
+    let before = families(&before);
+    for family in families(&after).difference(&before) {
+        assert!(
+            FAMILIES.contains(&(family.as_str(), Appears::OnFirstUse)),
+            "{family} appeared only after the first push"
+        );
+    }
+    assert_eq!(
+        sample(
+            &after,
+            "pushgate_sends_total",
+            &[r#"channel="APNS""#, r#"status="success""#]
+        ),
+        1.0
+    );
+
+    // Found in the store at start-up: the same series, before any push.
+    env.server = env.server.restart().await;
+    assert_series(&scrape(&env.server).await);
 }
