@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{StreamExt, stream};
+use futures::{Stream, StreamExt, stream};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -82,28 +82,45 @@ impl Lane {
     /// Pushes `message` to every binding (all of this notifier), retrying transient failures per the policy,
     /// and answers one report per binding, in order.
     pub async fn dispatch(&self, bindings: &[BindingRecord], message: &Rendered) -> Vec<Report> {
+        self.dispatch_watched(bindings, message, &|_, _| {}).await
+    }
+
+    /// [`dispatch`](Self::dispatch), telling `on_final` each binding's report (by its index in `bindings`)
+    /// once it is final, while the other bindings are still under way: when the request that carried it
+    /// answers with an outcome that is not tried again, or when its retries end. At a notifier's QPS a
+    /// dispatch of thousands of devices runs for minutes; this lets the caller show them as they settle.
+    /// Every report returned has been told exactly once.
+    pub async fn dispatch_watched(
+        &self,
+        bindings: &[BindingRecord],
+        message: &Rendered,
+        on_final: &(dyn Fn(usize, &Report) + Sync),
+    ) -> Vec<Report> {
         if let Err(refusal) = self.dispatcher.check(message) {
-            return bindings
-                .iter()
-                .map(|_| Report {
-                    outcome: refusal.clone(),
-                    answer: Default::default(),
-                    attempts: 0,
-                })
-                .collect();
+            let report = Report {
+                outcome: refusal,
+                answer: Default::default(),
+                attempts: 0,
+            };
+            for index in 0..bindings.len() {
+                on_final(index, &report);
+            }
+            return vec![report; bindings.len()];
         }
         let mut reports: Vec<Option<Report>> = vec![None; bindings.len()];
         // A binding without a token cannot reach any vendor: refused here, before any request.
         let mut pending = Vec::with_capacity(bindings.len());
         for (index, binding) in bindings.iter().enumerate() {
             if binding.device_token.is_empty() {
-                reports[index] = Some(Report {
+                let report = Report {
                     outcome: Outcome::InvalidToken {
                         reason: "the binding has no device token".into(),
                     },
                     answer: Default::default(),
                     attempts: 0,
-                });
+                };
+                on_final(index, &report);
+                reports[index] = Some(report);
             } else {
                 pending.push(index);
             }
@@ -111,32 +128,39 @@ impl Lane {
         let mut reauthorised = false;
         let mut attempt = 1;
         while !pending.is_empty() {
-            let answered = self.attempt(&pending, bindings, message).await;
             let mut again = Vec::new();
             let mut wait = Duration::ZERO;
             let mut auth_refused = false;
-            for (index, Answered { outcome, answer }) in answered {
-                let next = match &outcome {
-                    o if o.is_retryable() => self.retry.next(attempt, o.retry_after()),
-                    // The dispatcher dropped the refused credential; one more try uses a fresh one.
-                    Outcome::AuthFailed {
-                        at_token_endpoint: false,
-                        ..
-                    } if !reauthorised && attempt < self.retry.max_attempts.max(2) => {
-                        auth_refused = true;
-                        Next::RetryAfter(Duration::ZERO)
+            // Each request's devices are judged as it answers, not when the whole attempt has.
+            let mut answered = self.attempt(&pending, bindings, message);
+            while let Some(batch) = answered.next().await {
+                for (index, Answered { outcome, answer }) in batch {
+                    let next = match &outcome {
+                        o if o.is_retryable() => self.retry.next(attempt, o.retry_after()),
+                        // The dispatcher dropped the refused credential; one more try uses a fresh one.
+                        Outcome::AuthFailed {
+                            at_token_endpoint: false,
+                            ..
+                        } if !reauthorised && attempt < self.retry.max_attempts.max(2) => {
+                            auth_refused = true;
+                            Next::RetryAfter(Duration::ZERO)
+                        }
+                        _ => Next::GiveUp,
+                    };
+                    let report = Report {
+                        outcome,
+                        answer,
+                        attempts: attempt,
+                    };
+                    match next {
+                        Next::RetryAfter(delay) => {
+                            again.push(index);
+                            wait = wait.max(delay);
+                        }
+                        Next::GiveUp => on_final(index, &report),
                     }
-                    _ => Next::GiveUp,
-                };
-                if let Next::RetryAfter(delay) = next {
-                    again.push(index);
-                    wait = wait.max(delay);
+                    reports[index] = Some(report);
                 }
-                reports[index] = Some(Report {
-                    outcome,
-                    answer,
-                    attempts: attempt,
-                });
             }
             reauthorised |= auth_refused;
             if !again.is_empty() {
@@ -161,6 +185,7 @@ impl Lane {
                                 last
                             ),
                         };
+                        on_final(index, report);
                     }
                 }
                 pending.clear();
@@ -172,24 +197,29 @@ impl Lane {
         }
         reports
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Report {
-                    outcome: Outcome::retryable("no answer recorded"),
-                    answer: Default::default(),
-                    attempts: attempt,
+            .enumerate()
+            .map(|(index, r)| {
+                r.unwrap_or_else(|| {
+                    let report = Report {
+                        outcome: Outcome::retryable("no answer recorded"),
+                        answer: Default::default(),
+                        attempts: attempt,
+                    };
+                    on_final(index, &report);
+                    report
                 })
             })
             .collect()
     }
 
     /// One attempt for the `pending` bindings: batches to the vendor's maximum, run concurrently within the
-    /// in-flight bound.
-    async fn attempt(
-        &self,
+    /// in-flight bound, each batch's answers as it answers.
+    fn attempt<'a>(
+        &'a self,
         pending: &[usize],
-        bindings: &[BindingRecord],
-        message: &Rendered,
-    ) -> Vec<(usize, Answered)> {
+        bindings: &'a [BindingRecord],
+        message: &'a Rendered,
+    ) -> impl Stream<Item = Vec<(usize, Answered)>> + Send + use<'a> {
         // Owned chunks: a closure over borrowed ones would make the future unprovably Send (rustc's
         // higher-ranked closure limitation), and callers spawn it.
         let batches: Vec<Vec<usize>> = pending
@@ -197,11 +227,8 @@ impl Lane {
             .map(<[usize]>::to_vec)
             .collect();
         stream::iter(batches)
-            .map(|indexes| self.batch(indexes, bindings, message))
+            .map(move |indexes| self.batch(indexes, bindings, message))
             .buffer_unordered(self.max_in_flight)
-            .flat_map(stream::iter)
-            .collect()
-            .await
     }
 
     async fn batch(
@@ -431,6 +458,80 @@ mod tests {
         assert_eq!(reports[2].attempts, 1);
         assert_eq!(reports[2].outcome, delivered());
         assert_eq!(d.calls.load(Ordering::SeqCst), 3 + 1 + 1);
+    }
+
+    /// Dispatches `bindings` to a lane over `d`, noting each report told with the requests made by then.
+    async fn told(
+        d: &Arc<Scripted>,
+        lane: &Lane,
+        bindings: &[BindingRecord],
+        message: &Rendered,
+    ) -> (Vec<Report>, Vec<(usize, Report, usize)>) {
+        let told = Mutex::new(Vec::new());
+        let reports = lane
+            .dispatch_watched(bindings, message, &|index, report| {
+                let calls = d.calls.load(Ordering::SeqCst);
+                told.lock().unwrap().push((index, report.clone(), calls));
+            })
+            .await;
+        (reports, told.into_inner().unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_report_is_told_once_when_final_and_a_retried_one_after_its_retries() {
+        let d = Scripted::new(1, |_, token| match token {
+            "t0" => Outcome::retryable("503"),
+            "t1" => Outcome::InvalidToken {
+                reason: "Unregistered".into(),
+            },
+            _ => delivered(),
+        });
+        let mut all = bindings(4);
+        all[3].device_token.clear();
+        let (reports, told) = told(&d, &lane(d.clone(), &config()), &all, &message()).await;
+        let mut once: Vec<(usize, Report)> = told.iter().map(|(i, r, _)| (*i, r.clone())).collect();
+        once.sort_by_key(|(i, _)| *i);
+        assert_eq!(once, reports.into_iter().enumerate().collect::<Vec<_>>());
+        let requests_before = |index| told.iter().find(|(i, _, _)| *i == index).unwrap().2;
+        // The tokenless one before any request, the first answers with the first attempt's three requests,
+        // t0 only once its third attempt has answered.
+        assert_eq!([0, 1, 2, 3].map(requests_before), [5, 3, 3, 0], "{told:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_batch_is_told_as_it_answers() {
+        let d = Scripted::new(2, |_, _| delivered());
+        let config = DispatchConfig {
+            max_in_flight_per_notifier: 1,
+            ..config()
+        };
+        let (_, told) = told(&d, &lane(d.clone(), &config), &bindings(5), &message()).await;
+        let when: Vec<(usize, usize)> = told.iter().map(|(i, _, calls)| (*i, *calls)).collect();
+        assert_eq!(when, [(0, 1), (1, 1), (2, 2), (3, 2), (4, 3)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_the_time_to_live_rules_out_is_told_as_expired() {
+        let d = Scripted::new(1, |_, _| Outcome::RateLimited {
+            reason: "busy".into(),
+            retry_after: Some(Duration::from_secs(2)),
+        });
+        let short = Rendered::now(
+            "m",
+            PushMessage {
+                options: Some(crate::proto::v1::PushOptions {
+                    ttl: Some(prost_types::Duration {
+                        seconds: 1,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        let (reports, told) = told(&d, &lane(d.clone(), &config()), &bindings(1), &short).await;
+        assert_eq!(reports[0].outcome.kind(), "expired");
+        assert_eq!(told, [(0, reports[0].clone(), 1)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -85,6 +85,13 @@ impl Slot {
             .as_ref()
             .is_some_and(|t| t.plan == (Plan::Vendor { fallback: true }))
     }
+
+    /// Whether an outcome of `status` here is final as soon as it is known: a success always is (a fallback
+    /// replaces only a device whose every vendor delivery failed), anything else unless it may still be
+    /// replaced. The rest wait for the fallback's decision.
+    fn final_at_once(&self, status: DeliveryStatus) -> bool {
+        status == DeliveryStatus::Success || !self.falls_back()
+    }
 }
 
 /// A user's push with its targets and the outcomes decided before any delivery.
@@ -161,7 +168,12 @@ impl Progress {
 
     /// Counts `outcome` as final.
     fn settle(&self, outcome: &DeviceOutcome) {
-        let at = match outcome.status {
+        self.settle_status(outcome.status);
+    }
+
+    /// Counts an outcome of `status` as final.
+    fn settle_status(&self, status: DeliveryStatus) {
+        let at = match status {
             DeliveryStatus::Success => 0,
             DeliveryStatus::Fail => 1,
             DeliveryStatus::Error => 2,
@@ -540,7 +552,7 @@ impl Pusher {
             for (s, slot) in plan.slots.iter().enumerate() {
                 if let Some(decided) = &slot.decided {
                     progress.set(at.len(), decided.clone());
-                    if !slot.falls_back() {
+                    if slot.final_at_once(decided.status) {
                         progress.settle(decided);
                     }
                 }
@@ -574,7 +586,7 @@ impl Pusher {
             async move {
                 let outcome = self.to_channel(push, &device, handoff).await;
                 progress.set(i, outcome.clone());
-                if !slot(i).falls_back() {
+                if slot(i).final_at_once(outcome.status) {
                     progress.settle(&outcome);
                 }
                 (i, outcome)
@@ -588,12 +600,20 @@ impl Pusher {
                 .collect();
             let message = &messages[m];
             async move {
-                let results = self.through_vendor(app, &notifier, bindings, message).await;
+                // Each device counts as the lane settles it, not when the notifier's last device has: at a
+                // notifier's QPS, a page of one-device-a-request vendors takes many seconds.
+                let on_final = |k: usize, status: DeliveryStatus| {
+                    if let Some(&i) = indexes.get(k)
+                        && slot(i).final_at_once(status)
+                    {
+                        progress.settle_status(status);
+                    }
+                };
+                let results = self
+                    .through_vendor(app, &notifier, bindings, message, &on_final)
+                    .await;
                 for (&i, outcome) in indexes.iter().zip(&results) {
                     progress.set(i, outcome.clone());
-                    if !slot(i).falls_back() {
-                        progress.settle(outcome);
-                    }
                 }
                 indexes.into_iter().zip(results).collect::<Vec<_>>()
             }
@@ -626,9 +646,11 @@ impl Pusher {
                 .iter()
                 .all(|&i| outcomes[i].as_ref().is_some_and(|o| !o.succeeded()));
             if !all_failed {
-                // The vendor's outcomes stand.
+                // The vendor's outcomes stand; its successes counted when they came.
                 for o in indexes.iter().filter_map(|&i| outcomes[i].as_ref()) {
-                    progress.settle(o);
+                    if o.status != DeliveryStatus::Success {
+                        progress.settle(o);
+                    }
                 }
                 continue;
             }
@@ -707,15 +729,19 @@ impl Pusher {
         outcome
     }
 
-    /// Pushes `bindings` (all of `notifier`) through its lane and reports each.
+    /// Pushes `bindings` (all of `notifier`) through its lane and reports each; `on_final` is told each
+    /// binding's status (by its index in `bindings`) once its outcome is final, while the others may still
+    /// be under way.
     async fn through_vendor(
         &self,
         app: &str,
         notifier: &str,
         bindings: Vec<BindingRecord>,
         message: &Rendered,
+        on_final: &(dyn Fn(usize, DeliveryStatus) + Sync),
     ) -> Vec<DeviceOutcome> {
         let every = |failure: Failure, status: DeliveryStatus, text: &str| {
+            (0..bindings.len()).for_each(|k| on_final(k, status));
             bindings
                 .iter()
                 .map(|b| {
@@ -770,7 +796,13 @@ impl Pusher {
             notifier,
             devices = bindings.len(),
         );
-        let reports = lane.dispatch(&bindings, message).instrument(span).await;
+        // The status `classify` gives here is the outcome's below: what counts early is what is returned.
+        let reports = lane
+            .dispatch_watched(&bindings, message, &|k, report| {
+                on_final(k, classify(&report.outcome).0)
+            })
+            .instrument(span)
+            .await;
         let mut banned = false;
         let mut out = Vec::with_capacity(reports.len());
         for (binding, report) in bindings.iter().zip(reports) {

@@ -135,6 +135,26 @@ impl Env {
             .unwrap_or_else(|e| panic!("update {name}: {e:?}"));
     }
 
+    /// Sets the notifier's `qps_limit`: its vendor requests a second at most.
+    pub async fn set_qps_limit(&mut self, name: &str, qps_limit: u32) {
+        self.notifiers
+            .update_notifier(authed(
+                UpdateNotifierRequest {
+                    notifier: Some(Notifier {
+                        name: name.into(),
+                        qps_limit,
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["qps_limit".into()],
+                    }),
+                },
+                &self.app.token,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("update {name}: {e:?}"));
+    }
+
     /// Binds `device` of `user` to `token` through `notifier`.
     pub async fn bind(&mut self, user: &str, device: &str, notifier: &str, token: &str) {
         self.devices

@@ -167,6 +167,49 @@ async fn bind_many(env: &Env, n: usize) -> HashMap<String, usize> {
     per_notifier
 }
 
+/// Binds `per_user` devices of each of `users` through `notifier`, many at a time, and returns their tokens
+/// in user order, then device order.
+async fn bind_devices(env: &Env, notifier: &str, users: &[String], per_user: usize) -> Vec<String> {
+    let jobs: Vec<(String, String)> = users
+        .iter()
+        .flat_map(|user| (0..per_user).map(move |d| (user.clone(), format!("{user}-d{d}"))))
+        .collect();
+    let channel = env.push_channel();
+    for chunk in jobs.chunks(200) {
+        futures::future::join_all(chunk.iter().map(|(user, device)| {
+            let mut devices = DeviceServiceClient::new(channel.clone());
+            let token = env.app.token.clone();
+            async move {
+                devices
+                    .bind_device(authed(
+                        BindDeviceRequest {
+                            user: user.clone(),
+                            device_id: device.clone(),
+                            device_token: token_for(notifier, device),
+                            notifier_name: notifier.to_string(),
+                        },
+                        &token,
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }))
+        .await;
+    }
+    jobs.iter()
+        .map(|(_, device)| token_for(notifier, device))
+        .collect()
+}
+
+/// The success counts a watch showed while the task ran and its first page was not yet recorded.
+fn counts_before_the_checkpoint(items: &[TaskProgress]) -> Vec<u64> {
+    items
+        .iter()
+        .filter(|p| p.state == TaskState::Running as i32 && p.users_done == 0)
+        .map(|p| p.success_count)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_to_ten_thousand_devices_adds_up_exactly() {
     let env = Env::start().await;
@@ -463,6 +506,89 @@ async fn a_vendor_failure_that_falls_back_to_the_channel_never_shows_as_a_failur
     assert_eq!(last.state, TaskState::Completed as i32);
     assert_eq!((last.users_done, last.success_count), (6, 6));
     env.fake(OPPO).clear_faults();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_vendor_s_devices_count_one_by_one_within_a_page() {
+    const N: u64 = 60;
+    let mut env = Env::start().await;
+    // One page of 60 users on FCM, which takes one device a request, at 20 requests a second: a burst of 20,
+    // then two seconds for the other 40. Each device counts once FCM has answered for it; under strategy 0
+    // too, where only a failure waits for the fallback's decision.
+    env.set_qps_limit(FCM, 20).await;
+    for (run, strategy) in [Strategy::Unspecified, Strategy::VendorFirst]
+        .into_iter()
+        .enumerate()
+    {
+        let users: Vec<String> = (0..N).map(|i| format!("q{run}-{i:02}")).collect();
+        bind_devices(&env, FCM, &users, 1).await;
+        let task = create_list_task(
+            &env,
+            CreateListTaskRequest {
+                users: users.clone(),
+                strategy: strategy as i32,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let items = watch(&env, &task.id, 100).await;
+        for pair in items.windows(2) {
+            assert!(pair[1].success_count >= pair[0].success_count, "{items:?}");
+        }
+        let mut moving = counts_before_the_checkpoint(&items);
+        moving.retain(|&s| s > 0 && s < N);
+        moving.dedup();
+        assert!(
+            moving.len() >= 3,
+            "{strategy:?}: the page's count did not follow FCM's answers while it ran: {items:?}"
+        );
+        let last = items.last().unwrap();
+        assert_eq!(last.state, TaskState::Completed as i32);
+        assert_eq!(
+            (last.users_done, last.success_count, last.fail_count),
+            (N, N, 0),
+            "{strategy:?}"
+        );
+        assert_eq!(env.sends(FCM).len(), N as usize * (run + 1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_vendor_s_devices_count_a_request_at_a_time_within_a_page() {
+    let env = Env::start().await;
+    // One page of 600 users with two Huawei devices each: 1,200 devices, which Huawei takes in two requests
+    // (at most 1,000 tokens each). The second request, which holds the last user's devices, answers 2 s late;
+    // the first one's 1,000 devices count as soon as it has answered.
+    let users: Vec<String> = (0..600).map(|i| format!("h{i:03}")).collect();
+    let tokens = bind_devices(&env, HUAWEI, &users, 2).await;
+    env.fake(HUAWEI).add_fault(FaultRule {
+        device_token: tokens.last().cloned(),
+        action: FaultAction::Delay { millis: 2_000 },
+        times: Some(1),
+    });
+    let task = list_task(&env, &users, None).await.unwrap();
+    let items = watch(&env, &task.id, 100).await;
+    for pair in items.windows(2) {
+        assert!(pair[1].success_count >= pair[0].success_count, "{items:?}");
+    }
+    let before = counts_before_the_checkpoint(&items);
+    assert!(
+        before.iter().all(|&s| s == 0 || s == 1_000),
+        "a request's devices counted apart: {before:?}"
+    );
+    assert!(
+        before.contains(&1_000),
+        "the first request's devices did not count before the second answered: {items:?}"
+    );
+    let last = items.last().unwrap();
+    assert_eq!(last.state, TaskState::Completed as i32);
+    assert_eq!(
+        (last.users_done, last.success_count, last.fail_count),
+        (600, 1_200, 0)
+    );
+    assert_eq!(env.sends(HUAWEI).len(), 2, "one request per 1,000 tokens");
+    env.fake(HUAWEI).clear_faults();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
