@@ -141,6 +141,20 @@ pub struct Progress {
     /// replaced (a failed vendor attempt of a device with a channel fallback is not final), so these only
     /// grow and end equal to the counts of the outcomes returned.
     settled: Arc<[AtomicU64; 3]>,
+    /// For a page of many users: which user each slot belongs to and which slots are final, so that a task's
+    /// watchers see users done within the page, not only a page at a time.
+    page: Arc<Mutex<PageUsers>>,
+}
+
+/// The users of a page and how far each is.
+#[derive(Debug, Default)]
+struct PageUsers {
+    /// How many users the page has.
+    users: usize,
+    /// The user (index in the page) of each slot, in slot order.
+    owner: Vec<usize>,
+    /// Whether each slot's outcome is final.
+    done: Vec<bool>,
 }
 
 impl Progress {
@@ -166,13 +180,23 @@ impl Progress {
         }
     }
 
-    /// Counts `outcome` as final.
-    fn settle(&self, outcome: &DeviceOutcome) {
-        self.settle_status(outcome.status);
+    /// Tells which of `users` users each slot belongs to (`owner`, in slot order), for
+    /// [`users_final`](Self::users_final).
+    fn set_users(&self, users: usize, owner: Vec<usize>) {
+        if let Ok(mut page) = self.page.lock() {
+            page.done = vec![false; owner.len()];
+            page.users = users;
+            page.owner = owner;
+        }
     }
 
-    /// Counts an outcome of `status` as final.
-    fn settle_status(&self, status: DeliveryStatus) {
+    /// Counts `outcome`, slot `index`'s, as final.
+    fn settle(&self, index: usize, outcome: &DeviceOutcome) {
+        self.settle_status(index, outcome.status);
+    }
+
+    /// Counts an outcome of `status`, slot `index`'s, as final.
+    fn settle_status(&self, index: usize, status: DeliveryStatus) {
         let at = match status {
             DeliveryStatus::Success => 0,
             DeliveryStatus::Fail => 1,
@@ -180,6 +204,35 @@ impl Progress {
             _ => return,
         };
         self.settled[at].fetch_add(1, Ordering::Relaxed);
+        self.finish(index);
+    }
+
+    /// Marks slot `index` final without counting it: a vendor attempt merged into its device's fallback.
+    fn finish(&self, index: usize) {
+        if let Ok(mut page) = self.page.lock()
+            && let Some(done) = page.done.get_mut(index)
+        {
+            *done = true;
+        }
+    }
+
+    /// How many users the page has (0 before it is planned, and for a single user's push).
+    pub fn users(&self) -> u64 {
+        self.page.lock().map_or(0, |p| p.users as u64)
+    }
+
+    /// How many users of the page have every slot final (a user without slots counts as done).
+    pub fn users_final(&self) -> u64 {
+        let Ok(page) = self.page.lock() else {
+            return 0;
+        };
+        let mut pending = vec![false; page.users];
+        for (&user, &done) in page.owner.iter().zip(&page.done) {
+            if !done && let Some(p) = pending.get_mut(user) {
+                *p = true;
+            }
+        }
+        pending.iter().filter(|p| !**p).count() as u64
     }
 
     /// The outcomes known so far, by target index.
@@ -499,6 +552,12 @@ impl Pusher {
             planned.push(plan);
         }
         progress.resize(planned.iter().map(Planned::len).sum());
+        let owner = planned
+            .iter()
+            .enumerate()
+            .flat_map(|(user, plan)| std::iter::repeat_n(user, plan.len()))
+            .collect();
+        progress.set_users(planned.len(), owner);
         // The task runner flushes the page's events with its checkpoint, in one flush.
         Ok(self.execute_many(planned, progress, false).await)
     }
@@ -553,7 +612,7 @@ impl Pusher {
                 if let Some(decided) = &slot.decided {
                     progress.set(at.len(), decided.clone());
                     if slot.final_at_once(decided.status) {
-                        progress.settle(decided);
+                        progress.settle(at.len(), decided);
                     }
                 }
                 at.push((p, s));
@@ -587,7 +646,7 @@ impl Pusher {
                 let outcome = self.to_channel(push, &device, handoff).await;
                 progress.set(i, outcome.clone());
                 if slot(i).final_at_once(outcome.status) {
-                    progress.settle(&outcome);
+                    progress.settle(i, &outcome);
                 }
                 (i, outcome)
             }
@@ -606,7 +665,7 @@ impl Pusher {
                     if let Some(&i) = indexes.get(k)
                         && slot(i).final_at_once(status)
                     {
-                        progress.settle_status(status);
+                        progress.settle_status(i, status);
                     }
                 };
                 let results = self
@@ -647,9 +706,11 @@ impl Pusher {
                 .all(|&i| outcomes[i].as_ref().is_some_and(|o| !o.succeeded()));
             if !all_failed {
                 // The vendor's outcomes stand; its successes counted when they came.
-                for o in indexes.iter().filter_map(|&i| outcomes[i].as_ref()) {
-                    if o.status != DeliveryStatus::Success {
-                        progress.settle(o);
+                for &i in &indexes {
+                    if let Some(o) = outcomes[i].as_ref()
+                        && o.status != DeliveryStatus::Success
+                    {
+                        progress.settle(i, o);
                     }
                 }
                 continue;
@@ -658,7 +719,10 @@ impl Pusher {
                 .to_channel(&planned[p].push, device, &handoffs[p])
                 .await;
             progress.set(indexes[0], outcome.clone());
-            progress.settle(&outcome);
+            progress.settle(indexes[0], &outcome);
+            for &i in &indexes[1..] {
+                progress.finish(i);
+            }
             replaced[indexes[0]] = indexes.iter().filter_map(|&i| outcomes[i].take()).collect();
             outcomes[indexes[0]] = Some(outcome);
             for &i in &indexes[1..] {

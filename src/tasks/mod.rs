@@ -228,10 +228,15 @@ impl Tasks {
     /// once the page is done.
     pub fn progress(&self, app: &str, task: &TaskRecord) -> TaskProgress {
         let mut progress = stats::progress(task);
-        if let Some((success, fail, error)) = self.runner.unrecorded(app, task) {
-            progress.success_count += success;
-            progress.fail_count += fail;
-            progress.error_count += error;
+        if let Some(page) = self.runner.unrecorded(app, task) {
+            // A broadcast or label task learns its users a page at a time: the page in flight counts as known.
+            if task.kind != TaskKind::List as i32 {
+                progress.users_total += page.users;
+            }
+            progress.users_done = (progress.users_done + page.users_done).min(progress.users_total);
+            progress.success_count += page.success;
+            progress.fail_count += page.fail;
+            progress.error_count += page.error;
         }
         progress
     }

@@ -40,6 +40,21 @@ struct Open {
     page: Option<(u64, Progress)>,
 }
 
+/// What the page in flight has settled and its task's record does not count yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unrecorded {
+    /// Users in the page.
+    pub users: u64,
+    /// Users of the page whose every push is final.
+    pub users_done: u64,
+    /// Final outcomes by status.
+    pub success: u64,
+    /// Final failures.
+    pub fail: u64,
+    /// Final errors.
+    pub error: u64,
+}
+
 /// The scheduler and the running tasks.
 pub struct Runner {
     store: Store,
@@ -127,15 +142,24 @@ impl Runner {
         self.wake.notify_one();
     }
 
-    /// Final outcomes (success, fail, error) of the page `task` is pushing now and has not recorded yet, for
-    /// its watchers; none when `task` already counts that page or no page is out.
-    pub fn unrecorded(&self, app: &str, task: &TaskRecord) -> Option<(u64, u64, u64)> {
+    /// What the page `task` is pushing now and has not recorded yet has settled, for its watchers; none when
+    /// `task` already counts that page or no page is out.
+    pub fn unrecorded(&self, app: &str, task: &TaskRecord) -> Option<Unrecorded> {
         let open = self.lock();
         let (from, progress) = open
             .get(&(app.to_owned(), task.id.clone()))?
             .page
             .as_ref()?;
-        (*from == task.users_done).then(|| progress.settled())
+        (*from == task.users_done).then(|| {
+            let (success, fail, error) = progress.settled();
+            Unrecorded {
+                users: progress.users(),
+                users_done: progress.users_final(),
+                success,
+                fail,
+                error,
+            }
+        })
     }
 
     /// Shows (or, with `None`, stops showing) the page a running task is pushing.

@@ -201,12 +201,13 @@ async fn bind_devices(env: &Env, notifier: &str, users: &[String], per_user: usi
         .collect()
 }
 
-/// The success counts a watch showed while the task ran and its first page was not yet recorded.
-fn counts_before_the_checkpoint(items: &[TaskProgress]) -> Vec<u64> {
+/// The (users done, success count) pairs a watch showed while a one-page task ran and some of its users
+/// were not done yet.
+fn counts_within_the_page(items: &[TaskProgress]) -> Vec<(u64, u64)> {
     items
         .iter()
-        .filter(|p| p.state == TaskState::Running as i32 && p.users_done == 0)
-        .map(|p| p.success_count)
+        .filter(|p| p.state == TaskState::Running as i32 && p.users_done < p.users_total)
+        .map(|p| (p.users_done, p.success_count))
         .collect()
 }
 
@@ -455,7 +456,7 @@ async fn watchers_see_a_page_s_outcomes_before_its_checkpoint() {
     }
     assert!(
         items.iter().any(|p| p.state == TaskState::Running as i32
-            && p.users_done == 0
+            && p.users_done == 5
             && p.success_count == 5),
         "no item showed the page's first five outcomes before its checkpoint: {items:?}"
     );
@@ -535,14 +536,20 @@ async fn a_rate_limited_vendor_s_devices_count_one_by_one_within_a_page() {
         let items = watch(&env, &task.id, 100).await;
         for pair in items.windows(2) {
             assert!(pair[1].success_count >= pair[0].success_count, "{items:?}");
+            assert!(pair[1].users_done >= pair[0].users_done, "{items:?}");
         }
-        let mut moving = counts_before_the_checkpoint(&items);
+        let within = counts_within_the_page(&items);
+        let mut moving: Vec<u64> = within.iter().map(|&(_, s)| s).collect();
         moving.retain(|&s| s > 0 && s < N);
         moving.dedup();
         assert!(
             moving.len() >= 3,
             "{strategy:?}: the page's count did not follow FCM's answers while it ran: {items:?}"
         );
+        // One device each: a user is done when its device is, so the bar moves with the count.
+        for &(users, success) in &within {
+            assert_eq!(users, success, "{strategy:?}: {items:?}");
+        }
         let last = items.last().unwrap();
         assert_eq!(last.state, TaskState::Completed as i32);
         assert_eq!(
@@ -572,7 +579,10 @@ async fn a_batch_vendor_s_devices_count_a_request_at_a_time_within_a_page() {
     for pair in items.windows(2) {
         assert!(pair[1].success_count >= pair[0].success_count, "{items:?}");
     }
-    let before = counts_before_the_checkpoint(&items);
+    let before: Vec<u64> = counts_within_the_page(&items)
+        .iter()
+        .map(|&(_, s)| s)
+        .collect();
     assert!(
         before.iter().all(|&s| s == 0 || s == 1_000),
         "a request's devices counted apart: {before:?}"
@@ -580,6 +590,11 @@ async fn a_batch_vendor_s_devices_count_a_request_at_a_time_within_a_page() {
     assert!(
         before.contains(&1_000),
         "the first request's devices did not count before the second answered: {items:?}"
+    );
+    // The first request held the first 500 users' two devices each: those users are done.
+    assert!(
+        counts_within_the_page(&items).contains(&(500, 1_000)),
+        "{items:?}"
     );
     let last = items.last().unwrap();
     assert_eq!(last.state, TaskState::Completed as i32);
