@@ -15,7 +15,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin pushgate \
     && install -D -m 0755 target/release/pushgate /out/pushgate \
-    && mkdir /out/data
+    && mkdir -m 0700 /out/data
 
 # Runtime stage: glibc and libgcc_s (all the binary links besides libm and libc), CA certificates, no shell,
 # and the unprivileged user 65532 ("nonroot") that the helm chart also runs as. Both stages are Debian 12,
