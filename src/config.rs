@@ -6,13 +6,19 @@
 //! `PUSHGATE_ENDPOINT` never collide with it; an unknown key inside a known section is an error.
 
 use std::{
-    fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
     time::Duration,
 };
 
 use serde::{Deserialize, Serialize};
+
+// Each section is owned by the module it configures; this file gathers them, loads and checks the whole.
+pub use crate::{
+    channel::ChannelConfig, devices::DevicesConfig, labels::LabelsConfig,
+    notifier::NotifiersConfig, secret::Secret, settings::SettingsConfig, store::StoreConfig,
+    tenant::AuthConfig,
+};
 
 /// Prefix of the environment variables that override the configuration.
 pub const ENV_PREFIX: &str = "PUSHGATE_";
@@ -50,6 +56,9 @@ pub enum ConfigError {
     /// The merged configuration does not fit the typed struct (unknown key, wrong type, bad duration...).
     #[error("invalid configuration: {0}")]
     Invalid(Box<toml::de::Error>),
+    /// The settings are well formed but cannot work (a section's own rule).
+    #[error("invalid configuration: {0}")]
+    Unusable(String),
 }
 
 /// The whole configuration.
@@ -136,84 +145,6 @@ pub struct TlsConfig {
     pub client_ca_file: Option<PathBuf>,
 }
 
-/// Where state is kept.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct StoreConfig {
-    /// Directory of the embedded sled database and of generated key files.
-    pub data_dir: PathBuf,
-    /// Most memory sled's page cache may hold, in MiB.
-    pub cache_mib: u64,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./pushgate-data"),
-            // Small on purpose: the OS page cache holds the hot file pages anyway, and in the million-device
-            // broadcast benchmark 16 MiB was both faster and 40 MiB leaner than 64 MiB.
-            cache_mib: 16,
-        }
-    }
-}
-
-/// Admin token, token signing and token lifetimes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// The admin token for `AppService`. When unset, the first start generates one and writes it to
-    /// `<data_dir>/admin-token` (mode 0600); only its hash is stored.
-    pub admin_token: Option<Secret>,
-    /// Key that signs app and user tokens (at least 32 characters). When unset, a random key is generated once
-    /// into `<data_dir>/token-signing.key` (mode 0600). Changing it invalidates every issued token.
-    pub signing_key: Option<Secret>,
-    /// Lifetime of an app token when the caller asks for none.
-    #[serde(with = "humantime_serde")]
-    pub app_token_ttl: Duration,
-    /// Longest app token lifetime a caller may ask for.
-    #[serde(with = "humantime_serde")]
-    pub app_token_max_ttl: Duration,
-    /// Lifetime of a user (own channel) token when the caller asks for none.
-    #[serde(with = "humantime_serde")]
-    pub user_token_ttl: Duration,
-    /// Longest user token lifetime a caller may ask for.
-    #[serde(with = "humantime_serde")]
-    pub user_token_max_ttl: Duration,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            admin_token: None,
-            signing_key: None,
-            app_token_ttl: Duration::from_secs(24 * 3600),
-            app_token_max_ttl: Duration::from_secs(30 * 24 * 3600),
-            user_token_ttl: Duration::from_secs(3600),
-            user_token_max_ttl: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-/// Notifiers (push certificates).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct NotifiersConfig {
-    /// Most notifiers one app may have.
-    pub max_per_app: usize,
-    /// Key that encrypts notifier credentials at rest. When unset, a random key is generated once into
-    /// `<data_dir>/credentials.key` (mode 0600). Losing or changing it makes stored credentials unreadable.
-    pub credentials_key: Option<Secret>,
-}
-
-impl Default for NotifiersConfig {
-    fn default() -> Self {
-        Self {
-            max_per_app: 100,
-            credentials_key: None,
-        }
-    }
-}
-
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -227,131 +158,6 @@ impl Default for LogConfig {
         Self {
             filter: "info".to_owned(),
         }
-    }
-}
-
-/// Device bindings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct DevicesConfig {
-    /// Most bindings one user may hold.
-    pub max_bindings_per_user: usize,
-}
-
-impl Default for DevicesConfig {
-    fn default() -> Self {
-        Self {
-            max_bindings_per_user: 100,
-        }
-    }
-}
-
-/// Limits of push labels.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct LabelsConfig {
-    /// Labels an app may have.
-    pub max_labels_per_app: usize,
-    /// Users one label may hold.
-    pub max_users_per_label: usize,
-    /// Distinct users one `AddLabelUsers` or `RemoveLabelUsers` call may name.
-    pub max_users_per_call: usize,
-}
-
-impl Default for LabelsConfig {
-    fn default() -> Self {
-        Self {
-            max_labels_per_app: 100,
-            max_users_per_label: 20_000,
-            max_users_per_call: 100,
-        }
-    }
-}
-
-/// Limits of users' push settings and push templates. Breaking one is INVALID_ARGUMENT, except the number of
-/// templates, which is RESOURCE_EXHAUSTED.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct SettingsConfig {
-    /// Most push templates an app may have.
-    pub max_templates_per_app: usize,
-    /// Most entries of one `BatchSetPushNicknames` call.
-    pub max_nicknames_per_call: usize,
-    /// Longest push nickname, in characters.
-    pub max_nickname_chars: usize,
-    /// Longest template title or body pattern, in characters.
-    pub max_pattern_chars: usize,
-    /// Longest do-not-disturb duration a user may set.
-    #[serde(with = "humantime_serde")]
-    pub max_ignore_duration: Duration,
-}
-
-impl Default for SettingsConfig {
-    fn default() -> Self {
-        // Easemob's limits.
-        Self {
-            max_templates_per_app: 100,
-            max_nicknames_per_call: 50,
-            max_nickname_chars: 100,
-            max_pattern_chars: 1024,
-            max_ignore_duration: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
-
-/// The own push channel (`ChannelService`): offline inbox and live streams.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ChannelConfig {
-    /// How long a push waits in a device's offline inbox at most; a shorter push TTL wins.
-    #[serde(with = "humantime_serde")]
-    pub inbox_retention: Duration,
-    /// A Subscribe stream idle this long gets a keepalive (at least 10 ms).
-    #[serde(with = "humantime_serde")]
-    pub keepalive_interval: Duration,
-    /// Live pushes one stream may have waiting for its client (at least 1); a client that lets more pile
-    /// up is cut off with RESOURCE_EXHAUSTED, its pushes staying in the inbox.
-    pub stream_buffer: usize,
-    /// Pushes one device's inbox holds (at least 1). A push beyond it drops the device's oldest one: the
-    /// newest pushes matter most to a device that comes back, and a sender cannot act on a refusal.
-    pub max_inbox_per_device: usize,
-    /// How often expired inbox entries are deleted (at least 10 ms); replay skips them even before that.
-    #[serde(with = "humantime_serde")]
-    pub sweep_interval: Duration,
-}
-
-impl Default for ChannelConfig {
-    fn default() -> Self {
-        Self {
-            inbox_retention: Duration::from_secs(7 * 24 * 3600),
-            keepalive_interval: Duration::from_secs(30),
-            stream_buffer: 256,
-            max_inbox_per_device: 1000,
-            sweep_interval: Duration::from_secs(60),
-        }
-    }
-}
-
-/// A configured secret: printed as `[redacted]`, never logged.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call only where it is used.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
     }
 }
 
@@ -380,9 +186,20 @@ impl Config {
             merge(&mut merged, table);
         }
         apply_env(&mut merged, env)?;
-        toml::Value::Table(merged)
+        let config: Config = toml::Value::Table(merged)
             .try_into()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        config.check().map_err(ConfigError::Unusable)?;
+        Ok(config)
+    }
+
+    /// Whether the settings can work together, checked when they are loaded so that a server never starts
+    /// half-way on them: each section's own rules.
+    pub fn check(&self) -> Result<(), String> {
+        self.dispatch.check()?;
+        self.push.check()?;
+        self.tasks.check()?;
+        self.callbacks.check()
     }
 
     /// The configuration as TOML with every secret replaced by `[redacted]`.
@@ -547,6 +364,19 @@ mod tests {
         assert_eq!(c.server.listen, "127.0.0.1:1".parse().unwrap());
         assert_eq!(c.auth.app_token_ttl, Duration::from_secs(7200));
         assert_eq!(c.auth.admin_token, Some(Secret::new("s3cret")));
+    }
+
+    #[test]
+    fn a_section_s_own_rules_are_checked_when_loading() {
+        let err = Config::load_from(
+            None,
+            env(&[("PUSHGATE_DISPATCH_MAX_IN_FLIGHT_PER_NOTIFIER", "0")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("max_in_flight_per_notifier"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,12 +1,31 @@
 //! Device bindings with Easemob's semantics: bind, replace, move between users, unbind; and the users they
 //! make exist.
 
+use serde::{Deserialize, Serialize};
+
 use crate::{
+    clock::now_ms,
     proto::v1::Vendor,
     store::{BindEffect, BindingCursor, BindingRecord, Store, StoreError},
-    tenant::{check_user_id, now_ms},
+    tenant::check_user_id,
     validate::Violations,
 };
+
+/// Device bindings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevicesConfig {
+    /// Most bindings one user may hold.
+    pub max_bindings_per_user: usize,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        Self {
+            max_bindings_per_user: 100,
+        }
+    }
+}
 
 /// Longest device id.
 const MAX_DEVICE_ID: usize = 128;

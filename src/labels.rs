@@ -6,12 +6,36 @@
 
 use std::collections::HashSet;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{
-    config::LabelsConfig,
+    clock::now_ms,
     store::{LabelRecord, LabelUserRecord, Store, StoreError},
-    tenant::{check_user_id, now_ms},
+    tenant::check_user_id,
     validate::{Violations, max_chars, name_chars},
 };
+
+/// Limits of push labels.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelsConfig {
+    /// Labels an app may have.
+    pub max_labels_per_app: usize,
+    /// Users one label may hold.
+    pub max_users_per_label: usize,
+    /// Distinct users one `AddLabelUsers` or `RemoveLabelUsers` call may name.
+    pub max_users_per_call: usize,
+}
+
+impl Default for LabelsConfig {
+    fn default() -> Self {
+        Self {
+            max_labels_per_app: 100,
+            max_users_per_label: 20_000,
+            max_users_per_call: 100,
+        }
+    }
+}
 
 /// Longest label name, in characters.
 pub const MAX_NAME: usize = 64;

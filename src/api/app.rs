@@ -5,8 +5,9 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{page, page_token, timestamp},
+    api::{page, page_token},
     callback::rules::{CallbackRules, RuleInput},
+    clock::timestamp,
     proto::v1::{
         App, CallbackRule, CreateAppRequest, CreateAppResponse, DeleteAppRequest,
         DeleteAppResponse, DeleteCallbackRuleRequest, DeleteCallbackRuleResponse, GetAppRequest,

@@ -6,8 +6,9 @@ use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::user_of, timestamp},
+    api::auth::user_of,
     channel::{AckKind, Channel, Delivered, StreamItem},
+    clock::timestamp,
     proto::v1::{
         AckKind as ProtoAckKind, AckRequest, AckResponse, ChannelKeepalive, ChannelMessage,
         ReplayComplete, SubscribeRequest, SubscribeResponse,

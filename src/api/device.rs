@@ -3,7 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page, page_token, timestamp},
+    api::{auth::app_of, page, page_token},
+    clock::timestamp,
     devices::Devices,
     proto::v1::{
         BindDeviceOutcome, BindDeviceRequest, BindDeviceResponse, Binding, DeleteUserRequest,

@@ -10,8 +10,11 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page, page_token, status, timestamp},
-    callback::{AppEvent, EventLog, event::CHANNEL_NAMES, rules::CallbackRules},
+    api::{auth::app_of, page, page_token, status},
+    callback::{AppEvent, EventLog, rules::CallbackRules},
+    clock::now_ms,
+    clock::timestamp,
+    delivery_channel,
     proto::v1::{
         DeliveryEvent, DeliveryStatus, EventsHeartbeat, FailedCallbackIds,
         ListFailedCallbacksRequest, ListFailedCallbacksResponse, RedeliverCallbacksRequest,
@@ -20,7 +23,6 @@ use crate::{
         subscribe_events_response::Item,
     },
     store::outbox::parse_failed_id,
-    tenant::now_ms,
     validate::Violations,
 };
 
@@ -153,13 +155,13 @@ impl EventService for EventApi {
         if let Some(bad) = r
             .channels
             .iter()
-            .find(|c| !CHANNEL_NAMES.contains(&c.as_str()))
+            .find(|c| !delivery_channel::ALL.contains(&c.as_str()))
         {
             v.add(
                 "channels",
                 format!(
                     "{bad:?} is not a channel name ({})",
-                    CHANNEL_NAMES.join(", ")
+                    delivery_channel::ALL.join(", ")
                 ),
             );
         }

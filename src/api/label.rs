@@ -3,7 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page, page_token, timestamp},
+    api::{auth::app_of, page, page_token},
+    clock::timestamp,
     labels::{Labels, UserFailure, UsersOutcome},
     proto::v1::{
         AddLabelUsersRequest, AddLabelUsersResponse, CreateLabelRequest, CreateLabelResponse,

@@ -18,14 +18,6 @@ use tonic::Status;
 
 use crate::validate::Violations;
 
-/// A Unix-milliseconds time as a protobuf timestamp.
-pub fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
-
 /// An optional protobuf duration as a std duration; negative or out-of-range durations are violations.
 pub fn duration(
     field: &str,
@@ -83,14 +75,6 @@ pub fn page_token(last: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_handle_negative_ms() {
-        let t = timestamp(-1);
-        assert_eq!((t.seconds, t.nanos), (-1, 999_000_000));
-        let t = timestamp(1_500);
-        assert_eq!((t.seconds, t.nanos), (1, 500_000_000));
-    }
 
     #[test]
     fn paging_rules() {

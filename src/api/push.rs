@@ -7,7 +7,9 @@ use tonic::{Request, Response, Status, metadata::MetadataMap};
 use tracing::Instrument;
 
 use crate::{
-    api::{auth::app_of, status, timestamp},
+    api::{auth::app_of, status},
+    clock::now_ms,
+    clock::timestamp,
     proto::v1::{
         AcceptStatus, CreateMessageRequest, CreateMessageResponse, GetMessageRequest,
         GetMessageResponse, PushMessage, SendAsyncRequest, SendAsyncResponse, SendBatchRequest,
@@ -20,7 +22,7 @@ use crate::{
         UserPush, idempotency::MAX_REQUEST_ID_CHARS, limits::check_message,
     },
     store::QueuedPush,
-    tenant::{check_user_id, now_ms},
+    tenant::check_user_id,
     validate::{Violations, max_chars},
 };
 

@@ -3,7 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, timestamp},
+    api::auth::app_of,
+    clock::timestamp,
     proto::v1::{
         BatchSetPushNicknamesRequest, BatchSetPushNicknamesResponse, CreateTemplateRequest,
         CreateTemplateResponse, DeleteTemplateRequest, DeleteTemplateResponse, GetLanguageRequest,

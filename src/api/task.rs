@@ -6,8 +6,10 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page_token, status, timestamp},
+    api::{auth::app_of, page_token, status},
     channel::Channel,
+    clock::now_ms,
+    clock::timestamp,
     proto::v1::{
         CancelTaskRequest, CancelTaskResponse, CreateBroadcastTaskRequest,
         CreateBroadcastTaskResponse, CreateLabelTaskRequest, CreateLabelTaskResponse,
@@ -20,7 +22,7 @@ use crate::{
     push::{Idempotency, IdempotencyError, PushConfig, limits::check_message},
     store::TaskRecord,
     tasks::{MessageRef, NewTask, TaskError, Tasks, stats},
-    tenant::{check_user_id, now_ms},
+    tenant::check_user_id,
     validate::{Violations, max_chars},
 };
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, duration, timestamp},
+    api::{auth::app_of, duration},
+    clock::timestamp,
     proto::v1::{
         IssueTokenRequest, IssueTokenResponse, IssueUserTokenRequest, IssueUserTokenResponse,
         auth_service_server::AuthService,

@@ -112,7 +112,7 @@ pub fn body(event: &DeliveryEvent, secret: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::timestamp;
+    use crate::clock::timestamp;
 
     fn failed() -> DeliveryEvent {
         DeliveryEvent {

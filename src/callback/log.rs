@@ -87,7 +87,7 @@ impl EventLog {
             let keep = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
             loop {
                 tick.tick().await;
-                let before = crate::tenant::now_ms() - keep;
+                let before = crate::clock::now_ms() - keep;
                 if let Err(e) = store.events.sweep_events(before, 100_000).await {
                     tracing::error!(error = %e, "cannot sweep expired delivery events");
                 }

@@ -3,7 +3,6 @@
 
 mod body;
 mod config;
-pub mod event;
 pub mod log;
 pub mod outbox;
 mod pause;

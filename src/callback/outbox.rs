@@ -20,11 +20,11 @@ use super::{
     worker::{Shared, Worker},
 };
 use crate::{
+    clock::now_ms,
     notifier::sealing::Sealer,
     proto::v1::FailedCallback,
     store::{CallbackRuleRecord, Store, StoreError},
     telemetry::metrics,
-    tenant::now_ms,
 };
 
 type RuleKey = (String, String);

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use super::body::{POSITION_HEADER, RULE_HEADER, SIGNATURE_HEADER, body, signature};
 use crate::{
+    clock::now_ms,
     dispatch::{ClientOptions, DispatchError, client},
     proto::v1::DeliveryEvent,
-    tenant::now_ms,
 };
 
 /// Most characters of an answer's body kept as a failed attempt's error.

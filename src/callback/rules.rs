@@ -2,9 +2,9 @@
 
 use super::Outbox;
 use crate::{
+    clock::now_ms,
     proto::v1::DeliveryStatus,
     store::{CallbackRuleRecord, Store, StoreError},
-    tenant::now_ms,
     validate::{Violations, max_chars, name_chars},
 };
 

@@ -22,14 +22,14 @@ use super::{
     post::{Attempt, Poster},
 };
 use crate::{
-    api::timestamp,
+    clock::now_ms,
+    clock::timestamp,
     proto::v1::{DeliveryEvent, FailedCallback},
     store::{
         CallbackRuleRecord, PendingCallback, Store, StoreError,
         outbox::{failed_id, order_key},
     },
     telemetry::metrics::metrics,
-    tenant::now_ms,
 };
 
 /// Events read from the log at once.

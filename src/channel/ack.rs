@@ -2,7 +2,7 @@
 //! counted once per device (a repeated ack changes nothing), per message id and per task id.
 
 use super::{Channel, ChannelError, check_device_id};
-use crate::{tenant::now_ms, validate::Violations};
+use crate::{clock::now_ms, validate::Violations};
 
 /// Most message ids one Ack may name.
 pub const MAX_ACK_IDS: usize = 100;

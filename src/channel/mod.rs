@@ -4,6 +4,9 @@
 //! push is written to the device's inbox first and then handed to its open stream, so a crash or a dropped
 //! connection never loses it: it is replayed on the next Subscribe until it is acked or expires.
 
+mod config;
+pub use config::ChannelConfig;
+
 mod ack;
 mod hub;
 mod subscribe;
@@ -17,10 +20,10 @@ pub use ack::AckKind;
 pub use subscribe::{StreamItem, Subscription};
 
 use crate::{
-    config::ChannelConfig,
+    clock::now_ms,
     proto::v1::PushMessage,
     store::{AckSubject, InboxEntry, Store, StoreError},
-    tenant::{check_user_id, now_ms},
+    tenant::check_user_id,
     validate::Violations,
 };
 use hub::Hub;

@@ -12,7 +12,7 @@ use super::{
     ChannelError, Delivered, Inner,
     hub::{End, Registration},
 };
-use crate::{store::InboxEntry, tenant::now_ms};
+use crate::{clock::now_ms, store::InboxEntry};
 
 /// Inbox entries read per store call during the replay.
 const REPLAY_PAGE: usize = 64;

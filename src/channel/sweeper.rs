@@ -6,7 +6,7 @@ use std::{sync::Weak, time::Duration};
 use tokio::sync::watch;
 
 use super::Inner;
-use crate::tenant::now_ms;
+use crate::clock::now_ms;
 
 /// Expired entries deleted per store call.
 const BATCH: usize = 500;

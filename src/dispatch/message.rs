@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{proto::v1::PushMessage, tenant::now_ms};
+use crate::{clock::now_ms, proto::v1::PushMessage};
 
 /// A message ready for the vendors: the push path has rendered templates and filled defaults, so a dispatcher
 /// only maps fields into its vendor's payload (the vendor block first, then the base fields).

@@ -300,7 +300,7 @@ fn certificate_facts(der: &[u8]) -> Result<CredentialFacts, String> {
     let (_, cert) = X509Certificate::from_der(der)
         .map_err(|e| format!("is not a valid X.509 certificate: {e}"))?;
     let expire_ms = cert.validity().not_after.timestamp() * 1000;
-    if expire_ms <= crate::tenant::now_ms() {
+    if expire_ms <= crate::clock::now_ms() {
         return Err(format!(
             "expired on {}",
             cert.validity().not_after.to_rfc2822().unwrap_or_default()
@@ -538,7 +538,7 @@ mod tests {
             facts.certificate_subject,
             "Apple Push Services: com.example.app"
         );
-        assert!(facts.certificate_expire_ms.unwrap() > crate::tenant::now_ms());
+        assert!(facts.certificate_expire_ms.unwrap() > crate::clock::now_ms());
         let mut v = Violations::new();
         check(&mut pem(&other_key), "a", &mut v);
         assert_eq!(fields(&v), ["a.certificate.pem.private_key_pem"]);

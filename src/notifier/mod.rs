@@ -1,5 +1,8 @@
 //! Notifiers (push certificates): validated on the way in, sealed at rest, never shown with their secrets.
 
+mod config;
+pub use config::NotifiersConfig;
+
 pub mod credentials;
 pub mod endpoints;
 pub mod sealing;
@@ -7,13 +10,13 @@ pub mod sealing;
 use prost::Message;
 
 use crate::{
-    api::timestamp,
+    clock::now_ms,
+    clock::timestamp,
     proto::v1::{
         Notifier, NotifierCredentialSummary, NotifierState, Vendor, notifier::Credentials,
     },
     store::{NotifierRecord, Store, StoreError},
     telemetry::metrics,
-    tenant::now_ms,
     validate::{Violations, max_chars, name_chars},
 };
 use credentials::{CredentialFacts, field_of, vendor_of};

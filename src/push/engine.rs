@@ -14,6 +14,7 @@ use futures::future::join_all;
 use opentelemetry::KeyValue;
 use tracing::Instrument;
 
+use super::events::{PushEvents, channel_name};
 use super::{
     DeviceOutcome, Failure, PushConfig,
     reason::{classify, outcome_text},
@@ -21,11 +22,9 @@ use super::{
     route::{self, Plan, Target},
 };
 use crate::{
-    callback::{
-        EventLog,
-        event::{PushEvents, channel_name},
-    },
+    callback::EventLog,
     channel::{Channel, ChannelError, ChannelPush},
+    clock::now_ms,
     dispatch::{Dispatch, DispatchError, Outcome, Rendered},
     notifier::Notifiers,
     proto::v1::{
@@ -37,7 +36,6 @@ use crate::{
     },
     store::{BindingRecord, Store, StoreError},
     telemetry::metrics::metrics,
-    tenant::now_ms,
 };
 
 /// A push to one user.

@@ -10,8 +10,8 @@ use std::{
 use prost::Message;
 
 use crate::{
+    clock::now_ms,
     store::{IdempotentAnswer, Store, StoreError},
-    tenant::now_ms,
 };
 
 /// Longest request id.

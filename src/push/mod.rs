@@ -6,6 +6,7 @@
 
 mod config;
 mod engine;
+mod events;
 pub mod idempotency;
 pub mod limits;
 mod outcome;

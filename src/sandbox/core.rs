@@ -241,7 +241,7 @@ impl Incoming {
     /// Reads a request's body (bounded in size and time); `None` when the client sent too much or too
     /// slowly, or the stream broke.
     pub async fn read(request: axum::extract::Request) -> Option<(Self, http::Extensions)> {
-        let at_ms = crate::tenant::now_ms();
+        let at_ms = crate::clock::now_ms();
         let (parts, body) = request.into_parts();
         let body = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY))
             .await

@@ -65,9 +65,6 @@ pub enum ServerError {
     /// TLS files could not be read or used.
     #[error("tls: {0}")]
     Tls(String),
-    /// A setting cannot be used.
-    #[error("configuration: {0}")]
-    Config(String),
     /// Vendor dispatch could not be set up (the extra CA file).
     #[error(transparent)]
     Dispatch(#[from] crate::dispatch::DispatchError),
@@ -157,11 +154,9 @@ pub async fn run(
     if let Err(e) = notifiers.announce_stored().await {
         tracing::error!(error = %e, "cannot list the notifiers: their metrics show from their first push");
     }
-    config.push.check().map_err(ServerError::Config)?;
     let events = EventLog::new(store.clone());
     events.sweep_every(std::time::Duration::from_secs(600), config.events.retention);
     let dispatch = Dispatch::new(notifiers.clone(), config.dispatch.clone())?;
-    config.callbacks.check().map_err(ServerError::Config)?;
     // Resumes every enabled rule's deliveries from where they were.
     let outbox = Outbox::start(
         store.clone(),
@@ -194,7 +189,6 @@ pub async fn run(
         config.push.idempotency_window,
     ));
     tokio::spawn(sweep_idempotent_answers(idempotency.clone()));
-    config.tasks.check().map_err(ServerError::Config)?;
     // Resumes the tasks a stop or a crash left scheduled or running.
     let tasks = Tasks::start(store.clone(), pusher.clone(), config.tasks.clone()).await?;
 

@@ -15,7 +15,7 @@ use crate::{
     store::{ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile},
 };
 
-use super::time_zone::AppTimeZone;
+use crate::time_zone::AppTimeZone;
 
 const MINUTES_PER_DAY: u32 = 24 * 60;
 
@@ -167,7 +167,7 @@ pub fn is_mentioned(user: &str, at_all: bool, at_users: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{settings::time_zone::parse_time_zone, store::UserSettingsRecord};
+    use crate::{store::UserSettingsRecord, time_zone::parse_time_zone};
 
     /// 2024-01-15T00:00:00Z.
     const MIDNIGHT_UTC: i64 = 1_705_276_800_000;

@@ -5,19 +5,21 @@
 //! Every request is checked whole before anything is written: a bad request answers with every violated
 //! field and changes nothing.
 
+mod config;
+pub use config::SettingsConfig;
+
 pub mod dnd;
 mod notification;
 pub mod template;
-mod time_zone;
 
+pub use crate::time_zone::{AppTimeZone, parse_time_zone};
 pub use notification::{ConversationInput, NotificationChange, NotificationView};
-pub use time_zone::{AppTimeZone, parse_time_zone};
 
 use crate::{
-    config::SettingsConfig,
+    clock::now_ms,
     proto::v1::NotificationDisplayStyle,
     store::{Store, StoreError, TemplateRecord, UserSettingsRecord},
-    tenant::{check_user_id, now_ms},
+    tenant::check_user_id,
     validate::{Violations, max_chars, name_chars},
 };
 

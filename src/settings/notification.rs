@@ -3,10 +3,11 @@
 
 use super::{SettingsError, UserSettings};
 use crate::{
+    clock::now_ms,
     proto::v1::{NotificationType, notification_conversation},
     settings::dnd,
     store::{ChatKind, ConversationKey, NotificationRecord},
-    tenant::{check_user_id, now_ms},
+    tenant::check_user_id,
     validate::Violations,
 };
 

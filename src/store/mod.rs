@@ -4,6 +4,9 @@
 //! implements every trait on one [`SledStore`]. The rest of the crate sees the traits through [`Store`], never
 //! sled, so a clustered backend can be added without touching the services. Keys are built in [`keys`] only.
 
+mod config;
+pub use config::StoreConfig;
+
 pub mod apps;
 pub mod bindings;
 pub mod callback_rules;

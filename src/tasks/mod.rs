@@ -11,10 +11,10 @@ pub use config::TasksConfig;
 pub use runner::Runner;
 
 use crate::{
+    clock::now_ms,
     proto::v1::{LabelMatch, StoredMessage, Strategy, TaskKind, TaskProgress, TaskState},
     push::Pusher,
     store::{Store, StoreError, TaskRecord},
-    tenant::now_ms,
 };
 
 /// Why a task cannot be created or changed.
@@ -122,7 +122,7 @@ impl Tasks {
         let stored = StoredMessage {
             id: uuid::Uuid::new_v4().simple().to_string(),
             message: Some(message),
-            create_time: Some(crate::api::timestamp(now_ms())),
+            create_time: Some(crate::clock::timestamp(now_ms())),
         };
         self.store.messages.put_message(app, &stored).await?;
         Ok(stored.id)

@@ -15,10 +15,10 @@ use tokio::sync::{Notify, watch};
 
 use super::{TasksConfig, stats};
 use crate::{
+    clock::now_ms,
     proto::v1::{LabelMatch, Strategy, TaskKind, TaskState},
     push::{Progress, PushError, Pusher, UserPush},
     store::{Store, StoreError, TaskRecord},
-    tenant::now_ms,
 };
 
 /// Pause before a page that failed on store trouble is tried again.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    api::timestamp,
+    clock::timestamp,
     proto::v1::{
         ChannelStats, DeliveryChannel, DeliveryStatus, FailureReason, FailureReasonCount,
         StatusCount, TaskProgress, TaskState, TaskStats, Vendor, VendorStats,

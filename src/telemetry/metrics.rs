@@ -14,7 +14,7 @@ use opentelemetry::{
     metrics::{Counter, Gauge, Histogram, UpDownCounter},
 };
 
-use crate::callback::event::CHANNEL_NAMES;
+use crate::delivery_channel;
 
 /// From when a family has a series on `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +166,7 @@ pub(super) fn start() {
     let m = metrics();
     // Successes carry no reason and exist on every channel; a failure's reason and channel come in too many
     // combinations to list, and show from the first one.
-    for channel in CHANNEL_NAMES {
+    for channel in delivery_channel::ALL {
         m.sends.add(
             0,
             &[

@@ -3,14 +3,14 @@
 //! The admin token manages apps; an app's client id and secret buy app tokens; an app token buys user tokens
 //! for the own channel. Everything here is storage-agnostic: it talks to the repositories of [`crate::store`].
 
+mod config;
+pub use config::AuthConfig;
+
 pub mod app_name;
 pub mod secrets;
 pub mod tokens;
 
-use std::{
-    path::Path,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{path::Path, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::Rng;
@@ -19,7 +19,7 @@ pub use app_name::AppName;
 use tokens::{Claims, TokenError, TokenKind, TokenSigner};
 
 use crate::{
-    config::AuthConfig,
+    clock::now_ms,
     store::{AppRecord, Store, StoreError, keys},
     validate::Violations,
 };
@@ -98,13 +98,6 @@ pub struct Tenants {
     signer: TokenSigner,
     admin_hash: Vec<u8>,
     config: AuthConfig,
-}
-
-/// Current Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Tenants {
@@ -433,7 +426,7 @@ pub fn check_user_id(user: &str) -> Result<(), String> {
 /// Accepts what the do-not-disturb evaluation can use: `UTC`, fixed offsets `±HH:MM`, and IANA names known
 /// to the bundled time-zone database; empty means UTC.
 fn check_time_zone(tz: &str) -> Result<(), String> {
-    crate::settings::parse_time_zone(tz).map(|_| ())
+    crate::time_zone::parse_time_zone(tz).map(|_| ())
 }
 
 #[cfg(test)]

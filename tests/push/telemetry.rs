@@ -348,7 +348,7 @@ async fn a_fresh_server_serves_every_family_before_anything_happens() {
 
     let version = format!(r#"version="{}""#, env!("CARGO_PKG_VERSION"));
     assert_eq!(sample(&text, "pushgate_build_info", &[&version]), 1.0);
-    for channel in pushgate::callback::event::CHANNEL_NAMES {
+    for channel in pushgate::delivery_channel::ALL {
         let channel = format!(r#"channel="{channel}""#);
         assert_eq!(
             sample(

@@ -10,8 +10,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
 use crate::{
+    clock::now_ms,
     dispatch::{Cached, CredentialCache, DispatchError},
-    tenant::now_ms,
 };
 
 #[derive(Serialize)]

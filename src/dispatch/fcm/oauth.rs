@@ -10,8 +10,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    clock::now_ms,
     dispatch::{DispatchError, GrantError, TokenEndpoint, Tokens, credential::token_answer},
-    tenant::now_ms,
 };
 
 /// The OAuth scope FCM sends need.

@@ -202,7 +202,7 @@ mod tests {
             &Rendered {
                 id: "m".into(),
                 message,
-                accepted_ms: crate::tenant::now_ms(),
+                accepted_ms: crate::clock::now_ms(),
             },
             defaults,
         )

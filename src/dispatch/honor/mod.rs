@@ -26,9 +26,9 @@ use super::{
     notifier_client,
 };
 use crate::{
+    clock::now_ms,
     proto::v1::{HonorCredentials, Notifier, Vendor},
     store::bindings::BindingRecord,
-    tenant::now_ms,
 };
 
 /// Honor's push host.

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
+    clock::now_ms,
     dispatch::{GrantError, TokenEndpoint, Tokens, credential::token_answer},
-    tenant::now_ms,
 };
 
 /// Path of the auth call under the token base URL.

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
+    clock::now_ms,
     dispatch::{GrantError, TokenEndpoint, Tokens, credential::token_answer},
-    tenant::now_ms,
 };
 
 /// Path of the auth call under the token base URL.

@@ -110,7 +110,7 @@ impl Fake<ApnsState> {
     /// Every provider token issued before now answers 403 `ExpiredProviderToken`, and each key may sign a
     /// new one at once (the 20-minute window is reset).
     pub fn expire_provider_tokens(&self) {
-        lock(&self.state.auth).expire_all(crate::tenant::now_ms() / 1000);
+        lock(&self.state.auth).expire_all(crate::clock::now_ms() / 1000);
     }
 }
 

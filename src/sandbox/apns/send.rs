@@ -81,7 +81,7 @@ pub async fn handle(state: Arc<ApnsState>, request: Request) -> Response {
         Err(refused) => {
             let mut body = serde_json::json!({ "reason": refused.reason });
             if refused.status == 410 {
-                body["timestamp"] = serde_json::json!(crate::tenant::now_ms());
+                body["timestamp"] = serde_json::json!(crate::clock::now_ms());
             }
             (
                 refused.status,

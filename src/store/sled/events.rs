@@ -238,7 +238,7 @@ impl EventRepository for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{api::timestamp, store::sled::test_support::temp_store};
+    use crate::{clock::timestamp, store::sled::test_support::temp_store};
 
     fn event(position: u64, data: &str) -> DeliveryEvent {
         DeliveryEvent {

@@ -3,36 +3,17 @@
 
 use serde_json::json;
 
+use super::{DeviceOutcome, UserPush};
 use crate::{
-    api::timestamp,
-    proto::v1::{ChatType, DeliveryChannel, DeliveryEvent, DeliveryStatus, PushMessage, Vendor},
-    push::{DeviceOutcome, UserPush},
+    clock::timestamp,
+    delivery_channel,
+    proto::v1::{ChatType, DeliveryEvent, DeliveryStatus, PushMessage},
 };
 
-/// The seed's channel name of an outcome: the vendor's (`ANDROID` for FCM), `EASEMOB` for the own channel,
-/// empty when nothing was reached.
+/// Easemob's channel name of an outcome (see [`delivery_channel::name`]).
 pub fn channel_name(outcome: &DeviceOutcome) -> &'static str {
-    match outcome.channel {
-        DeliveryChannel::Own => "EASEMOB",
-        DeliveryChannel::Unspecified => "",
-        DeliveryChannel::Vendor => match outcome.vendor {
-            Vendor::Apns => "APNS",
-            Vendor::Fcm => "ANDROID",
-            Vendor::Huawei => "HUAWEI",
-            Vendor::Honor => "HONOR",
-            Vendor::Xiaomi => "XIAOMI",
-            Vendor::Oppo => "OPPO",
-            Vendor::Vivo => "VIVO",
-            Vendor::Meizu => "MEIZU",
-            Vendor::Unspecified => "",
-        },
-    }
+    delivery_channel::name(outcome.channel, outcome.vendor)
 }
-
-/// Every channel name an event can carry.
-pub const CHANNEL_NAMES: [&str; 9] = [
-    "APNS", "ANDROID", "HUAWEI", "HONOR", "XIAOMI", "OPPO", "VIVO", "MEIZU", "EASEMOB",
-];
 
 /// What the events of one push share: worked out once per push, not once per device.
 pub struct PushEvents {
@@ -111,7 +92,7 @@ impl PushEvents {
 mod tests {
     use super::*;
     use crate::{
-        proto::v1::{Conversation, PushOptions, Strategy},
+        proto::v1::{Conversation, PushOptions, Strategy, Vendor},
         push::Failure,
     };
 
