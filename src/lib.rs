@@ -1,7 +1,7 @@
 //! pushgate: a self-hosted push-notification gateway behind one gRPC API.
 //!
 //! The binary (`src/main.rs`) is a thin CLI over this library; `server::run` is where a server is assembled.
-//! See DESIGN.md in the repository's shared folder for the map of the modules.
+//! ARCHITECTURE.md at the repository's root is the map of the modules.
 
 pub mod api;
 pub mod callback;

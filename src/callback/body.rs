@@ -1,4 +1,4 @@
-//! The webhook request of one delivery event: the seed's JSON body, its `security` field, and the
+//! The webhook request of one delivery event: Easemob's JSON body, its `security` field, and the
 //! `X-Pushgate-Signature` header.
 
 use hmac::{Hmac, Mac};
@@ -22,7 +22,7 @@ pub fn timestamp_ms(event: &DeliveryEvent) -> i64 {
         .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
 }
 
-/// The seed's `security`: lowercase hex md5 of callId + secret + timestamp (decimal ms).
+/// Easemob's `security`: lowercase hex md5 of callId + secret + timestamp (decimal ms).
 pub fn security(call_id: &str, secret: &str, timestamp_ms: i64) -> String {
     let mut md5 = Md5::new();
     md5.update(call_id.as_bytes());
@@ -45,7 +45,7 @@ pub fn signature(secret: &str, sent_ms: i64, body: &[u8]) -> String {
     )
 }
 
-/// The seed's status string.
+/// Easemob's status string.
 fn status_text(status: i32) -> &'static str {
     match DeliveryStatus::try_from(status) {
         Ok(DeliveryStatus::Success) => "success",
@@ -54,13 +54,13 @@ fn status_text(status: i32) -> &'static str {
     }
 }
 
-/// A JSON text as the object it is, or as a string when it is not JSON (the seed's `data` is an object).
+/// A JSON text as the object it is, or as a string when it is not JSON (Easemob's `data` is an object).
 fn as_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
-/// The JSON body of `event` for a rule with `secret`. The seed's always-present fields are always there; the
-/// others only when they have a value, as in the seed's examples.
+/// The JSON body of `event` for a rule with `secret`. Easemob's always-present fields are always there; the
+/// others only when they have a value, as in Easemob's examples.
 pub fn body(event: &DeliveryEvent, secret: &str) -> Vec<u8> {
     let timestamp = timestamp_ms(event);
     let mut out = Map::new();

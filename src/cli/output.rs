@@ -229,14 +229,14 @@ enum_names! {
         DeliveryChannel::Vendor => "vendor",
         DeliveryChannel::Own => "own",
     };
-    /// A delivery status as the seed callback spells it: `success`, `fail`, `error`.
+    /// A delivery status as Easemob's callback spells it: `success`, `fail`, `error`.
     status_name: DeliveryStatus, |s| match s {
         DeliveryStatus::Unspecified => "unspecified",
         DeliveryStatus::Success => "success",
         DeliveryStatus::Fail => "fail",
         DeliveryStatus::Error => "error",
     };
-    /// A failure reason as the seed callback spells it: `no push binding`, ...
+    /// A failure reason as Easemob's callback spells it: `no push binding`, ...
     reason_name: FailureReason, |r| match r {
         FailureReason::Unspecified => "unspecified",
         FailureReason::NoPushBinding => "no push binding",

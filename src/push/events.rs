@@ -1,4 +1,4 @@
-//! The delivery event of one outcome: the seed callback's record (`callId`, `channel`, `status`, `detail`...)
+//! The delivery event of one outcome: Easemob's callback record (`callId`, `channel`, `status`, `detail`...)
 //! with typed additions.
 
 use serde_json::json;

@@ -1,11 +1,11 @@
-//! The 16 failure reasons of the seed callback and the status class of each outcome.
+//! The 16 failure reasons of Easemob's callback and the status class of each outcome.
 
 use crate::{
     dispatch::Outcome,
     proto::v1::{DeliveryStatus, FailureReason},
 };
 
-/// Why a push did not reach a device: one of the seed's 16 reasons, with its status class.
+/// Why a push did not reach a device: one of Easemob's 16 reasons, with its status class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Failure {
     /// The user has no device to push to.
@@ -63,7 +63,7 @@ impl Failure {
         Failure::PushYetButFail,
     ];
 
-    /// The seed's exact string (`desc` of results, `detail` of callbacks).
+    /// Easemob's exact string (`desc` of results, `detail` of callbacks).
     pub fn as_str(self) -> &'static str {
         match self {
             Failure::NoPushBinding => "no push binding",

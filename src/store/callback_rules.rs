@@ -29,7 +29,7 @@ pub struct CallbackRuleRecord {
     #[prost(int64, tag = "7")]
     pub update_time_ms: i64,
     /// The signing secret, encrypted with the server's credentials key (it is needed in clear to compute the
-    /// seed's md5 `security` field, so it cannot be hashed).
+    /// Easemob's md5 `security` field, so it cannot be hashed).
     #[prost(bytes = "vec", tag = "8")]
     pub sealed_secret: Vec<u8>,
 }

@@ -1,5 +1,5 @@
 //! Webhook callbacks end to end: a real server posts every delivery outcome to a real HTTP receiver with the
-//! seed's JSON body and both signatures, durably (a SIGKILL loses nothing), in order per device, with the
+//! Easemob's JSON body and both signatures, durably (a SIGKILL loses nothing), in order per device, with the
 //! pause rule, dead letters and their redelivery, and the rule's status filter.
 //!
 //! The recorded delivery events (EventService.SubscribeEvents, already tested in `events.rs`) are the
@@ -382,7 +382,7 @@ async fn a_success_is_posted_with_the_seed_fields_and_both_signatures() {
     assert_posts(request, "hooks", &events[0]);
 }
 
-// ---- b. the seed's failure examples ----
+// ---- b. Easemob's failure examples ----
 
 /// Sends `hello()` to `user` and returns the answer, its one callback and the recorded event.
 async fn send_and_receive(
@@ -497,7 +497,7 @@ async fn no_notifier_exist_is_posted_as_the_seed_example() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_push_token_fail_is_posted_as_the_seed_example() {
     let (mut env, receiver) = env_with_rule(&[]).await;
-    // As in the seed: vivo refuses the auth request's signature (a wrong app secret).
+    // As in Easemob's documentation: vivo refuses the auth request's signature (a wrong app secret).
     let mut wrong = env.ready_made(VIVO);
     wrong.name = "vivo-wrong".into();
     if let Some(pushgate::proto::v1::notifier::Credentials::Vivo(c)) = wrong.credentials.as_mut() {
@@ -521,7 +521,7 @@ async fn get_push_token_fail_is_posted_as_the_seed_example() {
             "notifier_name",
         ],
     );
-    // As in the seed example, `data` is vivo's answer itself, an object with its `result` (10206: the sign
+    // As in Easemob's example, `data` is vivo's answer itself, an object with its `result` (10206: the sign
     // made with the wrong secret does not verify).
     assert!(body["data"].is_object(), "{body}");
     assert_eq!(body["data"]["result"], 10206, "{body}");
@@ -1090,7 +1090,7 @@ async fn rule_secrets_are_sealed_at_rest_and_still_sign_after_a_restart() {
     let listed = list_rules(&env).await;
     assert!(listed[0].has_secret && listed[0].secret.is_empty());
 
-    // The restarted server opens the sealed secret: the seed's md5 and the HMAC use it.
+    // The restarted server opens the sealed secret: Easemob's md5 and the HMAC use it.
     env.send_sync("no-such-user", Strategy::VendorOnly, hello())
         .await
         .unwrap();

@@ -1,4 +1,4 @@
-//! EventService: every outcome recorded as a delivery event with the seed's fields, streamed live, filtered,
+//! EventService: every outcome recorded as a delivery event with Easemob's fields, streamed live, filtered,
 //! and resumable from a position.
 
 use std::time::Duration;

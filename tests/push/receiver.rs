@@ -1,6 +1,6 @@
 //! A real HTTP endpoint for webhook callbacks: it records every request (arrival time, headers, raw body) and
 //! answers with a status the test can change at any time, and checks what a receiver of pushgate's callbacks
-//! would check (the seed's `security` field and the `X-Pushgate-Signature` HMAC).
+//! would check (Easemob's `security` field and the `X-Pushgate-Signature` HMAC).
 
 use std::{
     net::Ipv4Addr,
@@ -219,7 +219,7 @@ impl Received {
     }
 
     /// Checks both signatures a receiver can verify with the rule's `secret`: the body's `security` field
-    /// (the seed's md5) and the `X-Pushgate-Signature` header (HMAC-SHA256 over `<t>.` and the raw body).
+    /// (Easemob's md5) and the `X-Pushgate-Signature` header (HMAC-SHA256 over `<t>.` and the raw body).
     pub fn verify(&self, secret: &str) {
         self.verify_security(secret);
         self.verify_signature(secret);

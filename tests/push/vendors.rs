@@ -178,7 +178,7 @@ async fn a_token_endpoint_that_fails_is_get_push_token_fail() {
     down.name = "honor-down".into();
     down.token_base_url = "https://127.0.0.1:9".into();
     env.create_notifier(down).await;
-    // As in the seed example: vivo's auth call refuses the sign made with a wrong app secret.
+    // As in Easemob's example: vivo's auth call refuses the sign made with a wrong app secret.
     let mut vivo = env.ready_made(VIVO);
     vivo.name = "vivo-wrong".into();
     if let Some(pushgate::proto::v1::notifier::Credentials::Vivo(c)) = vivo.credentials.as_mut() {
@@ -226,7 +226,7 @@ async fn a_token_endpoint_that_fails_is_get_push_token_fail() {
     assert_eq!(reason(vivo), FailureReason::GetPushTokenFail, "{vivo:?}");
     assert_eq!(vivo.desc, "get push token fail");
     assert_eq!(status(vivo), DeliveryStatus::Fail);
-    // vivo's auth answer, as the seed's callback example carries it: `result` 10206, the sign is wrong.
+    // vivo's auth answer, as Easemob's callback example carries it: `result` 10206, the sign is wrong.
     let answer: serde_json::Value =
         serde_json::from_str(&vivo.vendor_response).unwrap_or_else(|e| panic!("{e}: {vivo:?}"));
     assert_eq!(answer["result"], 10206, "{answer}");

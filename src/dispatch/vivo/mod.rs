@@ -288,7 +288,7 @@ mod tests {
             .collect()
     }
 
-    /// As in the seed's `get push token fail` example: vivo's auth call refuses the sign, and that answer is
+    /// As in Easemob's `get push token fail` example: vivo's auth call refuses the sign, and that answer is
     /// every device's vendor answer, though no send was made.
     #[tokio::test]
     async fn a_refused_auth_answer_is_every_devices_vendor_answer() {
