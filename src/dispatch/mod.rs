@@ -11,6 +11,7 @@ pub mod apns;
 mod batch;
 mod breaker;
 pub mod checks;
+mod config;
 mod credential;
 mod exchange;
 pub mod fcm;
@@ -26,7 +27,6 @@ mod outcome;
 pub mod quota;
 mod registry;
 mod retry;
-mod settings;
 mod tap;
 #[cfg(test)]
 mod testing;
@@ -37,6 +37,7 @@ pub mod xiaomi;
 use async_trait::async_trait;
 
 pub use breaker::{Admission, Breaker, BreakerState};
+pub use config::{DispatchConfig, VendorQps};
 pub use credential::{Cached, CredentialCache, GrantError};
 pub use http::{ClientIdentity, ClientOptions, client, endpoint};
 pub(crate) use http::{auth_endpoint, notifier_client};
@@ -46,7 +47,6 @@ pub(crate) use outcome::Class;
 pub use outcome::{Outcome, Report, VendorAnswer};
 pub use registry::{Dispatch, build_lane};
 pub use retry::{Next, RetryPolicy};
-pub use settings::{DispatchConfig, VendorQps};
 pub use tokens::{TokenEndpoint, Tokens};
 
 use crate::{notifier::NotifierError, proto::v1::Vendor, store::bindings::BindingRecord};

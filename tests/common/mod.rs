@@ -11,6 +11,7 @@ use std::{
 
 pub mod cli;
 pub mod credentials;
+pub mod fakes;
 
 use pushgate::proto::v1::{
     CreateAppRequest, IssueTokenRequest, app_service_client::AppServiceClient,

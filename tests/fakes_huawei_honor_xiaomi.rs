@@ -1,12 +1,12 @@
 //! The Huawei, Honor and Xiaomi sandbox fakes over real TLS: a plain HTTP client (trusting only the
 //! sandbox CA) sends what a dispatcher would, and checks the vendors' answers, codes and limits.
 
-mod sandbox_support;
+mod common;
 
 use pushgate::sandbox::{FaultAction, HuaweiApp, Sandbox};
 use serde_json::{Value, json};
 
-use sandbox_support::{answer, client, error, h1_client, json_of, rule, sandbox};
+use common::fakes::{answer, client, error, h1_client, json_of, rule, sandbox};
 
 // ---------------------------------------------------------------- OAuth (Huawei, Honor)
 

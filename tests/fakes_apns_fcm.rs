@@ -2,7 +2,6 @@
 //! what a dispatcher would, and checks that the fakes accept, refuse and misbehave the way the vendors do.
 
 mod common;
-mod sandbox_support;
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use pushgate::sandbox::{ApnsTokenKey, FaultAction, SANDBOX_PROJECT, SANDBOX_TOPIC, Sandbox};
 use serde_json::{Value, json};
 
-use sandbox_support::{
+use common::fakes::{
     client, client_with, h1_client, h2_client, json_of, now_secs as now, rule, sandbox,
 };
 

@@ -1,8 +1,5 @@
-//! What the sandbox vendor tests (`sandbox`, `sandbox_cn`, `sandbox_cn2`) share: a fresh sandbox, HTTP
-//! clients that trust only its CA, the clock, and small builders for fault rules and JSON answers.
-//!
-//! Kept apart from `common` (the gateway process harness), which these tests mostly do not need.
-#![allow(dead_code)]
+//! What the tests of the fake vendors (`fakes_*`) share: a fresh sandbox, HTTP clients that trust only its
+//! CA, the clock, and small builders for fault rules and JSON answers.
 
 use std::{sync::Arc, time::Duration};
 

@@ -2,12 +2,12 @@
 //! CA) sends what a dispatcher would, and checks that the fakes accept, refuse and misbehave the way the
 //! vendors do.
 
-mod sandbox_support;
+mod common;
 
 use pushgate::sandbox::{Sandbox, cnkit};
 use serde_json::{Value, json};
 
-use sandbox_support::{client, error, json_of, now_ms, rule, sandbox};
+use common::fakes::{client, error, json_of, now_ms, rule, sandbox};
 
 async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, String)]) -> (u16, Value) {
     let response = client.post(url).form(form).send().await.expect("answers");
