@@ -5,19 +5,25 @@
 //! [`queue`] carries accepted asynchronous pushes across restarts.
 
 mod config;
+mod effects;
 mod engine;
 mod events;
+mod execute;
 pub mod idempotency;
 pub mod limits;
 mod outcome;
+mod plan;
+mod progress;
 mod queue;
 mod reason;
 pub mod render;
 pub mod route;
 
 pub use config::PushConfig;
-pub use engine::{Planned, Progress, PushError, Pusher, PusherParts, UserPush};
+pub use engine::{PushError, Pusher, PusherParts, UserPush};
 pub use idempotency::{Idempotency, IdempotencyError};
 pub use outcome::DeviceOutcome;
+pub use plan::Planned;
+pub use progress::Progress;
 pub use queue::{PushQueue, QueueError};
 pub use reason::{Failure, classify, outcome_text};
