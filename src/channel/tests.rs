@@ -16,7 +16,10 @@ fn config() -> ChannelConfig {
 }
 
 fn open(dir: &std::path::Path, config: ChannelConfig) -> Channel {
-    Channel::new(Store::open_sled(dir).expect("open store"), config)
+    Channel::new(
+        crate::store::open(&crate::store::StoreConfig::in_dir(dir)).expect("open store"),
+        config,
+    )
 }
 
 fn push(id: &str) -> ChannelPush {

@@ -40,7 +40,7 @@ use crate::{
     },
     push::{Idempotency, PushQueue, Pusher, PusherParts},
     settings::UserSettings,
-    store::{Store, StoreError},
+    store::{self, StoreError},
     tasks::Tasks,
     tenant::{TenantError, Tenants, secrets},
 };
@@ -127,7 +127,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let data_dir = config.store.data_dir.clone();
-    let store = Store::open_sled_with_cache(&data_dir, config.store.cache_mib * 1024 * 1024)?;
+    let store = store::open(&config.store)?;
     let tenants = Arc::new(Tenants::init(store.clone(), config.auth.clone(), &data_dir).await?);
     let credentials_key = match &config.notifiers.credentials_key {
         Some(key) => key.expose().to_owned(),

@@ -24,3 +24,13 @@ impl Default for StoreConfig {
         }
     }
 }
+
+impl StoreConfig {
+    /// The defaults, with the data in `dir`.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: dir.into(),
+            ..Self::default()
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Push labels of an app and their users: records and repository.
 //!
-//! Label names and user ids reach the repository validated (see `crate::labels`): neither may contain
-//! [`super::keys::SEP`], which the key layout relies on to keep label `a` apart from label `ab`.
+//! Label names and user ids reach the repository validated (see `crate::labels`): neither contains a NUL
+//! byte, which a backend's key layout may rely on as a separator (sled's keeps label `a` apart from `ab`).
 
 use async_trait::async_trait;
 

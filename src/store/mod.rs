@@ -2,7 +2,8 @@
 //!
 //! Each record kind has one file here with its records (prost messages) and its repository trait; `sled/`
 //! implements every trait on one [`SledStore`]. The rest of the crate sees the traits through [`Store`], never
-//! sled, so a clustered backend can be added without touching the services. Keys are built in [`keys`] only.
+//! sled, so a clustered backend can be added without touching the services. sled's key layout is its own
+//! (`sled/keys.rs`).
 
 mod config;
 pub use config::StoreConfig;
@@ -13,7 +14,6 @@ pub mod callback_rules;
 pub mod events;
 pub mod idempotency;
 pub mod inbox;
-pub mod keys;
 pub mod labels;
 pub mod messages;
 pub mod meta;
@@ -125,17 +125,18 @@ pub struct Store {
     flush: Arc<dyn Flush>,
 }
 
-impl Store {
-    /// Opens (or creates) the embedded sled store in `dir`.
-    pub fn open_sled(dir: &std::path::Path) -> Result<Self, StoreError> {
-        Self::open_sled_with_cache(dir, sled::DEFAULT_CACHE_BYTES)
-    }
+/// Opens (or creates) the store `config` describes: today the embedded sled store in its data directory,
+/// the one backend there is.
+pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+    Store::sled(
+        &config.data_dir,
+        config.cache_mib.saturating_mul(1024 * 1024),
+    )
+}
 
-    /// Opens (or creates) the embedded sled store in `dir` with a page cache of at most `cache_bytes`.
-    pub fn open_sled_with_cache(
-        dir: &std::path::Path,
-        cache_bytes: u64,
-    ) -> Result<Self, StoreError> {
+impl Store {
+    /// The embedded sled store in `dir` with a page cache of at most `cache_bytes`, opened or created.
+    fn sled(dir: &std::path::Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let sled = Arc::new(SledStore::open_with_cache(dir, cache_bytes)?);
         Ok(Self {
             apps: sled.clone(),

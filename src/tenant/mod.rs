@@ -20,7 +20,7 @@ use tokens::{Claims, TokenError, TokenKind, TokenSigner};
 
 use crate::{
     clock::now_ms,
-    store::{AppRecord, Store, StoreError, keys},
+    store::{AppRecord, Store, StoreError, meta::ADMIN_TOKEN_HASH},
     validate::Violations,
 };
 
@@ -120,7 +120,7 @@ impl Tenants {
         };
         let admin_hash = match &config.admin_token {
             Some(token) => secrets::hash(token.expose()),
-            None => match store.meta.get_meta(keys::ADMIN_TOKEN_HASH).await? {
+            None => match store.meta.get_meta(ADMIN_TOKEN_HASH).await? {
                 Some(hash) => hash,
                 None => {
                     let path = data_dir.join(ADMIN_TOKEN_FILE);
@@ -132,10 +132,7 @@ impl Tenants {
                         reason: e.to_string(),
                     })?;
                     let hash = secrets::hash(&token);
-                    store
-                        .meta
-                        .put_meta(keys::ADMIN_TOKEN_HASH, hash.clone())
-                        .await?;
+                    store.meta.put_meta(ADMIN_TOKEN_HASH, hash.clone()).await?;
                     tracing::info!(path = %path.display(), "generated the admin token; it is in this file (mode 0600)");
                     hash
                 }

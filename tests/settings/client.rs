@@ -281,6 +281,7 @@ pub async fn stop_and_open_store(server: TestServer) -> (TestServer, Store) {
     })
     .await
     .expect("stop");
-    let store = Store::open_sled(server.dir()).expect("open the stopped server's store");
+    let store = pushgate::store::open(&pushgate::store::StoreConfig::in_dir(server.dir()))
+        .expect("open the stopped server's store");
     (server, store)
 }

@@ -20,7 +20,7 @@ use pushgate::{
         create_broadcast_task_request, task_service_client::TaskServiceClient,
     },
     sandbox::{Sandbox, SandboxConfig},
-    store::{BindingRecord, Store},
+    store::{self, BindingRecord, StoreConfig},
 };
 
 use crate::{
@@ -68,7 +68,7 @@ async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
 
 /// Writes `devices` bindings straight into the stopped server's store.
 async fn seed(dir: &Path, devices: usize) -> Result<()> {
-    let store = Store::open_sled(dir)?;
+    let store = store::open(&StoreConfig::in_dir(dir))?;
     for n in 0..devices {
         let (notifier, vendor) = NOTIFIERS[n % NOTIFIERS.len()];
         store

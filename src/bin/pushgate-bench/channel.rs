@@ -30,7 +30,7 @@ use pushgate::{
         create_broadcast_task_request, subscribe_response::Item,
         task_service_client::TaskServiceClient,
     },
-    store::{BindingRecord, Store},
+    store::{self, BindingRecord, StoreConfig},
 };
 use tokio::sync::Notify;
 use tonic::{
@@ -86,7 +86,7 @@ fn device(n: usize) -> String {
 
 /// Writes one user with one FCM binding per subscriber straight into the stopped server's store.
 async fn seed(dir: &Path, subscribers: usize) -> Result<()> {
-    let store = Store::open_sled(dir)?;
+    let store = store::open(&StoreConfig::in_dir(dir))?;
     for n in 0..subscribers {
         store
             .bindings

@@ -5,8 +5,9 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
-use crate::store::{AppRecord, AppRepository, StoreError, keys};
+use crate::store::{AppRecord, AppRepository, StoreError};
 
 #[async_trait]
 impl AppRepository for SledStore {

@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use prost::Message;
 use sled::{Transactional, transaction::ConflictableTransactionError};
 
+use super::keys;
 use super::{SledStore, decode};
 use crate::store::{
-    BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository, StoreError, keys,
+    BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository, StoreError,
 };
 
 struct Trees {

@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
-use crate::store::{CallbackRuleRecord, CallbackRuleRepository, StoreError, keys};
+use crate::store::{CallbackRuleRecord, CallbackRuleRepository, StoreError};
 
 #[async_trait]
 impl CallbackRuleRepository for SledStore {

@@ -11,10 +11,11 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
 use crate::{
     proto::v1::DeliveryEvent,
-    store::{EventRepository, StoreError, keys},
+    store::{EventRepository, StoreError},
 };
 
 /// Most events in one chunk.

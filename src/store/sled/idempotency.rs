@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
-use crate::store::{IdempotencyRepository, IdempotentAnswer, StoreError, keys};
+use crate::store::{IdempotencyRepository, IdempotentAnswer, StoreError};
 
 #[async_trait]
 impl IdempotencyRepository for SledStore {

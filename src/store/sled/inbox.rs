@@ -15,11 +15,10 @@ use sled::{
     transaction::{ConflictableTransactionResult, TransactionalTree},
 };
 
-use super::{SledStore, decode, tx_decode};
+use super::{SledStore, decode, keys, tx_decode};
 use crate::store::{
     AckCountRecord, AckSubject, Appended, InboxEntry, InboxReceipt, InboxRepository, StoreError,
     inbox::{InboxCount, InboxExpiry},
-    keys,
 };
 
 /// Receipts handled per transaction when a user is deleted, so memory stays bounded.

@@ -7,10 +7,9 @@ use sled::{
     transaction::{ConflictableTransactionResult, TransactionalTree},
 };
 
+use super::keys;
 use super::{SledStore, decode, inbox::tx_add_count, tx_decode};
-use crate::store::{
-    AckCountRecord, AckSubject, ChannelDeviceRecord, InboxReceipt, StoreError, keys,
-};
+use crate::store::{AckCountRecord, AckSubject, ChannelDeviceRecord, InboxReceipt, StoreError};
 
 /// Adds one delivered and/or one clicked ack to the counters at `key`.
 fn tx_bump(

@@ -1,7 +1,8 @@
 //! Unit tests of the sled inbox: positions, eviction, receipts and acks, the sweep and user deletion.
 
+use super::keys;
 use super::test_support::temp_store;
-use crate::store::{AckSubject, InboxEntry, InboxRepository, keys};
+use crate::store::{AckSubject, InboxEntry, InboxRepository};
 
 const APP: &str = "o#a";
 const FAR: i64 = i64::MAX / 2;

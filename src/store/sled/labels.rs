@@ -15,10 +15,9 @@ use sled::{
     transaction::{ConflictableTransactionError, ConflictableTransactionResult},
 };
 
+use super::keys;
 use super::{SledStore, decode, tx_decode};
-use crate::store::{
-    LabelRecord, LabelRepository, LabelUserRecord, StoreError, UserLabelRecord, keys,
-};
+use crate::store::{LabelRecord, LabelRepository, LabelUserRecord, StoreError, UserLabelRecord};
 
 /// The entries under `prefix`, strictly after `prefix + after` when `after` is given, in key order.
 fn scan_after(

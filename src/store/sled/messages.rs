@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
 use crate::{
     proto::v1::StoredMessage,
-    store::{MessageRepository, StoreError, keys},
+    store::{MessageRepository, StoreError},
 };
 
 #[async_trait]

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use super::SledStore;
-use crate::store::{MetaRepository, StoreError, keys};
+use super::keys;
+use crate::store::{MetaRepository, StoreError};
 
 #[async_trait]
 impl MetaRepository for SledStore {

@@ -10,6 +10,7 @@ mod inbox;
 mod inbox_acks;
 #[cfg(test)]
 mod inbox_tests;
+pub(crate) mod keys;
 mod labels;
 mod messages;
 mod meta;

@@ -5,8 +5,9 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
-use crate::store::{NotifierRecord, NotifierRepository, StoreError, keys};
+use crate::store::{NotifierRecord, NotifierRepository, StoreError};
 
 #[async_trait]
 impl NotifierRepository for SledStore {

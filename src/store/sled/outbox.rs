@@ -12,10 +12,11 @@ use sled::{
     transaction::{ConflictableTransactionResult, TransactionalTree},
 };
 
+use super::keys;
 use super::{SledStore, decode, tx_decode};
 use crate::{
     proto::v1::FailedCallback,
-    store::{OutboxRepository, PauseRecord, PendingCallback, StoreError, keys},
+    store::{OutboxRepository, PauseRecord, PendingCallback, StoreError},
 };
 
 type TxResult<T> = ConflictableTransactionResult<T, StoreError>;

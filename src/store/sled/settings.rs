@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode, tx_decode};
 use crate::store::{
     ConversationKey, NotificationRecord, PushProfile, StoreError, TemplateRecord,
-    UserSettingsRecord, UserSettingsRepository, keys, settings::Change,
+    UserSettingsRecord, UserSettingsRepository, settings::Change,
 };
 
 impl SledStore {

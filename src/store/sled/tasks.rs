@@ -5,10 +5,11 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
 use crate::{
     proto::v1::TaskState,
-    store::{StoreError, TaskChange, TaskRecord, TaskRepository, keys},
+    store::{StoreError, TaskChange, TaskRecord, TaskRepository},
 };
 
 fn ended(t: &TaskRecord) -> bool {

@@ -3,10 +3,9 @@
 use async_trait::async_trait;
 use prost::Message;
 
+use super::keys;
 use super::{SledStore, decode};
-use crate::store::{
-    StoreError, TemplateRecord, TemplateRepository, keys, templates::TemplateChange,
-};
+use crate::store::{StoreError, TemplateRecord, TemplateRepository, templates::TemplateChange};
 
 #[async_trait]
 impl TemplateRepository for SledStore {

@@ -5,7 +5,7 @@
 //! themselves are keyed by the bare app name. The only keys not scoped to an app are server-wide ones in the
 //! `meta` tree (the admin token's hash), which no tenant can address.
 
-use super::ChatKind;
+use crate::store::ChatKind;
 
 /// Separates the app from the rest of a key. App names cannot contain it.
 pub const SEP: u8 = 0;
@@ -428,15 +428,6 @@ pub fn task_ack_count(app: &str, task_id: &str) -> Vec<u8> {
     key
 }
 
-/// Key of the admin token's hash in the `meta` tree.
-pub const ADMIN_TOKEN_HASH: &[u8] = b"admin_token_sha256";
-
-/// The part of an app-scoped key after the app prefix, as UTF-8 (record names are UTF-8).
-pub fn name_after_prefix<'a>(app: &str, key: &'a [u8]) -> Option<&'a str> {
-    key.strip_prefix(app_prefix(app).as_slice())
-        .and_then(|rest| std::str::from_utf8(rest).ok())
-}
-
 fn scoped(app: &str, rest: &[u8]) -> Vec<u8> {
     let mut key = app_prefix(app);
     key.extend_from_slice(rest);
@@ -453,8 +444,6 @@ mod tests {
         let k = callback_rule("a#bc", "x");
         assert!(!k.starts_with(&app_prefix("a#b")));
         assert!(k.starts_with(&app_prefix("a#bc")));
-        assert_eq!(name_after_prefix("a#bc", &k), Some("x"));
-        assert_eq!(name_after_prefix("a#b", &k), None);
     }
 
     #[test]
