@@ -52,9 +52,9 @@ impl EventApi {
 
     /// NOT_FOUND unless `app` has a rule `name`.
     async fn require_rule(&self, app: &str, name: &str) -> Result<(), Status> {
-        match self.log.store().callback_rules.get_rule(app, name).await? {
-            Some(_) => Ok(()),
-            None => Err(status::not_found("callback rule", name)),
+        match self.rules.exists(app, name).await? {
+            true => Ok(()),
+            false => Err(status::not_found("callback rule", name)),
         }
     }
 }
@@ -99,13 +99,7 @@ impl Cursor {
                 }));
             }
             // Read what the store has after `last` before waiting.
-            match self
-                .log
-                .store()
-                .events
-                .events_after(&self.app, self.last, PAGE)
-                .await
-            {
+            match self.log.after(&self.app, self.last, PAGE).await {
                 Ok(page) if !page.is_empty() => {
                     for event in page {
                         self.last = event.position;
@@ -168,10 +162,9 @@ impl EventService for EventApi {
         v.into_result().map_err(|v| status::invalid(&v))?;
         // Subscribed before the store is read, so nothing recorded meanwhile is missed.
         let live = self.log.subscribe();
-        let store = self.log.store();
         let last = match r.since {
             Some(since) => {
-                let horizon = store.events.swept_through(&app).await?;
+                let horizon = self.log.swept_through(&app).await?;
                 if since < horizon {
                     return Err(Status::out_of_range(format!(
                         "events up to position {horizon} are past the retention; resume with since = 0 for the oldest retained event"
@@ -180,7 +173,7 @@ impl EventService for EventApi {
                 since
             }
             // Only what is recorded from now on: start after the newest event.
-            None => store.events.last_event_position(&app).await?.unwrap_or(0),
+            None => self.log.last_position(&app).await?.unwrap_or(0),
         };
         let cursor = Cursor {
             log: self.log.clone(),

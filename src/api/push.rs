@@ -72,7 +72,7 @@ impl PushApi {
                 m
             }
             (None, Some(id)) if !id.is_empty() => {
-                match self.pusher.store().messages.get_message(app, &id).await? {
+                match self.pusher.stored_message(app, &id).await? {
                     Some(stored) => stored.message.unwrap_or_default(),
                     None => {
                         v.clone().into_result().map_err(|v| status::invalid(&v))?;
@@ -90,13 +90,7 @@ impl PushApi {
         };
         v.clone().into_result().map_err(|v| status::invalid(&v))?;
         if let Some(t) = message.template.as_ref().filter(|t| !t.name.is_empty())
-            && self
-                .pusher
-                .store()
-                .templates
-                .get_template(app, &t.name)
-                .await?
-                .is_none()
+            && !self.pusher.template_exists(app, &t.name).await?
         {
             return Err(status::not_found("template", &t.name));
         }
@@ -387,11 +381,7 @@ impl PushService for PushApi {
             message: Some(message),
             create_time: Some(timestamp(now_ms())),
         };
-        self.pusher
-            .store()
-            .messages
-            .put_message(&app, &stored)
-            .await?;
+        self.pusher.put_message(&app, &stored).await?;
         Ok(Response::new(CreateMessageResponse {
             message: Some(stored),
         }))
@@ -409,13 +399,7 @@ impl PushService for PushApi {
                 "is required",
             )));
         }
-        match self
-            .pusher
-            .store()
-            .messages
-            .get_message(&app, &r.message_id)
-            .await?
-        {
+        match self.pusher.stored_message(&app, &r.message_id).await? {
             Some(message) => Ok(Response::new(GetMessageResponse {
                 message: Some(message),
             })),

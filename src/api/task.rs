@@ -73,13 +73,11 @@ impl TaskApi {
                 Ok(Some(MessageRef::Inline(Box::new(m))))
             }
             (None, Some(id)) if !id.is_empty() => {
-                if self
+                if !self
                     .tasks
-                    .store()
-                    .messages
-                    .get_message(app, &id)
-                    .await?
-                    .is_none()
+                    .message_exists(app, &id)
+                    .await
+                    .map_err(task_status)?
                 {
                     v.clone().into_result().map_err(|v| status::invalid(&v))?;
                     return Err(status::not_found("message", &id));
@@ -118,26 +116,8 @@ impl TaskApi {
         if !request_id.is_empty() {
             v.check("request_id", max_chars(request_id, 64));
         }
-        let now = now_ms();
         let start_ms = start_time.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
-        if let Some(start) = start_ms {
-            let ahead = i64::try_from(self.tasks.config().max_schedule_ahead.as_millis())
-                .unwrap_or(i64::MAX / 2);
-            if start <= now {
-                v.add(
-                    "start_time",
-                    "must be in the future (leave it unset to start now)",
-                );
-            } else if start > now + ahead {
-                v.add(
-                    "start_time",
-                    format!(
-                        "must be at most {} days ahead",
-                        self.tasks.config().max_schedule_ahead.as_secs() / 86_400
-                    ),
-                );
-            }
-        }
+        self.tasks.check_start(start_ms, now_ms(), &mut v);
         v.into_result().map_err(|v| status::invalid(&v))?;
         let Some(message) = message else {
             return Err(Status::internal("a validated create has a message"));
@@ -283,19 +263,14 @@ impl TaskService for TaskApi {
             None => (None, None),
         };
         let message = self.message(&app, given, stored, &mut v).await?;
-        if v.list().is_empty() {
-            for label in &r.labels {
-                if self
-                    .tasks
-                    .store()
-                    .labels
-                    .get_label(&app, label)
-                    .await?
-                    .is_none()
-                {
-                    return Err(status::not_found("label", label));
-                }
-            }
+        if v.list().is_empty()
+            && let Some(label) = self
+                .tasks
+                .missing_label(&app, &r.labels)
+                .await
+                .map_err(task_status)?
+        {
+            return Err(status::not_found("label", &label));
         }
         let labels = r.labels.clone();
         let task = self
@@ -417,30 +392,12 @@ impl TaskService for TaskApi {
             (r.states.is_empty() || r.states.contains(&t.state))
                 && (r.kind == 0 || r.kind == t.kind)
         };
-        // Filtered pages: read on until the page is full or the tasks run out.
-        let mut tasks = Vec::with_capacity(size);
-        let mut cursor = after;
-        let mut more = false;
-        loop {
-            let page = self
-                .tasks
-                .store()
-                .tasks
-                .list_tasks(&app, cursor.as_deref(), 100)
-                .await?;
-            let Some(last) = page.last() else { break };
-            cursor = Some(last.id.clone());
-            for t in page.iter().filter(|t| wanted(t)) {
-                if tasks.len() == size {
-                    more = true;
-                    break;
-                }
-                tasks.push(to_proto(t));
-            }
-            if more {
-                break;
-            }
-        }
+        let (records, more) = self
+            .tasks
+            .list(&app, after, size, wanted)
+            .await
+            .map_err(task_status)?;
+        let tasks: Vec<Task> = records.iter().map(to_proto).collect();
         let next_page_token = if more {
             tasks.last().map(|t| page_token(&t.id)).unwrap_or_default()
         } else {

@@ -95,8 +95,23 @@ impl EventLog {
         });
     }
 
-    /// The store behind the log.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Up to `limit` of the app's events after position `after`, in order.
+    pub async fn after(
+        &self,
+        app: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryEvent>, StoreError> {
+        self.store.events.events_after(app, after, limit).await
+    }
+
+    /// The position through which the app's events have been swept by the retention (0 when none were).
+    pub async fn swept_through(&self, app: &str) -> Result<u64, StoreError> {
+        self.store.events.swept_through(app).await
+    }
+
+    /// The position of the app's newest event, if it has any.
+    pub async fn last_position(&self, app: &str) -> Result<Option<u64>, StoreError> {
+        self.store.events.last_event_position(app).await
     }
 }

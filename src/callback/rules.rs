@@ -139,6 +139,16 @@ impl CallbackRules {
         Ok((record, created))
     }
 
+    /// Whether the app has a rule `name`.
+    pub async fn exists(&self, app: &str, name: &str) -> Result<bool, RuleError> {
+        Ok(self
+            .store
+            .callback_rules
+            .get_rule(app, name)
+            .await?
+            .is_some())
+    }
+
     /// All rules of an app.
     pub async fn list(&self, app: &str) -> Result<Vec<CallbackRuleRecord>, RuleError> {
         Ok(self.store.callback_rules.list_rules(app).await?)

@@ -110,11 +110,6 @@ impl Pusher {
         &self.inner.config
     }
 
-    /// The store the send path reads.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
     /// Plans and executes `push`; one outcome per target.
     pub async fn push_user(&self, push: UserPush) -> Result<Vec<DeviceOutcome>, PushError> {
         let planned = self.plan(push).await?;

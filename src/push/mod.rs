@@ -11,6 +11,7 @@ mod events;
 mod execute;
 pub mod idempotency;
 pub mod limits;
+mod messages;
 mod outcome;
 mod plan;
 mod progress;

@@ -15,6 +15,7 @@ use crate::{
     proto::v1::{LabelMatch, StoredMessage, Strategy, TaskKind, TaskProgress, TaskState},
     push::Pusher,
     store::{Store, StoreError, TaskRecord},
+    validate::Violations,
 };
 
 /// Why a task cannot be created or changed.
@@ -45,6 +46,9 @@ pub enum TaskError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Tasks read per store call while a filtered list fills its page.
+const LIST_PAGE: usize = 100;
 
 /// The message of a new task.
 #[derive(Debug, Clone)]
@@ -108,9 +112,77 @@ impl Tasks {
         &self.config
     }
 
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Records a violation of `start_time` when `start_ms` is not in the future or lies past the furthest a
+    /// task may be scheduled ahead (`tasks.max_schedule_ahead`).
+    pub fn check_start(&self, start_ms: Option<i64>, now: i64, v: &mut Violations) {
+        let Some(start) = start_ms else {
+            return;
+        };
+        let ahead =
+            i64::try_from(self.config.max_schedule_ahead.as_millis()).unwrap_or(i64::MAX / 2);
+        if start <= now {
+            v.add(
+                "start_time",
+                "must be in the future (leave it unset to start now)",
+            );
+        } else if start > now + ahead {
+            v.add(
+                "start_time",
+                format!(
+                    "must be at most {} days ahead",
+                    self.config.max_schedule_ahead.as_secs() / 86_400
+                ),
+            );
+        }
+    }
+
+    /// Whether the app has a stored message `id` for a task to push.
+    pub async fn message_exists(&self, app: &str, id: &str) -> Result<bool, TaskError> {
+        Ok(self.store.messages.get_message(app, id).await?.is_some())
+    }
+
+    /// The first of `labels` the app does not have, if any.
+    pub async fn missing_label(
+        &self,
+        app: &str,
+        labels: &[String],
+    ) -> Result<Option<String>, TaskError> {
+        for label in labels {
+            if self.store.labels.get_label(app, label).await?.is_none() {
+                return Ok(Some(label.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Up to `size` of the app's tasks after `after`, newest first, that `wanted` keeps, and whether more
+    /// follow. The store is read on in pages until the page is full or the tasks run out.
+    pub async fn list(
+        &self,
+        app: &str,
+        after: Option<String>,
+        size: usize,
+        wanted: impl Fn(&TaskRecord) -> bool,
+    ) -> Result<(Vec<TaskRecord>, bool), TaskError> {
+        let mut tasks = Vec::with_capacity(size);
+        let mut cursor = after;
+        loop {
+            let page = self
+                .store
+                .tasks
+                .list_tasks(app, cursor.as_deref(), LIST_PAGE)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok((tasks, false));
+            };
+            cursor = Some(last.id.clone());
+            for t in page.into_iter().filter(|t| wanted(t)) {
+                if tasks.len() == size {
+                    return Ok((tasks, true));
+                }
+                tasks.push(t);
+            }
+        }
     }
 
     /// Stores `message` for a task (its pushes share this id).
