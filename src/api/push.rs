@@ -4,7 +4,6 @@ use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Request, Response, Status, metadata::MetadataMap};
-use tracing::Instrument;
 
 use crate::{
     api::{auth::app_of, status},
@@ -18,8 +17,8 @@ use crate::{
         send_sync_request,
     },
     push::{
-        Idempotency, IdempotencyError, Progress, PushError, PushQueue, Pusher, QueueError,
-        UserPush, idempotency::MAX_REQUEST_ID_CHARS, limits::check_message,
+        Idempotency, IdempotencyError, PushError, PushQueue, Pusher, QueueError, UserPush,
+        idempotency::MAX_REQUEST_ID_CHARS, limits::check_message,
     },
     store::QueuedPush,
     tenant::check_user_id,
@@ -187,6 +186,10 @@ fn push_status(e: PushError) -> Status {
             tracing::error!(error = %e, "own channel failure");
             Status::unavailable("the own channel is unavailable")
         }
+        PushError::Aborted(why) => {
+            tracing::error!(error = %why, "a SendSync push failed");
+            Status::internal("the push failed")
+        }
     }
 }
 
@@ -225,44 +228,21 @@ impl PushService for PushApi {
         }
         let answer = self.idempotent(&app, "SendSync", &r.request_id, async {
             let message_id = new_message_id();
-            let planned = self
+            let push = UserPush {
+                app: app.clone(),
+                user: r.user.clone(),
+                strategy,
+                message: Arc::new(message),
+                message_id: message_id.clone(),
+                accepted_ms: now_ms(),
+                task_id: String::new(),
+            };
+            let outcomes = self
                 .pusher
-                .plan(UserPush {
-                    app: app.clone(),
-                    user: r.user.clone(),
-                    strategy,
-                    message: Arc::new(message),
-                    message_id: message_id.clone(),
-                    accepted_ms: now_ms(),
-                    task_id: String::new(),
-                })
+                .push_within(push, wait)
                 .await
                 .map_err(push_status)?;
-            let progress = Progress::new(planned.len());
-            let unfinished: Vec<_> = (0..planned.len()).map(|i| planned.unfinished(i)).collect();
-            let pusher = self.pusher.clone();
-            let running = {
-                let progress = progress.clone();
-                // Spawned: past the deadline the push goes on in the background.
-                tokio::spawn(
-                    // The push outlives the call if the deadline passes, but stays in its trace.
-                    async move { pusher.execute(planned, &progress).await }
-                        .instrument(tracing::Span::current()),
-                )
-            };
-            let results = match tokio::time::timeout(wait, running).await {
-                Ok(Ok(outcomes)) => outcomes.iter().map(|o| o.to_proto()).collect(),
-                Ok(Err(join)) => {
-                    tracing::error!(error = %join, "a SendSync push failed");
-                    return Err(Status::internal("the push failed"));
-                }
-                Err(_) => progress
-                    .snapshot()
-                    .into_iter()
-                    .zip(unfinished)
-                    .map(|(known, fallback)| known.unwrap_or(fallback).to_proto())
-                    .collect(),
-            };
+            let results = outcomes.iter().map(|o| o.to_proto()).collect();
             Ok(SendSyncResponse {
                 message_id,
                 results,

@@ -1,7 +1,9 @@
 //! The send path for one user: plan (targets and the rules that decide before any delivery), then execute
 //! (vendor lanes and the own channel, with the strategy's fallback).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
+
+use tracing::Instrument;
 
 use super::progress::Progress;
 use super::{DeviceOutcome, PushConfig};
@@ -43,6 +45,9 @@ pub enum PushError {
     /// The own channel failed.
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    /// The push's task ended without its outcomes (it panicked).
+    #[error("the push failed: {0}")]
+    Aborted(String),
 }
 
 /// What a [`Pusher`] is built from.
@@ -115,6 +120,37 @@ impl Pusher {
         let planned = self.plan(push).await?;
         let progress = Progress::new(planned.len());
         Ok(self.execute(planned, &progress).await)
+    }
+
+    /// Plans and executes `push`, waiting at most `wait` for its outcomes (SendSync's deadline): a target
+    /// whose outcome is not known by then is answered ERROR, and its push goes on in the background.
+    pub async fn push_within(
+        &self,
+        push: UserPush,
+        wait: Duration,
+    ) -> Result<Vec<DeviceOutcome>, PushError> {
+        let planned = self.plan(push).await?;
+        let progress = Progress::new(planned.len());
+        let unfinished: Vec<_> = (0..planned.len()).map(|i| planned.unfinished(i)).collect();
+        let pusher = self.clone();
+        let running = {
+            let progress = progress.clone();
+            // Spawned: past the deadline the push goes on, and stays in the caller's trace.
+            tokio::spawn(
+                async move { pusher.execute(planned, &progress).await }
+                    .instrument(tracing::Span::current()),
+            )
+        };
+        match tokio::time::timeout(wait, running).await {
+            Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err(join)) => Err(PushError::Aborted(join.to_string())),
+            Err(_) => Ok(progress
+                .snapshot()
+                .into_iter()
+                .zip(unfinished)
+                .map(|(known, fallback)| known.unwrap_or(fallback))
+                .collect()),
+        }
     }
 }
 

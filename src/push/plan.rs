@@ -63,7 +63,7 @@ impl Planned {
 
     /// The outcome of target `index` when its delivery has not finished by a deadline: an ERROR saying the
     /// push goes on in the background.
-    pub fn unfinished(&self, index: usize) -> DeviceOutcome {
+    pub(super) fn unfinished(&self, index: usize) -> DeviceOutcome {
         let slot = &self.slots[index];
         let target = slot.target.as_ref();
         let mut outcome = DeviceOutcome::failed(
