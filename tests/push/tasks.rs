@@ -128,55 +128,14 @@ fn state(t: &Task) -> TaskState {
     TaskState::try_from(t.state).unwrap()
 }
 
-/// Binds `n` users with one device each, spread over one notifier per vendor, many at a time.
-async fn bind_many(env: &Env, n: usize) -> HashMap<String, usize> {
-    let mut per_notifier = HashMap::new();
-    let channel = env.push_channel();
-    let jobs: Vec<(String, &str)> = (0..n)
-        .map(|i| {
-            (
-                format!("user{i:05}"),
-                ONE_PER_VENDOR[i % ONE_PER_VENDOR.len()],
-            )
-        })
-        .collect();
-    for (_, notifier) in &jobs {
-        *per_notifier.entry(notifier.to_string()).or_default() += 1;
-    }
-    for chunk in jobs.chunks(200) {
-        futures::future::join_all(chunk.iter().map(|(user, notifier)| {
-            let mut devices = DeviceServiceClient::new(channel.clone());
-            let token = env.app.token.clone();
-            async move {
-                devices
-                    .bind_device(authed(
-                        BindDeviceRequest {
-                            user: user.clone(),
-                            device_id: format!("{user}-d"),
-                            device_token: token_for(notifier, user),
-                            notifier_name: notifier.to_string(),
-                        },
-                        &token,
-                    ))
-                    .await
-                    .unwrap();
-            }
-        }))
-        .await;
-    }
-    per_notifier
-}
+/// One device to bind: user, device id, notifier, device token.
+type Job = (String, String, &'static str, String);
 
-/// Binds `per_user` devices of each of `users` through `notifier`, many at a time, and returns their tokens
-/// in user order, then device order.
-async fn bind_devices(env: &Env, notifier: &str, users: &[String], per_user: usize) -> Vec<String> {
-    let jobs: Vec<(String, String)> = users
-        .iter()
-        .flat_map(|user| (0..per_user).map(move |d| (user.clone(), format!("{user}-d{d}"))))
-        .collect();
+/// Binds every job's device, 200 at a time.
+async fn bind_jobs(env: &Env, jobs: &[Job]) {
     let channel = env.push_channel();
     for chunk in jobs.chunks(200) {
-        futures::future::join_all(chunk.iter().map(|(user, device)| {
+        futures::future::join_all(chunk.iter().map(|(user, device, notifier, device_token)| {
             let mut devices = DeviceServiceClient::new(channel.clone());
             let token = env.app.token.clone();
             async move {
@@ -185,7 +144,7 @@ async fn bind_devices(env: &Env, notifier: &str, users: &[String], per_user: usi
                         BindDeviceRequest {
                             user: user.clone(),
                             device_id: device.clone(),
-                            device_token: token_for(notifier, device),
+                            device_token: device_token.clone(),
                             notifier_name: notifier.to_string(),
                         },
                         &token,
@@ -196,9 +155,46 @@ async fn bind_devices(env: &Env, notifier: &str, users: &[String], per_user: usi
         }))
         .await;
     }
-    jobs.iter()
-        .map(|(_, device)| token_for(notifier, device))
-        .collect()
+}
+
+/// Binds `n` users with one device each, spread over one notifier per vendor, many at a time.
+async fn bind_many(env: &Env, n: usize) -> HashMap<String, usize> {
+    let mut per_notifier = HashMap::new();
+    let jobs: Vec<Job> = (0..n)
+        .map(|i| {
+            let user = format!("user{i:05}");
+            let notifier = ONE_PER_VENDOR[i % ONE_PER_VENDOR.len()];
+            let token = token_for(notifier, &user);
+            (user.clone(), format!("{user}-d"), notifier, token)
+        })
+        .collect();
+    for (_, _, notifier, _) in &jobs {
+        *per_notifier.entry(notifier.to_string()).or_default() += 1;
+    }
+    bind_jobs(env, &jobs).await;
+    per_notifier
+}
+
+/// Binds `per_user` devices of each of `users` through `notifier`, many at a time, and returns their tokens
+/// in user order, then device order.
+async fn bind_devices(
+    env: &Env,
+    notifier: &'static str,
+    users: &[String],
+    per_user: usize,
+) -> Vec<String> {
+    let jobs: Vec<Job> = users
+        .iter()
+        .flat_map(|user| {
+            (0..per_user).map(move |d| {
+                let device = format!("{user}-d{d}");
+                let token = token_for(notifier, &device);
+                (user.clone(), device, notifier, token)
+            })
+        })
+        .collect();
+    bind_jobs(env, &jobs).await;
+    jobs.into_iter().map(|(_, _, _, token)| token).collect()
 }
 
 /// The (users done, success count) pairs a watch showed while a one-page task ran and some of its users

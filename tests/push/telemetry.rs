@@ -204,15 +204,7 @@ async fn the_admin_port_serves_prometheus_metrics_and_health() {
     assert_eq!(reason(&absent.results[0]), FailureReason::NoUserExist);
 
     let admin = format!("http://{}", env.server.admin_addr());
-    let http = pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
-        extra_ca_pems: &[],
-        identity: None,
-        http2_only: false,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(10),
-        egress: None,
-    })
-    .unwrap();
+    let http = admin_client();
     let get = |path: &str| http.get(format!("{admin}{path}")).send();
     let health = get("/healthz").await.unwrap();
     assert_eq!(health.status(), 200);
@@ -256,10 +248,9 @@ async fn the_admin_port_serves_prometheus_metrics_and_health() {
     );
 }
 
-/// The admin port's `/metrics` text.
-async fn scrape(server: &TestServer) -> String {
-    let url = format!("http://{}/metrics", server.admin_addr());
-    let http = pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
+/// A plain HTTP client for the admin port.
+fn admin_client() -> reqwest::Client {
+    pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
         extra_ca_pems: &[],
         identity: None,
         http2_only: false,
@@ -267,8 +258,13 @@ async fn scrape(server: &TestServer) -> String {
         request_timeout: Duration::from_secs(10),
         egress: None,
     })
-    .unwrap();
-    let answer = http.get(url).send().await.unwrap();
+    .unwrap()
+}
+
+/// The admin port's `/metrics` text.
+async fn scrape(server: &TestServer) -> String {
+    let url = format!("http://{}/metrics", server.admin_addr());
+    let answer = admin_client().get(url).send().await.unwrap();
     assert_eq!(answer.status(), 200);
     answer.text().await.unwrap()
 }
