@@ -11,7 +11,7 @@ use crate::{
         DeleteUserResponse, ListBindingsRequest, ListBindingsResponse, UnbindDeviceRequest,
         UnbindDeviceResponse, device_service_server::DeviceService,
     },
-    store::{BindEffect, BindingRecord},
+    store::{BindEffect, BindingCursor, BindingRecord},
 };
 
 /// The `DeviceService` implementation.
@@ -99,7 +99,7 @@ impl DeviceService for DeviceApi {
         let app = app_of(&request)?;
         let r = request.into_inner();
         let (size, after) = page(r.page_size, &r.page_token)?;
-        let after = after.map(String::into_bytes);
+        let after = after.map(|token| BindingCursor::from_bytes(token.into_bytes()));
         let (records, next) = self
             .devices
             .list(&app, &r.user, after.as_ref(), size)
@@ -107,7 +107,7 @@ impl DeviceService for DeviceApi {
         Ok(Response::new(ListBindingsResponse {
             bindings: bindings(&records),
             next_page_token: next
-                .map(|c| page_token(&String::from_utf8_lossy(&c)))
+                .map(|c| page_token(&String::from_utf8_lossy(c.as_bytes())))
                 .unwrap_or_default(),
         }))
     }

@@ -23,9 +23,6 @@ pub struct EventLog {
     live: broadcast::Sender<AppEvent>,
     /// Bumped after every append, so the callback outbox wakes without holding the events themselves.
     recorded: Arc<watch::Sender<u64>>,
-    /// Appends one at a time, so positions become visible in order: a reader that has seen position p
-    /// never later finds an event below p.
-    appending: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl EventLog {
@@ -36,18 +33,17 @@ impl EventLog {
             store,
             live,
             recorded: Arc::new(watch::channel(0).0),
-            appending: Arc::default(),
         }
     }
 
-    /// Records `events` of `app` and hands them to live subscribers. They reach the disk with the store's
-    /// next flush: callers that must not lose them flush (see [`record_durably`](Self::record_durably)); the
-    /// task runner flushes them with the page's checkpoint, once.
+    /// Records `events` of `app` (durably, in position order: see [`EventRepository`]) and wakes the live
+    /// subscribers, which read the store after the last position they examined.
+    ///
+    /// [`EventRepository`]: crate::store::EventRepository
     pub async fn record(&self, app: &str, events: Vec<DeliveryEvent>) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
-        let _in_order = self.appending.lock().await;
         let stored = self.store.events.append_events(app, events).await?;
         self.recorded.send_modify(|n| *n = n.wrapping_add(1));
         // Cloned only for subscribers that exist; the events are in the store either way.
@@ -57,16 +53,6 @@ impl EventLog {
             }
         }
         Ok(())
-    }
-
-    /// [`record`](Self::record), on disk before this returns.
-    pub async fn record_durably(
-        &self,
-        app: &str,
-        events: Vec<DeliveryEvent>,
-    ) -> Result<(), StoreError> {
-        self.record(app, events).await?;
-        self.store.flush().await
     }
 
     /// Changes whenever events have been recorded.

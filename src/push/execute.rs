@@ -31,15 +31,14 @@ impl Pusher {
     /// from its vendor to the own channel reports the channel's outcome once). Outcomes are written to
     /// `progress` as they become known.
     pub async fn execute(&self, planned: Planned, progress: &Progress) -> Vec<DeviceOutcome> {
-        self.execute_many(vec![planned], progress, true)
+        self.execute_many(vec![planned], progress)
             .await
             .pop()
             .unwrap_or_default()
     }
 
-    /// Plans and executes the pushes of many users of one app together (a task's page; its events reach the
-    /// disk with the caller's next flush): the devices of all of them
-    /// that share a notifier and a rendered message go to the vendor in the fewest batches. One list of
+    /// Plans and executes the pushes of many users of one app together (a task's page): the devices of all of
+    /// them that share a notifier and a rendered message go to the vendor in the fewest batches. One list of
     /// outcomes per push, in order. `progress` follows the outcomes while they come in.
     pub async fn push_many(
         &self,
@@ -68,18 +67,15 @@ impl Pusher {
             .flat_map(|(user, plan)| std::iter::repeat_n(user, plan.len()))
             .collect();
         progress.set_users(planned.len(), owner);
-        // The task runner flushes the page's events with its checkpoint, in one flush.
-        Ok(self.execute_many(planned, progress, false).await)
+        Ok(self.execute_many(planned, progress).await)
     }
 
     /// [`execute`](Self::execute) for many planned pushes; `progress` is indexed over their slots in order.
-    /// Events are flushed to disk before it returns when `durable`; else the caller flushes (the task runner,
-    /// with its checkpoint).
+    /// The events of the outcomes are recorded (durably, as every store write) before it returns.
     pub(super) async fn execute_many(
         &self,
         planned: Vec<Planned>,
         progress: &Progress,
-        durable: bool,
     ) -> Vec<Vec<DeviceOutcome>> {
         // Every slot of every push, flattened: (push, slot) by one index.
         let mut at: Vec<(usize, usize)> = Vec::new();
@@ -259,12 +255,7 @@ impl Pusher {
                 out[at[i].0].push(o);
             }
         }
-        let recorded = if durable {
-            self.inner.events.record_durably(app, events).await
-        } else {
-            self.inner.events.record(app, events).await
-        };
-        if let Err(e) = recorded {
+        if let Err(e) = self.inner.events.record(app, events).await {
             tracing::error!(app, error = %e, "cannot record delivery events");
         }
         out

@@ -3,9 +3,8 @@
 //! restart (so a crash can repeat a push, never lose one).
 
 use std::{
-    collections::HashSet,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -15,8 +14,9 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 use super::{Pusher, UserPush};
 use crate::{
+    clock::now_ms,
     proto::v1::Strategy,
-    store::{QueueKey, QueuedPush, Store, StoreError},
+    store::{QueueClaim, QueueKey, QueuedPush, Store, StoreError},
 };
 
 /// Keys waiting in memory for a worker; more wait in the store and are fed in as room frees.
@@ -25,6 +25,9 @@ const HANDOFF_ROOM: usize = 1024;
 const SCAN_PAGE: usize = 256;
 /// Pause before a push whose plan failed (store trouble) is tried again.
 const RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// How long a claim on a queued push lasts: far longer than a push runs (every vendor request is bounded by
+/// its timeout and retries), so a claim runs out only when its process died. Nothing renews it yet.
+const CLAIM_FOR: Duration = Duration::from_secs(3600);
 
 /// Why pushes could not be accepted.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +55,9 @@ struct Inner {
     store: Store,
     max: usize,
     queued: AtomicUsize,
-    /// Keys handed to the workers and not finished: the scan skips them, so no push runs twice at once.
-    in_flight: Mutex<HashSet<QueueKey>>,
+    /// This run's name on the claims it takes in the store: a queued push runs only while its claim is held,
+    /// so no push runs twice at once.
+    holder: String,
     handoff: mpsc::Sender<QueueKey>,
     /// Wakes the scanner when a key could not be handed off at once, or a push must be tried again.
     backlog: Notify,
@@ -68,12 +72,14 @@ impl PushQueue {
         workers: usize,
     ) -> Result<Self, StoreError> {
         let (handoff, keys) = mpsc::channel(HANDOFF_ROOM);
+        // One process per store today: every claim found at start is a previous run's.
+        store.push_queue.forget_claims().await?;
         let queued = store.push_queue.queue_len().await?;
         let inner = Arc::new(Inner {
             store,
             max,
             queued: AtomicUsize::new(queued),
-            in_flight: Mutex::new(HashSet::new()),
+            holder: uuid::Uuid::new_v4().simple().to_string(),
             handoff,
             backlog: Notify::new(),
         });
@@ -98,13 +104,14 @@ impl PushQueue {
         if queued + pushes.len() > s.max {
             return Err(QueueError::Full { queued, max: s.max });
         }
-        let keys = s.store.push_queue.enqueue(&pushes).await?;
-        // "Accepted" promises the push survives a crash: on disk before the caller hears it.
-        s.store.flush().await?;
+        // "Accepted" promises the push survives a crash: the store's writes are durable once they return.
+        // Queued claimed by this run, which hands them to its workers at once.
+        let keys = s.store.push_queue.enqueue(&pushes, &s.claim()).await?;
         s.queued.fetch_add(keys.len(), Ordering::Relaxed);
         for key in keys {
-            if s.claim(&key) && s.handoff.try_send(key.clone()).is_err() {
-                s.release(&key);
+            if let Err(full) = s.handoff.try_send(key) {
+                // No room: the scanner takes it up from the store.
+                s.release(&full.into_inner()).await;
                 s.backlog.notify_one();
             }
         }
@@ -123,28 +130,41 @@ impl PushQueue {
 }
 
 impl Inner {
-    fn claim(&self, key: &QueueKey) -> bool {
-        self.in_flight
-            .lock()
-            .map(|mut set| set.insert(key.clone()))
-            .unwrap_or(false)
+    /// A claim by this run from now.
+    fn claim(&self) -> QueueClaim {
+        let for_ms = i64::try_from(CLAIM_FOR.as_millis()).unwrap_or(i64::MAX / 4);
+        QueueClaim {
+            holder: self.holder.clone(),
+            until_ms: now_ms() + for_ms,
+        }
     }
 
-    fn release(&self, key: &QueueKey) {
-        if let Ok(mut set) = self.in_flight.lock() {
-            set.remove(key);
+    /// Gives a claimed push back to the queue, for the scanner to take up again.
+    async fn release(&self, key: &QueueKey) {
+        if let Err(e) = self
+            .store
+            .push_queue
+            .release_queued(key, &self.holder)
+            .await
+        {
+            tracing::error!(error = %e, "cannot release a queued push; it is taken up when its claim runs out");
         }
     }
 }
 
-/// Reads the whole queue whenever woken and hands every unclaimed key to the workers (waiting for room).
+/// Claims every push nobody holds whenever woken and hands them to the workers (waiting for room).
 /// It lives as long as the server: the queue is built once at start.
 async fn scan(s: Arc<Inner>) {
     loop {
         s.backlog.notified().await;
         let mut after: Option<QueueKey> = None;
         loop {
-            let page = match s.store.push_queue.queued(after.as_ref(), SCAN_PAGE).await {
+            let claimed = s
+                .store
+                .push_queue
+                .claim_queued(after.as_ref(), SCAN_PAGE, &s.claim(), now_ms())
+                .await;
+            let page = match claimed {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the push queue");
@@ -154,7 +174,7 @@ async fn scan(s: Arc<Inner>) {
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
             for (key, _) in page {
-                if s.claim(&key) && s.handoff.send(key).await.is_err() {
+                if s.handoff.send(key).await.is_err() {
                     return;
                 }
             }
@@ -186,10 +206,7 @@ async fn run_one(s: &Inner, pusher: &Pusher, key: &QueueKey) {
     let queued = match s.store.push_queue.queued_push(key).await {
         Ok(Some(q)) => q,
         // Finished by an earlier run of the same key.
-        Ok(None) => {
-            s.release(key);
-            return;
-        }
+        Ok(None) => return,
         Err(e) => {
             tracing::error!(error = %e, "cannot read a queued push");
             retry_later(s, key).await;
@@ -214,12 +231,17 @@ async fn run_one(s: &Inner, pusher: &Pusher, key: &QueueKey) {
                     status = ?o.status, reason = o.failure.map(|f| f.as_str()), "async push outcome"
                 );
             }
-            if let Err(e) = s.store.push_queue.dequeue(key).await {
-                tracing::error!(error = %e, "cannot remove a finished push from the queue");
-            } else {
-                s.queued.fetch_sub(1, Ordering::Relaxed);
+            match s.store.push_queue.complete_queued(key, &s.holder).await {
+                Ok(true) => {
+                    s.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                Ok(false) => {
+                    tracing::warn!(%app, %user, %message_id, "a finished push's claim had run out; it may be sent again");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot remove a finished push from the queue")
+                }
             }
-            s.release(key);
         }
         Err(e) => {
             tracing::error!(%app, %user, %message_id, error = %e, "async push failed; trying again");
@@ -230,6 +252,6 @@ async fn run_one(s: &Inner, pusher: &Pusher, key: &QueueKey) {
 
 async fn retry_later(s: &Inner, key: &QueueKey) {
     tokio::time::sleep(RETRY_PAUSE).await;
-    s.release(key);
+    s.release(key).await;
     s.backlog.notify_one();
 }

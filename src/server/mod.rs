@@ -184,9 +184,11 @@ pub async fn run(
         config.push.async_workers,
     )
     .await?;
+    // A call holds its request id for longer than any call may run (the request timeout bounds them all).
     let idempotency = Arc::new(Idempotency::new(
         store.clone(),
         config.push.idempotency_window,
+        config.server.request_timeout + std::time::Duration::from_secs(30),
     ));
     tokio::spawn(sweep_idempotent_answers(idempotency.clone()));
     // Resumes the tasks a stop or a crash left scheduled or running.

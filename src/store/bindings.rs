@@ -56,8 +56,22 @@ pub struct BindOutcome {
     pub removed: Vec<BindingRecord>,
 }
 
-/// Where a page of bindings ends, to continue after it.
-pub type BindingCursor = Vec<u8>;
+/// Where a page of bindings ends, to continue after it: opaque to the services (the API hands it to clients
+/// as a page token); only the backend that made it reads its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingCursor(Vec<u8>);
+
+impl BindingCursor {
+    /// A cursor from a backend's own encoding (or a page token a client gave back).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The cursor's encoding.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 /// Device bindings of an app.
 #[async_trait]

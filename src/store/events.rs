@@ -6,9 +6,17 @@ use super::StoreError;
 use crate::proto::v1::DeliveryEvent;
 
 /// Delivery events of every app, keyed by app and position.
+///
+/// Positions only increase within an app and are not contiguous. Readers (event streams, callback
+/// workers) read after the last position they examined, so positions must become visible in order: once a
+/// reader has seen position p, no event below p appears later. sled takes positions and writes them under
+/// one lock; a backend shared by several processes must give the same guarantee (for example one sequence
+/// per app taken in the appending transaction, with readers reading only below the lowest position still
+/// being written).
 #[async_trait]
 pub trait EventRepository: Send + Sync {
-    /// Appends `events` of `app` at once, giving each its position (increasing); returns them as stored.
+    /// Appends `events` of `app` at once, giving each its position (increasing, and greater than every
+    /// position of the app visible before); returns them as stored.
     async fn append_events(
         &self,
         app: &str,

@@ -15,25 +15,55 @@ pub struct IdempotentAnswer {
     pub expire_ms: i64,
 }
 
+/// What [`IdempotencyRepository::begin_idempotent`] found for a request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begun {
+    /// Nobody answered or holds the request id: the caller holds it now, until it finishes or abandons it
+    /// or its claim ends, and runs the call.
+    Claimed,
+    /// The first call's answer, still counting.
+    Answered(IdempotentAnswer),
+    /// Another call holds the request id until `until_ms` (Unix milliseconds): ask again after a while.
+    Running {
+        /// When that claim ends unless its holder finishes first.
+        until_ms: i64,
+    },
+}
+
 /// Idempotent answers, keyed by app, RPC and request id.
+///
+/// Two calls with one request id must send once, and both callers must get the same answer, whichever
+/// process each reaches: `begin_idempotent` is the single atomic step that decides who runs the call. A
+/// clustered backend must make it atomic across processes (an insert that fails on a live row, or a row
+/// lock), and a claim must end by itself (`claim_until_ms`) so that a process that dies mid-call does not
+/// hold the request id for ever.
 #[async_trait]
 pub trait IdempotencyRepository: Send + Sync {
-    /// The answer kept for the request id, unless it expired before `now_ms`.
-    async fn get_answer(
+    /// Claims the request id for a call that ends by `claim_until_ms`, unless an answer that has not expired
+    /// at `now_ms` is kept (returned) or another unexpired claim holds it.
+    async fn begin_idempotent(
         &self,
         app: &str,
         rpc: &str,
         request_id: &str,
         now_ms: i64,
-    ) -> Result<Option<IdempotentAnswer>, StoreError>;
-    /// Keeps `answer` for the request id.
-    async fn put_answer(
+        claim_until_ms: i64,
+    ) -> Result<Begun, StoreError>;
+    /// Keeps `answer` for the request id (the claimed call succeeded), ending the claim.
+    async fn finish_idempotent(
         &self,
         app: &str,
         rpc: &str,
         request_id: &str,
         answer: &IdempotentAnswer,
     ) -> Result<(), StoreError>;
-    /// Removes up to `limit` answers expired before `now_ms`; returns how many went.
+    /// Ends the claim without an answer (the call failed; a retry runs it again).
+    async fn abandon_idempotent(
+        &self,
+        app: &str,
+        rpc: &str,
+        request_id: &str,
+    ) -> Result<(), StoreError>;
+    /// Removes up to `limit` answers and claims expired before `now_ms`; returns how many went.
     async fn sweep_answers(&self, now_ms: i64, limit: usize) -> Result<usize, StoreError>;
 }

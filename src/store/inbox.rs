@@ -130,6 +130,11 @@ pub enum AckSubject<'a> {
 }
 
 /// The own channel's inboxes, receipts, counters and devices.
+///
+/// An append reads the device's inbox (its size, its oldest entries, whether the push is there already)
+/// before it writes: it is one atomic step per device. sled serialises the appends to one device inside the
+/// store (striped locks); a backend shared by several processes must do the same across them (a row lock
+/// on the device's inbox). Positions only increase per device and are not contiguous.
 #[async_trait]
 pub trait InboxRepository: Send + Sync {
     /// Writes `entry` at a new position (assigned here, greater than any assigned before; `entry.position`

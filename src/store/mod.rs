@@ -4,6 +4,23 @@
 //! implements every trait on one [`SledStore`]. The rest of the crate sees the traits through [`Store`], never
 //! sled, so a clustered backend can be added without touching the services. sled's key layout is its own
 //! (`sled/keys.rs`).
+//!
+//! # The contract every backend keeps
+//!
+//! - **A write is durable when it returns `Ok`.** No caller flushes: a push accepted, a task created, a
+//!   page's checkpoint and its events survive a crash once the call that wrote them returned. sled meets this
+//!   with group commit inside `sled/` (concurrent writers share one flush); [`Store::flush`] is for shutdown
+//!   only. A write that returns an error changed nothing the caller relies on.
+//! - **Decisions that read before they write are one method.** Admitting a task under the app's limits
+//!   ([`TaskRepository::admit_task`]), claiming a request id ([`IdempotencyRepository::begin_idempotent`]),
+//!   claiming queued pushes ([`PushQueueRepository::claim_queued`]), appending to an inbox
+//!   ([`InboxRepository::append`]) and to the event log ([`EventRepository::append_events`]) are atomic in
+//!   the store, not behind a lock of the calling process, and each trait says what a backend shared by
+//!   several processes must guarantee.
+//! - **Cursors are opaque** ([`BindingCursor`], [`QueueKey`]): only the backend that made one reads it.
+//!   Positions (events, inbox entries) only increase; they are not contiguous.
+//! - The conformance suite (`conformance/`) is the contract in executable form: a backend is done when it
+//!   passes it.
 
 mod config;
 pub use config::StoreConfig;
@@ -33,7 +50,7 @@ pub use apps::{AppRecord, AppRepository};
 pub use bindings::{BindEffect, BindOutcome, BindingCursor, BindingRecord, BindingRepository};
 pub use callback_rules::{CallbackRuleRecord, CallbackRuleRepository};
 pub use events::EventRepository;
-pub use idempotency::{IdempotencyRepository, IdempotentAnswer};
+pub use idempotency::{Begun, IdempotencyRepository, IdempotentAnswer};
 pub use inbox::{
     AckCountRecord, AckSubject, Appended, ChannelDeviceRecord, InboxEntry, InboxReceipt,
     InboxRepository,
@@ -43,13 +60,13 @@ pub use messages::MessageRepository;
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
 pub use outbox::{OutboxRepository, PauseRecord, PendingCallback};
-pub use push_queue::{PushQueueRepository, QueueKey, QueuedPush};
+pub use push_queue::{PushQueueRepository, QueueClaim, QueueKey, QueuedPush};
 pub use settings::{
     ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile, UserSettingsRecord,
     UserSettingsRepository,
 };
 pub use sled::SledStore;
-pub use tasks::{TaskChange, TaskRecord, TaskRepository};
+pub use tasks::{Admission, TaskChange, TaskLimits, TaskRecord, TaskRepository};
 pub use templates::{TemplateRecord, TemplateRepository};
 
 /// Why a store operation failed.
@@ -82,7 +99,8 @@ pub enum StoreError {
     },
 }
 
-/// Makes written state durable; called at shutdown.
+/// Writes what a backend buffers below the durability it promises (sled's page cache); called at shutdown,
+/// never needed for durability (every write is durable when it returns).
 #[async_trait]
 pub trait Flush: Send + Sync {
     /// Writes everything buffered to disk.
@@ -158,7 +176,7 @@ impl Store {
         })
     }
 
-    /// Writes everything buffered to disk.
+    /// Writes everything buffered to disk; for shutdown.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.flush.flush().await
     }

@@ -29,24 +29,68 @@ pub struct QueuedPush {
     pub accepted_ms: i64,
 }
 
-/// Position of an entry in the queue (opaque; ordered by acceptance within an app).
-pub type QueueKey = Vec<u8>;
+/// Position of an entry in the queue: opaque to the services, ordered by acceptance within an app. Only
+/// the backend that made it reads its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueKey(Vec<u8>);
+
+impl QueueKey {
+    /// A key from a backend's own encoding.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The backend's encoding of the key.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Who holds queued pushes, and until when (Unix milliseconds): a holder runs the pushes it claimed, and
+/// nobody else does while the claim lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueClaim {
+    /// The claiming process (an id it chose when it started).
+    pub holder: String,
+    /// When the claim ends unless the push completes first.
+    pub until_ms: i64,
+}
 
 /// The queue of accepted pushes.
+///
+/// Each entry is run by one holder at a time: an entry is claimed when it is queued (by the process that
+/// accepted it) or by [`claim_queued`](Self::claim_queued), and leaves the queue when its holder completes
+/// it. A claim ends when its holder releases it, or at its `until_ms`, so a push whose process died is
+/// taken up again. Claiming must be atomic per entry across every process sharing the store (a clustered
+/// backend: `FOR UPDATE SKIP LOCKED`, or a conditional update).
 #[async_trait]
 pub trait PushQueueRepository: Send + Sync {
-    /// Appends `pushes` at once (all or none); returns their keys in order.
-    async fn enqueue(&self, pushes: &[QueuedPush]) -> Result<Vec<QueueKey>, StoreError>;
-    /// Up to `limit` entries after `after`, in key order.
-    async fn queued(
+    /// Appends `pushes` at once (all or none), each claimed by `claim`; returns their keys in order.
+    async fn enqueue(
+        &self,
+        pushes: &[QueuedPush],
+        claim: &QueueClaim,
+    ) -> Result<Vec<QueueKey>, StoreError>;
+    /// Claims, in key order after `after`, up to `limit` entries that nobody holds at `now_ms` (never
+    /// claimed, released, or whose claim ended) and returns them.
+    async fn claim_queued(
         &self,
         after: Option<&QueueKey>,
         limit: usize,
+        claim: &QueueClaim,
+        now_ms: i64,
     ) -> Result<Vec<(QueueKey, QueuedPush)>, StoreError>;
     /// The entry at `key`, if still queued.
     async fn queued_push(&self, key: &QueueKey) -> Result<Option<QueuedPush>, StoreError>;
-    /// Removes the entry at `key` (done).
-    async fn dequeue(&self, key: &QueueKey) -> Result<(), StoreError>;
+    /// Ends `holder`'s claim on the entry, which stays queued for another try (nothing when another holder
+    /// has it).
+    async fn release_queued(&self, key: &QueueKey, holder: &str) -> Result<(), StoreError>;
+    /// Removes the entry (done) if `holder` still holds it; returns whether it did. `false`: the claim ended
+    /// and another holder has the entry, or it is gone.
+    async fn complete_queued(&self, key: &QueueKey, holder: &str) -> Result<bool, StoreError>;
+    /// Ends every claim. Only for a store that one process uses, when it starts: the claims it finds were
+    /// made by a run of it that is gone.
+    async fn forget_claims(&self) -> Result<(), StoreError>;
     /// How many entries are queued.
     async fn queue_len(&self) -> Result<usize, StoreError>;
 }

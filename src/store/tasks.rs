@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::proto::v1::StoredMessage;
 
 /// One task. Times are Unix milliseconds; enums hold `pushgate.v1` numbers.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -73,16 +74,53 @@ pub struct TaskRecord {
 /// `None` leaves the record as it is.
 pub type TaskChange<'a> = &'a (dyn Fn(&TaskRecord) -> Option<TaskRecord> + Send + Sync);
 
+/// The limits a new task is admitted within (Easemob's task limits), checked by
+/// [`TaskRepository::admit_task`] in the same step as the insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskLimits {
+    /// The time of the admission, Unix milliseconds.
+    pub now_ms: i64,
+    /// Broadcast tasks created less than this many milliseconds before `now_ms` count against
+    /// `max_broadcasts`.
+    pub window_ms: i64,
+    /// At most this many broadcast tasks created per window.
+    pub max_broadcasts: usize,
+    /// At most this many label and list tasks running at once: one counts when it has not ended and is due
+    /// (`start_ms <= now_ms`). A new one scheduled for later is not checked; it counts once it is due.
+    pub max_running: usize,
+}
+
+/// What [`TaskRepository::admit_task`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The task (with its users and message) is stored.
+    Admitted,
+    /// The window holds `max_broadcasts` broadcasts already; a slot frees at `frees_ms`, when the oldest
+    /// one that still counts leaves the window. Nothing was written.
+    TooManyBroadcasts {
+        /// Unix milliseconds.
+        frees_ms: i64,
+    },
+    /// `max_running` label and list tasks are due or running. Nothing was written.
+    TooManyRunning,
+}
+
 /// Tasks of every app, keyed by app and task id, and the users of list tasks.
 #[async_trait]
 pub trait TaskRepository: Send + Sync {
-    /// Stores a new task and, for a list task, its users (at once).
-    async fn create_task(
+    /// Stores a new task with, for a list task, its users and, when given, the message it pushes (stored
+    /// under its id), if the app's tasks leave room under `limits`: the count and the insert are one atomic
+    /// step, so two admissions racing for the last slot cannot both get it. A clustered backend must hold
+    /// that across every process admitting tasks for the app (for example by serialising admissions per
+    /// app in one transaction).
+    async fn admit_task(
         &self,
         app: &str,
+        limits: &TaskLimits,
         task: &TaskRecord,
         users: &[String],
-    ) -> Result<(), StoreError>;
+        message: Option<&StoredMessage>,
+    ) -> Result<Admission, StoreError>;
     /// One task.
     async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError>;
     /// Applies `change` atomically; returns the record after it (`None` when the task does not exist).

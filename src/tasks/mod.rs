@@ -14,7 +14,7 @@ use crate::{
     clock::now_ms,
     proto::v1::{LabelMatch, StoredMessage, Strategy, TaskKind, TaskProgress, TaskState},
     push::Pusher,
-    store::{Store, StoreError, TaskRecord},
+    store::{Admission, Store, StoreError, TaskLimits, TaskRecord},
     validate::Violations,
 };
 
@@ -84,8 +84,6 @@ pub struct Tasks {
     store: Store,
     runner: Arc<Runner>,
     config: TasksConfig,
-    /// One creation at a time per server, so two creates cannot both take the last slot.
-    creating: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Tasks {
@@ -101,7 +99,6 @@ impl Tasks {
             store,
             runner,
             config,
-            creating: Arc::default(),
         };
         tokio::spawn(sweep_ended(tasks.clone()));
         Ok(tasks)
@@ -185,43 +182,22 @@ impl Tasks {
         }
     }
 
-    /// Stores `message` for a task (its pushes share this id).
-    pub async fn store_message(
-        &self,
-        app: &str,
-        message: crate::proto::v1::PushMessage,
-    ) -> Result<String, StoreError> {
-        let stored = StoredMessage {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            message: Some(message),
-            create_time: Some(crate::clock::timestamp(now_ms())),
-        };
-        self.store.messages.put_message(app, &stored).await?;
-        Ok(stored.id)
-    }
-
-    /// Creates a task within the limits.
+    /// Creates a task within the limits (the store counts and inserts in one step: see
+    /// [`TaskRepository::admit_task`](crate::store::TaskRepository::admit_task)).
     pub async fn create(&self, app: &str, new: NewTask) -> Result<TaskRecord, TaskError> {
-        let _one_at_a_time = self.creating.lock().await;
         let now = now_ms();
         let start_ms = new.start_ms.unwrap_or(now).max(now);
-        if new.kind == TaskKind::Broadcast {
-            self.check_window(app, now).await?;
-        } else if start_ms <= now && self.runner.running_slots_used(app) >= self.config.max_running
-        {
-            return Err(TaskError::Limit {
-                subject: "running label and list tasks",
-                description: format!(
-                    "at most {} label and list tasks may run at once; a slot frees when one of them ends",
-                    self.config.max_running
-                ),
-                retry_after: None,
-            });
-        }
-        // Stored only once the limits let the task in, so a refused create changes nothing.
-        let message_id = match new.message {
-            MessageRef::Stored(id) => id,
-            MessageRef::Inline(message) => self.store_message(app, *message).await?,
+        // Written with the task, so a refused create changes nothing.
+        let (message_id, message) = match new.message {
+            MessageRef::Stored(id) => (id, None),
+            MessageRef::Inline(message) => {
+                let stored = StoredMessage {
+                    id: uuid::Uuid::new_v4().simple().to_string(),
+                    message: Some(*message),
+                    create_time: Some(crate::clock::timestamp(now)),
+                };
+                (stored.id.clone(), Some(stored))
+            }
         };
         let task = TaskRecord {
             id: new_task_id(now),
@@ -238,53 +214,46 @@ impl Tasks {
             update_ms: now,
             ..Default::default()
         };
-        self.store.tasks.create_task(app, &task, &new.users).await?;
-        // A created task survives a crash (a scheduled one starts on time after a restart).
-        self.store.flush().await?;
-        self.runner.add(app, &task);
-        Ok(task)
-    }
-
-    /// Broadcasts count from their creation: at most `max_created_per_window` in the window.
-    async fn check_window(&self, app: &str, now: i64) -> Result<(), TaskError> {
-        let window = i64::try_from(self.config.window.as_millis()).unwrap_or(i64::MAX / 2);
-        let mut in_window = Vec::new();
-        let mut after: Option<String> = None;
-        // Newest first: stop at the first task created before the window.
-        'pages: loop {
-            let page = self
-                .store
-                .tasks
-                .list_tasks(app, after.as_deref(), 100)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for t in &page {
-                if t.create_ms <= now - window {
-                    break 'pages;
-                }
-                if t.kind == TaskKind::Broadcast as i32 {
-                    in_window.push(t.create_ms);
-                }
+        let limits = TaskLimits {
+            now_ms: now,
+            window_ms: i64::try_from(self.config.window.as_millis()).unwrap_or(i64::MAX / 2),
+            max_broadcasts: self.config.max_created_per_window,
+            max_running: self.config.max_running,
+        };
+        // Durable once admitted: a created task survives a crash (a scheduled one starts on time after a
+        // restart).
+        let admission = self
+            .store
+            .tasks
+            .admit_task(app, &limits, &task, &new.users, message.as_ref())
+            .await?;
+        match admission {
+            Admission::Admitted => {
+                self.runner.add(app, &task);
+                Ok(task)
             }
+            Admission::TooManyBroadcasts { frees_ms } => {
+                let wait = Duration::from_millis(u64::try_from(frees_ms - now).unwrap_or(0));
+                Err(TaskError::Limit {
+                    subject: "broadcast tasks created per window",
+                    description: format!(
+                        "at most {} broadcast tasks may be created per {}s; the next slot frees in {}s",
+                        self.config.max_created_per_window,
+                        self.config.window.as_secs(),
+                        wait.as_secs().max(1)
+                    ),
+                    retry_after: Some(wait),
+                })
+            }
+            Admission::TooManyRunning => Err(TaskError::Limit {
+                subject: "running label and list tasks",
+                description: format!(
+                    "at most {} label and list tasks may run at once; a slot frees when one of them ends",
+                    self.config.max_running
+                ),
+                retry_after: None,
+            }),
         }
-        if in_window.len() < self.config.max_created_per_window {
-            return Ok(());
-        }
-        // The slot frees when the oldest broadcast that still counts leaves the window.
-        in_window.sort_unstable();
-        let frees = in_window[in_window.len() - self.config.max_created_per_window] + window;
-        let wait = Duration::from_millis(u64::try_from(frees - now).unwrap_or(0));
-        Err(TaskError::Limit {
-            subject: "broadcast tasks created per window",
-            description: format!(
-                "at most {} broadcast tasks may be created per {}s; the next slot frees in {}s",
-                self.config.max_created_per_window,
-                self.config.window.as_secs(),
-                wait.as_secs().max(1)
-            ),
-            retry_after: Some(wait),
-        })
     }
 
     /// One task.

@@ -105,17 +105,6 @@ impl Runner {
     }
 
     /// Label and list tasks of `app` running now, or due and about to run (so that tasks created in a quick
-    /// succession cannot pass the limit before the scheduler has started them).
-    pub fn running_slots_used(&self, app: &str) -> usize {
-        let now = now_ms();
-        self.lock()
-            .iter()
-            .filter(|((a, _), o)| {
-                a == app && o.kind != TaskKind::Broadcast && (o.running || o.start_ms <= now)
-            })
-            .count()
-    }
-
     /// Takes a new task into account (it starts when due).
     pub fn add(&self, app: &str, task: &TaskRecord) {
         self.lock().insert(
@@ -340,11 +329,8 @@ impl Runner {
                     Some(next)
                 })
                 .await;
-            // The checkpoint must be on disk before the next page goes out: a crash repeats at most this page.
-            let recorded = match recorded {
-                Ok(t) => self.store.flush().await.map(|()| t),
-                Err(e) => Err(e),
-            };
+            // The store's writes are durable once they return: the checkpoint is on disk before the next
+            // page goes out, so a crash repeats at most this page.
             // Recorded or not, the page's counts are no longer the runner's to show: recorded, the task counts
             // them; not, the page goes out again.
             self.show_page(app, id, None);

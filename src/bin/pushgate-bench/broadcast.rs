@@ -20,7 +20,7 @@ use pushgate::{
         create_broadcast_task_request, task_service_client::TaskServiceClient,
     },
     sandbox::{Sandbox, SandboxConfig},
-    store::{self, BindingRecord, StoreConfig},
+    store::BindingRecord,
 };
 
 use crate::{
@@ -68,28 +68,19 @@ async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
 
 /// Writes `devices` bindings straight into the stopped server's store.
 async fn seed(dir: &Path, devices: usize) -> Result<()> {
-    let store = store::open(&StoreConfig::in_dir(dir))?;
-    for n in 0..devices {
+    server::seed_bindings(dir, APP, devices, |n| {
         let (notifier, vendor) = NOTIFIERS[n % NOTIFIERS.len()];
-        store
-            .bindings
-            .bind(
-                APP,
-                BindingRecord {
-                    user: format!("u{n:08}"),
-                    device_id: format!("d{n:08}"),
-                    device_token: fakes::token(vendor, n),
-                    notifier_name: notifier.into(),
-                    vendor: vendor as i32,
-                    create_time_ms: 0,
-                    update_time_ms: 0,
-                },
-                100,
-            )
-            .await?;
-    }
-    store.flush().await?;
-    Ok(())
+        BindingRecord {
+            user: format!("u{n:08}"),
+            device_id: format!("d{n:08}"),
+            device_token: fakes::token(vendor, n),
+            notifier_name: notifier.into(),
+            vendor: vendor as i32,
+            create_time_ms: 0,
+            update_time_ms: 0,
+        }
+    })
+    .await
 }
 
 struct Measured {

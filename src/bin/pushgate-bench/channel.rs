@@ -30,7 +30,7 @@ use pushgate::{
         create_broadcast_task_request, subscribe_response::Item,
         task_service_client::TaskServiceClient,
     },
-    store::{self, BindingRecord, StoreConfig},
+    store::BindingRecord,
 };
 use tokio::sync::Notify;
 use tonic::{
@@ -86,27 +86,16 @@ fn device(n: usize) -> String {
 
 /// Writes one user with one FCM binding per subscriber straight into the stopped server's store.
 async fn seed(dir: &Path, subscribers: usize) -> Result<()> {
-    let store = store::open(&StoreConfig::in_dir(dir))?;
-    for n in 0..subscribers {
-        store
-            .bindings
-            .bind(
-                APP,
-                BindingRecord {
-                    user: user(n),
-                    device_id: device(n),
-                    device_token: fakes::token(Vendor::Fcm, n),
-                    notifier_name: "sandbox-fcm".into(),
-                    vendor: Vendor::Fcm as i32,
-                    create_time_ms: 0,
-                    update_time_ms: 0,
-                },
-                100,
-            )
-            .await?;
-    }
-    store.flush().await?;
-    Ok(())
+    server::seed_bindings(dir, APP, subscribers, |n| BindingRecord {
+        user: user(n),
+        device_id: device(n),
+        device_token: fakes::token(Vendor::Fcm, n),
+        notifier_name: "sandbox-fcm".into(),
+        vendor: Vendor::Fcm as i32,
+        create_time_ms: 0,
+        update_time_ms: 0,
+    })
+    .await
 }
 
 /// A user token per subscriber, issued over one connection.

@@ -12,10 +12,14 @@ use crate::store::{AppRecord, AppRepository, StoreError};
 #[async_trait]
 impl AppRepository for SledStore {
     async fn create_app(&self, app: AppRecord) -> Result<(), StoreError> {
-        let key = keys::app(&app.name);
-        self.tree(keys::APPS)?
-            .compare_and_swap(&key, None as Option<&[u8]>, Some(app.encode_to_vec()))?
-            .map_err(|_| StoreError::AlreadyExists(format!("app {}", app.name)))
+        let written: Result<_, StoreError> = async {
+            let key = keys::app(&app.name);
+            self.tree(keys::APPS)?
+                .compare_and_swap(&key, None as Option<&[u8]>, Some(app.encode_to_vec()))?
+                .map_err(|_| StoreError::AlreadyExists(format!("app {}", app.name)))
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
@@ -46,31 +50,39 @@ impl AppRepository for SledStore {
     }
 
     async fn update_app(&self, app: AppRecord) -> Result<(), StoreError> {
-        let key = keys::app(&app.name);
-        if self.replace_existing(keys::APPS, &key, app.encode_to_vec())? {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound(format!("app {}", app.name)))
+        let written: Result<_, StoreError> = async {
+            let key = keys::app(&app.name);
+            if self.replace_existing(keys::APPS, &key, app.encode_to_vec())? {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound(format!("app {}", app.name)))
+            }
         }
+        .await;
+        self.durably(written).await
     }
 
     async fn delete_app(&self, name: &str) -> Result<u64, StoreError> {
-        let mut removed = 0u64;
-        if self.tree(keys::APPS)?.remove(keys::app(name))?.is_some() {
-            removed += 1;
-        }
-        // Every tree, not a fixed list, so record kinds added later are covered without touching this.
-        let prefix = keys::app_prefix(name);
-        for tree_name in self.db.tree_names() {
-            let tree = self.db.open_tree(&tree_name)?;
-            for entry in tree.scan_prefix(&prefix) {
-                let (k, _) = entry?;
-                if tree.remove(&k)?.is_some() {
-                    removed += 1;
+        let written: Result<_, StoreError> = async {
+            let mut removed = 0u64;
+            if self.tree(keys::APPS)?.remove(keys::app(name))?.is_some() {
+                removed += 1;
+            }
+            // Every tree, not a fixed list, so record kinds added later are covered without touching this.
+            let prefix = keys::app_prefix(name);
+            for tree_name in self.db.tree_names() {
+                let tree = self.db.open_tree(&tree_name)?;
+                for entry in tree.scan_prefix(&prefix) {
+                    let (k, _) = entry?;
+                    if tree.remove(&k)?.is_some() {
+                        removed += 1;
+                    }
                 }
             }
+            Ok(removed)
         }
-        Ok(removed)
+        .await;
+        self.durably(written).await
     }
 }
 

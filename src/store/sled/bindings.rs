@@ -112,7 +112,7 @@ where
     let start = match after {
         Some(rest) => {
             let mut key = app_prefix.clone();
-            key.extend_from_slice(rest);
+            key.extend_from_slice(rest.as_bytes());
             Bound::Excluded(key)
         }
         None => Bound::Included(prefix.to_vec()),
@@ -126,7 +126,10 @@ where
         }
         if out.len() == limit {
             // There is at least one more: the page ends at the last key taken.
-            return Ok((out, last.map(|key| key[app_prefix.len()..].to_vec())));
+            return Ok((
+                out,
+                last.map(|key| BindingCursor::from_bytes(key[app_prefix.len()..].to_vec())),
+            ));
         }
         if let Some(item) = load(&k, &v)? {
             out.push(item);
@@ -144,102 +147,106 @@ impl BindingRepository for SledStore {
         binding: BindingRecord,
         max_per_user: usize,
     ) -> Result<BindOutcome, StoreError> {
-        let _guard = self.limited_write()?;
-        let t = self.binding_trees()?;
-        let user = binding.user.as_str();
-        let device = binding.device_id.as_str();
-        let mut changes = Changes::default();
-        let mut effect = None;
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let t = self.binding_trees()?;
+            let user = binding.user.as_str();
+            let device = binding.device_id.as_str();
+            let mut changes = Changes::default();
+            let mut effect = None;
 
-        let owner = t
-            .owners
-            .get(keys::device_owner(app, device))?
-            .map(|v| String::from_utf8_lossy(&v).into_owned());
-        if let Some(previous) = owner.filter(|o| o != user) {
-            changes.remove = scan(
-                &t.bindings,
-                &keys::device_bindings_prefix(app, &previous, device),
-            )?;
-            effect = Some(BindEffect::Moved {
-                previous_user: previous,
-            });
-        }
-
-        let key = keys::binding(app, user, device, &binding.notifier_name);
-        let existing: Option<BindingRecord> = t
-            .bindings
-            .get(&key)?
-            .map(|v| decode(&key, &v))
-            .transpose()?;
-        match &existing {
-            Some(e) if e.device_token == binding.device_token => {
-                return Ok(BindOutcome {
-                    effect: BindEffect::Unchanged,
-                    removed: Vec::new(),
+            let owner = t
+                .owners
+                .get(keys::device_owner(app, device))?
+                .map(|v| String::from_utf8_lossy(&v).into_owned());
+            if let Some(previous) = owner.filter(|o| o != user) {
+                changes.remove = scan(
+                    &t.bindings,
+                    &keys::device_bindings_prefix(app, &previous, device),
+                )?;
+                effect = Some(BindEffect::Moved {
+                    previous_user: previous,
                 });
             }
-            Some(e) => {
-                changes.drop_token = Some((e.notifier_name.clone(), e.device_token.clone()));
-                effect.get_or_insert(BindEffect::Updated);
-            }
-            None => {
-                effect.get_or_insert(BindEffect::Bound);
-            }
-        }
 
-        // A token identifies one app install: bound elsewhere under the same notifier, it moves here.
-        if let Some(holder) = t.by_token.get(keys::token_binding(
-            app,
-            &binding.notifier_name,
-            &binding.device_token,
-        ))? {
-            let holder = String::from_utf8_lossy(&holder).into_owned();
-            if let Some((u2, d2)) = holder.split_once(char::from(keys::SEP))
-                && (u2, d2) != (user, device)
-                && !changes
-                    .remove
-                    .iter()
-                    .any(|r| r.user == u2 && r.device_id == d2)
-            {
-                let k2 = keys::binding(app, u2, d2, &binding.notifier_name);
-                if let Some(v) = t.bindings.get(&k2)? {
-                    let stolen: BindingRecord = decode(&k2, &v)?;
-                    let left = t
-                        .bindings
-                        .scan_prefix(keys::device_bindings_prefix(app, u2, d2))
-                        .count();
-                    if left == 1 && d2 != device {
-                        changes.drop_owners.push(d2.to_owned());
-                    }
-                    changes.remove.push(stolen);
+            let key = keys::binding(app, user, device, &binding.notifier_name);
+            let existing: Option<BindingRecord> = t
+                .bindings
+                .get(&key)?
+                .map(|v| decode(&key, &v))
+                .transpose()?;
+            match &existing {
+                Some(e) if e.device_token == binding.device_token => {
+                    return Ok(BindOutcome {
+                        effect: BindEffect::Unchanged,
+                        removed: Vec::new(),
+                    });
+                }
+                Some(e) => {
+                    changes.drop_token = Some((e.notifier_name.clone(), e.device_token.clone()));
+                    effect.get_or_insert(BindEffect::Updated);
+                }
+                None => {
+                    effect.get_or_insert(BindEffect::Bound);
                 }
             }
-        }
 
-        if existing.is_none() {
-            let held = t
-                .bindings
-                .scan_prefix(keys::user_bindings_prefix(app, user))
-                .count();
-            let leaving = changes.remove.iter().filter(|r| r.user == user).count();
-            if held - leaving.min(held) >= max_per_user {
-                return Err(StoreError::LimitReached {
-                    what: "bindings per user",
-                    limit: max_per_user,
-                });
+            // A token identifies one app install: bound elsewhere under the same notifier, it moves here.
+            if let Some(holder) = t.by_token.get(keys::token_binding(
+                app,
+                &binding.notifier_name,
+                &binding.device_token,
+            ))? {
+                let holder = String::from_utf8_lossy(&holder).into_owned();
+                if let Some((u2, d2)) = holder.split_once(char::from(keys::SEP))
+                    && (u2, d2) != (user, device)
+                    && !changes
+                        .remove
+                        .iter()
+                        .any(|r| r.user == u2 && r.device_id == d2)
+                {
+                    let k2 = keys::binding(app, u2, d2, &binding.notifier_name);
+                    if let Some(v) = t.bindings.get(&k2)? {
+                        let stolen: BindingRecord = decode(&k2, &v)?;
+                        let left = t
+                            .bindings
+                            .scan_prefix(keys::device_bindings_prefix(app, u2, d2))
+                            .count();
+                        if left == 1 && d2 != device {
+                            changes.drop_owners.push(d2.to_owned());
+                        }
+                        changes.remove.push(stolen);
+                    }
+                }
             }
-        }
 
-        let mut put = binding;
-        if let Some(e) = &existing {
-            put.create_time_ms = e.create_time_ms;
+            if existing.is_none() {
+                let held = t
+                    .bindings
+                    .scan_prefix(keys::user_bindings_prefix(app, user))
+                    .count();
+                let leaving = changes.remove.iter().filter(|r| r.user == user).count();
+                if held - leaving.min(held) >= max_per_user {
+                    return Err(StoreError::LimitReached {
+                        what: "bindings per user",
+                        limit: max_per_user,
+                    });
+                }
+            }
+
+            let mut put = binding;
+            if let Some(e) = &existing {
+                put.create_time_ms = e.create_time_ms;
+            }
+            changes.put = Some(put);
+            apply(app, &t, &changes)?;
+            Ok(BindOutcome {
+                effect: effect.unwrap_or(BindEffect::Bound),
+                removed: changes.remove,
+            })
         }
-        changes.put = Some(put);
-        apply(app, &t, &changes)?;
-        Ok(BindOutcome {
-            effect: effect.unwrap_or(BindEffect::Bound),
-            removed: changes.remove,
-        })
+        .await;
+        self.durably(written).await
     }
 
     async fn unbind(
@@ -249,33 +256,37 @@ impl BindingRepository for SledStore {
         device_id: &str,
         notifier: Option<&str>,
     ) -> Result<Vec<BindingRecord>, StoreError> {
-        let _guard = self.limited_write()?;
-        let t = self.binding_trees()?;
-        let owner = t.owners.get(keys::device_owner(app, device_id))?;
-        if owner.as_deref() != Some(user.as_bytes()) {
-            return Ok(Vec::new());
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let t = self.binding_trees()?;
+            let owner = t.owners.get(keys::device_owner(app, device_id))?;
+            if owner.as_deref() != Some(user.as_bytes()) {
+                return Ok(Vec::new());
+            }
+            let all = scan(
+                &t.bindings,
+                &keys::device_bindings_prefix(app, user, device_id),
+            )?;
+            let remove: Vec<BindingRecord> = all
+                .iter()
+                .filter(|b| notifier.is_none_or(|n| b.notifier_name == n))
+                .cloned()
+                .collect();
+            if remove.is_empty() {
+                return Ok(remove);
+            }
+            let mut changes = Changes {
+                remove,
+                ..Default::default()
+            };
+            if changes.remove.len() == all.len() {
+                changes.drop_owners.push(device_id.to_owned());
+            }
+            apply(app, &t, &changes)?;
+            Ok(changes.remove)
         }
-        let all = scan(
-            &t.bindings,
-            &keys::device_bindings_prefix(app, user, device_id),
-        )?;
-        let remove: Vec<BindingRecord> = all
-            .iter()
-            .filter(|b| notifier.is_none_or(|n| b.notifier_name == n))
-            .cloned()
-            .collect();
-        if remove.is_empty() {
-            return Ok(remove);
-        }
-        let mut changes = Changes {
-            remove,
-            ..Default::default()
-        };
-        if changes.remove.len() == all.len() {
-            changes.drop_owners.push(device_id.to_owned());
-        }
-        apply(app, &t, &changes)?;
-        Ok(changes.remove)
+        .await;
+        self.durably(written).await
     }
 
     async fn user_bindings(
@@ -361,18 +372,22 @@ impl BindingRepository for SledStore {
     }
 
     async fn delete_user_bindings(&self, app: &str, user: &str) -> Result<u64, StoreError> {
-        let _guard = self.limited_write()?;
-        let t = self.binding_trees()?;
-        let remove = scan(&t.bindings, &keys::user_bindings_prefix(app, user))?;
-        let mut devices: Vec<String> = remove.iter().map(|b| b.device_id.clone()).collect();
-        devices.dedup();
-        let changes = Changes {
-            drop_owners: devices,
-            remove,
-            ..Default::default()
-        };
-        apply(app, &t, &changes)?;
-        Ok(changes.remove.len() as u64)
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let t = self.binding_trees()?;
+            let remove = scan(&t.bindings, &keys::user_bindings_prefix(app, user))?;
+            let mut devices: Vec<String> = remove.iter().map(|b| b.device_id.clone()).collect();
+            devices.dedup();
+            let changes = Changes {
+                drop_owners: devices,
+                remove,
+                ..Default::default()
+            };
+            apply(app, &t, &changes)?;
+            Ok(changes.remove.len() as u64)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn has_bindings(&self, app: &str, user: &str) -> Result<bool, StoreError> {

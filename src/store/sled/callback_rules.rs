@@ -15,21 +15,25 @@ impl CallbackRuleRepository for SledStore {
         rule: CallbackRuleRecord,
         max_rules: usize,
     ) -> Result<bool, StoreError> {
-        let _guard = self.limited_write()?;
-        let tree = self.tree(keys::CALLBACK_RULES)?;
-        let key = keys::callback_rule(app, &rule.name);
-        let exists = tree.contains_key(&key)?;
-        if !exists {
-            let count = tree.scan_prefix(keys::app_prefix(app)).count();
-            if count >= max_rules {
-                return Err(StoreError::LimitReached {
-                    what: "callback rules",
-                    limit: max_rules,
-                });
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let tree = self.tree(keys::CALLBACK_RULES)?;
+            let key = keys::callback_rule(app, &rule.name);
+            let exists = tree.contains_key(&key)?;
+            if !exists {
+                let count = tree.scan_prefix(keys::app_prefix(app)).count();
+                if count >= max_rules {
+                    return Err(StoreError::LimitReached {
+                        what: "callback rules",
+                        limit: max_rules,
+                    });
+                }
             }
+            tree.insert(key, rule.encode_to_vec())?;
+            Ok(!exists)
         }
-        tree.insert(key, rule.encode_to_vec())?;
-        Ok(!exists)
+        .await;
+        self.durably(written).await
     }
 
     async fn get_rule(
@@ -66,10 +70,14 @@ impl CallbackRuleRepository for SledStore {
     }
 
     async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .tree(keys::CALLBACK_RULES)?
-            .remove(keys::callback_rule(app, name))?
-            .is_some())
+        let written: Result<_, StoreError> = async {
+            Ok(self
+                .tree(keys::CALLBACK_RULES)?
+                .remove(keys::callback_rule(app, name))?
+                .is_some())
+        }
+        .await;
+        self.durably(written).await
     }
 }
 

@@ -122,16 +122,27 @@ impl EventRepository for SledStore {
         app: &str,
         mut events: Vec<DeliveryEvent>,
     ) -> Result<Vec<DeliveryEvent>, StoreError> {
-        for event in &mut events {
-            // sled's ids only grow, across restarts too: positions keep the order events were recorded in.
-            event.position = self.db.generate_id()? + 1;
+        let written: Result<_, StoreError> = async {
+            // Positions are taken and written under one lock, so they become visible in order: a reader
+            // that has seen position p never later finds an event below p (two appends racing could
+            // otherwise write the higher position first). The flush that follows runs outside it, shared.
+            let _in_order = self
+                .event_appends
+                .lock()
+                .map_err(|_| StoreError::Backend("event append lock poisoned".into()))?;
+            for event in &mut events {
+                // sled's ids only grow, across restarts too: positions keep the order events were recorded in.
+                event.position = self.db.generate_id()? + 1;
+            }
+            let mut batch = sled::Batch::default();
+            for chunk in chunks(&events) {
+                batch.insert(keys::event(app, chunk[0].position), encode_chunk(chunk));
+            }
+            self.tree(keys::EVENTS)?.apply_batch(batch)?;
+            Ok(events)
         }
-        let mut batch = sled::Batch::default();
-        for chunk in chunks(&events) {
-            batch.insert(keys::event(app, chunk[0].position), encode_chunk(chunk));
-        }
-        self.tree(keys::EVENTS)?.apply_batch(batch)?;
-        Ok(events)
+        .await;
+        self.durably(written).await
     }
 
     async fn events_after(
@@ -209,30 +220,34 @@ impl EventRepository for SledStore {
     }
 
     async fn sweep_events(&self, before_ms: i64, limit: usize) -> Result<usize, StoreError> {
-        let tree = self.tree(keys::EVENTS)?;
-        let horizons = self.tree(keys::EVENT_HORIZONS)?;
-        let mut removed = 0;
-        for entry in tree.iter() {
-            let (key, value) = entry?;
-            let chunk = header(&key, &value)?;
-            // A chunk goes whole, once its newest event is past the retention.
-            if chunk.newest_ms < before_ms {
-                // The horizon first: a resume below it must be refused, never silently short.
-                let app = keys::app_of_key(&key).unwrap_or_default();
-                horizons.fetch_and_update(keys::app_prefix(app), |old| {
-                    let old = old
-                        .and_then(|v| <[u8; 8]>::try_from(v).ok())
-                        .map_or(0, u64::from_be_bytes);
-                    Some(old.max(chunk.last_position).to_be_bytes().to_vec())
-                })?;
-                tree.remove(&key)?;
-                removed += chunk.count as usize;
-                if removed >= limit {
-                    break;
+        let written: Result<_, StoreError> = async {
+            let tree = self.tree(keys::EVENTS)?;
+            let horizons = self.tree(keys::EVENT_HORIZONS)?;
+            let mut removed = 0;
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                let chunk = header(&key, &value)?;
+                // A chunk goes whole, once its newest event is past the retention.
+                if chunk.newest_ms < before_ms {
+                    // The horizon first: a resume below it must be refused, never silently short.
+                    let app = keys::app_of_key(&key).unwrap_or_default();
+                    horizons.fetch_and_update(keys::app_prefix(app), |old| {
+                        let old = old
+                            .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                            .map_or(0, u64::from_be_bytes);
+                        Some(old.max(chunk.last_position).to_be_bytes().to_vec())
+                    })?;
+                    tree.remove(&key)?;
+                    removed += chunk.count as usize;
+                    if removed >= limit {
+                        break;
+                    }
                 }
             }
+            Ok(removed)
         }
-        Ok(removed)
+        .await;
+        self.durably(written).await
     }
 }
 

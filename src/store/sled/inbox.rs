@@ -155,81 +155,85 @@ impl InboxRepository for SledStore {
         entry: &InboxEntry,
         max_per_device: usize,
     ) -> Result<Appended, StoreError> {
-        let device = entry.device_id.clone();
-        let _guard = self.inbox_lock(app, &device)?;
-        let (inbox, receipts, expiry, counts) = self.inbox_trees()?;
-        let receipt_key = keys::inbox_receipt(app, &entry.user, &device, &entry.message_id);
-        if let Some(bytes) = receipts.get(&receipt_key)? {
-            let known: InboxReceipt = decode(&receipt_key, &bytes)?;
-            let size = match counts.get(keys::inbox_count(app, &device))? {
-                Some(bytes) => decode::<InboxCount>(&receipt_key, &bytes)?.entries,
+        let written: Result<_, StoreError> = async {
+            let device = entry.device_id.clone();
+            let _guard = self.inbox_lock(app, &device)?;
+            let (inbox, receipts, expiry, counts) = self.inbox_trees()?;
+            let receipt_key = keys::inbox_receipt(app, &entry.user, &device, &entry.message_id);
+            if let Some(bytes) = receipts.get(&receipt_key)? {
+                let known: InboxReceipt = decode(&receipt_key, &bytes)?;
+                let size = match counts.get(keys::inbox_count(app, &device))? {
+                    Some(bytes) => decode::<InboxCount>(&receipt_key, &bytes)?.entries,
+                    None => 0,
+                };
+                return Ok(Appended {
+                    position: known.position,
+                    duplicate: true,
+                    evicted: 0,
+                    size,
+                });
+            }
+            let count_key = keys::inbox_count(app, &device);
+            let count = match counts.get(&count_key)? {
+                Some(bytes) => decode::<InboxCount>(&count_key, &bytes)?.entries,
                 None => 0,
             };
-            return Ok(Appended {
-                position: known.position,
-                duplicate: true,
-                evicted: 0,
-                size,
-            });
-        }
-        let count_key = keys::inbox_count(app, &device);
-        let count = match counts.get(&count_key)? {
-            Some(bytes) => decode::<InboxCount>(&count_key, &bytes)?.entries,
-            None => 0,
-        };
-        let excess = (count + 1).saturating_sub(max_per_device.max(1) as u64);
-        let oldest = inbox
-            .scan_prefix(keys::inbox_prefix(app, &device))
-            .keys()
-            .take(excess as usize)
-            .collect::<Result<Vec<_>, _>>()?;
-        // sled's ids start at 0; positions start at 1 so that `since = 0` replays the whole inbox.
-        let position = self.db.generate_id()? + 1;
-        let receipt = InboxReceipt {
-            position,
-            task_id: entry.task_id.clone(),
-            purge_at_ms: entry.purge_at_ms,
-            delivered: false,
-            clicked: false,
-        }
-        .encode_to_vec();
-        let index = InboxExpiry {
-            device_id: device.clone(),
-            user: entry.user.clone(),
-            message_id: entry.message_id.clone(),
-            position,
-        }
-        .encode_to_vec();
-        let entry_key = keys::inbox_entry(app, &device, position);
-        let index_key = keys::inbox_expiry(app, entry.purge_at_ms, position);
-        let value = InboxEntry {
-            position,
-            ..entry.clone()
-        }
-        .encode_to_vec();
-        let evicted = (&inbox, &receipts, &expiry, &counts)
-            .transaction(
-                |(i, r, e, c)| -> ConflictableTransactionResult<u64, StoreError> {
-                    let mut evicted = 0u64;
-                    for key in &oldest {
-                        if i.remove(key)?.is_some() {
-                            evicted += 1;
+            let excess = (count + 1).saturating_sub(max_per_device.max(1) as u64);
+            let oldest = inbox
+                .scan_prefix(keys::inbox_prefix(app, &device))
+                .keys()
+                .take(excess as usize)
+                .collect::<Result<Vec<_>, _>>()?;
+            // sled's ids start at 0; positions start at 1 so that `since = 0` replays the whole inbox.
+            let position = self.db.generate_id()? + 1;
+            let receipt = InboxReceipt {
+                position,
+                task_id: entry.task_id.clone(),
+                purge_at_ms: entry.purge_at_ms,
+                delivered: false,
+                clicked: false,
+            }
+            .encode_to_vec();
+            let index = InboxExpiry {
+                device_id: device.clone(),
+                user: entry.user.clone(),
+                message_id: entry.message_id.clone(),
+                position,
+            }
+            .encode_to_vec();
+            let entry_key = keys::inbox_entry(app, &device, position);
+            let index_key = keys::inbox_expiry(app, entry.purge_at_ms, position);
+            let value = InboxEntry {
+                position,
+                ..entry.clone()
+            }
+            .encode_to_vec();
+            let evicted = (&inbox, &receipts, &expiry, &counts)
+                .transaction(
+                    |(i, r, e, c)| -> ConflictableTransactionResult<u64, StoreError> {
+                        let mut evicted = 0u64;
+                        for key in &oldest {
+                            if i.remove(key)?.is_some() {
+                                evicted += 1;
+                            }
                         }
-                    }
-                    i.insert(entry_key.as_slice(), value.as_slice())?;
-                    r.insert(receipt_key.as_slice(), receipt.as_slice())?;
-                    e.insert(index_key.as_slice(), index.as_slice())?;
-                    tx_add_count(c, &count_key, 1 - evicted as i64)?;
-                    Ok(evicted)
-                },
-            )
-            .map_err(StoreError::from)?;
-        Ok(Appended {
-            position,
-            duplicate: false,
-            evicted,
-            size: (count + 1).saturating_sub(evicted),
-        })
+                        i.insert(entry_key.as_slice(), value.as_slice())?;
+                        r.insert(receipt_key.as_slice(), receipt.as_slice())?;
+                        e.insert(index_key.as_slice(), index.as_slice())?;
+                        tx_add_count(c, &count_key, 1 - evicted as i64)?;
+                        Ok(evicted)
+                    },
+                )
+                .map_err(StoreError::from)?;
+            Ok(Appended {
+                position,
+                duplicate: false,
+                evicted,
+                size: (count + 1).saturating_sub(evicted),
+            })
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn inbox_page(
@@ -261,7 +265,9 @@ impl InboxRepository for SledStore {
         clicked: bool,
         now_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
-        self.ack_receipts(app, user, device, message_ids, clicked, now_ms)
+        let written: Result<_, StoreError> =
+            async { self.ack_receipts(app, user, device, message_ids, clicked, now_ms) }.await;
+        self.durably(written).await
     }
 
     async fn ack_counts(
@@ -279,7 +285,9 @@ impl InboxRepository for SledStore {
         device: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.put_channel_device(app, user, device, now_ms)
+        let written: Result<_, StoreError> =
+            async { self.put_channel_device(app, user, device, now_ms) }.await;
+        self.durably(written).await
     }
 
     async fn channel_devices(&self, app: &str, user: &str) -> Result<Vec<String>, StoreError> {
@@ -291,19 +299,24 @@ impl InboxRepository for SledStore {
     }
 
     async fn delete_user_inbox(&self, app: &str, user: &str) -> Result<u64, StoreError> {
-        let mut removed = 0u64;
-        loop {
-            let (entries, more) = self.delete_user_page(app, user)?;
-            removed += entries;
-            if !more {
-                break;
+        let written: Result<_, StoreError> = async {
+            let mut removed = 0u64;
+            loop {
+                let (entries, more) = self.delete_user_page(app, user)?;
+                removed += entries;
+                if !more {
+                    break;
+                }
             }
+            self.remove_channel_devices(app, user)?;
+            Ok(removed)
         }
-        self.remove_channel_devices(app, user)?;
-        Ok(removed)
+        .await;
+        self.durably(written).await
     }
 
     async fn sweep_expired(&self, now_ms: i64, limit: usize) -> Result<u64, StoreError> {
+        let written: Result<_, StoreError> = async {
         let expiry = self.tree(keys::INBOX_EXPIRY)?;
         let mut processed = 0u64;
         // Skip-scan: each step finds the next app with index entries, then reads that app's due range, so
@@ -337,5 +350,8 @@ impl InboxRepository for SledStore {
             from = keys::after_app(&app);
         }
         Ok(processed)
+    }
+        .await;
+        self.durably(written).await
     }
 }

@@ -68,6 +68,8 @@ pub const TASKS: &str = "tasks";
 pub const TASK_USERS: &str = "task_users";
 /// Tree of accepted asynchronous pushes, keyed by app + a big-endian sequence number (acceptance order).
 pub const PUSH_QUEUE: &str = "push_queue";
+/// Tree of the claims on queued pushes, keyed as [`PUSH_QUEUE`]: who runs the push now, and until when.
+pub const PUSH_QUEUE_CLAIMS: &str = "push_queue_claims";
 
 /// Tree of own-channel inbox entries, keyed by app + device + [`SEP`] + position (8 bytes, big-endian, so
 /// key order is position order and a device's oldest entry comes first).

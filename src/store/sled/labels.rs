@@ -76,20 +76,24 @@ impl LabelRepository for SledStore {
         label: LabelRecord,
         max_labels: usize,
     ) -> Result<(), StoreError> {
-        let _guard = self.limited_write()?;
-        let tree = self.tree(keys::LABELS)?;
-        let key = keys::label(app, &label.name);
-        if tree.contains_key(&key)? {
-            return Err(StoreError::AlreadyExists(format!("label {}", label.name)));
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let tree = self.tree(keys::LABELS)?;
+            let key = keys::label(app, &label.name);
+            if tree.contains_key(&key)? {
+                return Err(StoreError::AlreadyExists(format!("label {}", label.name)));
+            }
+            if tree.scan_prefix(keys::app_prefix(app)).count() >= max_labels {
+                return Err(StoreError::LimitReached {
+                    what: "labels",
+                    limit: max_labels,
+                });
+            }
+            tree.insert(key, label.encode_to_vec())?;
+            Ok(())
         }
-        if tree.scan_prefix(keys::app_prefix(app)).count() >= max_labels {
-            return Err(StoreError::LimitReached {
-                what: "labels",
-                limit: max_labels,
-            });
-        }
-        tree.insert(key, label.encode_to_vec())?;
-        Ok(())
+        .await;
+        self.durably(written).await
     }
 
     async fn get_label(&self, app: &str, name: &str) -> Result<Option<LabelRecord>, StoreError> {
@@ -116,26 +120,30 @@ impl LabelRepository for SledStore {
     }
 
     async fn delete_label(&self, app: &str, name: &str) -> Result<Option<u64>, StoreError> {
-        let _guard = self.limited_write()?;
-        let (labels, label_users, user_labels) = self.label_trees()?;
-        let label_key = keys::label(app, name);
-        if !labels.contains_key(&label_key)? {
-            return Ok(None);
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let (labels, label_users, user_labels) = self.label_trees()?;
+            let label_key = keys::label(app, name);
+            if !labels.contains_key(&label_key)? {
+                return Ok(None);
+            }
+            let members = self.names_under(&label_users, &keys::label_users_prefix(app, name))?;
+            (&labels, &label_users, &user_labels)
+                .transaction(
+                    |(l, lu, ul)| -> ConflictableTransactionResult<(), StoreError> {
+                        l.remove(label_key.as_slice())?;
+                        for user in &members {
+                            lu.remove(keys::label_user(app, name, user))?;
+                            ul.remove(keys::user_label(app, user, name))?;
+                        }
+                        Ok(())
+                    },
+                )
+                .map_err(StoreError::from)?;
+            Ok(Some(members.len() as u64))
         }
-        let members = self.names_under(&label_users, &keys::label_users_prefix(app, name))?;
-        (&labels, &label_users, &user_labels)
-            .transaction(
-                |(l, lu, ul)| -> ConflictableTransactionResult<(), StoreError> {
-                    l.remove(label_key.as_slice())?;
-                    for user in &members {
-                        lu.remove(keys::label_user(app, name, user))?;
-                        ul.remove(keys::user_label(app, user, name))?;
-                    }
-                    Ok(())
-                },
-            )
-            .map_err(StoreError::from)?;
-        Ok(Some(members.len() as u64))
+        .await;
+        self.durably(written).await
     }
 
     async fn add_label_users(
@@ -146,56 +154,60 @@ impl LabelRepository for SledStore {
         add_time_ms: i64,
         max_users: usize,
     ) -> Result<u64, StoreError> {
-        let _guard = self.limited_write()?;
-        let (labels, label_users, user_labels) = self.label_trees()?;
-        let label_key = keys::label(app, label);
-        (&labels, &label_users, &user_labels)
-            .transaction(
-                |(l, lu, ul)| -> ConflictableTransactionResult<u64, StoreError> {
-                    let Some(bytes) = l.get(&label_key)? else {
-                        return Err(ConflictableTransactionError::Abort(StoreError::NotFound(
-                            format!("label {label}"),
-                        )));
-                    };
-                    let mut record: LabelRecord = tx_decode(&label_key, &bytes)?;
-                    let mut added = 0u64;
-                    for user in users {
-                        let key = keys::label_user(app, label, user);
-                        // Reads see this transaction's own writes, so a user listed twice is added once.
-                        if lu.get(&key)?.is_some() {
-                            continue;
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let (labels, label_users, user_labels) = self.label_trees()?;
+            let label_key = keys::label(app, label);
+            (&labels, &label_users, &user_labels)
+                .transaction(
+                    |(l, lu, ul)| -> ConflictableTransactionResult<u64, StoreError> {
+                        let Some(bytes) = l.get(&label_key)? else {
+                            return Err(ConflictableTransactionError::Abort(StoreError::NotFound(
+                                format!("label {label}"),
+                            )));
+                        };
+                        let mut record: LabelRecord = tx_decode(&label_key, &bytes)?;
+                        let mut added = 0u64;
+                        for user in users {
+                            let key = keys::label_user(app, label, user);
+                            // Reads see this transaction's own writes, so a user listed twice is added once.
+                            if lu.get(&key)?.is_some() {
+                                continue;
+                            }
+                            let member = LabelUserRecord {
+                                user: user.clone(),
+                                add_time_ms,
+                            };
+                            lu.insert(key, member.encode_to_vec())?;
+                            let index = UserLabelRecord {
+                                label: label.to_owned(),
+                                add_time_ms,
+                            };
+                            ul.insert(keys::user_label(app, user, label), index.encode_to_vec())?;
+                            added += 1;
                         }
-                        let member = LabelUserRecord {
-                            user: user.clone(),
-                            add_time_ms,
-                        };
-                        lu.insert(key, member.encode_to_vec())?;
-                        let index = UserLabelRecord {
-                            label: label.to_owned(),
-                            add_time_ms,
-                        };
-                        ul.insert(keys::user_label(app, user, label), index.encode_to_vec())?;
-                        added += 1;
-                    }
-                    if added == 0 {
-                        return Ok(0);
-                    }
-                    // Checked after the fact because only the writes tell which users are new; the abort
-                    // discards them all, so a refused call adds no one.
-                    if record.user_count + added > max_users as u64 {
-                        return Err(ConflictableTransactionError::Abort(
-                            StoreError::LimitReached {
-                                what: "label users",
-                                limit: max_users,
-                            },
-                        ));
-                    }
-                    record.user_count += added;
-                    l.insert(label_key.as_slice(), record.encode_to_vec())?;
-                    Ok(added)
-                },
-            )
-            .map_err(StoreError::from)
+                        if added == 0 {
+                            return Ok(0);
+                        }
+                        // Checked after the fact because only the writes tell which users are new; the abort
+                        // discards them all, so a refused call adds no one.
+                        if record.user_count + added > max_users as u64 {
+                            return Err(ConflictableTransactionError::Abort(
+                                StoreError::LimitReached {
+                                    what: "label users",
+                                    limit: max_users,
+                                },
+                            ));
+                        }
+                        record.user_count += added;
+                        l.insert(label_key.as_slice(), record.encode_to_vec())?;
+                        Ok(added)
+                    },
+                )
+                .map_err(StoreError::from)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn remove_label_users(
@@ -204,33 +216,37 @@ impl LabelRepository for SledStore {
         label: &str,
         users: &[String],
     ) -> Result<u64, StoreError> {
-        let _guard = self.limited_write()?;
-        let (labels, label_users, user_labels) = self.label_trees()?;
-        let label_key = keys::label(app, label);
-        (&labels, &label_users, &user_labels)
-            .transaction(
-                |(l, lu, ul)| -> ConflictableTransactionResult<u64, StoreError> {
-                    let Some(bytes) = l.get(&label_key)? else {
-                        return Err(ConflictableTransactionError::Abort(StoreError::NotFound(
-                            format!("label {label}"),
-                        )));
-                    };
-                    let mut record: LabelRecord = tx_decode(&label_key, &bytes)?;
-                    let mut removed = 0u64;
-                    for user in users {
-                        if lu.remove(keys::label_user(app, label, user))?.is_some() {
-                            ul.remove(keys::user_label(app, user, label))?;
-                            removed += 1;
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let (labels, label_users, user_labels) = self.label_trees()?;
+            let label_key = keys::label(app, label);
+            (&labels, &label_users, &user_labels)
+                .transaction(
+                    |(l, lu, ul)| -> ConflictableTransactionResult<u64, StoreError> {
+                        let Some(bytes) = l.get(&label_key)? else {
+                            return Err(ConflictableTransactionError::Abort(StoreError::NotFound(
+                                format!("label {label}"),
+                            )));
+                        };
+                        let mut record: LabelRecord = tx_decode(&label_key, &bytes)?;
+                        let mut removed = 0u64;
+                        for user in users {
+                            if lu.remove(keys::label_user(app, label, user))?.is_some() {
+                                ul.remove(keys::user_label(app, user, label))?;
+                                removed += 1;
+                            }
                         }
-                    }
-                    if removed > 0 {
-                        record.user_count = record.user_count.saturating_sub(removed);
-                        l.insert(label_key.as_slice(), record.encode_to_vec())?;
-                    }
-                    Ok(removed)
-                },
-            )
-            .map_err(StoreError::from)
+                        if removed > 0 {
+                            record.user_count = record.user_count.saturating_sub(removed);
+                            l.insert(label_key.as_slice(), record.encode_to_vec())?;
+                        }
+                        Ok(removed)
+                    },
+                )
+                .map_err(StoreError::from)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn get_label_user(
@@ -291,33 +307,37 @@ impl LabelRepository for SledStore {
     }
 
     async fn delete_user(&self, app: &str, user: &str) -> Result<u64, StoreError> {
-        let _guard = self.limited_write()?;
-        let (labels, label_users, user_labels) = self.label_trees()?;
-        let of_user = self.names_under(&user_labels, &keys::user_labels_prefix(app, user))?;
-        if of_user.is_empty() {
-            return Ok(0);
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let (labels, label_users, user_labels) = self.label_trees()?;
+            let of_user = self.names_under(&user_labels, &keys::user_labels_prefix(app, user))?;
+            if of_user.is_empty() {
+                return Ok(0);
+            }
+            (&labels, &label_users, &user_labels)
+                .transaction(
+                    |(l, lu, ul)| -> ConflictableTransactionResult<u64, StoreError> {
+                        let mut removed = 0u64;
+                        for label in &of_user {
+                            ul.remove(keys::user_label(app, user, label))?;
+                            if lu.remove(keys::label_user(app, label, user))?.is_none() {
+                                continue;
+                            }
+                            removed += 1;
+                            let label_key = keys::label(app, label);
+                            if let Some(bytes) = l.get(&label_key)? {
+                                let mut record: LabelRecord = tx_decode(&label_key, &bytes)?;
+                                record.user_count = record.user_count.saturating_sub(1);
+                                l.insert(label_key, record.encode_to_vec())?;
+                            }
+                        }
+                        Ok(removed)
+                    },
+                )
+                .map_err(StoreError::from)
         }
-        (&labels, &label_users, &user_labels)
-            .transaction(
-                |(l, lu, ul)| -> ConflictableTransactionResult<u64, StoreError> {
-                    let mut removed = 0u64;
-                    for label in &of_user {
-                        ul.remove(keys::user_label(app, user, label))?;
-                        if lu.remove(keys::label_user(app, label, user))?.is_none() {
-                            continue;
-                        }
-                        removed += 1;
-                        let label_key = keys::label(app, label);
-                        if let Some(bytes) = l.get(&label_key)? {
-                            let mut record: LabelRecord = tx_decode(&label_key, &bytes)?;
-                            record.user_count = record.user_count.saturating_sub(1);
-                            l.insert(label_key, record.encode_to_vec())?;
-                        }
-                    }
-                    Ok(removed)
-                },
-            )
-            .map_err(StoreError::from)
+        .await;
+        self.durably(written).await
     }
 
     async fn has_user(&self, app: &str, user: &str) -> Result<bool, StoreError> {

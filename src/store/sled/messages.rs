@@ -13,9 +13,13 @@ use crate::{
 #[async_trait]
 impl MessageRepository for SledStore {
     async fn put_message(&self, app: &str, message: &StoredMessage) -> Result<(), StoreError> {
-        self.tree(keys::MESSAGES)?
-            .insert(keys::message(app, &message.id), message.encode_to_vec())?;
-        Ok(())
+        let written: Result<_, StoreError> = async {
+            self.tree(keys::MESSAGES)?
+                .insert(keys::message(app, &message.id), message.encode_to_vec())?;
+            Ok(())
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn get_message(&self, app: &str, id: &str) -> Result<Option<StoredMessage>, StoreError> {

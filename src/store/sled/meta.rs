@@ -13,7 +13,11 @@ impl MetaRepository for SledStore {
     }
 
     async fn put_meta(&self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
-        self.tree(keys::META)?.insert(key, value)?;
-        Ok(())
+        let written: Result<_, StoreError> = async {
+            self.tree(keys::META)?.insert(key, value)?;
+            Ok(())
+        }
+        .await;
+        self.durably(written).await
     }
 }

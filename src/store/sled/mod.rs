@@ -40,6 +40,8 @@ pub struct SledStore {
     /// Serialise the writes to one device's inbox (striped by device): an append reads the device's count
     /// and oldest entries, which a sled transaction cannot scan, before it writes.
     inbox_locks: Box<[std::sync::Mutex<()>]>,
+    /// One event append at a time between taking positions and writing them (see `events.rs`).
+    event_appends: std::sync::Mutex<()>,
     /// Concurrent flushes share one (group commit).
     flushes: GroupFlush,
 }
@@ -216,8 +218,28 @@ impl SledStore {
             inbox_locks: (0..INBOX_LOCK_STRIPES)
                 .map(|_| std::sync::Mutex::new(()))
                 .collect(),
+            event_appends: std::sync::Mutex::new(()),
             flushes: GroupFlush::default(),
         })
+    }
+
+    /// `written` once it is durable: every write method of the repositories ends with this, as the store
+    /// contract says a write is durable when it returns `Ok`. Callers that wait at the same time share one
+    /// sled flush (group commit, `group_flush.rs`), so concurrent writers pay for one disk sync between
+    /// them. A failed write is returned as it is: it changed nothing that needs keeping.
+    async fn durably<T>(&self, written: Result<T, StoreError>) -> Result<T, StoreError> {
+        let value = written?;
+        // Not sled 0.34's `flush_async`: it runs each flush on sled's own small I/O pool, where a few flushes
+        // at once (concurrent SendSync calls, each flushing its events) take every thread while the log write
+        // they wait for sits queued behind them, and the store, then the whole server, locks up for good
+        // (spacejam/sled#1308; the `send` benchmark hit it at 64 calls in flight). The blocking flush waits
+        // the same way on one of Tokio's blocking threads, which leaves sled's pool free for the write, and
+        // callers that arrive together share one flush.
+        let db = self.db.clone();
+        self.flushes
+            .flush(move || db.flush().map(drop).map_err(StoreError::from))
+            .await?;
+        Ok(value)
     }
 
     /// The tree of one record kind (names in `keys`); sled keeps opened trees, so this is a map lookup.
@@ -261,16 +283,7 @@ impl SledStore {
 #[async_trait]
 impl Flush for SledStore {
     async fn flush(&self) -> Result<(), StoreError> {
-        // Not sled 0.34's `flush_async`: it runs each flush on sled's own small I/O pool, where a few flushes
-        // at once (concurrent SendSync calls, each flushing its events) take every thread while the log write
-        // they wait for sits queued behind them, and the store, then the whole server, locks up for good
-        // (spacejam/sled#1308; the `send` benchmark hit it at 64 calls in flight). The blocking flush waits
-        // the same way on one of Tokio's blocking threads, which leaves sled's pool free for the write, and
-        // callers that arrive together share one flush.
-        let db = self.db.clone();
-        self.flushes
-            .flush(move || db.flush().map(drop).map_err(StoreError::from))
-            .await
+        self.durably(Ok(())).await
     }
 }
 

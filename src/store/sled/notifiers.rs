@@ -17,23 +17,27 @@ impl NotifierRepository for SledStore {
         notifier: NotifierRecord,
         max_per_app: usize,
     ) -> Result<(), StoreError> {
-        let _guard = self.limited_write()?;
-        let tree = self.tree(keys::NOTIFIERS)?;
-        let key = keys::notifier(app, notifier.name());
-        if tree.contains_key(&key)? {
-            return Err(StoreError::AlreadyExists(format!(
-                "notifier {}",
-                notifier.name()
-            )));
+        let written: Result<_, StoreError> = async {
+            let _guard = self.limited_write()?;
+            let tree = self.tree(keys::NOTIFIERS)?;
+            let key = keys::notifier(app, notifier.name());
+            if tree.contains_key(&key)? {
+                return Err(StoreError::AlreadyExists(format!(
+                    "notifier {}",
+                    notifier.name()
+                )));
+            }
+            if tree.scan_prefix(keys::app_prefix(app)).count() >= max_per_app {
+                return Err(StoreError::LimitReached {
+                    what: "notifiers",
+                    limit: max_per_app,
+                });
+            }
+            tree.insert(key, notifier.encode_to_vec())?;
+            Ok(())
         }
-        if tree.scan_prefix(keys::app_prefix(app)).count() >= max_per_app {
-            return Err(StoreError::LimitReached {
-                what: "notifiers",
-                limit: max_per_app,
-            });
-        }
-        tree.insert(key, notifier.encode_to_vec())?;
-        Ok(())
+        .await;
+        self.durably(written).await
     }
 
     async fn get_notifier(
@@ -75,22 +79,30 @@ impl NotifierRepository for SledStore {
     }
 
     async fn update_notifier(&self, app: &str, notifier: NotifierRecord) -> Result<(), StoreError> {
-        let key = keys::notifier(app, notifier.name());
-        if self.replace_existing(keys::NOTIFIERS, &key, notifier.encode_to_vec())? {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound(format!(
-                "notifier {}",
-                notifier.name()
-            )))
+        let written: Result<_, StoreError> = async {
+            let key = keys::notifier(app, notifier.name());
+            if self.replace_existing(keys::NOTIFIERS, &key, notifier.encode_to_vec())? {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound(format!(
+                    "notifier {}",
+                    notifier.name()
+                )))
+            }
         }
+        .await;
+        self.durably(written).await
     }
 
     async fn delete_notifier(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .tree(keys::NOTIFIERS)?
-            .remove(keys::notifier(app, name))?
-            .is_some())
+        let written: Result<_, StoreError> = async {
+            Ok(self
+                .tree(keys::NOTIFIERS)?
+                .remove(keys::notifier(app, name))?
+                .is_some())
+        }
+        .await;
+        self.durably(written).await
     }
 }
 

@@ -115,28 +115,32 @@ impl OutboxRepository for SledStore {
         position: u64,
         parked: Vec<PendingCallback>,
     ) -> Result<(), StoreError> {
-        let cursors = self.tree(keys::OUTBOX_CURSORS)?;
-        let (pending, held, due) = self.outbox_trees()?;
-        let encoded: Vec<(String, Vec<u8>, Vec<u8>, i64)> = parked
-            .iter()
-            .map(|p| {
-                let receiver = p.order_key();
-                let key = keys::outbox_pending(app, rule, &receiver, p.position());
-                (receiver, key, p.encode_to_vec(), p.next_attempt_ms)
-            })
-            .collect();
-        (&cursors, &pending, &held, &due)
-            .transaction(|(c, p, h, d)| -> TxResult<()> {
-                c.insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
-                for (receiver, key, value, due_ms) in &encoded {
-                    p.insert(key.as_slice(), value.as_slice())?;
-                    if h.get(keys::outbox_held(app, rule, receiver))?.is_none() {
-                        make_due(h, d, app, rule, receiver, *due_ms)?;
+        let written: Result<_, StoreError> = async {
+            let cursors = self.tree(keys::OUTBOX_CURSORS)?;
+            let (pending, held, due) = self.outbox_trees()?;
+            let encoded: Vec<(String, Vec<u8>, Vec<u8>, i64)> = parked
+                .iter()
+                .map(|p| {
+                    let receiver = p.order_key();
+                    let key = keys::outbox_pending(app, rule, &receiver, p.position());
+                    (receiver, key, p.encode_to_vec(), p.next_attempt_ms)
+                })
+                .collect();
+            (&cursors, &pending, &held, &due)
+                .transaction(|(c, p, h, d)| -> TxResult<()> {
+                    c.insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
+                    for (receiver, key, value, due_ms) in &encoded {
+                        p.insert(key.as_slice(), value.as_slice())?;
+                        if h.get(keys::outbox_held(app, rule, receiver))?.is_none() {
+                            make_due(h, d, app, rule, receiver, *due_ms)?;
+                        }
                     }
-                }
-                Ok(())
-            })
-            .map_err(StoreError::from)
+                    Ok(())
+                })
+                .map_err(StoreError::from)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn waiting_count(&self, app: &str, rule: &str) -> Result<u64, StoreError> {
@@ -213,29 +217,33 @@ impl OutboxRepository for SledStore {
         failed: Option<FailedCallback>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let failed_tree = self.tree(keys::FAILED_CALLBACKS)?;
-        let (pending, held, due) = self.outbox_trees()?;
-        let receiver = settled.order_key();
-        let key = keys::outbox_pending(app, rule, &receiver, settled.position());
-        let next = self.next_waiting(&pending, app, rule, &receiver, &key)?;
-        let failed = failed.map(|f| {
-            (
-                keys::failed_callback(app, settled.position(), rule),
-                f.encode_to_vec(),
-            )
-        });
-        (&pending, &held, &due, &failed_tree)
-            .transaction(|(p, h, d, f)| -> TxResult<()> {
-                p.remove(key.as_slice())?;
-                if let Some((k, v)) = &failed {
-                    f.insert(k.as_slice(), v.as_slice())?;
-                }
-                match next {
-                    Some(_) => make_due(h, d, app, rule, &receiver, now_ms),
-                    None => release(h, d, app, rule, &receiver),
-                }
-            })
-            .map_err(StoreError::from)
+        let written: Result<_, StoreError> = async {
+            let failed_tree = self.tree(keys::FAILED_CALLBACKS)?;
+            let (pending, held, due) = self.outbox_trees()?;
+            let receiver = settled.order_key();
+            let key = keys::outbox_pending(app, rule, &receiver, settled.position());
+            let next = self.next_waiting(&pending, app, rule, &receiver, &key)?;
+            let failed = failed.map(|f| {
+                (
+                    keys::failed_callback(app, settled.position(), rule),
+                    f.encode_to_vec(),
+                )
+            });
+            (&pending, &held, &due, &failed_tree)
+                .transaction(|(p, h, d, f)| -> TxResult<()> {
+                    p.remove(key.as_slice())?;
+                    if let Some((k, v)) = &failed {
+                        f.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    match next {
+                        Some(_) => make_due(h, d, app, rule, &receiver, now_ms),
+                        None => release(h, d, app, rule, &receiver),
+                    }
+                })
+                .map_err(StoreError::from)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn reschedule(
@@ -244,17 +252,21 @@ impl OutboxRepository for SledStore {
         rule: &str,
         updated: PendingCallback,
     ) -> Result<(), StoreError> {
-        let (pending, held, due) = self.outbox_trees()?;
-        let receiver = updated.order_key();
-        let key = keys::outbox_pending(app, rule, &receiver, updated.position());
-        let value = updated.encode_to_vec();
-        let due_ms = updated.next_attempt_ms;
-        (&pending, &held, &due)
-            .transaction(|(p, h, d)| -> TxResult<()> {
-                p.insert(key.as_slice(), value.as_slice())?;
-                make_due(h, d, app, rule, &receiver, due_ms)
-            })
-            .map_err(StoreError::from)
+        let written: Result<_, StoreError> = async {
+            let (pending, held, due) = self.outbox_trees()?;
+            let receiver = updated.order_key();
+            let key = keys::outbox_pending(app, rule, &receiver, updated.position());
+            let value = updated.encode_to_vec();
+            let due_ms = updated.next_attempt_ms;
+            (&pending, &held, &due)
+                .transaction(|(p, h, d)| -> TxResult<()> {
+                    p.insert(key.as_slice(), value.as_slice())?;
+                    make_due(h, d, app, rule, &receiver, due_ms)
+                })
+                .map_err(StoreError::from)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn failed(
@@ -298,33 +310,37 @@ impl OutboxRepository for SledStore {
         position: u64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let failed_tree = self.tree(keys::FAILED_CALLBACKS)?;
-        let (pending, held, due) = self.outbox_trees()?;
-        let failed_key = keys::failed_callback(app, position, rule);
-        (&failed_tree, &pending, &held, &due)
-            .transaction(|(f, p, h, d)| -> TxResult<bool> {
-                let Some(value) = f.get(failed_key.as_slice())? else {
-                    return Ok(false);
-                };
-                let failed: FailedCallback = tx_decode(&failed_key, &value)?;
-                let again = PendingCallback {
-                    event: failed.event,
-                    budget_from_ms: now_ms,
-                    next_attempt_ms: now_ms,
-                    ..Default::default()
-                };
-                let receiver = again.order_key();
-                f.remove(failed_key.as_slice())?;
-                p.insert(
-                    keys::outbox_pending(app, rule, &receiver, position),
-                    again.encode_to_vec(),
-                )?;
-                if h.get(keys::outbox_held(app, rule, &receiver))?.is_none() {
-                    make_due(h, d, app, rule, &receiver, now_ms)?;
-                }
-                Ok(true)
-            })
-            .map_err(StoreError::from)
+        let written: Result<_, StoreError> = async {
+            let failed_tree = self.tree(keys::FAILED_CALLBACKS)?;
+            let (pending, held, due) = self.outbox_trees()?;
+            let failed_key = keys::failed_callback(app, position, rule);
+            (&failed_tree, &pending, &held, &due)
+                .transaction(|(f, p, h, d)| -> TxResult<bool> {
+                    let Some(value) = f.get(failed_key.as_slice())? else {
+                        return Ok(false);
+                    };
+                    let failed: FailedCallback = tx_decode(&failed_key, &value)?;
+                    let again = PendingCallback {
+                        event: failed.event,
+                        budget_from_ms: now_ms,
+                        next_attempt_ms: now_ms,
+                        ..Default::default()
+                    };
+                    let receiver = again.order_key();
+                    f.remove(failed_key.as_slice())?;
+                    p.insert(
+                        keys::outbox_pending(app, rule, &receiver, position),
+                        again.encode_to_vec(),
+                    )?;
+                    if h.get(keys::outbox_held(app, rule, &receiver))?.is_none() {
+                        make_due(h, d, app, rule, &receiver, now_ms)?;
+                    }
+                    Ok(true)
+                })
+                .map_err(StoreError::from)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn pause(&self, app: &str, rule: &str) -> Result<PauseRecord, StoreError> {
@@ -336,39 +352,55 @@ impl OutboxRepository for SledStore {
     }
 
     async fn set_pause(&self, app: &str, rule: &str, pause: PauseRecord) -> Result<(), StoreError> {
-        self.tree(keys::OUTBOX_PAUSES)?
-            .insert(keys::outbox_rule(app, rule), pause.encode_to_vec())?;
-        Ok(())
+        let written: Result<_, StoreError> = async {
+            self.tree(keys::OUTBOX_PAUSES)?
+                .insert(keys::outbox_rule(app, rule), pause.encode_to_vec())?;
+            Ok(())
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn set_cursor(&self, app: &str, rule: &str, position: u64) -> Result<(), StoreError> {
-        self.tree(keys::OUTBOX_CURSORS)?
-            .insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
-        Ok(())
+        let written: Result<_, StoreError> = async {
+            self.tree(keys::OUTBOX_CURSORS)?
+                .insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
+            Ok(())
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn forget_cursor(&self, app: &str, rule: &str) -> Result<(), StoreError> {
-        self.tree(keys::OUTBOX_CURSORS)?
-            .remove(keys::outbox_rule(app, rule))?;
-        Ok(())
+        let written: Result<_, StoreError> = async {
+            self.tree(keys::OUTBOX_CURSORS)?
+                .remove(keys::outbox_rule(app, rule))?;
+            Ok(())
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn remove_rule(&self, app: &str, rule: &str) -> Result<(), StoreError> {
-        self.forget_cursor(app, rule).await?;
-        self.tree(keys::OUTBOX_PAUSES)?
-            .remove(keys::outbox_rule(app, rule))?;
-        let prefix = keys::outbox_rule_prefix(app, rule);
-        for tree in [keys::OUTBOX_PENDING, keys::OUTBOX_HELD, keys::OUTBOX_DUE] {
-            self.remove_prefix(tree, &prefix)?;
-        }
-        let failed = self.tree(keys::FAILED_CALLBACKS)?;
-        for key in failed.scan_prefix(keys::app_prefix(app)).keys() {
-            let key = key?;
-            if keys::parse_failed_callback(app, &key).is_some_and(|(_, r)| r == rule) {
-                failed.remove(&key)?;
+        let written: Result<_, StoreError> = async {
+            self.forget_cursor(app, rule).await?;
+            self.tree(keys::OUTBOX_PAUSES)?
+                .remove(keys::outbox_rule(app, rule))?;
+            let prefix = keys::outbox_rule_prefix(app, rule);
+            for tree in [keys::OUTBOX_PENDING, keys::OUTBOX_HELD, keys::OUTBOX_DUE] {
+                self.remove_prefix(tree, &prefix)?;
             }
+            let failed = self.tree(keys::FAILED_CALLBACKS)?;
+            for key in failed.scan_prefix(keys::app_prefix(app)).keys() {
+                let key = key?;
+                if keys::parse_failed_callback(app, &key).is_some_and(|(_, r)| r == rule) {
+                    failed.remove(&key)?;
+                }
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.durably(written).await
     }
 }
 

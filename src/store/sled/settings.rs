@@ -81,14 +81,18 @@ impl UserSettingsRepository for SledStore {
         user: &str,
         change: Change<'_, UserSettingsRecord>,
     ) -> Result<UserSettingsRecord, StoreError> {
-        // A user record is kept even when it returns to the defaults: it is small, and it records that the
-        // user was set up (`has_user`).
-        self.read_modify_write(
-            keys::USER_SETTINGS,
-            &keys::user_settings(app, user),
-            change,
-            |_| true,
-        )
+        let written: Result<_, StoreError> = async {
+            // A user record is kept even when it returns to the defaults: it is small, and it records that the
+            // user was set up (`has_user`).
+            self.read_modify_write(
+                keys::USER_SETTINGS,
+                &keys::user_settings(app, user),
+                change,
+                |_| true,
+            )
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn set_nicknames(
@@ -97,21 +101,25 @@ impl UserSettingsRepository for SledStore {
         nicknames: &[(String, String)],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let tree = self.tree(keys::USER_SETTINGS)?;
-        let outcome = tree.transaction(|tx| {
-            for (user, nickname) in nicknames {
-                let key = keys::user_settings(app, user);
-                let mut record: UserSettingsRecord = match tx.get(&key)? {
-                    Some(bytes) => tx_decode(&key, &bytes)?,
-                    None => UserSettingsRecord::default(),
-                };
-                record.nickname = nickname.clone();
-                record.update_time_ms = now_ms;
-                tx.insert(key, record.encode_to_vec())?;
-            }
-            Ok(())
-        });
-        Ok(outcome?)
+        let written: Result<_, StoreError> = async {
+            let tree = self.tree(keys::USER_SETTINGS)?;
+            let outcome = tree.transaction(|tx| {
+                for (user, nickname) in nicknames {
+                    let key = keys::user_settings(app, user);
+                    let mut record: UserSettingsRecord = match tx.get(&key)? {
+                        Some(bytes) => tx_decode(&key, &bytes)?,
+                        None => UserSettingsRecord::default(),
+                    };
+                    record.nickname = nickname.clone();
+                    record.update_time_ms = now_ms;
+                    tx.insert(key, record.encode_to_vec())?;
+                }
+                Ok(())
+            });
+            Ok(outcome?)
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn get_conversation_setting(
@@ -134,14 +142,18 @@ impl UserSettingsRepository for SledStore {
         now_ms: i64,
         change: Change<'_, NotificationRecord>,
     ) -> Result<NotificationRecord, StoreError> {
-        // A setting back at "follow the app level" is removed, so that resetting conversations does not
-        // leave records behind for ever.
-        self.read_modify_write(
-            keys::CONVERSATION_SETTINGS,
-            &conversation_key(app, user, conversation),
-            change,
-            |r| conversation_setting_matters(r, now_ms),
-        )
+        let written: Result<_, StoreError> = async {
+            // A setting back at "follow the app level" is removed, so that resetting conversations does not
+            // leave records behind for ever.
+            self.read_modify_write(
+                keys::CONVERSATION_SETTINGS,
+                &conversation_key(app, user, conversation),
+                change,
+                |r| conversation_setting_matters(r, now_ms),
+            )
+        }
+        .await;
+        self.durably(written).await
     }
 
     async fn push_profile(
@@ -191,22 +203,26 @@ impl UserSettingsRepository for SledStore {
     }
 
     async fn delete_user(&self, app: &str, user: &str) -> Result<(u64, u64), StoreError> {
-        let users = u64::from(
-            self.tree(keys::USER_SETTINGS)?
-                .remove(keys::user_settings(app, user))?
-                .is_some(),
-        );
-        let conversations = self.tree(keys::CONVERSATION_SETTINGS)?;
-        let mut removed = 0u64;
-        for key in conversations
-            .scan_prefix(keys::user_prefix(app, user))
-            .keys()
-        {
-            if conversations.remove(key?)?.is_some() {
-                removed += 1;
+        let written: Result<_, StoreError> = async {
+            let users = u64::from(
+                self.tree(keys::USER_SETTINGS)?
+                    .remove(keys::user_settings(app, user))?
+                    .is_some(),
+            );
+            let conversations = self.tree(keys::CONVERSATION_SETTINGS)?;
+            let mut removed = 0u64;
+            for key in conversations
+                .scan_prefix(keys::user_prefix(app, user))
+                .keys()
+            {
+                if conversations.remove(key?)?.is_some() {
+                    removed += 1;
+                }
             }
+            Ok((users, removed))
         }
-        Ok((users, removed))
+        .await;
+        self.durably(written).await
     }
 }
 
