@@ -17,8 +17,8 @@ use crate::{
         send_sync_request,
     },
     push::{
-        Idempotency, IdempotencyError, PushError, PushQueue, Pusher, QueueError, UserPush,
-        idempotency::MAX_REQUEST_ID_CHARS, limits::check_message,
+        Idempotency, IdempotencyError, MessageSource, PushError, PushQueue, Pusher, QueueError,
+        UserPush, idempotency::MAX_REQUEST_ID_CHARS, limits::check_message,
     },
     store::QueuedPush,
     tenant::check_user_id,
@@ -65,35 +65,27 @@ impl PushApi {
         stored_id: Option<String>,
         v: &mut Violations,
     ) -> Result<PushMessage, Status> {
-        let message = match (given, stored_id) {
-            (Some(m), _) => {
+        match MessageSource::of_request(given, stored_id) {
+            Some(MessageSource::Inline(m)) => {
                 check_message(&m, self.pusher.config(), "message", v);
-                m
+                v.clone().into_result().map_err(|v| status::invalid(&v))?;
+                Ok(self
+                    .pusher
+                    .resolve_message(app, MessageSource::Inline(m))
+                    .await?)
             }
-            (None, Some(id)) if !id.is_empty() => {
-                match self.pusher.stored_message(app, &id).await? {
-                    Some(stored) => stored.message.unwrap_or_default(),
-                    None => {
-                        v.clone().into_result().map_err(|v| status::invalid(&v))?;
-                        return Err(status::not_found("message", &id));
-                    }
-                }
+            Some(source) => {
+                v.clone().into_result().map_err(|v| status::invalid(&v))?;
+                Ok(self.pusher.resolve_message(app, source).await?)
             }
-            _ => {
+            None => {
                 v.add(
                     "message",
                     "is required: give a message or a stored message_id",
                 );
-                PushMessage::default()
+                Err(status::invalid(v))
             }
-        };
-        v.clone().into_result().map_err(|v| status::invalid(&v))?;
-        if let Some(t) = message.template.as_ref().filter(|t| !t.name.is_empty())
-            && !self.pusher.template_exists(app, &t.name).await?
-        {
-            return Err(status::not_found("template", &t.name));
         }
-        Ok(message)
     }
 
     async fn idempotent<M, F>(

@@ -17,6 +17,7 @@ use crate::{
     devices::DeviceError,
     labels::LabelError,
     notifier::NotifierError,
+    push::MessageError,
     settings::SettingsError,
     store::StoreError,
     tenant::TenantError,
@@ -265,6 +266,16 @@ impl From<SettingsError> for Status {
                 format!("an app may have at most {limit} templates"),
             ),
             SettingsError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<MessageError> for Status {
+    fn from(e: MessageError) -> Self {
+        match e {
+            MessageError::UnknownMessage(id) => not_found("message", &id),
+            MessageError::UnknownTemplate(name) => not_found("template", &name),
+            MessageError::Store(e) => e.into(),
         }
     }
 }

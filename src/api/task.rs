@@ -19,9 +19,9 @@ use crate::{
         WatchTaskResponse, create_broadcast_task_request, create_label_task_request,
         create_list_task_request, task_service_server::TaskService,
     },
-    push::{Idempotency, IdempotencyError, PushConfig, limits::check_message},
+    push::{Idempotency, IdempotencyError, MessageSource, PushConfig, limits::check_message},
     store::TaskRecord,
-    tasks::{MessageRef, NewTask, TaskError, Tasks, stats},
+    tasks::{NewTask, TaskError, Tasks, stats},
     tenant::check_user_id,
     validate::{Violations, max_chars},
 };
@@ -59,39 +59,29 @@ impl TaskApi {
         }
     }
 
-    /// The message of a create: validated inline, or a stored one that exists.
+    /// The message of a create: validated inline, or a stored one that exists, and the template it names
+    /// exists (checked once the request has no other violation so far).
     async fn message(
         &self,
         app: &str,
         given: Option<PushMessage>,
         stored: Option<String>,
         v: &mut Violations,
-    ) -> Result<Option<MessageRef>, Status> {
-        match (given, stored) {
-            (Some(m), _) => {
-                check_message(&m, &self.push, "message", v);
-                Ok(Some(MessageRef::Inline(Box::new(m))))
-            }
-            (None, Some(id)) if !id.is_empty() => {
-                if !self
-                    .tasks
-                    .message_exists(app, &id)
-                    .await
-                    .map_err(task_status)?
-                {
-                    v.clone().into_result().map_err(|v| status::invalid(&v))?;
-                    return Err(status::not_found("message", &id));
-                }
-                Ok(Some(MessageRef::Stored(id)))
-            }
-            _ => {
-                v.add(
-                    "message",
-                    "is required: give a message or a stored message_id",
-                );
-                Ok(None)
-            }
+    ) -> Result<Option<MessageSource>, Status> {
+        let Some(source) = MessageSource::of_request(given, stored) else {
+            v.add(
+                "message",
+                "is required: give a message or a stored message_id",
+            );
+            return Ok(None);
+        };
+        if let MessageSource::Inline(m) = &source {
+            check_message(m, &self.push, "message", v);
         }
+        if v.list().is_empty() {
+            self.tasks.resolve_message(app, source.clone()).await?;
+        }
+        Ok(Some(source))
     }
 
     /// Validates the common fields, then creates the task (idempotently).
@@ -100,7 +90,7 @@ impl TaskApi {
         app: &str,
         common: Common<'_>,
         mut v: Violations,
-        task: impl FnOnce(MessageRef, Strategy, Option<i64>) -> NewTask,
+        task: impl FnOnce(MessageSource, Strategy, Option<i64>) -> NewTask,
     ) -> Result<Task, Status> {
         let Common {
             rpc,
@@ -144,7 +134,7 @@ struct Common<'a> {
     request_id: &'a str,
     start_time: Option<prost_types::Timestamp>,
     strategy: i32,
-    message: Option<MessageRef>,
+    message: Option<MessageSource>,
 }
 
 fn task_status(e: TaskError) -> Status {

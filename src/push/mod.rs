@@ -23,6 +23,7 @@ pub mod route;
 pub use config::PushConfig;
 pub use engine::{PushError, Pusher, PusherParts, UserPush};
 pub use idempotency::{Idempotency, IdempotencyError};
+pub use messages::{MessageError, MessageSource};
 pub use outcome::DeviceOutcome;
 pub use plan::Planned;
 pub use progress::Progress;

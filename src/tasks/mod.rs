@@ -12,8 +12,10 @@ pub use runner::Runner;
 
 use crate::{
     clock::now_ms,
-    proto::v1::{LabelMatch, StoredMessage, Strategy, TaskKind, TaskProgress, TaskState},
-    push::Pusher,
+    proto::v1::{
+        LabelMatch, PushMessage, StoredMessage, Strategy, TaskKind, TaskProgress, TaskState,
+    },
+    push::{MessageError, MessageSource, Pusher},
     store::{Admission, Store, StoreError, TaskLimits, TaskRecord},
     validate::Violations,
 };
@@ -50,15 +52,6 @@ pub enum TaskError {
 /// Tasks read per store call while a filtered list fills its page.
 const LIST_PAGE: usize = 100;
 
-/// The message of a new task.
-#[derive(Debug, Clone)]
-pub enum MessageRef {
-    /// A message stored before (PushService.CreateMessage).
-    Stored(String),
-    /// A message given with the task; stored with it.
-    Inline(Box<crate::proto::v1::PushMessage>),
-}
-
 /// What a new task pushes, and to whom.
 #[derive(Debug, Clone)]
 pub struct NewTask {
@@ -67,7 +60,7 @@ pub struct NewTask {
     /// Routing strategy.
     pub strategy: Strategy,
     /// What it pushes.
-    pub message: MessageRef,
+    pub message: MessageSource,
     /// Labels of a label task.
     pub labels: Vec<String>,
     /// How the labels combine.
@@ -82,6 +75,7 @@ pub struct NewTask {
 #[derive(Clone)]
 pub struct Tasks {
     store: Store,
+    pusher: Pusher,
     runner: Arc<Runner>,
     config: TasksConfig,
 }
@@ -93,10 +87,11 @@ impl Tasks {
         pusher: Pusher,
         config: TasksConfig,
     ) -> Result<Self, StoreError> {
-        let runner = Runner::new(store.clone(), pusher, config.clone()).await?;
+        let runner = Runner::new(store.clone(), pusher.clone(), config.clone()).await?;
         runner.start();
         let tasks = Self {
             store,
+            pusher,
             runner,
             config,
         };
@@ -133,9 +128,14 @@ impl Tasks {
         }
     }
 
-    /// Whether the app has a stored message `id` for a task to push.
-    pub async fn message_exists(&self, app: &str, id: &str) -> Result<bool, TaskError> {
-        Ok(self.store.messages.get_message(app, id).await?.is_some())
+    /// The message `source` names, with its template: what a task would push (see
+    /// [`Pusher::resolve_message`]).
+    pub async fn resolve_message(
+        &self,
+        app: &str,
+        source: MessageSource,
+    ) -> Result<PushMessage, MessageError> {
+        self.pusher.resolve_message(app, source).await
     }
 
     /// The first of `labels` the app does not have, if any.
@@ -189,8 +189,8 @@ impl Tasks {
         let start_ms = new.start_ms.unwrap_or(now).max(now);
         // Written with the task, so a refused create changes nothing.
         let (message_id, message) = match new.message {
-            MessageRef::Stored(id) => (id, None),
-            MessageRef::Inline(message) => {
+            MessageSource::Stored(id) => (id, None),
+            MessageSource::Inline(message) => {
                 let stored = StoredMessage {
                     id: uuid::Uuid::new_v4().simple().to_string(),
                     message: Some(*message),

@@ -17,7 +17,7 @@ use super::{TasksConfig, stats};
 use crate::{
     clock::now_ms,
     proto::v1::{LabelMatch, Strategy, TaskKind, TaskState},
-    push::{Progress, PushError, Pusher, UserPush},
+    push::{MessageError, MessageSource, Progress, PushError, Pusher, UserPush},
     store::{Store, StoreError, TaskRecord},
 };
 
@@ -231,9 +231,10 @@ impl Runner {
                 return;
             }
         };
-        let message = match self.store.messages.get_message(app, &task.message_id).await {
-            Ok(Some(m)) => Arc::new(m.message.unwrap_or_default()),
-            Ok(None) => {
+        let stored = MessageSource::Stored(task.message_id.clone());
+        let message = match self.pusher.load_message(app, stored).await {
+            Ok(m) => Arc::new(m),
+            Err(MessageError::UnknownMessage(_)) => {
                 self.finish(
                     app,
                     id,

@@ -5,8 +5,8 @@ use std::{collections::HashMap, time::Duration};
 
 use pushgate::proto::v1::{
     CancelTaskRequest, CreateBroadcastTaskRequest, CreateListTaskRequest, GetTaskRequest,
-    GetTaskStatsRequest, Strategy, Task, TaskProgress, TaskState, TaskStats, WatchTaskRequest,
-    create_broadcast_task_request, create_list_task_request,
+    GetTaskStatsRequest, ListTasksRequest, Strategy, Task, TaskProgress, TaskState, TaskStats,
+    TemplateRef, WatchTaskRequest, create_broadcast_task_request, create_list_task_request,
     task_service_client::TaskServiceClient,
 };
 use tonic_types::StatusExt;
@@ -763,4 +763,56 @@ async fn label_tasks_reach_the_users_of_their_labels_and_hold_them_while_open() 
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "an unknown label");
+}
+
+/// A task is checked like a send before anything is stored: an unknown stored message or a template the
+/// app does not have is NOT_FOUND, and no task (nor message) is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_naming_an_unknown_message_or_template_is_refused_and_creates_nothing() {
+    let env = Env::start().await;
+    let e = tasks(&env)
+        .create_list_task(authed(
+            CreateListTaskRequest {
+                users: vec!["ok".into()],
+                message_source: Some(create_list_task_request::MessageSource::MessageId(
+                    "nope".into(),
+                )),
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    assert!(e.message().contains("nope"), "{e:?}");
+
+    let templated = PushMessage {
+        template: Some(TemplateRef {
+            name: "missing".into(),
+            ..Default::default()
+        }),
+        ..hello()
+    };
+    let e = tasks(&env)
+        .create_broadcast_task(authed(
+            CreateBroadcastTaskRequest {
+                message_source: Some(create_broadcast_task_request::MessageSource::Message(
+                    templated,
+                )),
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    assert!(e.message().contains("missing"), "{e:?}");
+
+    let listed = tasks(&env)
+        .list_tasks(authed(ListTasksRequest::default(), &env.app.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.tasks.is_empty(), "{listed:?}");
+    assert_eq!(env.all_sends(), 0);
 }
