@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, duration},
+    api::{auth_layer::app_of, duration},
     clock::timestamp,
     proto::v1::{
         IssueTokenRequest, IssueTokenResponse, IssueUserTokenRequest, IssueUserTokenResponse,
