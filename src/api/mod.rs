@@ -2,8 +2,10 @@
 //!
 //! One file per service, named after the domain module it calls (`tenant.rs` serves `AppService` over
 //! `tenant`, `callback.rs` the `EventService` over `callback`, …), so that the service of a domain is found
-//! by its name; `auth_layer.rs` is the token check every call passes before any service.
+//! by its name; `auth.rs` is the `AuthService`, which issues `tenant`'s tokens. `auth_layer.rs` is the token
+//! check every call passes before any service.
 
+pub mod auth;
 pub mod auth_layer;
 pub mod callback;
 pub mod channel;
@@ -15,7 +17,6 @@ pub mod settings;
 pub mod status;
 pub mod tasks;
 pub mod tenant;
-pub mod tokens;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use tonic::Status;

@@ -15,9 +15,9 @@ pub use shed::ShedLayer;
 
 use crate::{
     api::{
-        auth_layer::AuthLayer, callback::EventApi, channel::ChannelApi, devices::DeviceApi,
-        labels::LabelApi, notifier::NotifierApi, push::PushApi, settings::SettingsApi,
-        tasks::TaskApi, tenant::AppApi, tokens::AuthApi,
+        auth::AuthApi, auth_layer::AuthLayer, callback::EventApi, channel::ChannelApi,
+        devices::DeviceApi, labels::LabelApi, notifier::NotifierApi, push::PushApi,
+        settings::SettingsApi, tasks::TaskApi, tenant::AppApi,
     },
     callback::{EventLog, Outbox, Poster, rules::CallbackRules},
     channel::Channel,
