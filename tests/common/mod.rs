@@ -11,7 +11,9 @@ use std::{
 
 pub mod cli;
 pub mod credentials;
+pub mod dispatch;
 pub mod fakes;
+pub mod push;
 
 use pushgate::proto::v1::{
     CreateAppRequest, IssueTokenRequest, app_service_client::AppServiceClient,

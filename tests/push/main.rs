@@ -11,7 +11,6 @@ mod render;
 mod rules;
 mod sends;
 mod strategies;
-mod support;
 mod tasks;
 mod telemetry;
 mod timing;

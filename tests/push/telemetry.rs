@@ -28,7 +28,7 @@ use pushgate::{
 };
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::support::*;
+use crate::common::push::*;
 
 /// What the collector received.
 #[derive(Clone, Default)]
