@@ -14,6 +14,8 @@ pub mod credentials;
 pub mod dispatch;
 pub mod fakes;
 pub mod push;
+pub mod settings;
+pub mod webhook_receiver;
 
 use pushgate::proto::v1::{
     CreateAppRequest, IssueTokenRequest, app_service_client::AppServiceClient,

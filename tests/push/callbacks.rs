@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     common::push::*,
-    receiver::{PATH, Received, Receiver, dedup_positions, now_ms},
+    common::webhook_receiver::{PATH, Received, Receiver, dedup_positions, now_ms},
 };
 
 /// The secret of every rule in these tests.

@@ -6,7 +6,6 @@ mod common;
 
 mod callbacks;
 mod events;
-mod receiver;
 mod render;
 mod rules;
 mod sends;

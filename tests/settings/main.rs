@@ -4,7 +4,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod client;
 mod notification;
 mod service;
 mod templates;
