@@ -4,7 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod limits_restarts_and_isolation;
 mod notification;
-mod service;
 mod templates;
 mod users;
