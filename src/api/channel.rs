@@ -6,7 +6,7 @@ use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::auth::user_of,
+    api::auth_layer::user_of,
     channel::{AckKind, Channel, Delivered, StreamItem},
     clock::timestamp,
     proto::v1::{

@@ -1,17 +1,22 @@
 //! The gRPC services: validate, authorize, translate. Business rules live in the domain modules.
+//!
+//! One file per service, named after the domain module it calls (`tenant.rs` serves `AppService` over
+//! `tenant`, `callback.rs` the `EventService` over `callback`, …), so that the service of a domain is found
+//! by its name; `auth.rs` is the `AuthService`, which issues `tenant`'s tokens. `auth_layer.rs` is the token
+//! check every call passes before any service.
 
-pub mod app;
 pub mod auth;
+pub mod auth_layer;
+pub mod callback;
 pub mod channel;
-pub mod device;
-pub mod event;
-pub mod label;
+pub mod devices;
+pub mod labels;
 pub mod notifier;
 pub mod push;
 pub mod settings;
 pub mod status;
-pub mod task;
-pub mod tokens;
+pub mod tasks;
+pub mod tenant;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use tonic::Status;

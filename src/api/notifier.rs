@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page, page_token},
+    api::{auth_layer::app_of, page, page_token},
     notifier::Notifiers,
     proto::v1::{
         CreateNotifierRequest, CreateNotifierResponse, DeleteNotifierRequest,

@@ -6,7 +6,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
-    api::{auth::app_of, status},
+    api::{auth_layer::app_of, status},
     clock::now_ms,
     clock::timestamp,
     proto::v1::{

@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::auth::app_of,
+    api::auth_layer::app_of,
     clock::timestamp,
     proto::v1::{
         BatchSetPushNicknamesRequest, BatchSetPushNicknamesResponse, CreateTemplateRequest,

@@ -2,7 +2,7 @@
 //!
 //! One file per command group: `send`, `task` (with `watch`), `app`, `token`, `notifier`, `device`,
 //! `label`, and `serve` for the server side. Every command that talks to a server takes the flags of
-//! `client.rs` (`--endpoint`, `--token`, `--timeout`, `--output`) and prints through `output.rs` (tables)
+//! `client.rs` (`--endpoint`, `--token`, `--timeout`, `--output`) and prints through `output/` (tables)
 //! or `protojson.rs` (JSON).
 //!
 //! Every command that fails prints `error: ...` and exits 2, the code clap uses for a bad command line, so

@@ -4,7 +4,7 @@
 //!
 //! Written with lowerCamelCase names, enum value names, RFC 3339 timestamps, and every field that has no
 //! presence even at its default, so that a script finds the keys it expects; 64-bit integers are JSON
-//! numbers, as in the rest of the CLI's JSON (see `output.rs`). Read strictly: an unknown field is an
+//! numbers, as in the rest of the CLI's JSON (see `output/mod.rs`). Read strictly: an unknown field is an
 //! error, since in a hand-written file it is a typo that would otherwise be dropped without a word.
 
 use std::sync::LazyLock;

@@ -1,6 +1,6 @@
 //! The message a send or a task pushes: given with the call, or stored before (PushService.CreateMessage),
 //! and the template it may name. One resolver serves SendSync and the other sends (`api/push.rs`), task
-//! creation (`api/task.rs`) and the task runner, so they agree on what "the message" is.
+//! creation (`api/tasks.rs`) and the task runner, so they agree on what "the message" is.
 
 use super::engine::Pusher;
 use crate::{

@@ -15,9 +15,9 @@ pub use shed::ShedLayer;
 
 use crate::{
     api::{
-        app::AppApi, auth::AuthLayer, channel::ChannelApi, device::DeviceApi, event::EventApi,
-        label::LabelApi, notifier::NotifierApi, push::PushApi, settings::SettingsApi,
-        task::TaskApi, tokens::AuthApi,
+        auth::AuthApi, auth_layer::AuthLayer, callback::EventApi, channel::ChannelApi,
+        devices::DeviceApi, labels::LabelApi, notifier::NotifierApi, push::PushApi,
+        settings::SettingsApi, tasks::TaskApi, tenant::AppApi,
     },
     callback::{EventLog, Outbox, Poster, rules::CallbackRules},
     channel::Channel,

@@ -1,5 +1,6 @@
 //! What the tests of the fake vendors (`fakes_*`) share: a fresh sandbox, HTTP clients that trust only its
-//! CA, the clock, and small builders for fault rules and JSON answers.
+//! CA, the clock, and small builders for fault rules and JSON answers. The lane tests (`dispatch.rs`) and the
+//! send-path tests (`push.rs`) start their sandboxes and build their faults with these too.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,6 +12,17 @@ pub async fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::default())
         .await
         .expect("sandbox starts")
+}
+
+/// The same, each fake remembering at most `max_recorded` requests: more for tests that send thousands, fewer
+/// for a second sandbox of a test (whose keys and accounts the first one does not know).
+pub async fn sandbox_keeping(max_recorded: usize) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        max_recorded,
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts")
 }
 
 /// A client trusting only the sandbox CA, offering `alpn`, optionally with a client certificate. Offering

@@ -11,7 +11,11 @@ use std::{
 
 pub mod cli;
 pub mod credentials;
+pub mod dispatch;
 pub mod fakes;
+pub mod push;
+pub mod settings;
+pub mod webhook_receiver;
 
 use pushgate::proto::v1::{
     CreateAppRequest, IssueTokenRequest, app_service_client::AppServiceClient,

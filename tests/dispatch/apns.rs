@@ -13,7 +13,7 @@ use pushgate::{
 };
 use serde_json::{Value, json};
 
-use crate::support::*;
+use crate::common::dispatch::*;
 
 fn header<'a>(r: &'a RecordedRequest, name: &str) -> Option<&'a str> {
     r.headers

@@ -11,7 +11,7 @@ use pushgate::{
 };
 use serde_json::Value;
 
-use crate::support::*;
+use crate::common::dispatch::*;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum V {

@@ -9,7 +9,7 @@ use pushgate::{
 };
 use serde_json::{Value, json};
 
-use crate::support::*;
+use crate::common::dispatch::*;
 
 fn sends(requests: Vec<RecordedRequest>) -> Vec<RecordedRequest> {
     requests

@@ -2,7 +2,9 @@
 //! expects them, every error class, credential refresh under load, Retry-After, bounded backoff, the circuit
 //! breaker and connection reuse.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod apns;
 mod china;
 mod fcm;
-mod support;

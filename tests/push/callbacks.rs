@@ -22,8 +22,8 @@ use pushgate::proto::v1::{
 use serde_json::{Map, Value};
 
 use crate::{
-    receiver::{PATH, Received, Receiver, dedup_positions, now_ms},
-    support::*,
+    common::push::*,
+    common::webhook_receiver::{PATH, Received, Receiver, dedup_positions, now_ms},
 };
 
 /// The secret of every rule in these tests.

@@ -8,7 +8,7 @@ use pushgate::proto::v1::{
     event_service_client::EventServiceClient, subscribe_events_response::Item,
 };
 
-use crate::support::*;
+use crate::common::push::*;
 
 type Events = tonic::Streaming<SubscribeEventsResponse>;
 

@@ -6,12 +6,10 @@ mod common;
 
 mod callbacks;
 mod events;
-mod receiver;
 mod render;
 mod rules;
 mod sends;
 mod strategies;
-mod support;
 mod tasks;
 mod telemetry;
 mod timing;

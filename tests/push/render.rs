@@ -7,7 +7,7 @@ use pushgate::proto::v1::{
 };
 use serde_json::Value;
 
-use crate::support::*;
+use crate::common::push::*;
 
 /// The notification title and body of the last FCM send.
 fn last_fcm_notification(env: &Env) -> (String, String) {

@@ -6,7 +6,7 @@ use pushgate::proto::v1::{
     user_settings_service_client::UserSettingsServiceClient,
 };
 
-use crate::support::*;
+use crate::common::push::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_asks_not_to_be_pushed_is_not() {

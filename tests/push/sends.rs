@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::*;
+use crate::common::push::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_and_batch_sends_are_accepted_at_once_and_delivered_in_the_background() {

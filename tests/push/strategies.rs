@@ -3,7 +3,7 @@
 
 use pushgate::proto::v1::AckKind;
 
-use crate::support::*;
+use crate::common::push::*;
 
 /// What a case must produce.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -11,7 +11,7 @@ use pushgate::proto::v1::{
 };
 use tonic_types::StatusExt;
 
-use crate::support::*;
+use crate::common::push::*;
 
 fn tasks(env: &Env) -> TaskServiceClient<Channel> {
     TaskServiceClient::new(env.push_channel())

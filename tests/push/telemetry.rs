@@ -28,7 +28,7 @@ use pushgate::{
 };
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::support::*;
+use crate::common::push::*;
 
 /// What the collector received.
 #[derive(Clone, Default)]
@@ -384,7 +384,7 @@ async fn a_fresh_server_serves_every_family_before_anything_happens() {
 
 #[tokio::test]
 async fn notifiers_and_callback_rules_have_their_series_before_a_push_and_after_a_restart() {
-    let receiver = crate::receiver::Receiver::start().await;
+    let receiver = crate::common::webhook_receiver::Receiver::start().await;
     let mut env = Env::start().await;
     pushgate::proto::v1::app_service_client::AppServiceClient::new(env.server.channel().await)
         .put_callback_rule(authed(

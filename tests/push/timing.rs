@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tonic_types::StatusExt;
 
-use crate::support::*;
+use crate::common::push::*;
 
 fn with_ttl(seconds: i64) -> PushMessage {
     with_options(PushOptions {

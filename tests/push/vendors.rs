@@ -1,6 +1,6 @@
 //! SendSync through the vendors: results per device, and every failure reason a vendor path produces.
 
-use crate::support::*;
+use crate::common::push::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_with_a_device_per_vendor_gets_one_result_each() {

@@ -4,8 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod client;
+mod limits_restarts_and_isolation;
 mod notification;
-mod service;
 mod templates;
 mod users;

@@ -1,6 +1,6 @@
 //! Notification type and do-not-disturb, at app level and per conversation.
 
-use super::client::*;
+use crate::common::settings::*;
 
 #[tokio::test]
 async fn app_level_notification_setting_changes_field_by_field() {

@@ -1,6 +1,6 @@
 //! Push templates and the users' choice of one.
 
-use super::client::*;
+use crate::common::settings::*;
 
 #[tokio::test]
 async fn templates_are_created_read_updated_and_deleted() {

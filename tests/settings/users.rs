@@ -1,6 +1,6 @@
 //! Push nicknames, display style and language.
 
-use super::client::*;
+use crate::common::settings::*;
 
 #[tokio::test]
 async fn push_nicknames_are_set_one_by_one_and_in_batches() {

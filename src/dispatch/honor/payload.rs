@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::dispatch::{
     Outcome, Rendered,
     fields::{duration_text, invalid, put, rfc3339, ttl},
-    huawei::payload::{Content, badge, buttons, click, importance, sealed},
+    huawei::shared_with_honor::{Content, badge, buttons, click, importance, sealed},
     tap::tap,
 };
 

@@ -4,6 +4,7 @@
 pub(crate) mod oauth;
 pub(crate) mod payload;
 pub(crate) mod reasons;
+pub(crate) mod shared_with_honor;
 
 use std::collections::HashSet;
 

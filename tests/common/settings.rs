@@ -1,6 +1,13 @@
-//! A client for UserSettingsService acting for one app, and helpers the tests share.
+//! A client for UserSettingsService acting for one app, and helpers the settings tests (`tests/settings/`)
+//! share.
 
-pub use crate::common::{TestApp, TestServer, authed, create_app, violated_fields};
+// The settings tests' prelude: they `use crate::common::settings::*` and find here what they name. Every test
+// binary that includes `common` compiles this file, and the others use none of it: hence the allows.
+#[allow(unused_imports)]
+pub use super::fakes::now_ms;
+#[allow(unused_imports)]
+pub use super::{TestApp, TestServer, authed, create_app, violated_fields};
+#[allow(unused_imports)]
 pub use pushgate::{
     proto::v1::{
         BatchSetPushNicknamesRequest, CreateTemplateRequest, DeleteAppRequest,
@@ -14,8 +21,9 @@ pub use pushgate::{
     },
     store::{ChatKind, ConversationKey, Store},
 };
-pub use std::time::{SystemTime, UNIX_EPOCH};
+#[allow(unused_imports)]
 pub use tonic::{Code, Status, transport::Channel};
+#[allow(unused_imports)]
 pub use tonic_types::StatusExt;
 
 /// A settings client acting for one app.
@@ -232,13 +240,6 @@ pub fn millis(ms: i64) -> Option<prost_types::Duration> {
         seconds: ms / 1000,
         nanos: (ms % 1000) as i32 * 1_000_000,
     })
-}
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A protobuf timestamp in Unix milliseconds.

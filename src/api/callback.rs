@@ -10,7 +10,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page, page_token, status},
+    api::{auth_layer::app_of, page, page_token, status},
     callback::{AppEvent, EventLog, rules::CallbackRules},
     clock::now_ms,
     clock::timestamp,

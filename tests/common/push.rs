@@ -1,9 +1,15 @@
 //! A real server, an app holding every ready-made sandbox notifier, the sandbox vendors in this process,
 //! and clients for the send path.
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::time::Duration;
 
-pub use crate::common::{TestApp, TestServer, authed, create_app, violated_fields};
+use super::fakes::sandbox_keeping;
+
+// The send-path tests' prelude: they `use crate::common::push::*` and find here what they name. Every test
+// binary that includes `common` compiles this file, and the others use none of it: hence the allows.
+#[allow(unused_imports)]
+pub use super::{TestApp, TestServer, authed, create_app, violated_fields};
+#[allow(unused_imports)]
 pub use pushgate::{
     proto::v1::{
         AcceptStatus, BindDeviceRequest, ClickAction, CreateMessageRequest, CreateNotifierRequest,
@@ -17,6 +23,7 @@ pub use pushgate::{
     },
     sandbox::{FakeCore, FaultAction, FaultRule, RecordedRequest, Sandbox, SandboxConfig},
 };
+#[allow(unused_imports)]
 pub use tonic::{Code, Status, transport::Channel};
 
 /// Every ready-made sandbox notifier, by name.
@@ -56,13 +63,7 @@ impl Env {
 
     /// The same with extra `PUSHGATE_*` settings.
     pub async fn start_with(settings: &[(&str, &str)]) -> Self {
-        let sandbox = Sandbox::start(SandboxConfig {
-            host: Ipv4Addr::LOCALHOST.into(),
-            max_recorded: 20_000,
-            ..SandboxConfig::default()
-        })
-        .await
-        .expect("sandbox starts");
+        let sandbox = sandbox_keeping(20_000).await;
         let settings: Vec<(String, String)> = settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,6 +1,6 @@
 //! Limits, restarts, tenant isolation and tokens.
 
-use super::client::*;
+use crate::common::settings::*;
 
 #[tokio::test]
 async fn default_limits_are_easemobs() {

@@ -6,7 +6,7 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page_token, status},
+    api::{auth_layer::app_of, page_token, status},
     channel::Channel,
     clock::now_ms,
     clock::timestamp,

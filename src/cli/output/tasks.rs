@@ -1,274 +1,18 @@
-//! How the CLI prints API values: aligned text tables and plain lines for people, JSON for scripts.
-//!
-//! Every response prints as protobuf JSON (through `protojson.rs`) or as text made here: tables, `key:
-//! value` lines, and the names people read for the API's enums.
+//! What the task commands print for people: a task in detail, the task list, `task watch`'s summary and a
+//! task's statistics.
 
 use std::time::Duration;
 
-use super::protojson;
-use anyhow::Result;
-use clap::ValueEnum;
-use prost::{Message, Name};
-use pushgate::proto::v1::{
-    DeliveryChannel, DeliveryStatus, FailureReason, LabelMatch, Strategy, Task, TaskKind,
-    TaskProgress, TaskState, TaskStats, Vendor,
+use pushgate::proto::v1::{Task, TaskKind, TaskProgress, TaskStats};
+
+use super::{
+    Align, Table,
+    enum_names::{
+        channel_name, kind_name, label_match_name, reason_name, state_name, status_name,
+        strategy_name, vendor_name,
+    },
+    human_duration, key_values, timestamp,
 };
-
-/// Output format of the client commands.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Output {
-    /// Text and tables for people.
-    #[default]
-    Human,
-    /// JSON: one document per response (one line per stream item) for scripts.
-    Json,
-}
-
-/// How a column's cells line up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
-    /// Text: padded on the right.
-    Left,
-    /// Numbers: padded on the left, so that digits line up.
-    Right,
-}
-
-/// A text table: a header row, then rows, columns two spaces apart, no trailing spaces.
-#[derive(Debug, Clone)]
-pub struct Table {
-    columns: Vec<(String, Align)>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    /// A table with these columns.
-    pub fn new(columns: &[(&str, Align)]) -> Self {
-        Self {
-            columns: columns.iter().map(|(h, a)| (h.to_string(), *a)).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    /// Adds a row; missing cells are blank, extra ones are dropped.
-    pub fn row<I, S>(&mut self, cells: I) -> &mut Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut row: Vec<String> = cells.into_iter().map(Into::into).collect();
-        row.resize(self.columns.len(), String::new());
-        self.rows.push(row);
-        self
-    }
-
-    /// Whether no row was added.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The table as lines, each ending in a newline.
-    pub fn render(&self) -> String {
-        let width = |s: &str| s.chars().count();
-        let widths: Vec<usize> = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, (header, _))| {
-                self.rows
-                    .iter()
-                    .map(|r| width(&r[i]))
-                    .chain([width(header)])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let headers: Vec<String> = self.columns.iter().map(|(h, _)| h.clone()).collect();
-        let mut out = String::new();
-        for row in std::iter::once(&headers).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                let pad = " ".repeat(widths[i] - width(cell));
-                match self.columns[i].1 {
-                    Align::Left => {
-                        line.push_str(cell);
-                        line.push_str(&pad);
-                    }
-                    Align::Right => {
-                        line.push_str(&pad);
-                        line.push_str(cell);
-                    }
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
-    }
-}
-
-/// Prints a response: its protobuf JSON on one line, or the text `human` makes of it.
-pub fn print<M: Message + Name>(
-    out: Output,
-    message: &M,
-    human: impl FnOnce(&M) -> String,
-) -> Result<()> {
-    match out {
-        Output::Human => print!("{}", human(message)),
-        Output::Json => println!("{}", protojson::to_json(message)?),
-    }
-    Ok(())
-}
-
-/// A table cell for a value that may be empty: `-` keeps the columns readable.
-pub fn or_dash(text: &str) -> String {
-    match text {
-        "" => "-".to_owned(),
-        text => text.to_owned(),
-    }
-}
-
-/// A table cell for an enum value that may be unset: `-` for 0 (every API enum's UNSPECIFIED), else its
-/// name.
-pub fn enum_or_dash(value: i32, name: fn(i32) -> String) -> String {
-    match value {
-        0 => "-".to_owned(),
-        value => name(value),
-    }
-}
-
-/// The name `name` gives an enum value the server sent, or its number when this build does not know it (a
-/// newer server).
-pub fn name_of<E: TryFrom<i32>>(value: i32, name: impl FnOnce(E) -> &'static str) -> String {
-    match E::try_from(value) {
-        Ok(v) => name(v).to_owned(),
-        Err(_) => format!("unknown({value})"),
-    }
-}
-
-/// `key: value` lines with the values lined up.
-pub fn key_values(pairs: &[(&str, String)]) -> String {
-    let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
-    pairs
-        .iter()
-        // Trimmed, so that an empty value leaves no trailing space.
-        .map(|(k, v)| {
-            format!("{:<width$} {v}", format!("{k}:"))
-                .trim_end()
-                .to_owned()
-                + "\n"
-        })
-        .collect()
-}
-
-/// A protobuf timestamp as RFC 3339 (UTC), or `None` when unset or out of range.
-pub fn timestamp(t: Option<&prost_types::Timestamp>) -> Option<String> {
-    let t = t?;
-    jiff::Timestamp::new(t.seconds, t.nanos)
-        .ok()
-        .map(|t| t.to_string())
-}
-
-/// A duration for people: `850ms`, `12.3s`, `4m05s`, `2h03m`.
-pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", d.as_secs_f64()),
-        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1_000) % 60),
-        _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
-    }
-}
-
-/// Name of an enum value the server sent, or its number when this build does not know it (a newer server).
-macro_rules! enum_names {
-    ($(#[$doc:meta] $fn:ident: $ty:ty, |$v:ident| $human:expr;)*) => {$(
-        #[$doc]
-        pub fn $fn(value: i32) -> String {
-            name_of(value, |$v: $ty| $human)
-        }
-    )*};
-}
-
-enum_names! {
-    /// A task state for people: `running`, `completed`, ...
-    state_name: TaskState, |s| match s {
-        TaskState::Unspecified => "unspecified",
-        TaskState::Scheduled => "scheduled",
-        TaskState::Running => "running",
-        TaskState::Completed => "completed",
-        TaskState::Cancelled => "cancelled",
-        TaskState::Failed => "failed",
-    };
-    /// A task kind for people: `broadcast`, `label`, `list`.
-    kind_name: TaskKind, |k| match k {
-        TaskKind::Unspecified => "unspecified",
-        TaskKind::Broadcast => "broadcast",
-        TaskKind::Label => "label",
-        TaskKind::List => "list",
-    };
-    /// A strategy for people, with the Easemob number it stands for.
-    strategy_name: Strategy, |s| match s {
-        Strategy::Unspecified => "default (vendor-only, Easemob 2)",
-        Strategy::VendorFirst => "vendor-first (Easemob 0)",
-        Strategy::ChannelOnly => "channel-only (Easemob 1)",
-        Strategy::VendorOnly => "vendor-only (Easemob 2)",
-        Strategy::ChannelFirst => "channel-first (Easemob 3)",
-        Strategy::ChannelOnlineOnly => "channel-online-only (Easemob 4)",
-    };
-    /// How labels combine, for people: `any`, `all`.
-    label_match_name: LabelMatch, |m| match m {
-        LabelMatch::Unspecified | LabelMatch::Any => "any",
-        LabelMatch::All => "all",
-    };
-    /// A delivery channel for people: `vendor`, `own`, and `none` for a push that reached no channel.
-    channel_name: DeliveryChannel, |c| match c {
-        DeliveryChannel::Unspecified => "none",
-        DeliveryChannel::Vendor => "vendor",
-        DeliveryChannel::Own => "own",
-    };
-    /// A delivery status as Easemob's callback spells it: `success`, `fail`, `error`.
-    status_name: DeliveryStatus, |s| match s {
-        DeliveryStatus::Unspecified => "unspecified",
-        DeliveryStatus::Success => "success",
-        DeliveryStatus::Fail => "fail",
-        DeliveryStatus::Error => "error",
-    };
-    /// A failure reason as Easemob's callback spells it: `no push binding`, ...
-    reason_name: FailureReason, |r| match r {
-        FailureReason::Unspecified => "unspecified",
-        FailureReason::NoPushBinding => "no push binding",
-        FailureReason::IllegalBinding => "illegal binding",
-        FailureReason::NoUserExist => "no user exist",
-        FailureReason::NotifierOutOfLimit => "notifier out of limit",
-        FailureReason::NotifierDisabled => "notifier disabled",
-        FailureReason::NotifierIsBan => "notifier is ban",
-        FailureReason::NoNotifierExist => "no notifier exist",
-        FailureReason::InvalidNotifier => "invalid notifier",
-        FailureReason::MessageIgnorePush => "message ignore push",
-        FailureReason::InvalidMessage => "invalid message",
-        FailureReason::ExpireMessage => "expire message",
-        FailureReason::UserIgnorePush => "user ignore push",
-        FailureReason::IgnorePushDeviceId => "ignore push device id",
-        FailureReason::InvalidVoipNotification => "invalid VOIP notification",
-        FailureReason::GetPushTokenFail => "get push token fail",
-        FailureReason::PushYetButFail => "push yet but fail",
-    };
-    /// A vendor for people: `APNs`, `FCM`, `Huawei`, ...
-    vendor_name: Vendor, |v| match v {
-        Vendor::Unspecified => "unspecified",
-        Vendor::Apns => "APNs",
-        Vendor::Fcm => "FCM",
-        Vendor::Huawei => "Huawei",
-        Vendor::Honor => "Honor",
-        Vendor::Xiaomi => "Xiaomi",
-        Vendor::Oppo => "OPPO",
-        Vendor::Vivo => "vivo",
-        Vendor::Meizu => "Meizu",
-    };
-}
 
 /// One task in detail, as `key: value` lines.
 pub fn task_text(t: &Task) -> String {
@@ -434,7 +178,11 @@ pub fn stats_text(s: &TaskStats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pushgate::proto::v1::{ChannelStats, FailureReasonCount, StatusCount, VendorStats};
+    use crate::cli::protojson;
+    use pushgate::proto::v1::{
+        ChannelStats, DeliveryChannel, DeliveryStatus, FailureReason, FailureReasonCount,
+        LabelMatch, StatusCount, Strategy, TaskState, Vendor, VendorStats,
+    };
     use serde_json::json;
 
     fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
@@ -513,19 +261,6 @@ mod tests {
             clicked_count: 5,
             update_time: ts(1_700_000_000),
         }
-    }
-
-    #[test]
-    fn tables_align_text_left_and_numbers_right() {
-        let mut t = Table::new(&[("NAME", Align::Left), ("N", Align::Right)]);
-        t.row(["a", "1"]).row(["longer", "1000"]).row(["x"]);
-        assert_eq!(
-            t.render(),
-            "NAME       N\n\
-             a          1\n\
-             longer  1000\n\
-             x\n"
-        );
     }
 
     #[test]
@@ -672,13 +407,5 @@ mod tests {
             "ID   KIND   STATE    USERS  SUCCESS  FAIL  ERROR  CREATED\n\
              t-3  label  running   4/10        3     1      0  2023-11-14T22:13:20Z\n"
         );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
-        assert_eq!(human_duration(Duration::from_millis(1_250)), "1.2s");
-        assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
-        assert_eq!(human_duration(Duration::from_secs(7_380)), "2h03m");
     }
 }

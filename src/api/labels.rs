@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{auth::app_of, page, page_token},
+    api::{auth_layer::app_of, page, page_token},
     clock::timestamp,
     labels::{Labels, UserFailure, UsersOutcome},
     proto::v1::{

@@ -1,6 +1,7 @@
-//! Shared set-up: a sandbox with fake vendors, lanes pointed at them, bindings and messages.
+//! What the lane tests (`tests/dispatch/`) share: a sandbox with fake vendors, lanes pointed at them,
+//! bindings and messages.
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::time::Duration;
 
 use pushgate::{
     dispatch::{DispatchConfig, Lane, Outcome, Rendered, Report, build_lane},
@@ -9,42 +10,23 @@ use pushgate::{
         ApnsCredentials, ApnsEnvironment, ApnsTokenAuth, FcmCredentials, Notifier, PushMessage,
         Vendor, apns_credentials::Auth, notifier::Credentials,
     },
-    sandbox::{FaultAction, Sandbox, SandboxConfig},
+    sandbox::Sandbox,
     store::bindings::BindingRecord,
 };
+
+// Written once in `fakes.rs` for the fakes' own tests; re-exported so that the lane tests find all they
+// use here. Test binaries other than the lane tests include `common` without using them: hence the allow.
+#[allow(unused_imports)]
+pub use super::fakes::{error, sandbox_keeping};
 
 /// The bundle id the APNs tests push to.
 pub const TOPIC: &str = "com.example.pushgate";
 /// The FCM project of the tests.
 pub const PROJECT: &str = "pushgate-test";
 
-/// A sandbox on free ports.
+/// A sandbox on free ports, each fake remembering up to 20,000 requests.
 pub async fn sandbox() -> Sandbox {
     sandbox_keeping(20_000).await
-}
-
-/// A sandbox on free ports that records at most `max_recorded` requests (another sandbox of a test, whose
-/// keys and accounts the first one does not know).
-pub async fn sandbox_keeping(max_recorded: usize) -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        host: Ipv4Addr::LOCALHOST.into(),
-        control_port: 0,
-        apns_port: 0,
-        fcm_port: 0,
-        max_recorded,
-        ..SandboxConfig::default()
-    })
-    .await
-    .expect("sandbox starts")
-}
-
-/// A fault answering HTTP `status` with the vendor's `reason` and no Retry-After.
-pub fn error(status: u16, reason: &str) -> FaultAction {
-    FaultAction::Error {
-        status,
-        reason: reason.into(),
-        retry_after_secs: None,
-    }
 }
 
 /// Asserts that the first of `reports` was delivered, showing them all when it was not.
