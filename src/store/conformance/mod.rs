@@ -92,3 +92,7 @@ macro_rules! conformance_tests {
 mod apps;
 mod bindings;
 mod callback_rules;
+mod labels;
+mod notifiers;
+mod settings;
+mod templates;
