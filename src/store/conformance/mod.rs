@@ -92,7 +92,10 @@ macro_rules! conformance_tests {
 mod apps;
 mod bindings;
 mod callback_rules;
+mod events;
+mod inbox;
 mod labels;
 mod notifiers;
+mod outbox;
 mod settings;
 mod templates;
