@@ -37,6 +37,13 @@
 //!    silently when the service is missing, since a test that passes without running proves nothing.
 //!
 //! Tests must not depend on one another or on order: each gets its own store, and runs may be parallel.
+//!
+//! When a test fails for a new backend, the fix belongs in the backend, unless the test asserts more than the
+//! trait's docs promise: then the docs and the test change together, never the test alone.
+//!
+//! Not checked here: that a write survives a crash once it returned (`store`'s first promise), which needs a
+//! process that dies; and the races the traits rule out are only provoked (concurrent writers, claimers,
+//! admissions), which catches a missing guard often but cannot prove one is there.
 
 use std::any::Any;
 
