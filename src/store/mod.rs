@@ -28,6 +28,8 @@ pub use config::StoreConfig;
 pub mod apps;
 pub mod bindings;
 pub mod callback_rules;
+#[cfg(test)]
+mod conformance;
 pub mod events;
 pub mod idempotency;
 pub mod inbox;

@@ -80,30 +80,3 @@ impl CallbackRuleRepository for SledStore {
         self.durably(written).await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::sled::test_support::temp_store;
-
-    fn rule(name: &str) -> CallbackRuleRecord {
-        CallbackRuleRecord {
-            name: name.into(),
-            url: "http://x".into(),
-            ..Default::default()
-        }
-    }
-
-    #[tokio::test]
-    async fn rule_limit_counts_only_new_rules() {
-        let (_dir, s) = temp_store();
-
-        assert!(s.put_rule("o#a", rule("a"), 2).await.unwrap());
-        assert!(s.put_rule("o#a", rule("b"), 2).await.unwrap());
-        assert!(!s.put_rule("o#a", rule("b"), 2).await.unwrap());
-        assert!(matches!(
-            s.put_rule("o#a", rule("c"), 2).await,
-            Err(StoreError::LimitReached { limit: 2, .. })
-        ));
-    }
-}

@@ -251,10 +251,11 @@ impl EventRepository for SledStore {
     }
 }
 
+/// sled-only: the chunking and the chunk encoding are how this backend stores the log. What the log does (reads
+/// from inside an append, across appends, the sweep and its horizon) is in `store::conformance::events`.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{clock::timestamp, store::sled::test_support::temp_store};
 
     fn event(position: u64, data: &str) -> DeliveryEvent {
         DeliveryEvent {
@@ -284,60 +285,5 @@ mod tests {
         assert_eq!(decode_chunk(b"k", &value).unwrap(), events);
         assert!(decode_chunk(b"k", &value[..HEADER + 2]).is_err());
         assert!(header(b"k", &value[..10]).is_err());
-    }
-
-    #[tokio::test]
-    async fn reads_start_inside_a_chunk_and_cross_chunks_and_apps_stay_apart() {
-        let (_dir, s) = temp_store();
-        let stamped = |ms| DeliveryEvent {
-            timestamp: Some(timestamp(ms)),
-            ..Default::default()
-        };
-        let first = s
-            .append_events("o#a", (0..300).map(|_| stamped(1_000)).collect())
-            .await
-            .unwrap();
-        s.append_events("o#b", vec![stamped(1_000)]).await.unwrap();
-        let second = s
-            .append_events("o#a", (0..10).map(|_| stamped(5_000)).collect())
-            .await
-            .unwrap();
-        let positions: Vec<u64> = first.iter().chain(&second).map(|e| e.position).collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]));
-
-        // From inside the first chunk, across the second, into the next append.
-        let after = positions[100];
-        let read = s.events_after("o#a", after, 1_000).await.unwrap();
-        let read: Vec<u64> = read.iter().map(|e| e.position).collect();
-        assert_eq!(read, positions[101..]);
-        let read = s.events_after("o#a", after, 5).await.unwrap();
-        assert_eq!(read.len(), 5);
-        assert_eq!(read[0].position, positions[101]);
-        assert!(
-            s.events_after("o#a", positions[309], 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(s.events_after("o#b", 0, 10).await.unwrap().len(), 1);
-        assert_eq!(
-            s.first_event_position("o#a").await.unwrap(),
-            Some(positions[0])
-        );
-        assert_eq!(
-            s.last_event_position("o#a").await.unwrap(),
-            Some(positions[309])
-        );
-
-        // The sweep takes the old append's chunks whole and moves the horizon past them.
-        let removed = s.sweep_events(2_000, 1_000_000).await.unwrap();
-        assert_eq!(removed, 301);
-        assert_eq!(s.swept_through("o#a").await.unwrap(), positions[299]);
-        let left = s.events_after("o#a", 0, 1_000).await.unwrap();
-        assert_eq!(left.len(), 10);
-        assert_eq!(
-            s.first_event_position("o#a").await.unwrap(),
-            Some(positions[300])
-        );
     }
 }

@@ -46,6 +46,7 @@ impl GroupFlush {
 
 #[cfg(test)]
 mod tests {
+    // sled-only: group commit is how this backend makes each write durable without a flush per call.
     use std::{
         sync::{
             Arc,

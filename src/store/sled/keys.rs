@@ -438,6 +438,8 @@ fn scoped(app: &str, rest: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    // sled-only: the key layout is this backend's own; the isolation it buys (apps, labels, users whose names
+    // extend one another stay apart) is checked for every backend in `store::conformance`.
     use super::*;
 
     #[test]

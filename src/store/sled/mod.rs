@@ -289,6 +289,7 @@ impl Flush for SledStore {
 
 #[cfg(test)]
 mod flush_tests {
+    // sled-only: it writes through sled's own `Db` and guards against a sled bug (spacejam/sled#1308).
     use std::{sync::Arc, time::Duration};
 
     use super::{Flush, test_support::temp_store};
@@ -334,6 +335,7 @@ mod flush_tests {
 
 #[cfg(all(test, unix))]
 mod dir_tests {
+    // sled-only: the data directory and its permissions are this embedded backend's.
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;

@@ -1,4 +1,4 @@
-//! Helpers for the sled repositories' unit tests.
+//! Helpers for the sled-only tests (what every backend must do is tested in `store::conformance`).
 
 use super::SledStore;
 
