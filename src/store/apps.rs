@@ -44,6 +44,8 @@ pub trait AppRepository: Send + Sync {
     ) -> Result<Vec<AppRecord>, StoreError>;
     /// Replaces an existing app; `NotFound` when it is gone.
     async fn update_app(&self, app: AppRecord) -> Result<(), StoreError>;
-    /// Removes the app and every record it owns in every tree; returns how many records went.
+    /// Removes the app and every record it owns, in every repository; returns how many records went,
+    /// counted as the backend stores them (sled counts its index entries too): at least one per record the
+    /// repositories return, a figure for the operator that differs between backends.
     async fn delete_app(&self, name: &str) -> Result<u64, StoreError>;
 }

@@ -36,6 +36,8 @@ pub trait EventRepository: Send + Sync {
     /// The highest position the retention has removed from the app's log (0 when none): resuming below it
     /// would miss events.
     async fn swept_through(&self, app: &str) -> Result<u64, StoreError>;
-    /// Removes up to `limit` events recorded before `before_ms`; returns how many went.
+    /// Removes events recorded before `before_ms`, oldest first, about `limit` of them (a backend that
+    /// stores events in groups, as sled does per append, removes whole groups, dated by their newest event);
+    /// returns how many went, so a caller repeats while that is at least `limit`.
     async fn sweep_events(&self, before_ms: i64, limit: usize) -> Result<usize, StoreError>;
 }

@@ -40,7 +40,8 @@ pub enum Begun {
 #[async_trait]
 pub trait IdempotencyRepository: Send + Sync {
     /// Claims the request id for a call that ends by `claim_until_ms`, unless an answer that has not expired
-    /// at `now_ms` is kept (returned) or another unexpired claim holds it.
+    /// at `now_ms` is kept (returned) or another unexpired claim holds it. An answer or claim counts while
+    /// its end is later than `now_ms`.
     async fn begin_idempotent(
         &self,
         app: &str,
@@ -49,7 +50,9 @@ pub trait IdempotencyRepository: Send + Sync {
         now_ms: i64,
         claim_until_ms: i64,
     ) -> Result<Begun, StoreError>;
-    /// Keeps `answer` for the request id (the claimed call succeeded), ending the claim.
+    /// Keeps `answer` for the request id (the claimed call succeeded), ending the claim. It replaces what is
+    /// there: should the caller's claim have run out and another call have claimed the id meanwhile, the
+    /// later finisher's answer is the one kept.
     async fn finish_idempotent(
         &self,
         app: &str,
@@ -64,6 +67,7 @@ pub trait IdempotencyRepository: Send + Sync {
         rpc: &str,
         request_id: &str,
     ) -> Result<(), StoreError>;
-    /// Removes up to `limit` answers and claims expired before `now_ms`; returns how many went.
+    /// Removes up to `limit` answers and claims that ended at `now_ms` (their end not later than it);
+    /// returns how many went.
     async fn sweep_answers(&self, now_ms: i64, limit: usize) -> Result<usize, StoreError>;
 }

@@ -187,7 +187,8 @@ pub trait InboxRepository: Send + Sync {
     async fn has_channel_devices(&self, app: &str, user: &str) -> Result<bool, StoreError>;
     /// Removes a user's inbox entries, receipts and device records; returns how many inbox entries.
     async fn delete_user_inbox(&self, app: &str, user: &str) -> Result<u64, StoreError>;
-    /// Deletes up to `limit` expired entries (with their receipts) of every app; returns how many index
-    /// entries it processed, so a caller repeats while that equals `limit`.
+    /// Deletes up to `limit` entries (with their receipts) of every app that expired at `now_ms`; returns
+    /// how many it looked at (entries, or what the backend keeps per entry to find them), so a caller
+    /// repeats while that equals `limit`.
     async fn sweep_expired(&self, now_ms: i64, limit: usize) -> Result<u64, StoreError>;
 }

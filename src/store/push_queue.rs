@@ -72,7 +72,7 @@ pub trait PushQueueRepository: Send + Sync {
         claim: &QueueClaim,
     ) -> Result<Vec<QueueKey>, StoreError>;
     /// Claims, in key order after `after`, up to `limit` entries that nobody holds at `now_ms` (never
-    /// claimed, released, or whose claim ended) and returns them.
+    /// claimed, released, or whose claim's `until_ms` is not later than `now_ms`) and returns them.
     async fn claim_queued(
         &self,
         after: Option<&QueueKey>,
@@ -85,8 +85,8 @@ pub trait PushQueueRepository: Send + Sync {
     /// Ends `holder`'s claim on the entry, which stays queued for another try (nothing when another holder
     /// has it).
     async fn release_queued(&self, key: &QueueKey, holder: &str) -> Result<(), StoreError>;
-    /// Removes the entry (done) if `holder` still holds it; returns whether it did. `false`: the claim ended
-    /// and another holder has the entry, or it is gone.
+    /// Removes the entry (done) if `holder` still holds it; returns whether it did. A claim that ran out and
+    /// that nobody took since is still `holder`'s. `false`: another holder has the entry, or it is gone.
     async fn complete_queued(&self, key: &QueueKey, holder: &str) -> Result<bool, StoreError>;
     /// Ends every claim. Only for a store that one process uses, when it starts: the claims it finds were
     /// made by a run of it that is gone.

@@ -130,7 +130,8 @@ pub trait TaskRepository: Send + Sync {
         id: &str,
         change: TaskChange<'_>,
     ) -> Result<Option<TaskRecord>, StoreError>;
-    /// Up to `limit` tasks of the app after task id `after`, newest first.
+    /// Up to `limit` tasks of the app after task id `after`, in id order. Callers choose ids that sort
+    /// newest first (`tasks::new_task_id`), which `admit_task` relies on too when it counts a window.
     async fn list_tasks(
         &self,
         app: &str,

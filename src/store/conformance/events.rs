@@ -206,7 +206,60 @@ async fn the_sweep_removes_old_events_in_batches_and_keeps_its_horizon(s: Store)
     assert_eq!(events.swept_through("o#b").await.unwrap(), old[1].1);
 }
 
+/// Positions become visible in order: while appends race, a reader that reads after the last position it
+/// has seen never misses an event (none appears later below a position it passed). Eight appenders of 40
+/// single-event appends race one reader; at the end the reader must have seen every event.
+async fn positions_become_visible_in_order_while_appends_race(s: Store) {
+    const WRITERS: usize = 8;
+    const APPENDS: usize = 40;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for _ in 0..APPENDS {
+                    s.events
+                        .append_events("o#a", vec![stamped(1_000)])
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let (mut last, mut seen) = (0, 0);
+    while seen < WRITERS * APPENDS {
+        for event in s.events.events_after("o#a", last, 1_000).await.unwrap() {
+            assert!(event.position > last);
+            last = event.position;
+            seen += 1;
+        }
+        tokio::task::yield_now().await;
+        let all_done = writers.iter().all(|w| w.is_finished());
+        if all_done {
+            // One more read after the last append; then every event must have been seen.
+            seen += s
+                .events
+                .events_after("o#a", last, 1_000)
+                .await
+                .unwrap()
+                .len();
+            break;
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let everything = s.events.events_after("o#a", 0, 10_000).await.unwrap();
+    assert_eq!(everything.len(), WRITERS * APPENDS);
+    assert_eq!(
+        seen,
+        everything.len(),
+        "the reader missed events that appeared below a position it had passed"
+    );
+}
+
 conformance_tests! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    positions_become_visible_in_order_while_appends_race,
     reads_start_inside_a_chunk_and_cross_chunks_and_apps_stay_apart,
     an_empty_log_has_no_positions,
     appended_events_get_increasing_positions_and_read_back_whole,

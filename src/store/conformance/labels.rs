@@ -225,8 +225,8 @@ async fn labels_users_of_several_labels_page_through_the_union(s: Store) {
     assert_eq!(seen, ["a", "b", "c", "d", "e"]);
 }
 
-/// The count `delete_app` returns takes the by-user index entry for a record of its own, as sled stores it;
-/// `AppRepository::delete_app` does not say yet what a record is.
+/// `delete_app` counts records as its backend stores them, at least one per record the repositories return
+/// (sled's exact count, with its by-user index entry, is checked in `store/sled/apps.rs`).
 async fn labels_are_deleted_with_their_app(s: Store) {
     s.labels.create_label("o#a", label("l"), 10).await.unwrap();
     s.labels
@@ -235,8 +235,8 @@ async fn labels_are_deleted_with_their_app(s: Store) {
         .unwrap();
     s.labels.create_label("o#ab", label("l"), 10).await.unwrap();
 
-    // The label, its membership and the by-user index entry.
-    assert_eq!(s.apps.delete_app("o#a").await.unwrap(), 3);
+    // At least the label and its membership.
+    assert!(s.apps.delete_app("o#a").await.unwrap() >= 2);
     assert!(s.labels.get_label("o#a", "l").await.unwrap().is_none());
     assert!(!s.labels.has_user("o#a", "u").await.unwrap());
     assert!(s.labels.get_label("o#ab", "l").await.unwrap().is_some());
