@@ -196,6 +196,7 @@ impl Config {
     /// Whether the settings can work together, checked when they are loaded so that a server never starts
     /// half-way on them: each section's own rules.
     pub fn check(&self) -> Result<(), String> {
+        self.store.check()?;
         self.dispatch.check()?;
         self.push.check()?;
         self.tasks.check()?;
@@ -213,6 +214,7 @@ impl Config {
         redact(&mut shown.auth.admin_token);
         redact(&mut shown.auth.signing_key);
         redact(&mut shown.notifiers.credentials_key);
+        redact(&mut shown.store.postgres.url);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
     }
 }
@@ -232,7 +234,11 @@ fn merge(base: &mut toml::Table, top: toml::Table) {
 }
 
 /// Keys that hold a table rather than a value, so an environment variable cannot address them directly.
-const NESTED_TABLES: &[(&str, &str)] = &[("server", "tls"), ("dispatch", "qps")];
+const NESTED_TABLES: &[(&str, &str)] = &[
+    ("server", "tls"),
+    ("dispatch", "qps"),
+    ("store", "postgres"),
+];
 
 fn apply_env(
     merged: &mut toml::Table,

@@ -292,7 +292,7 @@ mod tests {
     #[tokio::test]
     async fn a_user_exists_once_anything_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::open(&crate::store::StoreConfig::in_dir(dir.path())).unwrap();
+        let store = crate::store::sled_for_tests(dir.path());
         let devices = Devices::new(store.clone(), 10);
         let exists = |user: &'static str| {
             let devices = devices.clone();

@@ -343,7 +343,7 @@ mod tests {
 
     fn labels(max_users_per_call: usize) -> (tempfile::TempDir, Labels) {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::open(&crate::store::StoreConfig::in_dir(dir.path())).unwrap();
+        let store = crate::store::sled_for_tests(dir.path());
         let limits = LabelsConfig {
             max_labels_per_app: 2,
             max_users_per_label: 3,

@@ -135,7 +135,13 @@ impl From<StoreError> for Status {
             StoreError::LimitReached { what, limit } => {
                 quota(what, format!("at most {limit} {what} per app"))
             }
-            e @ (StoreError::Backend(_) | StoreError::Corrupt { .. }) => {
+            e @ StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
+                Status::unavailable("storage unavailable; try again")
+            }
+            e @ (StoreError::Backend(_)
+            | StoreError::Corrupt { .. }
+            | StoreError::SchemaNewer { .. }) => {
                 // The detail stays in the log; callers get a stable, non-leaking message.
                 tracing::error!(error = %e, "store failure");
                 Status::internal("storage failure")

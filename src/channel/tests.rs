@@ -16,10 +16,7 @@ fn config() -> ChannelConfig {
 }
 
 fn open(dir: &std::path::Path, config: ChannelConfig) -> Channel {
-    Channel::new(
-        crate::store::open(&crate::store::StoreConfig::in_dir(dir)).expect("open store"),
-        config,
-    )
+    Channel::new(crate::store::sled_for_tests(dir), config)
 }
 
 fn push(id: &str) -> ChannelPush {

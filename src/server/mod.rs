@@ -127,7 +127,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let data_dir = config.store.data_dir.clone();
-    let store = store::open(&config.store)?;
+    let store = store::open(&config.store).await?;
     let tenants = Arc::new(Tenants::init(store.clone(), config.auth.clone(), &data_dir).await?);
     let credentials_key = match &config.notifiers.credentials_key {
         Some(key) => key.expose().to_owned(),

@@ -435,8 +435,7 @@ fn no_control_chars(value: &str) -> Result<(), String> {
 #[cfg(test)]
 fn test_service() -> (tempfile::TempDir, UserSettings) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        crate::store::open(&crate::store::StoreConfig::in_dir(dir.path())).expect("open store");
+    let store = crate::store::sled_for_tests(dir.path());
     (dir, UserSettings::new(store, SettingsConfig::default()))
 }
 

@@ -23,7 +23,7 @@
 //!   passes it.
 
 mod config;
-pub use config::StoreConfig;
+pub use config::{Backend, PostgresConfig, SslMode, StoreConfig};
 
 pub mod apps;
 pub mod bindings;
@@ -38,6 +38,7 @@ pub mod messages;
 pub mod meta;
 pub mod notifiers;
 pub mod outbox;
+pub mod postgres;
 pub mod push_queue;
 pub mod settings;
 mod sled;
@@ -74,9 +75,23 @@ pub use templates::{TemplateRecord, TemplateRepository};
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The embedded database failed (I/O, corruption).
+    /// The database failed (I/O, corruption, a statement it refused).
     #[error("storage failure: {0}")]
     Backend(String),
+    /// The database cannot be reached now (connection refused or lost, server restarting, no connection
+    /// free in time); the same call may succeed later. Nothing was written.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The database's schema is newer than this binary knows: a newer pushgate migrated it.
+    #[error(
+        "the database's schema is at version {database}, newer than this binary's {binary}: run a pushgate at least as new as the one that migrated it"
+    )]
+    SchemaNewer {
+        /// The database's version.
+        database: i32,
+        /// This binary's.
+        binary: i32,
+    },
     /// A stored value could not be decoded (written by an incompatible version, or corrupt).
     #[error("stored record {key} cannot be decoded: {reason}")]
     Corrupt {
@@ -145,16 +160,51 @@ pub struct Store {
     flush: Arc<dyn Flush>,
 }
 
-/// Opens (or creates) the store `config` describes: today the embedded sled store in its data directory,
-/// the one backend there is.
-pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
-    Store::sled(
-        &config.data_dir,
-        config.cache_mib.saturating_mul(1024 * 1024),
-    )
+/// Opens the store `config` describes: the embedded sled store in its data directory (created when new),
+/// or the PostgreSQL database of `[store.postgres]` (its schema brought up to date).
+pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+    match config.backend {
+        Backend::Sled => Store::sled(
+            &config.data_dir,
+            config.cache_mib.saturating_mul(1024 * 1024),
+        ),
+        Backend::Postgres => Ok(Store::postgres(
+            postgres::PgStore::connect(&config.postgres).await?,
+        )),
+    }
+}
+
+/// A sled store in `dir`, for the unit tests of the services, which run on sled (the repositories' own
+/// behaviour is tested on every backend by `conformance/`).
+#[cfg(test)]
+pub(crate) fn sled_for_tests(dir: &std::path::Path) -> Store {
+    Store::sled(dir, sled::DEFAULT_CACHE_BYTES).expect("open a sled store")
 }
 
 impl Store {
+    /// The store over a connected PostgreSQL database.
+    fn postgres(pg: postgres::PgStore) -> Self {
+        let pg = Arc::new(pg);
+        Self {
+            apps: pg.clone(),
+            callback_rules: pg.clone(),
+            labels: pg.clone(),
+            meta: pg.clone(),
+            notifiers: pg.clone(),
+            bindings: pg.clone(),
+            user_settings: pg.clone(),
+            templates: pg.clone(),
+            messages: pg.clone(),
+            idempotency: pg.clone(),
+            push_queue: pg.clone(),
+            tasks: pg.clone(),
+            events: pg.clone(),
+            outbox: pg.clone(),
+            inbox: pg.clone(),
+            flush: pg,
+        }
+    }
+
     /// The embedded sled store in `dir` with a page cache of at most `cache_bytes`, opened or created.
     fn sled(dir: &std::path::Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let sled = Arc::new(SledStore::open_with_cache(dir, cache_bytes)?);

@@ -239,8 +239,9 @@ async fn a_stored_binding_without_a_token_is_an_illegal_binding() {
         .restart_with(move |dir| {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             runtime.block_on(async {
-                let store =
-                    pushgate::store::open(&pushgate::store::StoreConfig::in_dir(dir)).unwrap();
+                let store = pushgate::store::open(&pushgate::store::StoreConfig::in_dir(dir))
+                    .await
+                    .unwrap();
                 store
                     .bindings
                     .bind(

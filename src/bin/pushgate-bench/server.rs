@@ -261,7 +261,7 @@ pub async fn seed_bindings(
 ) -> Result<()> {
     use futures::{StreamExt, TryStreamExt};
     use pushgate::store::{self, StoreConfig};
-    let store = store::open(&StoreConfig::in_dir(dir))?;
+    let store = store::open(&StoreConfig::in_dir(dir)).await?;
     futures::stream::iter(0..count)
         .map(|n| {
             let (store, record) = (store.clone(), binding(n));

@@ -32,9 +32,9 @@
 //! 1. Write an `async fn` here that returns an [`Opened`]: a fresh, empty [`Store`] of the backend and whatever
 //!    must live as long as it (a temporary directory, a database schema dropped on drop, …).
 //! 2. Add one line `name => opener,` to the backend list in [`conformance_tests!`] (the only list). A backend
-//!    that needs an outside service goes behind a feature, `#[cfg(feature = "postgres")] postgres =>
-//!    postgres_store,`, so that the default `cargo test` still runs without it; it must not skip itself
-//!    silently when the service is missing, since a test that passes without running proves nothing.
+//!    that needs an outside service starts it itself (PostgreSQL: a throwaway server per test process, a
+//!    database per test); it must not skip itself when the service cannot be had, since a test that passes
+//!    without running proves nothing.
 //!
 //! Tests must not depend on one another or on order: each gets its own store, and runs may be parallel.
 //!
@@ -60,11 +60,57 @@ pub struct Opened {
 /// sled in a temporary directory, through [`super::open`] as the server opens it.
 pub async fn sled_store() -> Opened {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = super::open(&StoreConfig::in_dir(dir.path())).expect("open the sled store");
+    let store = super::open(&StoreConfig::in_dir(dir.path()))
+        .await
+        .expect("open the sled store");
     Opened {
         store,
         _keep: Box::new(dir),
     }
+}
+
+/// A fresh database on this test process's throwaway PostgreSQL server (started on first use, under the
+/// target directory; see `postgres::throwaway`), or on the server `PUSHGATE_TEST_POSTGRES_URL` names,
+/// through [`super::open`] as the server opens it. No server to be had fails the test: it never skips.
+pub async fn postgres_store() -> Opened {
+    let database = format!("conformance_{}", uuid::Uuid::new_v4().simple());
+    let url = match std::env::var("PUSHGATE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            super::postgres::throwaway::create_database_at(&url, &database)
+                .await
+                .expect("create a database on PUSHGATE_TEST_POSTGRES_URL")
+        }
+        _ => {
+            let server = super::postgres::throwaway::Throwaway::shared(&test_root())
+                .expect("start a throwaway PostgreSQL server");
+            server
+                .create_database(&database)
+                .await
+                .expect("create a database")
+        }
+    };
+    let mut config = StoreConfig {
+        backend: super::Backend::Postgres,
+        ..StoreConfig::default()
+    };
+    config.postgres.url = Some(crate::secret::Secret::new(url));
+    config.postgres.pool_size = 8;
+    let store = super::open(&config)
+        .await
+        .expect("open the PostgreSQL store");
+    Opened {
+        store,
+        _keep: Box::new(()),
+    }
+}
+
+/// `<target>/<profile>/pushgate-postgres`: the test binary runs from `<target>/<profile>/deps`.
+fn test_root() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("pushgate-postgres"))
+        .unwrap_or_else(|| std::env::temp_dir().join("pushgate-postgres"))
 }
 
 /// Runs each named test once against every backend (see the module docs).
@@ -80,6 +126,7 @@ macro_rules! conformance_tests {
             @expand [$test] $name
             // The backends, one line each: `test name => opener,`.
             sled => $crate::store::conformance::sled_store,
+            postgres => $crate::store::conformance::postgres_store,
         }
     };
     (@expand [$test:meta] $name:ident $($(#[$cfg:meta])* $backend:ident => $open:path,)+) => {

@@ -1,0 +1,77 @@
+//! The schema's versioned migrations, embedded in the binary and applied in order at start (and by
+//! `pushgate migrate`). A session-level advisory lock makes processes that start at once apply each
+//! migration once: the first takes the lock and migrates, the others wait for it and find nothing left to
+//! do. `pushgate_schema` records each version applied; a database whose schema is newer than this binary
+//! knows is refused, as this binary would misread it.
+
+use tokio_postgres::Client;
+
+use crate::store::StoreError;
+
+/// The migrations, in order: (version, name, SQL). A migration is never edited once released; a change
+/// is a new one.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "core", include_str!("migrations/0001_core.sql"))];
+
+/// The schema version this binary writes and reads.
+pub const LATEST_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// Key of the advisory lock migrations hold (any constant shared by every pushgate binary).
+const LOCK_KEY: i64 = 0x7075_7368_6761_7465; // "pushgate"
+
+/// What [`migrate`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// The schema version before.
+    pub from: i32,
+    /// The versions applied now, in order.
+    pub applied: Vec<i32>,
+}
+
+/// Brings the database's schema up to [`LATEST_VERSION`].
+pub async fn migrate(client: &mut Client) -> Result<Migrated, StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
+    let result = migrate_locked(client).await;
+    // Released whatever happened; a connection that broke has lost the lock with its session anyway.
+    let _ = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await;
+    result
+}
+
+async fn migrate_locked(client: &mut Client) -> Result<Migrated, StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS pushgate_schema (
+                 version integer PRIMARY KEY,
+                 name text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    let from: i32 = client
+        .query_one("SELECT coalesce(max(version), 0) FROM pushgate_schema", &[])
+        .await?
+        .get(0);
+    if from > LATEST_VERSION {
+        return Err(StoreError::SchemaNewer {
+            database: from,
+            binary: LATEST_VERSION,
+        });
+    }
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > from) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO pushgate_schema (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version, name, "applied a schema migration");
+        applied.push(*version);
+    }
+    Ok(Migrated { from, applied })
+}

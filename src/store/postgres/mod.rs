@@ -1,0 +1,122 @@
+//! The PostgreSQL implementation of the repositories, for state that several pushgate processes share.
+//!
+//! The client is tokio-postgres with a deadpool-postgres pool, not sqlx: the statements are plain SQL
+//! strings that the conformance suite runs against a real server, so sqlx's compile-time checked queries
+//! (which need a database or a prepared offline cache at build time) would buy little and cost every build;
+//! tokio-postgres is the maintained driver underneath most of the ecosystem, pipelines statements on one
+//! connection and speaks binary `COPY`.
+//!
+//! Records are stored as the same prost messages sled stores (`record bytea`), beside the columns that
+//! queries select, order and limit by; every table's key starts with the app, as sled's keys do. The
+//! schema comes from the versioned migrations in `migrations/` (`migrations.rs`), applied at start under
+//! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
+
+mod migrations;
+mod pending;
+pub mod throwaway;
+mod tls;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+
+use super::{
+    StoreError,
+    config::{PostgresConfig, SslMode},
+};
+
+pub use migrations::{LATEST_VERSION, migrate};
+
+/// The PostgreSQL store; every repository trait is implemented on it.
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            // No answer from the server at all: the connection failed, closed or timed out. The database is
+            // away, which a caller may retry.
+            None => StoreError::Unavailable(e.to_string()),
+            // Class 08: connection exceptions; 57P: the server shutting down or restarting; 53: out of
+            // connections or memory.
+            Some(db)
+                if ["08", "57P", "53"]
+                    .iter()
+                    .any(|class| db.code().code().starts_with(class)) =>
+            {
+                StoreError::Unavailable(db.message().to_owned())
+            }
+            Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            // No connection could be had in time: the database is away or saturated.
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to the database `config` names, checks that it answers, and brings its schema up to date
+    /// (or fails when the database's schema is newer than this binary).
+    pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let url = config
+            .url
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("store.postgres.url is not set".into()))?;
+        let mut pg: tokio_postgres::Config = url.expose().parse().map_err(|e| {
+            // The URL is a secret: the parser's message names the part, never the text.
+            StoreError::Backend(format!("store.postgres.url cannot be read: {e}"))
+        })?;
+        pg.connect_timeout(config.connect_timeout);
+        pg.options(format!(
+            "-c statement_timeout={}",
+            config.statement_timeout.as_millis()
+        ));
+        pg.application_name("pushgate");
+        // The TLS setting is pushgate's own (`ssl_mode`), not the URL's: TLS is required when it is on, and
+        // never attempted when it is off.
+        pg.ssl_mode(match config.ssl_mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+        });
+        let manager_config = ManagerConfig {
+            // A connection returned to the pool is checked with a cheap round trip before it is handed out
+            // again, so a database that restarted costs one failed check, not a failed call.
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls::connector(config)? {
+            Some(tls) => Manager::from_config(pg, tls, manager_config),
+            None => Manager::from_config(pg, tokio_postgres::NoTls, manager_config),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
+        let store = Self { pool };
+        let mut client = store.client().await?;
+        migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Flush for PgStore {
+    /// Nothing is buffered in this process: every write has committed when it returned.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
