@@ -11,8 +11,12 @@
 //! schema comes from the versioned migrations in `migrations/` (`migrations.rs`), applied at start under
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
+mod callback_rules;
 mod migrations;
+mod notifiers;
 mod pending;
+mod support;
+mod templates;
 pub mod throwaway;
 mod tls;
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::PgStore;
 use crate::{
     proto::v1::{DeliveryEvent, FailedCallback, StoredMessage},
-    store::{settings::Change, templates::TemplateChange, *},
+    store::{settings::Change, *},
 };
 
 // ---- apps
@@ -94,35 +94,6 @@ impl BindingRepository for PgStore {
     }
     async fn has_bindings(&self, app: &str, user: &str) -> Result<bool, StoreError> {
         todo!("postgres: bindings")
-    }
-}
-
-// ---- callback_rules
-#[async_trait]
-impl CallbackRuleRepository for PgStore {
-    async fn put_rule(
-        &self,
-        app: &str,
-        rule: CallbackRuleRecord,
-        max_rules: usize,
-    ) -> Result<bool, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn get_rule(
-        &self,
-        app: &str,
-        name: &str,
-    ) -> Result<Option<CallbackRuleRecord>, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn list_rules(&self, app: &str) -> Result<Vec<CallbackRuleRecord>, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn all_rules(&self) -> Result<Vec<(String, CallbackRuleRecord)>, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        todo!("postgres: callback_rules")
     }
 }
 
@@ -353,41 +324,6 @@ impl MetaRepository for PgStore {
     }
     async fn put_meta(&self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
         todo!("postgres: meta")
-    }
-}
-
-// ---- notifiers
-#[async_trait]
-impl NotifierRepository for PgStore {
-    async fn create_notifier(
-        &self,
-        app: &str,
-        notifier: NotifierRecord,
-        max_per_app: usize,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn get_notifier(
-        &self,
-        app: &str,
-        name: &str,
-    ) -> Result<Option<NotifierRecord>, StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn list_notifiers(
-        &self,
-        app: &str,
-        after: Option<&str>,
-        limit: usize,
-        vendor: i32,
-    ) -> Result<Vec<NotifierRecord>, StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn update_notifier(&self, app: &str, notifier: NotifierRecord) -> Result<(), StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn delete_notifier(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        todo!("postgres: notifiers")
     }
 }
 
@@ -623,36 +559,5 @@ impl TaskRepository for PgStore {
         limit: usize,
     ) -> Result<usize, StoreError> {
         todo!("postgres: tasks")
-    }
-}
-
-// ---- templates
-#[async_trait]
-impl TemplateRepository for PgStore {
-    async fn create_template(
-        &self,
-        app: &str,
-        template: TemplateRecord,
-        max_templates: usize,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: templates")
-    }
-    async fn get_template(
-        &self,
-        app: &str,
-        name: &str,
-    ) -> Result<Option<TemplateRecord>, StoreError> {
-        todo!("postgres: templates")
-    }
-    async fn update_template(
-        &self,
-        app: &str,
-        name: &str,
-        change: TemplateChange<'_>,
-    ) -> Result<Option<TemplateRecord>, StoreError> {
-        todo!("postgres: templates")
-    }
-    async fn delete_template(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        todo!("postgres: templates")
     }
 }
