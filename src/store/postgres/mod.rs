@@ -11,6 +11,7 @@
 //! schema comes from the versioned migrations in `migrations/` (`migrations.rs`), applied at start under
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
+mod apps;
 mod callback_rules;
 mod migrations;
 mod notifiers;

@@ -11,30 +11,6 @@ use crate::{
     store::{settings::Change, *},
 };
 
-// ---- apps
-#[async_trait]
-impl AppRepository for PgStore {
-    async fn create_app(&self, app: AppRecord) -> Result<(), StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn list_apps(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<AppRecord>, StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn update_app(&self, app: AppRecord) -> Result<(), StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn delete_app(&self, name: &str) -> Result<u64, StoreError> {
-        todo!("postgres: apps")
-    }
-}
-
 // ---- bindings
 #[async_trait]
 impl BindingRepository for PgStore {
