@@ -13,6 +13,8 @@
 
 mod apps;
 mod callback_rules;
+mod messages;
+mod meta;
 mod migrations;
 mod notifiers;
 mod pending;

@@ -281,28 +281,6 @@ impl LabelRepository for PgStore {
     }
 }
 
-// ---- messages
-#[async_trait]
-impl MessageRepository for PgStore {
-    async fn put_message(&self, app: &str, message: &StoredMessage) -> Result<(), StoreError> {
-        todo!("postgres: messages")
-    }
-    async fn get_message(&self, app: &str, id: &str) -> Result<Option<StoredMessage>, StoreError> {
-        todo!("postgres: messages")
-    }
-}
-
-// ---- meta
-#[async_trait]
-impl MetaRepository for PgStore {
-    async fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        todo!("postgres: meta")
-    }
-    async fn put_meta(&self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
-        todo!("postgres: meta")
-    }
-}
-
 // ---- outbox
 #[async_trait]
 impl OutboxRepository for PgStore {
