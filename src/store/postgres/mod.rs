@@ -18,6 +18,7 @@ mod meta;
 mod migrations;
 mod notifiers;
 mod pending;
+mod settings;
 mod support;
 mod templates;
 pub mod throwaway;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::PgStore;
 use crate::{
     proto::v1::{DeliveryEvent, FailedCallback, StoredMessage},
-    store::{settings::Change, *},
+    store::*,
 };
 
 // ---- bindings
@@ -400,66 +400,6 @@ impl PushQueueRepository for PgStore {
     }
     async fn queue_len(&self) -> Result<usize, StoreError> {
         todo!("postgres: push_queue")
-    }
-}
-
-// ---- settings
-#[async_trait]
-impl UserSettingsRepository for PgStore {
-    async fn get_user_settings(
-        &self,
-        app: &str,
-        user: &str,
-    ) -> Result<Option<UserSettingsRecord>, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn update_user_settings(
-        &self,
-        app: &str,
-        user: &str,
-        change: Change<'_, UserSettingsRecord>,
-    ) -> Result<UserSettingsRecord, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn set_nicknames(
-        &self,
-        app: &str,
-        nicknames: &[(String, String)],
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn get_conversation_setting(
-        &self,
-        app: &str,
-        user: &str,
-        conversation: &ConversationKey,
-    ) -> Result<Option<NotificationRecord>, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn update_conversation_setting(
-        &self,
-        app: &str,
-        user: &str,
-        conversation: &ConversationKey,
-        now_ms: i64,
-        change: Change<'_, NotificationRecord>,
-    ) -> Result<NotificationRecord, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn push_profile(
-        &self,
-        app: &str,
-        user: &str,
-        conversation: Option<&ConversationKey>,
-    ) -> Result<PushProfile, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn has_user(&self, app: &str, user: &str) -> Result<bool, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn delete_user(&self, app: &str, user: &str) -> Result<(u64, u64), StoreError> {
-        todo!("postgres: settings")
     }
 }
 
