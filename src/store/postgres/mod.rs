@@ -11,8 +11,16 @@
 //! schema comes from the versioned migrations in `migrations/` (`migrations.rs`), applied at start under
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
+mod apps;
+mod callback_rules;
+mod messages;
+mod meta;
 mod migrations;
+mod notifiers;
 mod pending;
+mod settings;
+mod support;
+mod templates;
 pub mod throwaway;
 mod tls;
 

@@ -8,32 +8,8 @@ use async_trait::async_trait;
 use super::PgStore;
 use crate::{
     proto::v1::{DeliveryEvent, FailedCallback, StoredMessage},
-    store::{settings::Change, templates::TemplateChange, *},
+    store::*,
 };
-
-// ---- apps
-#[async_trait]
-impl AppRepository for PgStore {
-    async fn create_app(&self, app: AppRecord) -> Result<(), StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn list_apps(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<AppRecord>, StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn update_app(&self, app: AppRecord) -> Result<(), StoreError> {
-        todo!("postgres: apps")
-    }
-    async fn delete_app(&self, name: &str) -> Result<u64, StoreError> {
-        todo!("postgres: apps")
-    }
-}
 
 // ---- bindings
 #[async_trait]
@@ -94,35 +70,6 @@ impl BindingRepository for PgStore {
     }
     async fn has_bindings(&self, app: &str, user: &str) -> Result<bool, StoreError> {
         todo!("postgres: bindings")
-    }
-}
-
-// ---- callback_rules
-#[async_trait]
-impl CallbackRuleRepository for PgStore {
-    async fn put_rule(
-        &self,
-        app: &str,
-        rule: CallbackRuleRecord,
-        max_rules: usize,
-    ) -> Result<bool, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn get_rule(
-        &self,
-        app: &str,
-        name: &str,
-    ) -> Result<Option<CallbackRuleRecord>, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn list_rules(&self, app: &str) -> Result<Vec<CallbackRuleRecord>, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn all_rules(&self) -> Result<Vec<(String, CallbackRuleRecord)>, StoreError> {
-        todo!("postgres: callback_rules")
-    }
-    async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        todo!("postgres: callback_rules")
     }
 }
 
@@ -334,63 +281,6 @@ impl LabelRepository for PgStore {
     }
 }
 
-// ---- messages
-#[async_trait]
-impl MessageRepository for PgStore {
-    async fn put_message(&self, app: &str, message: &StoredMessage) -> Result<(), StoreError> {
-        todo!("postgres: messages")
-    }
-    async fn get_message(&self, app: &str, id: &str) -> Result<Option<StoredMessage>, StoreError> {
-        todo!("postgres: messages")
-    }
-}
-
-// ---- meta
-#[async_trait]
-impl MetaRepository for PgStore {
-    async fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        todo!("postgres: meta")
-    }
-    async fn put_meta(&self, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
-        todo!("postgres: meta")
-    }
-}
-
-// ---- notifiers
-#[async_trait]
-impl NotifierRepository for PgStore {
-    async fn create_notifier(
-        &self,
-        app: &str,
-        notifier: NotifierRecord,
-        max_per_app: usize,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn get_notifier(
-        &self,
-        app: &str,
-        name: &str,
-    ) -> Result<Option<NotifierRecord>, StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn list_notifiers(
-        &self,
-        app: &str,
-        after: Option<&str>,
-        limit: usize,
-        vendor: i32,
-    ) -> Result<Vec<NotifierRecord>, StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn update_notifier(&self, app: &str, notifier: NotifierRecord) -> Result<(), StoreError> {
-        todo!("postgres: notifiers")
-    }
-    async fn delete_notifier(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        todo!("postgres: notifiers")
-    }
-}
-
 // ---- outbox
 #[async_trait]
 impl OutboxRepository for PgStore {
@@ -513,66 +403,6 @@ impl PushQueueRepository for PgStore {
     }
 }
 
-// ---- settings
-#[async_trait]
-impl UserSettingsRepository for PgStore {
-    async fn get_user_settings(
-        &self,
-        app: &str,
-        user: &str,
-    ) -> Result<Option<UserSettingsRecord>, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn update_user_settings(
-        &self,
-        app: &str,
-        user: &str,
-        change: Change<'_, UserSettingsRecord>,
-    ) -> Result<UserSettingsRecord, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn set_nicknames(
-        &self,
-        app: &str,
-        nicknames: &[(String, String)],
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn get_conversation_setting(
-        &self,
-        app: &str,
-        user: &str,
-        conversation: &ConversationKey,
-    ) -> Result<Option<NotificationRecord>, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn update_conversation_setting(
-        &self,
-        app: &str,
-        user: &str,
-        conversation: &ConversationKey,
-        now_ms: i64,
-        change: Change<'_, NotificationRecord>,
-    ) -> Result<NotificationRecord, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn push_profile(
-        &self,
-        app: &str,
-        user: &str,
-        conversation: Option<&ConversationKey>,
-    ) -> Result<PushProfile, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn has_user(&self, app: &str, user: &str) -> Result<bool, StoreError> {
-        todo!("postgres: settings")
-    }
-    async fn delete_user(&self, app: &str, user: &str) -> Result<(u64, u64), StoreError> {
-        todo!("postgres: settings")
-    }
-}
-
 // ---- tasks
 #[async_trait]
 impl TaskRepository for PgStore {
@@ -623,36 +453,5 @@ impl TaskRepository for PgStore {
         limit: usize,
     ) -> Result<usize, StoreError> {
         todo!("postgres: tasks")
-    }
-}
-
-// ---- templates
-#[async_trait]
-impl TemplateRepository for PgStore {
-    async fn create_template(
-        &self,
-        app: &str,
-        template: TemplateRecord,
-        max_templates: usize,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: templates")
-    }
-    async fn get_template(
-        &self,
-        app: &str,
-        name: &str,
-    ) -> Result<Option<TemplateRecord>, StoreError> {
-        todo!("postgres: templates")
-    }
-    async fn update_template(
-        &self,
-        app: &str,
-        name: &str,
-        change: TemplateChange<'_>,
-    ) -> Result<Option<TemplateRecord>, StoreError> {
-        todo!("postgres: templates")
-    }
-    async fn delete_template(&self, app: &str, name: &str) -> Result<bool, StoreError> {
-        todo!("postgres: templates")
     }
 }
