@@ -416,6 +416,15 @@ impl TaskRepository for PgStore {
     ) -> Result<Admission, StoreError> {
         todo!("postgres: tasks")
     }
+    async fn record_page(
+        &self,
+        app: &str,
+        id: &str,
+        change: TaskChange<'_>,
+        events: Vec<DeliveryEvent>,
+    ) -> Result<(Option<TaskRecord>, Vec<DeliveryEvent>), StoreError> {
+        todo!("postgres: tasks")
+    }
     async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError> {
         todo!("postgres: tasks")
     }
