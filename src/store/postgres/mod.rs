@@ -11,8 +11,10 @@
 //! schema comes from the versioned migrations in `migrations/` (`migrations.rs`), applied at start under
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
+mod bindings;
 mod migrations;
 mod pending;
+mod sql;
 pub mod throwaway;
 mod tls;
 

@@ -35,68 +35,6 @@ impl AppRepository for PgStore {
     }
 }
 
-// ---- bindings
-#[async_trait]
-impl BindingRepository for PgStore {
-    async fn bind(
-        &self,
-        app: &str,
-        binding: BindingRecord,
-        max_per_user: usize,
-    ) -> Result<BindOutcome, StoreError> {
-        todo!("postgres: bindings")
-    }
-    async fn unbind(
-        &self,
-        app: &str,
-        user: &str,
-        device_id: &str,
-        notifier: Option<&str>,
-    ) -> Result<Vec<BindingRecord>, StoreError> {
-        todo!("postgres: bindings")
-    }
-    async fn user_bindings(
-        &self,
-        app: &str,
-        user: &str,
-        after: Option<&BindingCursor>,
-        limit: usize,
-    ) -> Result<(Vec<BindingRecord>, Option<BindingCursor>), StoreError> {
-        todo!("postgres: bindings")
-    }
-    async fn app_bindings(
-        &self,
-        app: &str,
-        after: Option<&BindingCursor>,
-        limit: usize,
-    ) -> Result<(Vec<BindingRecord>, Option<BindingCursor>), StoreError> {
-        todo!("postgres: bindings")
-    }
-    async fn notifier_bindings(
-        &self,
-        app: &str,
-        notifier: &str,
-        after: Option<&BindingCursor>,
-        limit: usize,
-    ) -> Result<(Vec<BindingRecord>, Option<BindingCursor>), StoreError> {
-        todo!("postgres: bindings")
-    }
-    async fn app_users(
-        &self,
-        app: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        todo!("postgres: bindings")
-    }
-    async fn delete_user_bindings(&self, app: &str, user: &str) -> Result<u64, StoreError> {
-        todo!("postgres: bindings")
-    }
-    async fn has_bindings(&self, app: &str, user: &str) -> Result<bool, StoreError> {
-        todo!("postgres: bindings")
-    }
-}
-
 // ---- callback_rules
 #[async_trait]
 impl CallbackRuleRepository for PgStore {
