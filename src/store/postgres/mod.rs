@@ -16,6 +16,7 @@ mod labels;
 mod migrations;
 mod pending;
 mod sql;
+mod tasks;
 pub mod throwaway;
 mod tls;
 

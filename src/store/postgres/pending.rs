@@ -431,59 +431,6 @@ impl UserSettingsRepository for PgStore {
     }
 }
 
-// ---- tasks
-#[async_trait]
-impl TaskRepository for PgStore {
-    async fn admit_task(
-        &self,
-        app: &str,
-        limits: &TaskLimits,
-        task: &TaskRecord,
-        users: &[String],
-        message: Option<&StoredMessage>,
-    ) -> Result<Admission, StoreError> {
-        todo!("postgres: tasks")
-    }
-    async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError> {
-        todo!("postgres: tasks")
-    }
-    async fn update_task(
-        &self,
-        app: &str,
-        id: &str,
-        change: TaskChange<'_>,
-    ) -> Result<Option<TaskRecord>, StoreError> {
-        todo!("postgres: tasks")
-    }
-    async fn list_tasks(
-        &self,
-        app: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<TaskRecord>, StoreError> {
-        todo!("postgres: tasks")
-    }
-    async fn open_tasks(&self) -> Result<Vec<(String, TaskRecord)>, StoreError> {
-        todo!("postgres: tasks")
-    }
-    async fn list_task_users(
-        &self,
-        app: &str,
-        id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        todo!("postgres: tasks")
-    }
-    async fn delete_ended_tasks(
-        &self,
-        ended_before_ms: i64,
-        limit: usize,
-    ) -> Result<usize, StoreError> {
-        todo!("postgres: tasks")
-    }
-}
-
 // ---- templates
 #[async_trait]
 impl TemplateRepository for PgStore {
