@@ -15,6 +15,7 @@ mod bindings;
 mod labels;
 mod migrations;
 mod pending;
+mod push_queue;
 mod sql;
 mod tasks;
 pub mod throwaway;

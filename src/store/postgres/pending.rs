@@ -335,42 +335,6 @@ impl OutboxRepository for PgStore {
     }
 }
 
-// ---- push_queue
-#[async_trait]
-impl PushQueueRepository for PgStore {
-    async fn enqueue(
-        &self,
-        pushes: &[QueuedPush],
-        claim: &QueueClaim,
-    ) -> Result<Vec<QueueKey>, StoreError> {
-        todo!("postgres: push_queue")
-    }
-    async fn claim_queued(
-        &self,
-        after: Option<&QueueKey>,
-        limit: usize,
-        claim: &QueueClaim,
-        now_ms: i64,
-    ) -> Result<Vec<(QueueKey, QueuedPush)>, StoreError> {
-        todo!("postgres: push_queue")
-    }
-    async fn queued_push(&self, key: &QueueKey) -> Result<Option<QueuedPush>, StoreError> {
-        todo!("postgres: push_queue")
-    }
-    async fn release_queued(&self, key: &QueueKey, holder: &str) -> Result<(), StoreError> {
-        todo!("postgres: push_queue")
-    }
-    async fn complete_queued(&self, key: &QueueKey, holder: &str) -> Result<bool, StoreError> {
-        todo!("postgres: push_queue")
-    }
-    async fn forget_claims(&self) -> Result<(), StoreError> {
-        todo!("postgres: push_queue")
-    }
-    async fn queue_len(&self) -> Result<usize, StoreError> {
-        todo!("postgres: push_queue")
-    }
-}
-
 // ---- settings
 #[async_trait]
 impl UserSettingsRepository for PgStore {
