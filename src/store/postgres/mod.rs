@@ -12,6 +12,7 @@
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
 mod bindings;
+mod idempotency;
 mod labels;
 mod migrations;
 mod pending;

@@ -96,41 +96,6 @@ impl EventRepository for PgStore {
     }
 }
 
-// ---- idempotency
-#[async_trait]
-impl IdempotencyRepository for PgStore {
-    async fn begin_idempotent(
-        &self,
-        app: &str,
-        rpc: &str,
-        request_id: &str,
-        now_ms: i64,
-        claim_until_ms: i64,
-    ) -> Result<Begun, StoreError> {
-        todo!("postgres: idempotency")
-    }
-    async fn finish_idempotent(
-        &self,
-        app: &str,
-        rpc: &str,
-        request_id: &str,
-        answer: &IdempotentAnswer,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: idempotency")
-    }
-    async fn abandon_idempotent(
-        &self,
-        app: &str,
-        rpc: &str,
-        request_id: &str,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: idempotency")
-    }
-    async fn sweep_answers(&self, now_ms: i64, limit: usize) -> Result<usize, StoreError> {
-        todo!("postgres: idempotency")
-    }
-}
-
 // ---- inbox
 #[async_trait]
 impl InboxRepository for PgStore {
