@@ -12,14 +12,20 @@
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
 mod apps;
+mod bindings;
 mod callback_rules;
+mod idempotency;
+mod labels;
 mod messages;
 mod meta;
 mod migrations;
 mod notifiers;
 mod pending;
+mod push_queue;
 mod settings;
+mod sql;
 mod support;
+mod tasks;
 mod templates;
 pub mod throwaway;
 mod tls;
