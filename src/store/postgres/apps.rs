@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use prost::Message;
 
-use super::{PgStore, support};
+use super::{PgStore, sql};
 use crate::store::{AppRecord, AppRepository, StoreError};
 
 /// The tables of the schema that hold records of an app: every base table with a column `app` (the schema
@@ -17,7 +17,7 @@ const APP_TABLES: &str = "SELECT quote_ident(c.table_name)
      ORDER BY c.table_name";
 
 fn decode_app(name: &str, bytes: &[u8]) -> Result<AppRecord, StoreError> {
-    support::decode("apps", &[name], bytes)
+    sql::decode_named("apps", &[name], bytes)
 }
 
 /// One statement deleting the app's rows from each of `tables` (quoted names) and returning how many went:
@@ -75,7 +75,7 @@ impl AppRepository for PgStore {
         limit: usize,
     ) -> Result<Vec<AppRecord>, StoreError> {
         let client = self.client().await?;
-        let limit = support::sql_limit(limit);
+        let limit = sql::sql_limit(limit);
         let rows = match after {
             Some(after) => {
                 let stmt = client

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use prost::Message;
 
-use super::{PgStore, support};
+use super::{PgStore, sql};
 use crate::store::{CallbackRuleRecord, CallbackRuleRepository, StoreError};
 
 fn decode_rule(app: &str, name: &str, bytes: &[u8]) -> Result<CallbackRuleRecord, StoreError> {
-    support::decode("callback_rules", &[app, name], bytes)
+    sql::decode_named("callback_rules", &[app, name], bytes)
 }
 
 #[async_trait]
@@ -23,7 +23,7 @@ impl CallbackRuleRepository for PgStore {
         // The app's limit lock makes "is there room" and the insert one step against other puts; the lock
         // on an existing rule's row keeps it from being deleted before it is replaced, so "replaced" is
         // true when this commits.
-        support::lock_app_limits(&tx, app).await?;
+        sql::lock_app_limits(&tx, app).await?;
         let existing = tx
             .prepare_cached("SELECT 1 FROM callback_rules WHERE app = $1 AND name = $2 FOR UPDATE")
             .await?;
@@ -37,7 +37,7 @@ impl CallbackRuleRepository for PgStore {
                 .prepare_cached("SELECT count(*) FROM callback_rules WHERE app = $1")
                 .await?;
             let count: i64 = tx.query_one(&count, &[&app]).await?.get(0);
-            if support::at_limit(count, max_rules) {
+            if sql::at_limit(count, max_rules) {
                 return Err(StoreError::LimitReached {
                     what: "callback rules",
                     limit: max_rules,

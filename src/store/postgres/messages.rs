@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use prost::Message;
 
-use super::{PgStore, support};
+use super::{PgStore, sql};
 use crate::{
     proto::v1::StoredMessage,
     store::{MessageRepository, StoreError},
@@ -34,7 +34,7 @@ impl MessageRepository for PgStore {
         client
             .query_opt(&stmt, &[&app, &id])
             .await?
-            .map(|row| support::decode("messages", &[app, id], row.get(0)))
+            .map(|row| sql::decode_named("messages", &[app, id], row.get(0)))
             .transpose()
     }
 }

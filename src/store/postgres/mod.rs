@@ -24,7 +24,6 @@ mod pending;
 mod push_queue;
 mod settings;
 mod sql;
-mod support;
 mod tasks;
 mod templates;
 pub mod throwaway;

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use prost::Message;
 
-use super::{PgStore, support};
+use super::{PgStore, sql};
 use crate::store::{NotifierRecord, NotifierRepository, StoreError};
 
 fn decode_notifier(app: &str, name: &str, bytes: &[u8]) -> Result<NotifierRecord, StoreError> {
-    support::decode("notifiers", &[app, name], bytes)
+    sql::decode_named("notifiers", &[app, name], bytes)
 }
 
 #[async_trait]
@@ -21,7 +21,7 @@ impl NotifierRepository for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // The app's limit lock makes the count and the insert one step against other creates.
-        support::lock_app_limits(&tx, app).await?;
+        sql::lock_app_limits(&tx, app).await?;
         let count = tx
             .prepare_cached(
                 "SELECT count(*), coalesce(bool_or(name = $2), false)
@@ -36,7 +36,7 @@ impl NotifierRepository for PgStore {
                 notifier.name()
             )));
         }
-        if support::at_limit(row.get(0), max_per_app) {
+        if sql::at_limit(row.get(0), max_per_app) {
             return Err(StoreError::LimitReached {
                 what: "notifiers",
                 limit: max_per_app,
@@ -85,7 +85,7 @@ impl NotifierRepository for PgStore {
         vendor: i32,
     ) -> Result<Vec<NotifierRecord>, StoreError> {
         let client = self.client().await?;
-        let limit = support::sql_limit(limit);
+        let limit = sql::sql_limit(limit);
         // The vendor filter is in the statement, before the limit: a page holds `limit` of the vendor.
         let rows = match after {
             Some(after) => {

@@ -7,7 +7,7 @@ use deadpool_postgres::Transaction;
 use prost::Message;
 use tokio_postgres::types::ToSql;
 
-use super::{PgStore, support};
+use super::{PgStore, sql};
 use crate::store::{
     ChatKind, ConversationKey, NotificationRecord, PushProfile, StoreError, TemplateRecord,
     UserSettingsRecord, UserSettingsRepository, settings::Change,
@@ -84,7 +84,7 @@ async fn read_modify_write<M: Message + Default>(
         let current = tx.query_opt(&select, key).await?;
         let existed = current.is_some();
         let mut record = match current {
-            Some(current) => support::decode(row.table, key_names, current.get(0))?,
+            Some(current) => sql::decode_named(row.table, key_names, current.get(0))?,
             None => M::default(),
         };
         change(&mut record);
@@ -136,7 +136,7 @@ impl UserSettingsRepository for PgStore {
         client
             .query_opt(&stmt, &[&app, &user])
             .await?
-            .map(|row| support::decode(USER_ROW.table, &[app, user], row.get(0)))
+            .map(|row| sql::decode_named(USER_ROW.table, &[app, user], row.get(0)))
             .transpose()
     }
 
@@ -206,7 +206,7 @@ impl UserSettingsRepository for PgStore {
         for row in &rows {
             let user: &str = row.get(0);
             let mut record: UserSettingsRecord =
-                support::decode(USER_ROW.table, &[app, user], row.get(1))?;
+                sql::decode_named(USER_ROW.table, &[app, user], row.get(1))?;
             record.nickname = nicknames.get(user).copied().unwrap_or_default().to_owned();
             record.update_time_ms = now_ms;
             changed_users.push(user);
@@ -243,7 +243,7 @@ impl UserSettingsRepository for PgStore {
             .query_opt(&stmt, &[&app, &user, &kind, &conversation.key])
             .await?
             .map(|row| {
-                support::decode(
+                sql::decode_named(
                     CONVERSATION_ROW.table,
                     &[app, user, &conversation.key],
                     row.get(0),
@@ -303,19 +303,19 @@ impl UserSettingsRepository for PgStore {
         let row = client.query_one(&stmt, &[&app, &user, &kind, &key]).await?;
         let settings: UserSettingsRecord = row
             .get::<_, Option<&[u8]>>(0)
-            .map(|bytes| support::decode(USER_ROW.table, &[app, user], bytes))
+            .map(|bytes| sql::decode_named(USER_ROW.table, &[app, user], bytes))
             .transpose()?
             .unwrap_or_default();
         let conversation = match (conversation, row.get::<_, Option<&[u8]>>(1)) {
             (Some(c), Some(bytes)) => Some((
                 c.clone(),
-                support::decode(CONVERSATION_ROW.table, &[app, user, &c.key], bytes)?,
+                sql::decode_named(CONVERSATION_ROW.table, &[app, user, &c.key], bytes)?,
             )),
             _ => None,
         };
         let template: Option<TemplateRecord> = row
             .get::<_, Option<&[u8]>>(2)
-            .map(|bytes| support::decode("templates", &[app, &settings.template], bytes))
+            .map(|bytes| sql::decode_named("templates", &[app, &settings.template], bytes))
             .transpose()?;
         Ok(PushProfile {
             user: settings,

@@ -1,5 +1,5 @@
 //! Small pieces the repositories' statements share: decoding records, lower bounds of pages, limits, and
-//! transaction-scoped advisory locks.
+//! transaction-scoped advisory locks (per key, and the per-app lock of count limits).
 
 use deadpool_postgres::Transaction;
 use prost::Message;
@@ -15,6 +15,16 @@ pub(super) fn decode<M: Message + Default>(
         key: key(),
         reason: e.to_string(),
     })
+}
+
+/// [`decode`], naming the record by its table and key columns (`table/key1/key2`), as sled's `decode` names
+/// the key.
+pub(super) fn decode_named<M: Message + Default>(
+    table: &str,
+    key: &[&str],
+    bytes: &[u8],
+) -> Result<M, StoreError> {
+    decode(bytes, || format!("{table}/{}", key.join("/")))
 }
 
 /// The least text that sorts after `after`, or the least text of all (`""`) without it, so that one
@@ -58,6 +68,29 @@ pub(super) async fn lock_keys(tx: &Transaction<'_>, keys: &[String]) -> Result<(
         .await?;
     tx.execute(&statement, &[&keys]).await?;
     Ok(())
+}
+
+/// First key of the advisory locks that serialise an app's limited creates ("pglm"); the second is the
+/// app's hash. Two-key advisory locks never meet the single-key one the migrations take.
+const APP_LIMIT_LOCK: i32 = 0x7067_6c6d;
+
+/// Takes the app's count-limit lock until the transaction ends. A create that must stay under a per-app
+/// limit takes it before it counts, so two creates racing (in this process or another sharing the
+/// database) count one after the other and the limit holds; the count's statement starts after the lock is
+/// granted, so it sees what the previous holder committed. Apps whose names hash alike only wait for each
+/// other. The lock does not need the app's row, which the limited records do not require to exist. It
+/// takes a transaction because outside one the lock would end with its statement.
+pub(super) async fn lock_app_limits(tx: &Transaction<'_>, app: &str) -> Result<(), StoreError> {
+    let lock = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .await?;
+    tx.execute(&lock, &[&APP_LIMIT_LOCK, &app]).await?;
+    Ok(())
+}
+
+/// Whether `count` stored records reach `max`.
+pub(super) fn at_limit(count: i64, max: usize) -> bool {
+    usize::try_from(count).map_or(true, |count| count >= max)
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use prost::Message;
 
-use super::{PgStore, support};
+use super::{PgStore, sql};
 use crate::store::{StoreError, TemplateRecord, TemplateRepository, templates::TemplateChange};
 
 fn decode_template(app: &str, name: &str, bytes: &[u8]) -> Result<TemplateRecord, StoreError> {
-    support::decode("templates", &[app, name], bytes)
+    sql::decode_named("templates", &[app, name], bytes)
 }
 
 #[async_trait]
@@ -21,7 +21,7 @@ impl TemplateRepository for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // The app's limit lock makes the count and the insert one step against other creates.
-        support::lock_app_limits(&tx, app).await?;
+        sql::lock_app_limits(&tx, app).await?;
         let count = tx
             .prepare_cached(
                 "SELECT count(*), coalesce(bool_or(name = $2), false)
@@ -36,7 +36,7 @@ impl TemplateRepository for PgStore {
                 template.name
             )));
         }
-        if support::at_limit(row.get(0), max_templates) {
+        if sql::at_limit(row.get(0), max_templates) {
             return Err(StoreError::LimitReached {
                 what: "templates",
                 limit: max_templates,
