@@ -23,6 +23,7 @@
 //!   passes it.
 
 mod config;
+mod data_dir;
 pub use config::{Backend, PostgresConfig, SslMode, StoreConfig};
 
 pub mod apps;
@@ -168,9 +169,18 @@ pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
             &config.data_dir,
             config.cache_mib.saturating_mul(1024 * 1024),
         ),
-        Backend::Postgres => Ok(Store::postgres(
-            postgres::PgStore::connect(&config.postgres).await?,
-        )),
+        Backend::Postgres => {
+            // No database in it, but the key files generated when none is configured go there.
+            data_dir::private_dir(&config.data_dir).map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot create {} as private: {e}",
+                    config.data_dir.display()
+                ))
+            })?;
+            Ok(Store::postgres(
+                postgres::PgStore::connect(&config.postgres).await?,
+            ))
+        }
     }
 }
 

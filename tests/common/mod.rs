@@ -72,6 +72,54 @@ pub fn fresh_database() -> String {
     .expect("create a database")
 }
 
+/// Every text and bytea value of every table of the database at `url`, as ("table.column", bytes).
+fn database_values(url: &str) -> Vec<(String, Vec<u8>)> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test database");
+            tokio::spawn(connection);
+            let columns = client
+                .query(
+                    "SELECT table_name::text, column_name::text, data_type::text \
+                     FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND data_type IN ('text', 'bytea')",
+                    &[],
+                )
+                .await
+                .expect("list the columns");
+            let mut out = Vec::new();
+            for column in columns {
+                let (table, name, kind): (String, String, String) =
+                    (column.get(0), column.get(1), column.get(2));
+                let rows = client
+                    .query(&format!("SELECT \"{name}\" FROM \"{table}\""), &[])
+                    .await
+                    .expect("read a column");
+                for row in rows {
+                    let bytes = if kind == "bytea" {
+                        row.get::<_, Option<Vec<u8>>>(0)
+                    } else {
+                        row.get::<_, Option<String>>(0).map(String::into_bytes)
+                    };
+                    if let Some(bytes) = bytes {
+                        out.push((format!("{table}.{name}"), bytes));
+                    }
+                }
+            }
+            out
+        })
+    })
+    .join()
+    .expect("read the database")
+}
+
 /// The settings that put a new server on this binary's backend (a fresh database for PostgreSQL).
 fn new_store_env() -> Vec<(String, String)> {
     match backend() {
@@ -341,6 +389,29 @@ impl TestServer {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Everything the server keeps at rest, as (where, bytes): every file under its data directory and, on
+    /// PostgreSQL, every text and bytea value of every table of its database. For checks that something
+    /// (a secret) is never stored in clear, whichever backend holds it.
+    pub fn stored_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut paths = vec![self.data_dir.clone()];
+        while let Some(path) = paths.pop() {
+            if path.is_dir() {
+                paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push((path.display().to_string(), bytes));
+            }
+        }
+        if let Some((_, url)) = self
+            .store_env
+            .iter()
+            .find(|(k, _)| k == "PUSHGATE_STORE_POSTGRES_URL")
+        {
+            out.extend(database_values(url));
+        }
+        out
     }
 
     /// The store configuration the server runs on, to open its store while it is stopped.
