@@ -10,7 +10,14 @@ use crate::store::StoreError;
 
 /// The migrations, in order: (version, name, SQL). A migration is never edited once released; a change
 /// is a new one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "core", include_str!("migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "core", include_str!("migrations/0001_core.sql")),
+    (
+        3,
+        "events_outbox_inbox",
+        include_str!("migrations/0003_events_outbox_inbox.sql"),
+    ),
+];
 
 /// The schema version this binary writes and reads.
 pub const LATEST_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

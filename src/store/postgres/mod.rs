@@ -11,6 +11,8 @@
 //! schema comes from the versioned migrations in `migrations/` (`migrations.rs`), applied at start under
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
+mod codec;
+mod events;
 mod migrations;
 mod pending;
 pub mod throwaway;

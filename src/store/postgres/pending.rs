@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::PgStore;
 use crate::{
-    proto::v1::{DeliveryEvent, FailedCallback, StoredMessage},
+    proto::v1::{FailedCallback, StoredMessage},
     store::{settings::Change, templates::TemplateChange, *},
 };
 
@@ -123,38 +123,6 @@ impl CallbackRuleRepository for PgStore {
     }
     async fn delete_rule(&self, app: &str, name: &str) -> Result<bool, StoreError> {
         todo!("postgres: callback_rules")
-    }
-}
-
-// ---- events
-#[async_trait]
-impl EventRepository for PgStore {
-    async fn append_events(
-        &self,
-        app: &str,
-        events: Vec<DeliveryEvent>,
-    ) -> Result<Vec<DeliveryEvent>, StoreError> {
-        todo!("postgres: events")
-    }
-    async fn events_after(
-        &self,
-        app: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<DeliveryEvent>, StoreError> {
-        todo!("postgres: events")
-    }
-    async fn first_event_position(&self, app: &str) -> Result<Option<u64>, StoreError> {
-        todo!("postgres: events")
-    }
-    async fn last_event_position(&self, app: &str) -> Result<Option<u64>, StoreError> {
-        todo!("postgres: events")
-    }
-    async fn swept_through(&self, app: &str) -> Result<u64, StoreError> {
-        todo!("postgres: events")
-    }
-    async fn sweep_events(&self, before_ms: i64, limit: usize) -> Result<usize, StoreError> {
-        todo!("postgres: events")
     }
 }
 
