@@ -14,6 +14,7 @@
 mod codec;
 mod events;
 mod migrations;
+mod outbox;
 mod pending;
 pub mod throwaway;
 mod tls;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::PgStore;
 use crate::{
-    proto::v1::{FailedCallback, StoredMessage},
+    proto::v1::StoredMessage,
     store::{settings::Change, templates::TemplateChange, *},
 };
 
@@ -356,92 +356,6 @@ impl NotifierRepository for PgStore {
     }
     async fn delete_notifier(&self, app: &str, name: &str) -> Result<bool, StoreError> {
         todo!("postgres: notifiers")
-    }
-}
-
-// ---- outbox
-#[async_trait]
-impl OutboxRepository for PgStore {
-    async fn cursor(&self, app: &str, rule: &str) -> Result<Option<u64>, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn advance(
-        &self,
-        app: &str,
-        rule: &str,
-        position: u64,
-        parked: Vec<PendingCallback>,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn waiting_count(&self, app: &str, rule: &str) -> Result<u64, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn is_held(&self, app: &str, rule: &str, order_key: &str) -> Result<bool, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn due(
-        &self,
-        app: &str,
-        rule: &str,
-        now_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<PendingCallback>, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn next_due_ms(&self, app: &str, rule: &str) -> Result<Option<i64>, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn settle(
-        &self,
-        app: &str,
-        rule: &str,
-        pending: &PendingCallback,
-        failed: Option<FailedCallback>,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn reschedule(
-        &self,
-        app: &str,
-        rule: &str,
-        pending: PendingCallback,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn failed(
-        &self,
-        app: &str,
-        rule: Option<&str>,
-        after: Option<(&str, u64)>,
-        limit: usize,
-    ) -> Result<Vec<FailedCallback>, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn requeue_failed(
-        &self,
-        app: &str,
-        rule: &str,
-        position: u64,
-        now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn pause(&self, app: &str, rule: &str) -> Result<PauseRecord, StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn set_pause(&self, app: &str, rule: &str, pause: PauseRecord) -> Result<(), StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn set_cursor(&self, app: &str, rule: &str, position: u64) -> Result<(), StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn forget_cursor(&self, app: &str, rule: &str) -> Result<(), StoreError> {
-        todo!("postgres: outbox")
-    }
-    async fn remove_rule(&self, app: &str, rule: &str) -> Result<(), StoreError> {
-        todo!("postgres: outbox")
     }
 }
 
