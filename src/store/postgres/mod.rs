@@ -13,6 +13,7 @@
 
 mod codec;
 mod events;
+mod inbox;
 mod migrations;
 mod outbox;
 mod pending;

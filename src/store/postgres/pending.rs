@@ -161,67 +161,6 @@ impl IdempotencyRepository for PgStore {
     }
 }
 
-// ---- inbox
-#[async_trait]
-impl InboxRepository for PgStore {
-    async fn append(
-        &self,
-        app: &str,
-        entry: &InboxEntry,
-        max_per_device: usize,
-    ) -> Result<Appended, StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn inbox_page(
-        &self,
-        app: &str,
-        device: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<InboxEntry>, StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn ack(
-        &self,
-        app: &str,
-        user: &str,
-        device: &str,
-        message_ids: &[String],
-        clicked: bool,
-        now_ms: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn ack_counts(
-        &self,
-        app: &str,
-        subject: AckSubject<'_>,
-    ) -> Result<AckCountRecord, StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn record_channel_device(
-        &self,
-        app: &str,
-        user: &str,
-        device: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn channel_devices(&self, app: &str, user: &str) -> Result<Vec<String>, StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn has_channel_devices(&self, app: &str, user: &str) -> Result<bool, StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn delete_user_inbox(&self, app: &str, user: &str) -> Result<u64, StoreError> {
-        todo!("postgres: inbox")
-    }
-    async fn sweep_expired(&self, now_ms: i64, limit: usize) -> Result<u64, StoreError> {
-        todo!("postgres: inbox")
-    }
-}
-
 // ---- labels
 #[async_trait]
 impl LabelRepository for PgStore {
