@@ -22,9 +22,11 @@ use crate::{
 
 /// When an event was recorded (ms), which the retention sweeps by: as sled dates its chunks.
 fn timestamp_ms(event: &DeliveryEvent) -> i64 {
-    event
-        .timestamp
-        .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+    event.timestamp.map_or(0, |t| {
+        t.seconds
+            .saturating_mul(1000)
+            .saturating_add(i64::from(t.nanos) / 1_000_000)
+    })
 }
 
 fn decode_event(app: &str, position: i64, bytes: &[u8]) -> Result<DeliveryEvent, StoreError> {

@@ -434,7 +434,14 @@ impl OutboxRepository for PgStore {
             ..Default::default()
         };
         let receiver = again.order_key();
-        hold(&tx, app, rule, &[receiver.clone()], &[due_at(now_ms)]).await?;
+        hold(
+            &tx,
+            app,
+            rule,
+            std::slice::from_ref(&receiver),
+            &[due_at(now_ms)],
+        )
+        .await?;
         let take = tx
             .prepare_cached(
                 "DELETE FROM failed_callbacks WHERE app = $1 AND position = $2 AND rule = $3",
