@@ -41,6 +41,18 @@ const EXISTING_SECRET: &str = r#"
 secret: {existingSecret: pushgate-keys, adminTokenKey: token, adminToken: "ignored", credentialsKey: "ignored"}
 "#;
 
+/// The PostgreSQL backend with every key in the chart's Secret.
+const POSTGRES: &str = r#"
+config: {store: {backend: postgres, postgres: {poolSize: 32, sslMode: verify-full}}}
+secret: {adminToken: "pga_admin-token-for-tests", credentialsKey: "a-credentials-key-of-at-least-32-chars", signingKey: "a-signing-key-of-at-least-32-characters", postgresUrl: "postgres://pushgate:pw@db.example:5432/pushgate"}
+"#;
+
+/// The PostgreSQL backend with a Secret the user manages.
+const POSTGRES_EXISTING_SECRET: &str = r#"
+config: {store: {backend: postgres}}
+secret: {existingSecret: pushgate-keys}
+"#;
+
 /// The admin port turned off, with a ServiceMonitor asked for (it must not appear).
 const NO_ADMIN: &str = "config: {admin: {enabled: false}}\nserviceMonitor: {enabled: true}\n";
 
@@ -56,13 +68,15 @@ fn render(chart: &Chart, release: &str, overlay: &str) -> Rendered {
 }
 
 /// Every variant the tests render: (release name, values overlay).
-fn variants() -> [(&'static str, &'static str); 5] {
+fn variants() -> [(&'static str, &'static str); 7] {
     [
         ("pushgate", ""),
         ("prod", ""),
         ("pushgate", EVERYTHING_ON),
         ("pushgate", EXISTING_SECRET),
         ("pushgate", NO_ADMIN),
+        ("pushgate", POSTGRES),
+        ("pushgate", POSTGRES_EXISTING_SECRET),
     ]
 }
 
@@ -618,4 +632,69 @@ fn optional_parts_follow_their_switches() {
     };
     let defaults = render(&chart, "pushgate", "");
     assert_ne!(annotation(&defaults), annotation(&off));
+}
+
+#[test]
+fn postgres_takes_its_url_and_every_key_from_the_secret_and_mounts_no_volume() {
+    let chart = chart();
+    for overlay in [POSTGRES, POSTGRES_EXISTING_SECRET] {
+        let rendered = render(&chart, "pushgate", overlay);
+        let sts = rendered.one("StatefulSet");
+        assert!(
+            sts.at("spec.volumeClaimTemplates").is_none(),
+            "no claim with PostgreSQL ({overlay:?})"
+        );
+        let volumes = list_at(sts, "spec.template.spec.volumes");
+        let data = named(volumes, "data").expect("the data directory's volume");
+        assert!(data.get("emptyDir").is_some(), "{overlay:?}");
+        let container = &list_at(sts, "spec.template.spec.containers")[0];
+        let env = list_at(container, "env");
+        for var in [
+            "PUSHGATE_STORE_POSTGRES_URL",
+            "PUSHGATE_AUTH_SIGNING_KEY",
+            "PUSHGATE_AUTH_ADMIN_TOKEN",
+            "PUSHGATE_NOTIFIERS_CREDENTIALS_KEY",
+        ] {
+            assert!(
+                named(env, var)
+                    .and_then(|v| v.at("valueFrom.secretKeyRef"))
+                    .is_some(),
+                "{var} is not read from the Secret ({overlay:?})"
+            );
+        }
+        let config = Config::load_from(None, pod_environment(&rendered))
+            .unwrap_or_else(|e| panic!("the server refuses the chart's config: {e}"));
+        assert_eq!(config.store.backend, pushgate::store::Backend::Postgres);
+        assert!(rendered.notes.contains("PostgreSQL"), "{}", rendered.notes);
+    }
+    let own = render(&chart, "pushgate", POSTGRES);
+    let config = Config::load_from(None, pod_environment(&own)).expect("config");
+    assert_eq!(config.store.postgres.pool_size, 32);
+    assert_eq!(
+        config.store.postgres.ssl_mode,
+        pushgate::store::SslMode::VerifyFull
+    );
+    assert_eq!(
+        config.store.postgres.url.as_ref().map(|u| u.expose()),
+        Some("postgres://pushgate:pw@db.example:5432/pushgate")
+    );
+    assert_eq!(
+        config.auth.signing_key.as_ref().map(|k| k.expose()),
+        Some("a-signing-key-of-at-least-32-characters")
+    );
+
+    // Without a volume a generated key would be lost at the next start: the chart refuses to render.
+    for missing in ["postgresUrl", "adminToken", "credentialsKey", "signingKey"] {
+        let overlay = POSTGRES.replace(&format!("{missing}: "), &format!("unused_{missing}: "));
+        let refused = chart
+            .render("pushgate", &overlay)
+            .err()
+            .unwrap_or_else(|| panic!("rendered without secret.{missing}"));
+        assert!(refused.contains(&format!("secret.{missing}")), "{refused}");
+    }
+    let refused = chart
+        .render("pushgate", "config: {store: {backend: mysql}}")
+        .err()
+        .expect("an unknown backend renders");
+    assert!(refused.contains("config.store.backend"), "{refused}");
 }

@@ -45,6 +45,16 @@ impl EventLog {
             return Ok(());
         }
         let stored = self.store.events.append_events(app, events).await?;
+        self.announce(app, stored);
+        Ok(())
+    }
+
+    /// Wakes the outbox workers and the live subscribers for `stored`, events of `app` the store holds
+    /// already (a task page records its events with its checkpoint, in one store call).
+    pub fn announce(&self, app: &str, stored: Vec<DeliveryEvent>) {
+        if stored.is_empty() {
+            return;
+        }
         self.recorded.send_modify(|n| *n = n.wrapping_add(1));
         // Cloned only for subscribers that exist; the events are in the store either way.
         if self.live.receiver_count() > 0 {
@@ -52,7 +62,6 @@ impl EventLog {
                 let _ = self.live.send(Arc::new((app.to_owned(), event)));
             }
         }
-        Ok(())
     }
 
     /// Changes whenever events have been recorded.

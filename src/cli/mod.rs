@@ -1,7 +1,7 @@
 //! The command line: the subcommands and what runs each.
 //!
 //! One file per command group: `send`, `task` (with `watch`), `app`, `token`, `notifier`, `device`,
-//! `label`, and `serve` for the server side. Every command that talks to a server takes the flags of
+//! `label`, `serve` for the server side and `store` (`migrate`) for the store's own commands. Every command that talks to a server takes the flags of
 //! `client.rs` (`--endpoint`, `--token`, `--timeout`, `--output`) and prints through `output/` (tables)
 //! or `protojson.rs` (JSON).
 //!
@@ -19,6 +19,7 @@ mod output;
 mod protojson;
 mod send;
 mod serve;
+mod store;
 mod task;
 mod token;
 mod watch;
@@ -70,6 +71,12 @@ enum Command {
     /// Run fake vendor servers (APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo, Meizu) that check requests
     /// like the real ones, until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// Bring the PostgreSQL store's schema up to date (the server also does it at start).
+    Migrate {
+        /// TOML config file (defaults < file < PUSHGATE_* environment).
+        #[arg(long, env = "PUSHGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -153,6 +160,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve { config, sandbox } => serve::serve(config, sandbox).await?,
         Command::Sandbox(args) => serve::sandbox(args).await?,
         Command::Config { command } => serve::config(command)?,
+        Command::Migrate { config } => store::migrate(config).await?,
         Command::Send(args) => return send::run(args).await,
         Command::Task(args) => return task::run(args).await,
         Command::App { client, command } => app::run(client, command).await?,

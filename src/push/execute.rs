@@ -21,7 +21,10 @@ use crate::{
     channel::{ChannelError, ChannelPush},
     clock::now_ms,
     dispatch::{DispatchError, Outcome, Rendered},
-    proto::v1::{DeliveryChannel, DeliveryStatus, Notifier, NotifierState, PushMessage, Vendor},
+    proto::v1::{
+        DeliveryChannel, DeliveryEvent, DeliveryStatus, Notifier, NotifierState, PushMessage,
+        Vendor,
+    },
     store::BindingRecord,
     telemetry::metrics::metrics,
 };
@@ -31,20 +34,24 @@ impl Pusher {
     /// from its vendor to the own channel reports the channel's outcome once). Outcomes are written to
     /// `progress` as they become known.
     pub async fn execute(&self, planned: Planned, progress: &Progress) -> Vec<DeviceOutcome> {
-        self.execute_many(vec![planned], progress)
-            .await
-            .pop()
-            .unwrap_or_default()
+        let app = planned.push.app.clone();
+        let (mut outcomes, events) = self.execute_many(vec![planned], progress).await;
+        if let Err(e) = self.inner.events.record(&app, events).await {
+            tracing::error!(app, error = %e, "cannot record delivery events");
+        }
+        outcomes.pop().unwrap_or_default()
     }
 
-    /// Plans and executes the pushes of many users of one app together (a task's page): the devices of all of
-    /// them that share a notifier and a rendered message go to the vendor in the fewest batches. One list of
+    /// Plans and executes the pushes of many users of one app together (a task's page), and answers their
+    /// outcomes with the delivery events to record, which the caller records with its checkpoint
+    /// ([`TaskRepository::record_page`](crate::store::TaskRepository::record_page)) and then announces
+    /// ([`Pusher::announce_events`]): the devices of all of them that share a notifier and a rendered message go to the vendor in the fewest batches. One list of
     /// outcomes per push, in order. `progress` follows the outcomes while they come in.
     pub async fn push_many(
         &self,
         pushes: Vec<UserPush>,
         progress: &Progress,
-    ) -> Result<Vec<Vec<DeviceOutcome>>, PushError> {
+    ) -> Result<(Vec<Vec<DeviceOutcome>>, Vec<DeliveryEvent>), PushError> {
         let mut planned: Vec<Planned> = Vec::with_capacity(pushes.len());
         for push in pushes {
             let mut plan = self.plan(push).await?;
@@ -71,12 +78,12 @@ impl Pusher {
     }
 
     /// [`execute`](Self::execute) for many planned pushes; `progress` is indexed over their slots in order.
-    /// The events of the outcomes are recorded (durably, as every store write) before it returns.
+    /// Also answers the delivery events of the outcomes, for the caller to record.
     pub(super) async fn execute_many(
         &self,
         planned: Vec<Planned>,
         progress: &Progress,
-    ) -> Vec<Vec<DeviceOutcome>> {
+    ) -> (Vec<Vec<DeviceOutcome>>, Vec<DeliveryEvent>) {
         // Every slot of every push, flattened: (push, slot) by one index.
         let mut at: Vec<(usize, usize)> = Vec::new();
         let mut outcomes: Vec<Option<DeviceOutcome>> = Vec::new();
@@ -255,10 +262,13 @@ impl Pusher {
                 out[at[i].0].push(o);
             }
         }
-        if let Err(e) = self.inner.events.record(app, events).await {
-            tracing::error!(app, error = %e, "cannot record delivery events");
-        }
-        out
+        (out, events)
+    }
+
+    /// Wakes the event log's subscribers for events of `app` already stored (a task page's, recorded with
+    /// its checkpoint).
+    pub fn announce_events(&self, app: &str, stored: Vec<DeliveryEvent>) {
+        self.inner.events.announce(app, stored);
     }
 
     pub(super) async fn to_channel(

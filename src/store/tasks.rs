@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::proto::v1::StoredMessage;
+use crate::proto::v1::{DeliveryEvent, StoredMessage};
 
 /// One task. Times are Unix milliseconds; enums hold `pushgate.v1` numbers.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -123,6 +123,19 @@ pub trait TaskRepository: Send + Sync {
     ) -> Result<Admission, StoreError>;
     /// One task.
     async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError>;
+    /// Records a page of a task's fan-out in one atomic, durable step: applies `change` to the task (its
+    /// checkpoint and counters) and appends `events` to the app's event log, positioned as
+    /// [`EventRepository::append_events`](super::EventRepository::append_events) positions them (in order,
+    /// visible in order). Returns the task after the change and the events as stored; when the task does
+    /// not exist nothing is written and `(None, [])` comes back. A crash keeps both or neither, so a page
+    /// sent again after one is never counted or logged twice.
+    async fn record_page(
+        &self,
+        app: &str,
+        id: &str,
+        change: TaskChange<'_>,
+        events: Vec<DeliveryEvent>,
+    ) -> Result<(Option<TaskRecord>, Vec<DeliveryEvent>), StoreError>;
     /// Applies `change` atomically; returns the record after it (`None` when the task does not exist).
     async fn update_task(
         &self,

@@ -2,7 +2,8 @@
 //! free), and the fan-out of one task in checkpointed pages.
 //!
 //! Each page is a bounded set of users; their pushes go out together (`Pusher::push_many`), and the page's
-//! last user, counters and statistics are written in one record update. After a crash a RUNNING task resumes
+//! last user, counters, statistics and delivery events are written in one store call
+//! (`TaskRepository::record_page`). After a crash a RUNNING task resumes
 //! after its checkpoint, so only the users of the page in flight can be pushed twice.
 
 use std::{
@@ -294,8 +295,8 @@ impl Runner {
                 page = self.pusher.push_many(pushes, &progress) => page,
                 _ = cancelled.wait_for(|c| *c) => return,
             };
-            let outcomes = match page {
-                Ok(outcomes) => outcomes,
+            let (outcomes, events) = match page {
+                Ok(page) => page,
                 Err(e) => {
                     self.show_page(app, id, None);
                     tracing::warn!(app, task = id, error = %e, "a task page failed; trying again");
@@ -315,26 +316,35 @@ impl Runner {
             let recorded = self
                 .store
                 .tasks
-                .update_task(app, id, &|t| {
-                    let mut next = t.clone();
-                    next.checkpoint = last.clone();
-                    next.started_fan_out = true;
-                    next.users_done += page_users;
-                    if grows {
-                        next.users_total += page_users;
-                    }
-                    for (k, v) in &counts {
-                        *next.counts.entry(k.clone()).or_default() += v;
-                    }
-                    next.update_ms = now_ms();
-                    Some(next)
-                })
+                .record_page(
+                    app,
+                    id,
+                    &|t| {
+                        let mut next = t.clone();
+                        next.checkpoint = last.clone();
+                        next.started_fan_out = true;
+                        next.users_done += page_users;
+                        if grows {
+                            next.users_total += page_users;
+                        }
+                        for (k, v) in &counts {
+                            *next.counts.entry(k.clone()).or_default() += v;
+                        }
+                        next.update_ms = now_ms();
+                        Some(next)
+                    },
+                    events,
+                )
                 .await;
-            // The store's writes are durable once they return: the checkpoint is on disk before the next
-            // page goes out, so a crash repeats at most this page.
+            // Durable once it returns, the checkpoint with the page's events: the next page goes out only
+            // then, so a crash repeats at most this page, and a page sent again is never logged twice.
             // Recorded or not, the page's counts are no longer the runner's to show: recorded, the task counts
             // them; not, the page goes out again.
             self.show_page(app, id, None);
+            let recorded = recorded.map(|(task, stored)| {
+                self.pusher.announce_events(app, stored);
+                task
+            });
             match recorded {
                 Ok(Some(t)) if TaskState::try_from(t.state) == Ok(TaskState::Running) => task = t,
                 // Cancelled (or gone) meanwhile: the page is recorded, nothing more is sent.

@@ -23,6 +23,66 @@ use pushgate::proto::v1::{
 };
 use tonic::{Request, metadata::MetadataValue, transport::Channel};
 
+/// The storage backend a test binary's servers run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded sled store in the server's data directory.
+    Sled,
+    /// A database of its own on a PostgreSQL server.
+    Postgres,
+}
+
+/// This test binary's backend. Every integration test target is built twice (see the `[[test]]` list in
+/// Cargo.toml): as itself, on sled, and as `<name>_pg`, on PostgreSQL, so that `cargo test` runs every test
+/// on both and nothing is tested on one backend only. The crate name is the one switch.
+pub fn backend() -> Backend {
+    if env!("CARGO_CRATE_NAME").ends_with("_pg") {
+        Backend::Postgres
+    } else {
+        Backend::Sled
+    }
+}
+
+/// A fresh, empty PostgreSQL database for one test server, and its URL: on `PUSHGATE_TEST_POSTGRES_URL`'s
+/// server when that is set, else on this test binary's throwaway server (started on first use, its files
+/// under the target directory, stopped when the binary ends). No server to be had fails the test.
+pub fn fresh_database() -> String {
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    // Its own thread and runtime: servers start from synchronous code, often inside a test's runtime.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            use pushgate::store::postgres::throwaway;
+            match std::env::var("PUSHGATE_TEST_POSTGRES_URL") {
+                Ok(url) if !url.is_empty() => throwaway::create_database_at(&url, &name)
+                    .await
+                    .expect("create a database on PUSHGATE_TEST_POSTGRES_URL"),
+                _ => throwaway::Throwaway::shared(Path::new(env!("CARGO_TARGET_TMPDIR")))
+                    .expect("start a throwaway PostgreSQL server")
+                    .create_database(&name)
+                    .await
+                    .expect("create a database"),
+            }
+        })
+    })
+    .join()
+    .expect("create a database")
+}
+
+/// The settings that put a new server on this binary's backend (a fresh database for PostgreSQL).
+fn new_store_env() -> Vec<(String, String)> {
+    match backend() {
+        Backend::Sled => Vec::new(),
+        Backend::Postgres => vec![
+            ("PUSHGATE_STORE_BACKEND".into(), "postgres".into()),
+            ("PUSHGATE_STORE_POSTGRES_URL".into(), fresh_database()),
+        ],
+    }
+}
+
 /// A running server process. Killed when dropped.
 pub struct TestServer {
     child: Option<Child>,
@@ -33,6 +93,8 @@ pub struct TestServer {
     /// The admin token it generated on first start.
     pub admin_token: String,
     env: Vec<(String, String)>,
+    /// Where its state is kept beside the data directory (its PostgreSQL database): kept across restarts.
+    store_env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -52,7 +114,7 @@ impl TestServer {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut server = Self::spawn(tmp.path().to_path_buf(), env);
+        let mut server = Self::spawn(tmp.path().to_path_buf(), env, new_store_env());
         server._tmp = Some(tmp);
         server
     }
@@ -63,12 +125,16 @@ impl TestServer {
         let tmp = private_tempdir();
         let data_dir = tmp.path().join("data");
         prepare(&data_dir);
-        let mut server = Self::spawn(data_dir, Vec::new());
+        let mut server = Self::spawn(data_dir, Vec::new(), new_store_env());
         server._tmp = Some(tmp);
         server
     }
 
-    fn spawn(data_dir: PathBuf, env: Vec<(String, String)>) -> Self {
+    fn spawn(
+        data_dir: PathBuf,
+        env: Vec<(String, String)>,
+        store_env: Vec<(String, String)>,
+    ) -> Self {
         let addr_file = data_dir.join("test-listen-address");
         let _ = std::fs::remove_file(&addr_file);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushgate"));
@@ -92,7 +158,7 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        for (k, v) in &env {
+        for (k, v) in store_env.iter().chain(&env) {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn pushgate");
@@ -121,6 +187,7 @@ impl TestServer {
             data_dir,
             admin_token,
             env,
+            store_env,
             _tmp: None,
         }
     }
@@ -134,7 +201,11 @@ impl TestServer {
             let mut old = self;
             let status = old.terminate();
             assert!(status.success(), "shutdown failed: {status}");
-            let mut next = Self::spawn(old.data_dir.clone(), std::mem::take(&mut old.env));
+            let mut next = Self::spawn(
+                old.data_dir.clone(),
+                std::mem::take(&mut old.env),
+                std::mem::take(&mut old.store_env),
+            );
             next._tmp = old._tmp.take();
             next
         })
@@ -153,7 +224,11 @@ impl TestServer {
             let mut old = self;
             let status = old.terminate();
             assert!(status.success(), "shutdown failed: {status}");
-            let mut next = Self::spawn(old.data_dir.clone(), env);
+            let mut next = Self::spawn(
+                old.data_dir.clone(),
+                env,
+                std::mem::take(&mut old.store_env),
+            );
             next._tmp = old._tmp.take();
             next
         })
@@ -161,15 +236,23 @@ impl TestServer {
         .expect("restart")
     }
 
-    /// Like [`restart`](Self::restart), running `offline` on the data directory while no server runs (to
-    /// write state the API cannot, as an older version or a damaged disk might have left it).
-    pub async fn restart_with(self, offline: impl FnOnce(&Path) + Send + 'static) -> Self {
+    /// Like [`restart`](Self::restart), running `offline` on the server's store (its configuration, to open
+    /// it with `store::open`) while no server runs: to write state the API cannot, as an older version or a
+    /// damaged disk might have left it.
+    pub async fn restart_with(
+        self,
+        offline: impl FnOnce(&pushgate::store::StoreConfig) + Send + 'static,
+    ) -> Self {
         tokio::task::spawn_blocking(move || {
             let mut old = self;
             let status = old.terminate();
             assert!(status.success(), "shutdown failed: {status}");
-            offline(&old.data_dir);
-            let mut next = Self::spawn(old.data_dir.clone(), std::mem::take(&mut old.env));
+            offline(&old.store_config());
+            let mut next = Self::spawn(
+                old.data_dir.clone(),
+                std::mem::take(&mut old.env),
+                std::mem::take(&mut old.store_env),
+            );
             next._tmp = old._tmp.take();
             next
         })
@@ -185,7 +268,11 @@ impl TestServer {
             let mut child = old.child.take().expect("running");
             child.kill().expect("SIGKILL");
             let _ = child.wait();
-            let mut next = Self::spawn(old.data_dir.clone(), std::mem::take(&mut old.env));
+            let mut next = Self::spawn(
+                old.data_dir.clone(),
+                std::mem::take(&mut old.env),
+                std::mem::take(&mut old.store_env),
+            );
             next._tmp = old._tmp.take();
             next
         })
@@ -254,6 +341,20 @@ impl TestServer {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The store configuration the server runs on, to open its store while it is stopped.
+    pub fn store_config(&self) -> pushgate::store::StoreConfig {
+        let mut config = pushgate::store::StoreConfig::in_dir(&self.data_dir);
+        if let Some((_, url)) = self
+            .store_env
+            .iter()
+            .find(|(k, _)| k == "PUSHGATE_STORE_POSTGRES_URL")
+        {
+            config.backend = pushgate::store::Backend::Postgres;
+            config.postgres.url = Some(pushgate::secret::Secret::new(url.clone()));
+        }
+        config
     }
 }
 

@@ -282,7 +282,7 @@ pub async fn stop_and_open_store(server: TestServer) -> (TestServer, Store) {
     })
     .await
     .expect("stop");
-    let store = pushgate::store::open(&pushgate::store::StoreConfig::in_dir(server.dir()))
+    let store = pushgate::store::open(&server.store_config())
         .await
         .expect("open the stopped server's store");
     (server, store)

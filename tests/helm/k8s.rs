@@ -128,8 +128,17 @@ pub fn assert_known_fields(what: &str, doc: &Val) {
                     "nodeSelector",
                     "affinity",
                     "tolerations",
+                    "volumes",
                 ],
             );
+            for volume in doc
+                .at("spec.template.spec.volumes")
+                .and_then(Val::as_list)
+                .unwrap_or(&[])
+            {
+                // The only volume the chart declares itself: the data directory's emptyDir.
+                assert_fields(what, volume, "", &["name", "emptyDir"]);
+            }
             assert_fields(
                 what,
                 doc,
@@ -205,7 +214,12 @@ pub fn assert_known_fields(what: &str, doc: &Val) {
                     ],
                 );
             }
-            for claim in list_at(doc, "spec.volumeClaimTemplates") {
+            // None with PostgreSQL, whose pod has no volume.
+            for claim in doc
+                .at("spec.volumeClaimTemplates")
+                .and_then(Val::as_list)
+                .unwrap_or(&[])
+            {
                 assert_fields(what, claim, "", &["metadata", "spec"]);
                 assert_fields(
                     what,

@@ -21,6 +21,8 @@ pub const FUNCTIONS: &[&str] = &[
     "or",
     "not",
     "sha256sum",
+    "eq",
+    "fail",
 ];
 
 /// One parsed template file: what it outputs and the named templates it defines.

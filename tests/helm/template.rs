@@ -231,6 +231,16 @@ impl Engine {
                 arity(1)?;
                 Val::Bool(!args[0].truthy())
             }
+            // Go: `eq ARG1 ARG2` of two scalars (helm's two-argument use).
+            "eq" => {
+                arity(2)?;
+                Val::Bool(args[0] == args[1])
+            }
+            // Sprig: stops the rendering with the message, as `helm install` shows it.
+            "fail" => {
+                arity(1)?;
+                return Err(format!("fail: {}", string(&args[0])?));
+            }
             "sha256sum" => {
                 arity(1)?;
                 Val::Str(hex::encode(Sha256::digest(string(&args[0])?.as_bytes())))

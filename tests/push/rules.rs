@@ -236,12 +236,10 @@ async fn a_stored_binding_without_a_token_is_an_illegal_binding() {
     // The API never stores such a binding; an older version or a damaged store might have.
     env.server = env
         .server
-        .restart_with(move |dir| {
+        .restart_with(move |config| {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             runtime.block_on(async {
-                let store = pushgate::store::open(&pushgate::store::StoreConfig::in_dir(dir))
-                    .await
-                    .unwrap();
+                let store = pushgate::store::open(config).await.unwrap();
                 store
                     .bindings
                     .bind(

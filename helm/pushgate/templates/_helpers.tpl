@@ -49,8 +49,15 @@ PUSHGATE_SERVER_LISTEN: {{ printf "0.0.0.0:%v" .Values.ports.grpc | quote }}
 PUSHGATE_SERVER_REQUEST_TIMEOUT: {{ .Values.config.server.requestTimeout | quote }}
 PUSHGATE_SERVER_MAX_CONCURRENT_REQUESTS: {{ .Values.config.server.maxConcurrentRequests | quote }}
 PUSHGATE_SERVER_SHUTDOWN_GRACE: {{ .Values.config.server.shutdownGrace | quote }}
+PUSHGATE_STORE_BACKEND: {{ .Values.config.store.backend | quote }}
 PUSHGATE_STORE_DATA_DIR: {{ .Values.persistence.mountPath | quote }}
 PUSHGATE_STORE_CACHE_MIB: {{ .Values.config.store.cacheMib | quote }}
+{{- if eq .Values.config.store.backend "postgres" }}
+PUSHGATE_STORE_POSTGRES_POOL_SIZE: {{ .Values.config.store.postgres.poolSize | quote }}
+PUSHGATE_STORE_POSTGRES_CONNECT_TIMEOUT: {{ .Values.config.store.postgres.connectTimeout | quote }}
+PUSHGATE_STORE_POSTGRES_STATEMENT_TIMEOUT: {{ .Values.config.store.postgres.statementTimeout | quote }}
+PUSHGATE_STORE_POSTGRES_SSL_MODE: {{ .Values.config.store.postgres.sslMode | quote }}
+{{- end }}
 PUSHGATE_LOG_FILTER: {{ .Values.config.log.filter | quote }}
 PUSHGATE_ADMIN_ENABLED: {{ .Values.config.admin.enabled | quote }}
 PUSHGATE_ADMIN_LISTEN: {{ printf "0.0.0.0:%v" .Values.ports.admin | quote }}
@@ -71,13 +78,28 @@ per key that has a value, each ending in a newline.
 {{- if .Values.secret.credentialsKey -}}
 {{ .Values.secret.credentialsKeyKey }}: {{ .Values.secret.credentialsKey | quote }}
 {{ end -}}
+{{- if .Values.secret.signingKey -}}
+{{ .Values.secret.signingKeyKey }}: {{ .Values.secret.signingKey | quote }}
+{{ end -}}
+{{- if .Values.secret.postgresUrl -}}
+{{ .Values.secret.postgresUrlKey }}: {{ .Values.secret.postgresUrl | quote }}
+{{ end -}}
 {{- end }}
 
 {{/* Whether the chart makes a Secret: values given and no existingSecret. */}}
 {{- define "pushgate.createSecret" -}}
 {{- if not .Values.secret.existingSecret -}}
-{{- if or .Values.secret.adminToken .Values.secret.credentialsKey -}}
+{{- if or .Values.secret.adminToken .Values.secret.credentialsKey .Values.secret.signingKey .Values.secret.postgresUrl -}}
 true
 {{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Whether the store is PostgreSQL: the pod then has no volume, and every key comes from the Secret.
+*/}}
+{{- define "pushgate.postgres" -}}
+{{- if eq .Values.config.store.backend "postgres" -}}
+true
 {{- end -}}
 {{- end }}

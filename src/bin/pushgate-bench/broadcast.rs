@@ -9,7 +9,6 @@
 
 use std::{
     net::Ipv4Addr,
-    path::Path,
     time::{Duration, Instant},
 };
 
@@ -20,10 +19,11 @@ use pushgate::{
         create_broadcast_task_request, task_service_client::TaskServiceClient,
     },
     sandbox::{Sandbox, SandboxConfig},
-    store::BindingRecord,
+    store::{BindingRecord, StoreConfig},
 };
 
 use crate::{
+    backend::{BackendArg, RunStore},
     fakes, machine,
     report::{self, Run},
     server::{self, Server, authed},
@@ -38,6 +38,9 @@ pub struct Args {
     /// Users per fan-out page (`tasks.page_users`).
     #[arg(long, default_value_t = 1000)]
     page_users: usize,
+    /// The store the server runs on.
+    #[arg(long, value_enum, default_value = "sled")]
+    backend: BackendArg,
 }
 
 /// One notifier per vendor.
@@ -67,8 +70,8 @@ async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
 }
 
 /// Writes `devices` bindings straight into the stopped server's store.
-async fn seed(dir: &Path, devices: usize) -> Result<()> {
-    server::seed_bindings(dir, APP, devices, |n| {
+async fn seed(config: &StoreConfig, devices: usize) -> Result<()> {
+    server::seed_bindings(config, APP, devices, |n| {
         let (notifier, vendor) = NOTIFIERS[n % NOTIFIERS.len()];
         BindingRecord {
             user: format!("u{n:08}"),
@@ -152,8 +155,10 @@ pub fn run(args: Args, command: String) -> Result<Run> {
         .enable_all()
         .build()?;
     let dir = server::data_dir("broadcast")?;
-    let settings = [("PUSHGATE_TASKS_PAGE_USERS", args.page_users.to_string())];
     let result = runtime.block_on(async {
+        let store = RunStore::start(args.backend).await?;
+        let mut settings = store.settings();
+        settings.push(("PUSHGATE_TASKS_PAGE_USERS", args.page_users.to_string()));
         let sandbox = Sandbox::start(SandboxConfig {
             host: Ipv4Addr::LOCALHOST.into(),
             max_recorded: 1,
@@ -167,7 +172,7 @@ pub fn run(args: Args, command: String) -> Result<Run> {
         let token = set_up(&server, &sandbox).await?;
         server.stop()?;
         let seeding = Instant::now();
-        seed(&dir, args.devices).await?;
+        seed(&store.config(&dir), args.devices).await?;
         println!(
             "seeded {} devices in {:.1} s",
             args.devices,
@@ -186,14 +191,14 @@ pub fn run(args: Args, command: String) -> Result<Run> {
             })
             .collect();
         server.stop()?;
-        Ok::<_, anyhow::Error>((measured, rss, requests))
+        Ok::<_, anyhow::Error>((measured, rss, requests, store.name()))
     });
     server::remove_data_dir(&dir);
-    let (m, rss, requests) = result?;
+    let (m, rss, requests, backend) = result?;
     let per_second = m.users_done as f64 / m.wall.as_secs_f64();
     let state = TaskState::try_from(m.state).map_or("?".into(), |s| format!("{s:?}"));
     println!(
-        "broadcast: {} devices {state} in {:.1} s = {per_second:.0} devices/s; success {} fail {} error {}; server peak RSS {rss:.0} MiB",
+        "broadcast ({backend}): {} devices {state} in {:.1} s = {per_second:.0} devices/s; success {} fail {} error {}; server peak RSS {rss:.0} MiB",
         m.users_done,
         m.wall.as_secs_f64(),
         m.success,
@@ -201,7 +206,9 @@ pub fn run(args: Args, command: String) -> Result<Run> {
         m.error
     );
     Ok(Run {
-        title: "broadcast: one task to every bound device, through a server process".into(),
+        title: format!(
+            "broadcast: one task to every bound device, through a server process on {backend}"
+        ),
         command,
         machine: machine::describe(),
         columns: [

@@ -30,7 +30,7 @@ use pushgate::{
         create_broadcast_task_request, subscribe_response::Item,
         task_service_client::TaskServiceClient,
     },
-    store::BindingRecord,
+    store::{BindingRecord, StoreConfig},
 };
 use tokio::sync::Notify;
 use tonic::{
@@ -86,14 +86,16 @@ fn device(n: usize) -> String {
 
 /// Writes one user with one FCM binding per subscriber straight into the stopped server's store.
 async fn seed(dir: &Path, subscribers: usize) -> Result<()> {
-    server::seed_bindings(dir, APP, subscribers, |n| BindingRecord {
-        user: user(n),
-        device_id: device(n),
-        device_token: fakes::token(Vendor::Fcm, n),
-        notifier_name: "sandbox-fcm".into(),
-        vendor: Vendor::Fcm as i32,
-        create_time_ms: 0,
-        update_time_ms: 0,
+    server::seed_bindings(&StoreConfig::in_dir(dir), APP, subscribers, |n| {
+        BindingRecord {
+            user: user(n),
+            device_id: device(n),
+            device_token: fakes::token(Vendor::Fcm, n),
+            notifier_name: "sandbox-fcm".into(),
+            vendor: Vendor::Fcm as i32,
+            create_time_ms: 0,
+            update_time_ms: 0,
+        }
     })
     .await
 }

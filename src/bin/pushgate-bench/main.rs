@@ -4,6 +4,7 @@
 //! `cargo run --release --bin pushgate-bench -- <scenario>`; `--help` lists the scenarios, and
 //! `<scenario> --help` their options.
 
+mod backend;
 mod broadcast;
 mod channel;
 mod dispatch;

@@ -33,6 +33,7 @@ use pushgate::{
 };
 
 use crate::{
+    backend::{BackendArg, RunStore},
     fakes, machine,
     report::{self, Run},
     server::{self, Server, authed},
@@ -59,6 +60,9 @@ pub struct Args {
     /// Users (one device each) the pushes go to, in turn.
     #[arg(long, default_value_t = 1_000)]
     users: usize,
+    /// The store the server runs on.
+    #[arg(long, value_enum, default_value = "sled")]
+    backend: BackendArg,
 }
 
 /// What one path measured.
@@ -342,14 +346,14 @@ pub fn run(args: Args, command: String) -> Result<Run> {
 
     let dir = server::data_dir("send")?;
     let result = bench.block_on(async {
-        let server = Server::start(
-            &dir,
-            // Easemob's 100 SendSync calls per second and app would measure the limiter, not the path.
-            &[(
-                "PUSHGATE_PUSH_SYNC_PER_SECOND_PER_APP",
-                "1000000".to_string(),
-            )],
-        )?;
+        let store = RunStore::start(args.backend).await?;
+        let mut settings = store.settings();
+        // Easemob's 100 SendSync calls per second and app would measure the limiter, not the path.
+        settings.push((
+            "PUSHGATE_PUSH_SYNC_PER_SECOND_PER_APP",
+            "1000000".to_string(),
+        ));
+        let server = Server::start(&dir, &settings)?;
         let token = set_up(&server, &notifier, vendor, args.users).await?;
         // `drive` spawns the pushes onto the bench runtime, whose threads' CPU is read by name.
         let fake_cpu = machine::thread_cpu_seconds("pg-sandbox");
@@ -369,6 +373,7 @@ pub fn run(args: Args, command: String) -> Result<Run> {
             client_cpu,
             gateway_fake_cpu,
             server_peak_mib: memory.hwm_kib as f64 / 1024.0,
+            backend: store.name(),
         })
     });
     server::remove_data_dir(&dir);
@@ -385,6 +390,8 @@ struct Measured {
     client_cpu: f64,
     gateway_fake_cpu: f64,
     server_peak_mib: f64,
+    /// The store the server ran on.
+    backend: &'static str,
 }
 
 fn report_of(args: &Args, command: String, m: Measured) -> Result<Run> {
@@ -401,9 +408,10 @@ fn report_of(args: &Args, command: String, m: Measured) -> Result<Run> {
         }
     }
     println!(
-        "send {}: gateway {:.0} sends/s (p50 {:.2} ms, p99 {:.2} ms), direct {:.0} sends/s (p50 {:.2} ms, p99 {:.2} ms); \
+        "send {} on {}: gateway {:.0} sends/s (p50 {:.2} ms, p99 {:.2} ms), direct {:.0} sends/s (p50 {:.2} ms, p99 {:.2} ms); \
          ratio {ratio:.2}, target ≥ 0.5 {}; delivered {}/{} and {}/{}",
         args.notifier,
+        m.backend,
         m.gateway.per_second(),
         m.gateway.percentile_ms(0.5),
         m.gateway.percentile_ms(0.99),
@@ -431,8 +439,8 @@ fn report_of(args: &Args, command: String, m: Measured) -> Result<Run> {
     };
     Ok(Run {
         title: format!(
-            "send: SendSync through a server process vs direct dispatch, {}",
-            args.notifier
+            "send: SendSync through a server process on {} vs direct dispatch, {}",
+            m.backend, args.notifier
         ),
         command,
         machine: machine::describe(),

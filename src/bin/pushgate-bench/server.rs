@@ -251,17 +251,16 @@ pub fn serve_child() -> Result<()> {
 /// share one flush, so seeding a million devices stays a matter of seconds, not of a million disk syncs.
 const SEED_IN_FLIGHT: usize = 128;
 
-/// Writes the bindings `binding(0..count)` of `app` straight into the store in `dir` (the server is not
-/// running).
+/// Writes the bindings `binding(0..count)` of `app` straight into the store `config` names (the server is
+/// not running).
 pub async fn seed_bindings(
-    dir: &Path,
+    config: &pushgate::store::StoreConfig,
     app: &str,
     count: usize,
     binding: impl Fn(usize) -> pushgate::store::BindingRecord,
 ) -> Result<()> {
     use futures::{StreamExt, TryStreamExt};
-    use pushgate::store::{self, StoreConfig};
-    let store = store::open(&StoreConfig::in_dir(dir)).await?;
+    let store = pushgate::store::open(config).await?;
     futures::stream::iter(0..count)
         .map(|n| {
             let (store, record) = (store.clone(), binding(n));

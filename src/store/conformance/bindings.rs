@@ -444,6 +444,130 @@ async fn app_users_are_distinct_and_paged(s: Store) {
     );
 }
 
+/// A token taken from another device of the same user frees that binding's place under the limit.
+async fn a_token_taken_from_the_users_own_device_frees_its_place(s: Store) {
+    for i in 0..3 {
+        s.bindings
+            .bind("o#a", b("u1", &format!("d{i}"), "n", &format!("t{i}")), 3)
+            .await
+            .unwrap();
+    }
+    let taken = s
+        .bindings
+        .bind("o#a", b("u1", "d9", "n", "t0"), 3)
+        .await
+        .unwrap();
+    assert_eq!(taken.effect, BindEffect::Bound);
+    assert_eq!(keys(&taken.removed), [("u1", "d0", "n")]);
+    let devices: Vec<String> = all(&s, "u1").await.into_iter().map(|(d, _, _)| d).collect();
+    assert_eq!(devices, ["d1", "d2", "d9"]);
+}
+
+/// Binds racing to move the same devices between users, to take the same tokens and past the limit: each
+/// device ends with one user, no user holds more than the limit, and each token is bound once.
+async fn concurrent_binds_keep_one_owner_per_device_and_the_limit(s: Store) {
+    let binders = (0..8).map(|w| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for round in 0..10 {
+                for d in 0..4 {
+                    let user = format!("u{}", w % 4);
+                    let device = format!("d{}", (w + d + round) % 6);
+                    let token = format!("t{}", (w * 7 + d + round) % 5);
+                    match s
+                        .bindings
+                        .bind("o#a", b(&user, &device, "n", &token), 2)
+                        .await
+                    {
+                        Ok(_) | Err(StoreError::LimitReached { .. }) => {}
+                        Err(e) => panic!("bind failed: {e}"),
+                    }
+                }
+            }
+        })
+    });
+    for binder in binders.collect::<Vec<_>>() {
+        binder.await.unwrap();
+    }
+    let (bound, _) = s.bindings.app_bindings("o#a", None, 1000).await.unwrap();
+    let mut owners = std::collections::BTreeMap::new();
+    let mut held = std::collections::BTreeMap::<&str, usize>::new();
+    let mut tokens = std::collections::BTreeSet::new();
+    for binding in &bound {
+        let owner = owners
+            .entry(binding.device_id.as_str())
+            .or_insert(binding.user.as_str());
+        assert_eq!(*owner, binding.user, "{} has one user", binding.device_id);
+        *held.entry(binding.user.as_str()).or_default() += 1;
+        assert!(
+            tokens.insert(binding.device_token.as_str()),
+            "{} bound once",
+            binding.device_token
+        );
+    }
+    assert!(held.values().all(|&n| n <= 2), "{held:?}");
+    for (user, n) in held {
+        assert_eq!(all(&s, user).await.len(), n);
+    }
+}
+
+/// Binds, unbinds and deletions of users racing over the same devices and tokens all succeed (or meet the
+/// limit), and leave each device with one user and each token bound once.
+async fn concurrent_binds_unbinds_and_deletions_keep_the_bindings_whole(s: Store) {
+    let writers = (0..8).map(|w| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for round in 0..20 {
+                let user = format!("u{}", (w + round) % 3);
+                let device = format!("d{}", (w * 3 + round) % 4);
+                let notifier = ["n1", "n2"][(w + round) % 2];
+                match (w + round) % 5 {
+                    0 => {
+                        s.bindings
+                            .unbind("o#a", &user, &device, None)
+                            .await
+                            .unwrap();
+                    }
+                    1 => {
+                        s.bindings
+                            .unbind("o#a", &user, &device, Some(notifier))
+                            .await
+                            .unwrap();
+                    }
+                    2 => {
+                        s.bindings.delete_user_bindings("o#a", &user).await.unwrap();
+                    }
+                    _ => {
+                        let token = format!("t{}", (w + 2 * round) % 5);
+                        let bound = b(&user, &device, notifier, &token);
+                        match s.bindings.bind("o#a", bound, 3).await {
+                            Ok(_) | Err(StoreError::LimitReached { .. }) => {}
+                            Err(e) => panic!("bind failed: {e}"),
+                        }
+                    }
+                }
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    let (bound, _) = s.bindings.app_bindings("o#a", None, 1000).await.unwrap();
+    let mut owners = std::collections::BTreeMap::new();
+    let mut tokens = std::collections::BTreeSet::new();
+    for binding in &bound {
+        let owner = owners
+            .entry(binding.device_id.as_str())
+            .or_insert(binding.user.as_str());
+        assert_eq!(*owner, binding.user, "{} has one user", binding.device_id);
+        let token = (
+            binding.notifier_name.as_str(),
+            binding.device_token.as_str(),
+        );
+        assert!(tokens.insert(token), "{token:?} bound once");
+    }
+}
+
 conformance_tests! {
     bind_update_move_and_steal,
     limit_unbind_indexes_and_paging,
@@ -452,4 +576,9 @@ conformance_tests! {
     a_token_is_only_taken_under_the_same_notifier,
     app_and_notifier_bindings_page_through_everything,
     app_users_are_distinct_and_paged,
+    a_token_taken_from_the_users_own_device_frees_its_place,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_binds_keep_one_owner_per_device_and_the_limit,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_binds_unbinds_and_deletions_keep_the_bindings_whole,
 }

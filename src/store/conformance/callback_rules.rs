@@ -118,9 +118,47 @@ async fn rules_are_listed_per_app_and_all_together(s: Store) {
     assert_eq!(all, expected.map(|(a, n)| (a.to_owned(), n.to_owned())));
 }
 
+/// Puts racing each other stay within the limit, and of many puts of one new rule exactly one says it
+/// created it.
+async fn concurrent_puts_keep_the_limit_and_create_once(s: Store) {
+    let puts = (0..12).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.callback_rules
+                .put_rule("o#a", rule(&format!("r{i}")), 5)
+                .await
+        })
+    });
+    let mut created = 0;
+    for put in puts.collect::<Vec<_>>() {
+        match put.await.unwrap() {
+            Ok(true) => created += 1,
+            Err(StoreError::LimitReached { limit: 5, .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created, 5);
+    assert_eq!(s.callback_rules.list_rules("o#a").await.unwrap().len(), 5);
+
+    let puts = (0..8).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move { s.callback_rules.put_rule("o#b", rule("same"), 5).await })
+    });
+    let mut created = 0;
+    for put in puts.collect::<Vec<_>>() {
+        if put.await.unwrap().unwrap() {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(s.callback_rules.list_rules("o#b").await.unwrap().len(), 1);
+}
+
 conformance_tests! {
     rule_limit_counts_only_new_rules,
     a_refused_rule_is_not_stored_and_apps_count_apart,
     rules_read_back_replace_and_delete,
     rules_are_listed_per_app_and_all_together,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_puts_keep_the_limit_and_create_once,
 }

@@ -407,6 +407,88 @@ async fn deleting_a_label_ends_its_memberships(s: Store) {
     assert!(members(&s, "o#a", "l1").await.is_empty());
 }
 
+/// Creations racing for the app's last label places: exactly as many succeed as there are places.
+async fn concurrent_label_creations_stop_at_the_limit(s: Store) {
+    let creators = (0..8).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.labels
+                .create_label("o#a", label(&format!("l{i}")), 3)
+                .await
+        })
+    });
+    let mut created = 0;
+    for creator in creators.collect::<Vec<_>>() {
+        match creator.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::LimitReached { limit: 3, .. }) => {}
+            Err(e) => panic!("create failed: {e}"),
+        }
+    }
+    assert_eq!(created, 3);
+    assert_eq!(
+        s.labels.list_labels("o#a", None, 10).await.unwrap().len(),
+        3
+    );
+}
+
+/// Adds, removes and deletions of users across several labels at once: every count stays exact and both
+/// directions of the memberships agree.
+async fn counts_stay_exact_when_users_leave_several_labels_at_once(s: Store) {
+    let names: Vec<String> = (0..4).map(|i| format!("l{i}")).collect();
+    for name in &names {
+        s.labels.create_label("o#a", label(name), 10).await.unwrap();
+    }
+    let writers = (0..8).map(|t| {
+        let s = s.clone();
+        let names = names.clone();
+        tokio::spawn(async move {
+            for round in 0..15 {
+                let label = &names[(t + round) % names.len()];
+                let batch: Vec<String> = (0..4)
+                    .map(|i| format!("u{}", (t + i + round) % 10))
+                    .collect();
+                match (t + round) % 3 {
+                    0 => {
+                        s.labels
+                            .add_label_users("o#a", label, &batch, 5, 1000)
+                            .await
+                            .unwrap();
+                    }
+                    1 => {
+                        s.labels
+                            .remove_label_users("o#a", label, &batch)
+                            .await
+                            .unwrap();
+                    }
+                    _ => {
+                        s.labels.delete_user("o#a", &batch[0]).await.unwrap();
+                    }
+                }
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    let mut by_user = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for name in &names {
+        let listed = members(&s, "o#a", name).await;
+        assert_eq!(count(&s, "o#a", name).await, listed.len() as u64, "{name}");
+        for user in listed {
+            by_user.entry(user).or_default().push(name.clone());
+        }
+    }
+    for i in 0..10 {
+        let user = format!("u{i}");
+        let expected = by_user.remove(&user).unwrap_or_default();
+        assert_eq!(
+            s.labels.labels_of_user("o#a", &user).await.unwrap(),
+            expected
+        );
+    }
+}
+
 conformance_tests! {
     labels_limit_counts_the_app_only_and_refuses_duplicates,
     labels_with_a_common_prefix_keep_their_own_users,
@@ -420,4 +502,8 @@ conformance_tests! {
     labels_read_back_and_list_in_pages,
     label_users_read_back_and_page,
     deleting_a_label_ends_its_memberships,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_label_creations_stop_at_the_limit,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    counts_stay_exact_when_users_leave_several_labels_at_once,
 }

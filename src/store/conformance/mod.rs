@@ -73,8 +73,27 @@ pub async fn sled_store() -> Opened {
 /// target directory; see `postgres::throwaway`), or on the server `PUSHGATE_TEST_POSTGRES_URL` names,
 /// through [`super::open`] as the server opens it. No server to be had fails the test: it never skips.
 pub async fn postgres_store() -> Opened {
+    let url = postgres_database().await;
+    let mut config = StoreConfig {
+        backend: super::Backend::Postgres,
+        ..StoreConfig::default()
+    };
+    config.postgres.url = Some(crate::secret::Secret::new(url));
+    config.postgres.pool_size = 8;
+    let store = super::open(&config)
+        .await
+        .expect("open the PostgreSQL store");
+    Opened {
+        store,
+        _keep: Box::new(()),
+    }
+}
+
+/// The URL of a fresh, empty database for one test, where [`postgres_store`] makes its own; for the tests of
+/// the PostgreSQL backend itself that need the database beside the store.
+pub async fn postgres_database() -> String {
     let database = format!("conformance_{}", uuid::Uuid::new_v4().simple());
-    let url = match std::env::var("PUSHGATE_TEST_POSTGRES_URL") {
+    match std::env::var("PUSHGATE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => {
             super::postgres::throwaway::create_database_at(&url, &database)
                 .await
@@ -88,19 +107,6 @@ pub async fn postgres_store() -> Opened {
                 .await
                 .expect("create a database")
         }
-    };
-    let mut config = StoreConfig {
-        backend: super::Backend::Postgres,
-        ..StoreConfig::default()
-    };
-    config.postgres.url = Some(crate::secret::Secret::new(url));
-    config.postgres.pool_size = 8;
-    let store = super::open(&config)
-        .await
-        .expect("open the PostgreSQL store");
-    Opened {
-        store,
-        _keep: Box::new(()),
     }
 }
 

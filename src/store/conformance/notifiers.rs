@@ -185,8 +185,55 @@ async fn a_vendors_notifiers_page_by_name(s: Store) {
         .unwrap();
 }
 
+/// Creates racing each other stay within the limit and take a name once.
+async fn concurrent_creates_keep_the_limit_and_names(s: Store) {
+    let creates = (0..12).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.notifiers
+                .create_notifier("o#a", record(&format!("n{i}"), 1 + i % 2), 5)
+                .await
+        })
+    });
+    let mut created = 0;
+    for create in creates.collect::<Vec<_>>() {
+        match create.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::LimitReached { limit: 5, .. }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(created, 5);
+    let listed = s
+        .notifiers
+        .list_notifiers("o#a", None, 20, 0)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 5);
+
+    let creates = (0..8).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.notifiers
+                .create_notifier("o#b", record("same", 1), 5)
+                .await
+        })
+    });
+    let mut created = 0;
+    for create in creates.collect::<Vec<_>>() {
+        match create.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::AlreadyExists(_)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
 conformance_tests! {
     create_list_filter_and_limit,
     notifiers_read_back_and_update_in_place,
     a_vendors_notifiers_page_by_name,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_creates_keep_the_limit_and_names,
 }

@@ -384,6 +384,99 @@ async fn concurrent_changes_are_not_lost(s: Store) {
     assert_eq!(conversation.ignore_until_ms, 100);
 }
 
+/// The send path's profile follows the user's choice of template: a new choice reads the new template, a
+/// cleared one none, and setting nicknames leaves the choice as it is.
+async fn push_profile_follows_the_chosen_template(s: Store) {
+    for name in ["t1", "t2"] {
+        let template = TemplateRecord {
+            name: name.into(),
+            title_pattern: name.into(),
+            ..Default::default()
+        };
+        s.templates
+            .create_template("o#a", template, 10)
+            .await
+            .unwrap();
+    }
+    let chosen = |s: Store| async move {
+        s.user_settings
+            .push_profile("o#a", "u", None)
+            .await
+            .unwrap()
+            .template
+            .map(|t| t.name)
+    };
+    s.user_settings
+        .update_user_settings("o#a", "u", &|r| r.template = "t1".into())
+        .await
+        .unwrap();
+    assert_eq!(chosen(s.clone()).await.as_deref(), Some("t1"));
+    s.user_settings
+        .update_user_settings("o#a", "u", &|r| r.template = "t2".into())
+        .await
+        .unwrap();
+    s.user_settings
+        .set_nicknames("o#a", &[("u".into(), "N".into())], 5)
+        .await
+        .unwrap();
+    assert_eq!(chosen(s.clone()).await.as_deref(), Some("t2"));
+    s.user_settings
+        .update_user_settings("o#a", "u", &|r| r.template.clear())
+        .await
+        .unwrap();
+    assert_eq!(chosen(s.clone()).await, None);
+    // Another user's or app's choice is not this user's.
+    s.user_settings
+        .update_user_settings("o#ab", "u", &|r| r.template = "t1".into())
+        .await
+        .unwrap();
+    assert_eq!(chosen(s.clone()).await, None);
+}
+
+/// Setting nicknames while other changes to the same users run, some of them creating the users' records,
+/// loses neither: every user ends with one nickname from the calls and every other change applied.
+async fn nicknames_and_changes_racing_are_not_lost(s: Store) {
+    let users: Vec<String> = (0..4).map(|u| format!("u{u}")).collect();
+    let writers = (0..4u8).map(|w| {
+        let s = s.clone();
+        let users = users.clone();
+        tokio::spawn(async move {
+            for round in 0..10 {
+                if w % 2 == 0 {
+                    let nicknames: Vec<(String, String)> = users
+                        .iter()
+                        .map(|u| (u.clone(), format!("{w}-{round}")))
+                        .collect();
+                    s.user_settings
+                        .set_nicknames("o#a", &nicknames, round)
+                        .await
+                        .unwrap();
+                } else {
+                    for u in &users {
+                        s.user_settings
+                            .update_user_settings("o#a", u, &|r| r.language.push('x'))
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    for u in &users {
+        let record = s
+            .user_settings
+            .get_user_settings("o#a", u)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.language.len(), 20, "{u}");
+        assert!(!record.nickname.is_empty(), "{u}");
+    }
+}
+
 conformance_tests! {
     user_settings_change_field_by_field,
     users_and_apps_with_shared_prefixes_stay_apart,
@@ -395,4 +488,7 @@ conformance_tests! {
     a_user_record_at_the_defaults_is_kept,
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     concurrent_changes_are_not_lost,
+    push_profile_follows_the_chosen_template,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    nicknames_and_changes_racing_are_not_lost,
 }

@@ -4,7 +4,7 @@
 
 use crate::{
     clock::timestamp,
-    proto::v1::{PushMessage, StoredMessage, TaskKind, TaskState},
+    proto::v1::{DeliveryEvent, PushMessage, StoredMessage, TaskKind, TaskState},
     store::{Admission, Store, TaskLimits, TaskRecord},
 };
 
@@ -545,7 +545,73 @@ async fn concurrent_admissions_do_not_overrun_the_limit(s: Store) {
     assert_eq!(s.tasks.list_tasks("o#a", None, 10).await.unwrap().len(), 3);
 }
 
+/// A page is recorded whole: the task's change and the page's events in one call, the events positioned
+/// after every earlier event of the app; a missing task records nothing.
+async fn a_page_records_its_checkpoint_and_events_together(s: Store) {
+    create(&s, "o#a", &task("t1", TaskState::Running), &[]).await;
+    let earlier = s
+        .events
+        .append_events("o#a", vec![DeliveryEvent::default()])
+        .await
+        .unwrap();
+    let page: Vec<DeliveryEvent> = (0..3)
+        .map(|i| DeliveryEvent {
+            device_id: format!("d{i}"),
+            msg_id: "msg-t1".into(),
+            ..Default::default()
+        })
+        .collect();
+    let (after, stored) = s
+        .tasks
+        .record_page(
+            "o#a",
+            "t1",
+            &|t| {
+                Some(TaskRecord {
+                    checkpoint: "u9".into(),
+                    started_fan_out: true,
+                    users_done: t.users_done + 3,
+                    ..t.clone()
+                })
+            },
+            page,
+        )
+        .await
+        .unwrap();
+    let after = after.expect("the task exists");
+    assert_eq!((after.checkpoint.as_str(), after.users_done), ("u9", 3));
+    assert_eq!(s.tasks.get_task("o#a", "t1").await.unwrap().unwrap(), after);
+    assert_eq!(stored.len(), 3);
+    assert!(stored[0].position > earlier[0].position);
+    assert!(stored.windows(2).all(|w| w[0].position < w[1].position));
+    let logged = s
+        .events
+        .events_after("o#a", earlier[0].position, 10)
+        .await
+        .unwrap();
+    assert_eq!(logged, stored);
+
+    let (missing, none) = s
+        .tasks
+        .record_page(
+            "o#a",
+            "nope",
+            &|t| Some(t.clone()),
+            vec![DeliveryEvent::default()],
+        )
+        .await
+        .unwrap();
+    assert!(missing.is_none() && none.is_empty());
+    let last = s.events.last_event_position("o#a").await.unwrap();
+    assert_eq!(
+        last,
+        Some(stored[2].position),
+        "nothing logged for a missing task"
+    );
+}
+
 conformance_tests! {
+    a_page_records_its_checkpoint_and_events_together,
     tasks_read_back_with_their_users,
     task_users_page_in_user_order,
     updates_apply_decline_or_miss,

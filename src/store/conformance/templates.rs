@@ -190,10 +190,64 @@ async fn concurrent_updates_are_not_lost(s: Store) {
     }
 }
 
+/// Creates racing each other stay within the limit and take a name once: of many new names only
+/// `max_templates` are stored, and of many creates of one name one succeeds.
+async fn concurrent_creates_keep_the_limit_and_names(s: Store) {
+    let creates = (0..12).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.templates
+                .create_template("o#a", template(&format!("t{i}"), ""), 5)
+                .await
+        })
+    });
+    let mut created = 0;
+    for create in creates.collect::<Vec<_>>() {
+        match create.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::LimitReached { limit: 5, .. }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(created, 5);
+    let mut stored = 0;
+    for i in 0..12 {
+        if s.templates
+            .get_template("o#a", &format!("t{i}"))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 5);
+
+    let creates = (0..8).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.templates
+                .create_template("o#b", template("same", &i.to_string()), 5)
+                .await
+        })
+    });
+    let mut created = 0;
+    for create in creates.collect::<Vec<_>>() {
+        match create.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::AlreadyExists(_)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
 conformance_tests! {
     names_are_unique_and_counted_per_app,
     updates_apply_decline_or_miss,
     templates_read_back_whole_and_stay_in_their_app,
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     concurrent_updates_are_not_lost,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_creates_keep_the_limit_and_names,
 }

@@ -13,6 +13,11 @@ use crate::store::StoreError;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "core", include_str!("migrations/0001_core.sql")),
     (
+        2,
+        "bindings_labels_tasks",
+        include_str!("migrations/0002_bindings_labels_tasks.sql"),
+    ),
+    (
         3,
         "events_outbox_inbox",
         include_str!("migrations/0003_events_outbox_inbox.sql"),

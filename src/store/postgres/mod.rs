@@ -11,12 +11,25 @@
 //! schema comes from the versioned migrations in `migrations/` (`migrations.rs`), applied at start under
 //! an advisory lock. Every write is one transaction that has committed when the method returns `Ok`.
 
+mod apps;
+mod bindings;
+mod callback_rules;
 mod codec;
 mod events;
+mod idempotency;
 mod inbox;
+mod labels;
+mod messages;
+mod meta;
 mod migrations;
+mod notifiers;
 mod outbox;
-mod pending;
+mod push_queue;
+mod settings;
+mod sql;
+mod support;
+mod tasks;
+mod templates;
 pub mod throwaway;
 mod tls;
 
@@ -27,7 +40,51 @@ use super::{
     config::{PostgresConfig, SslMode},
 };
 
-pub use migrations::{LATEST_VERSION, migrate};
+pub use migrations::{LATEST_VERSION, Migrated, migrate};
+
+/// The client settings `config` describes: its URL, with pushgate's timeouts and TLS mode over it.
+fn client_config(config: &PostgresConfig) -> Result<tokio_postgres::Config, StoreError> {
+    let url = config
+        .url
+        .as_ref()
+        .ok_or_else(|| StoreError::Backend("store.postgres.url is not set".into()))?;
+    let mut pg: tokio_postgres::Config = url.expose().parse().map_err(|e| {
+        // The URL is a secret: the parser's message names the part, never the text.
+        StoreError::Backend(format!("store.postgres.url cannot be read: {e}"))
+    })?;
+    pg.connect_timeout(config.connect_timeout);
+    pg.options(format!(
+        "-c statement_timeout={}",
+        config.statement_timeout.as_millis()
+    ));
+    pg.application_name("pushgate");
+    // The TLS setting is pushgate's own (`ssl_mode`), not the URL's: TLS is required when it is on, and
+    // never attempted when it is off.
+    pg.ssl_mode(match config.ssl_mode {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+    });
+    Ok(pg)
+}
+
+/// Connects one client to the database `config` names and brings its schema up to date: what `pushgate
+/// migrate` runs, apart from a server.
+pub async fn migrate_database(config: &PostgresConfig) -> Result<Migrated, StoreError> {
+    let pg = client_config(config)?;
+    let mut client = match tls::connector(config)? {
+        Some(tls) => {
+            let (client, connection) = pg.connect(tls).await?;
+            tokio::spawn(connection);
+            client
+        }
+        None => {
+            let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            client
+        }
+    };
+    migrate(&mut client).await
+}
 
 /// The PostgreSQL store; every repository trait is implemented on it.
 pub struct PgStore {
@@ -68,26 +125,7 @@ impl PgStore {
     /// Connects to the database `config` names, checks that it answers, and brings its schema up to date
     /// (or fails when the database's schema is newer than this binary).
     pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
-        let url = config
-            .url
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("store.postgres.url is not set".into()))?;
-        let mut pg: tokio_postgres::Config = url.expose().parse().map_err(|e| {
-            // The URL is a secret: the parser's message names the part, never the text.
-            StoreError::Backend(format!("store.postgres.url cannot be read: {e}"))
-        })?;
-        pg.connect_timeout(config.connect_timeout);
-        pg.options(format!(
-            "-c statement_timeout={}",
-            config.statement_timeout.as_millis()
-        ));
-        pg.application_name("pushgate");
-        // The TLS setting is pushgate's own (`ssl_mode`), not the URL's: TLS is required when it is on, and
-        // never attempted when it is off.
-        pg.ssl_mode(match config.ssl_mode {
-            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
-        });
+        let pg = client_config(config)?;
         let manager_config = ManagerConfig {
             // A connection returned to the pool is checked with a cheap round trip before it is handed out
             // again, so a database that restarted costs one failed check, not a failed call.

@@ -45,7 +45,7 @@ fn timestamp_ms(event: &DeliveryEvent) -> i64 {
         .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
 }
 
-fn encode_chunk(events: &[DeliveryEvent]) -> Vec<u8> {
+pub(super) fn encode_chunk(events: &[DeliveryEvent]) -> Vec<u8> {
     let newest_ms = events.iter().map(timestamp_ms).max().unwrap_or(0);
     let last_position = events.last().map_or(0, |e| e.position);
     let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
@@ -99,7 +99,7 @@ fn decode_chunk(key: &[u8], value: &[u8]) -> Result<Vec<DeliveryEvent>, StoreErr
 }
 
 /// Splits `events` into chunks of at most [`CHUNK_EVENTS`] events and about [`CHUNK_BYTES`] bytes.
-fn chunks(events: &[DeliveryEvent]) -> Vec<&[DeliveryEvent]> {
+pub(super) fn chunks(events: &[DeliveryEvent]) -> Vec<&[DeliveryEvent]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, event) in events.iter().enumerate() {

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use prost::Message;
 
 use super::keys;
-use super::{SledStore, decode};
+use super::{SledStore, decode, tx_decode};
 use crate::{
-    proto::v1::{StoredMessage, TaskKind, TaskState},
+    proto::v1::{DeliveryEvent, StoredMessage, TaskKind, TaskState},
     store::{Admission, StoreError, TaskChange, TaskLimits, TaskRecord, TaskRepository},
 };
 
@@ -102,6 +102,59 @@ impl TaskRepository for SledStore {
             self.tree(keys::TASKS)?
                 .insert(keys::task(app, &task.id), task.encode_to_vec())?;
             Ok(Admission::Admitted)
+        }
+        .await;
+        self.durably(written).await
+    }
+
+    async fn record_page(
+        &self,
+        app: &str,
+        id: &str,
+        change: TaskChange<'_>,
+        mut events: Vec<DeliveryEvent>,
+    ) -> Result<(Option<TaskRecord>, Vec<DeliveryEvent>), StoreError> {
+        use sled::Transactional;
+        let written: Result<_, StoreError> = async {
+            // The event log's append lock, as `append_events` takes it: positions visible in order.
+            let _in_order = self
+                .event_appends
+                .lock()
+                .map_err(|_| StoreError::Backend("event append lock poisoned".into()))?;
+            for event in &mut events {
+                // Taken before the transaction: an id is never handed out twice, so a transaction that
+                // does not commit leaves a gap, which positions allow (increasing, not contiguous).
+                event.position = self.db.generate_id()? + 1;
+            }
+            let chunks: Vec<(Vec<u8>, Vec<u8>)> = super::events::chunks(&events)
+                .into_iter()
+                .map(|c| {
+                    (
+                        keys::event(app, c[0].position),
+                        super::events::encode_chunk(c),
+                    )
+                })
+                .collect();
+            let key = keys::task(app, id);
+            let tasks = self.tree(keys::TASKS)?;
+            let log = self.tree(keys::EVENTS)?;
+            // One transaction over both trees: the checkpoint and the page's events together or not at all.
+            let task = (&tasks, &log).transaction(|(tasks, log)| {
+                let Some(bytes) = tasks.get(&key)? else {
+                    return Ok(None);
+                };
+                let current: TaskRecord = tx_decode(&key, &bytes)?;
+                let next = change(&current).unwrap_or(current);
+                tasks.insert(key.as_slice(), next.encode_to_vec())?;
+                for (chunk_key, chunk) in &chunks {
+                    log.insert(chunk_key.as_slice(), chunk.as_slice())?;
+                }
+                Ok(Some(next))
+            })?;
+            Ok(match task {
+                Some(task) => (Some(task), events),
+                None => (None, Vec::new()),
+            })
         }
         .await;
         self.durably(written).await

@@ -42,14 +42,18 @@ CREATE TABLE callback_rules (
     PRIMARY KEY (app, name)
 );
 
+-- `template` repeats the record's chosen template name (empty when none), so that the send path's profile
+-- joins the template in the same statement that reads the settings.
 CREATE TABLE user_settings (
     app text COLLATE "C" NOT NULL,
     user_id text COLLATE "C" NOT NULL,
+    template text COLLATE "C" NOT NULL,
     record bytea NOT NULL,
     PRIMARY KEY (app, user_id)
 );
 
--- `kind` is the `ChatKind` number, `conversation` the peer user or group id.
+-- `kind` is the conversation's kind (1: one-to-one chat, 2: group; see `postgres/settings.rs`),
+-- `conversation` the peer user or group id.
 CREATE TABLE conversation_settings (
     app text COLLATE "C" NOT NULL,
     user_id text COLLATE "C" NOT NULL,
