@@ -13,7 +13,8 @@ use prost::Message;
 
 use super::{
     PgStore,
-    codec::{count_out, decode, position_in, position_out, read_after, sql_limit},
+    numbers::{count_out, position_in, position_out, read_after},
+    sql::{decode, sql_limit},
 };
 use crate::{
     proto::v1::DeliveryEvent,
@@ -30,7 +31,7 @@ fn timestamp_ms(event: &DeliveryEvent) -> i64 {
 }
 
 fn decode_event(app: &str, position: i64, bytes: &[u8]) -> Result<DeliveryEvent, StoreError> {
-    decode("events", &[app, &position.to_string()], bytes)
+    decode(bytes, || format!("events/{app}/{position}"))
 }
 
 /// Locks the app's head row until the transaction ends (creating it on the app's first append), so the

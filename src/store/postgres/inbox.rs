@@ -17,7 +17,8 @@ use prost::Message;
 
 use super::{
     PgStore,
-    codec::{count_out, decode, position_out, read_after, sql_limit},
+    numbers::{count_out, position_out, read_after},
+    sql::{decode, sql_limit},
 };
 use crate::store::{AckCountRecord, AckSubject, Appended, InboxEntry, InboxRepository, StoreError};
 
@@ -343,7 +344,7 @@ async fn remove_receipted(
 }
 
 fn decode_entry(app: &str, device: &str, bytes: &[u8]) -> Result<InboxEntry, StoreError> {
-    decode("inbox_entries", &[app, device], bytes)
+    decode(bytes, || format!("inbox_entries/{app}/{device}"))
 }
 
 #[async_trait]

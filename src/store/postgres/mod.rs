@@ -14,7 +14,6 @@
 mod apps;
 mod bindings;
 mod callback_rules;
-mod codec;
 mod events;
 mod idempotency;
 mod inbox;
@@ -23,6 +22,7 @@ mod messages;
 mod meta;
 mod migrations;
 mod notifiers;
+mod numbers;
 mod outbox;
 mod push_queue;
 mod settings;

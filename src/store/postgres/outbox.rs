@@ -16,7 +16,8 @@ use prost::Message;
 
 use super::{
     PgStore,
-    codec::{count_out, decode, position_in, position_out, read_after, sql_limit},
+    numbers::{count_out, position_in, position_out, read_after},
+    sql::{decode, sql_limit},
 };
 use crate::{
     proto::v1::FailedCallback,
@@ -29,7 +30,7 @@ fn due_at(ms: i64) -> i64 {
 }
 
 fn decode_waiting(app: &str, rule: &str, bytes: &[u8]) -> Result<PendingCallback, StoreError> {
-    decode("outbox_waiting", &[app, rule], bytes)
+    decode(bytes, || format!("outbox_waiting/{app}/{rule}"))
 }
 
 /// Makes `receivers` held, each due at its time unless it is held already (then it keeps its due time and
@@ -400,7 +401,7 @@ impl OutboxRepository for PgStore {
             }
         };
         rows.iter()
-            .map(|row| decode("failed_callbacks", &[app], row.get(0)))
+            .map(|row| decode(row.get(0), || format!("failed_callbacks/{app}")))
             .collect()
     }
 
@@ -426,7 +427,9 @@ impl OutboxRepository for PgStore {
         let Some(row) = tx.query_opt(&peek, &[&app, &position, &rule]).await? else {
             return Ok(false);
         };
-        let failed: FailedCallback = decode("failed_callbacks", &[app, rule], row.get(0))?;
+        let failed: FailedCallback = decode(row.get(0), || {
+            format!("failed_callbacks/{app}/{position}/{rule}")
+        })?;
         let again = PendingCallback {
             event: failed.event,
             budget_from_ms: now_ms,
@@ -463,7 +466,7 @@ impl OutboxRepository for PgStore {
             .prepare_cached("SELECT record FROM outbox_pauses WHERE app = $1 AND rule = $2")
             .await?;
         match client.query_opt(&stmt, &[&app, &rule]).await? {
-            Some(row) => decode("outbox_pauses", &[app, rule], row.get(0)),
+            Some(row) => decode(row.get(0), || format!("outbox_pauses/{app}/{rule}")),
             None => Ok(PauseRecord::default()),
         }
     }

@@ -1,27 +1,6 @@
-//! Converting between the traits' values and PostgreSQL's: decoding stored records, and the traits' `u64`
-//! positions and `usize` limits as `bigint`.
-
-use prost::Message;
+//! The traits' `u64` positions and counts as PostgreSQL's `bigint`, and back.
 
 use crate::store::StoreError;
-
-/// Decodes a stored record; `table` and `key` name it in the error when it cannot be decoded, as sled's
-/// `decode` names the key.
-pub(super) fn decode<M: Message + Default>(
-    table: &str,
-    key: &[&str],
-    bytes: &[u8],
-) -> Result<M, StoreError> {
-    M::decode(bytes).map_err(|e| StoreError::Corrupt {
-        key: format!("{table}/{}", key.join("/")),
-        reason: e.to_string(),
-    })
-}
-
-/// A page size for `LIMIT`: anything past `i64::MAX` is no limit anyway.
-pub(super) fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
 
 /// A position to store. Positions are taken from `bigint` sequences, so one past `i64::MAX` was never
 /// handed out by this backend: refused rather than wrapped.
