@@ -90,10 +90,29 @@ async fn insert_events(
     Ok(())
 }
 
+/// Appends `events` of `app` inside `tx`, giving each its position: the head lock, the positions, one
+/// insert of every event (a broadcast page's thousand events is one statement). The head stays locked
+/// until `tx` ends, so the caller commits soon. A caller may lock rows of its own before (`record_page`
+/// locks its task): appends and sweeps hold heads without waiting for any such row, so no cycle forms.
+pub(super) async fn append_in(
+    tx: &Transaction<'_>,
+    app: &str,
+    events: &mut [DeliveryEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    lock_head(tx, app).await?;
+    let positions = take_positions(tx, events.len()).await?;
+    for (event, position) in events.iter_mut().zip(positions) {
+        event.position = position;
+    }
+    insert_events(tx, app, events).await
+}
+
 #[async_trait]
 impl EventRepository for PgStore {
-    /// One transaction: the head lock, the positions, one insert of every event (a broadcast page's
-    /// thousand events is one statement).
+    /// One transaction: see [`append_in`].
     async fn append_events(
         &self,
         app: &str,
@@ -104,12 +123,7 @@ impl EventRepository for PgStore {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        lock_head(&tx, app).await?;
-        let positions = take_positions(&tx, events.len()).await?;
-        for (event, position) in events.iter_mut().zip(positions) {
-            event.position = position;
-        }
-        insert_events(&tx, app, &events).await?;
+        append_in(&tx, app, &mut events).await?;
         tx.commit().await?;
         Ok(events)
     }
