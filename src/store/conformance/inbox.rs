@@ -528,6 +528,82 @@ async fn channel_devices_are_listed_once_by_id(s: Store) {
     assert_eq!(inbox.channel_devices("o#ab", "u").await.unwrap(), ["d8"]);
 }
 
+/// Appends to one device are one step each, also when they race: eight appenders deliver the same twenty
+/// pushes, so retries race first deliveries and evictions race each other. Each push is written once, the
+/// evictions add up, and the inbox ends at its limit with its count right.
+async fn racing_appends_to_one_device_keep_the_limit_and_write_each_push_once(s: Store) {
+    const APPENDERS: usize = 8;
+    const PUSHES: usize = 20;
+    const LIMIT: usize = 5;
+    let appenders: Vec<_> = (0..APPENDERS)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                for i in 0..PUSHES {
+                    let push = entry("u", "d", &format!("m{i}"), FAR);
+                    done.push((i, s.inbox.append(APP, &push, LIMIT).await.unwrap()));
+                }
+                done
+            })
+        })
+        .collect();
+    let mut written = vec![0; PUSHES];
+    let mut evicted = 0;
+    for appender in appenders {
+        for (i, done) in appender.await.unwrap() {
+            if !done.duplicate {
+                written[i] += 1;
+                evicted += done.evicted;
+            }
+            assert!(done.size as usize <= LIMIT, "{done:?}");
+        }
+    }
+    assert_eq!(written, vec![1; PUSHES], "each push written once");
+    assert_eq!(evicted, (PUSHES - LIMIT) as u64);
+    let page = s.inbox.inbox_page(APP, "d", 0, 100).await.unwrap();
+    assert_eq!(page.len(), LIMIT);
+    assert!(page.windows(2).all(|w| w[0].position < w[1].position));
+    let next = s
+        .inbox
+        .append(APP, &entry("u", "d", "last", FAR), LIMIT)
+        .await
+        .unwrap();
+    assert_eq!((next.evicted, next.size), (1, LIMIT as u64));
+}
+
+/// An id acked twice in one call is acked once; each occurrence of an unknown id is reported.
+async fn an_id_acked_twice_in_one_call_counts_once(s: Store) {
+    let inbox = &s.inbox;
+    let mut tasked = entry("u", "d", "m1", FAR);
+    tasked.task_id = "t1".into();
+    inbox.append(APP, &tasked, 10).await.unwrap();
+    let unknown = inbox
+        .ack(
+            APP,
+            "u",
+            "d",
+            &["m1".into(), "x".into(), "m1".into(), "x".into()],
+            true,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown, ["x", "x"]);
+    for subject in [AckSubject::Message("m1"), AckSubject::Task("t1")] {
+        let counts = inbox.ack_counts(APP, subject).await.unwrap();
+        assert_eq!((counts.delivered, counts.clicked), (1, 1), "{subject:?}");
+    }
+    assert_eq!(entries(&s, "d").await, 0);
+    assert!(
+        inbox
+            .ack(APP, "u", "d", &[], true, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 conformance_tests! {
     positions_increase_and_pages_follow_them,
     a_full_inbox_drops_its_oldest_and_a_retry_is_not_stored_twice,
@@ -540,4 +616,7 @@ conformance_tests! {
     a_swept_push_is_no_longer_known,
     deleting_a_user_forgets_their_receipts,
     channel_devices_are_listed_once_by_id,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    racing_appends_to_one_device_keep_the_limit_and_write_each_push_once,
+    an_id_acked_twice_in_one_call_counts_once,
 }

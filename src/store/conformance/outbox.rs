@@ -387,6 +387,48 @@ async fn failed_callbacks_page_in_event_order(s: Store) {
     assert!(outbox.failed(APP, None, None, 0).await.unwrap().is_empty());
 }
 
+/// A failed callback requeued while its receiver has newer callbacks waiting joins them in position order:
+/// it is the receiver's first again, with a fresh retry budget.
+async fn a_requeued_callback_rejoins_its_receivers_queue(s: Store) {
+    let outbox = &s.outbox;
+    let given_up = waiting("d1", 2, 0);
+    outbox
+        .advance(APP, RULE, 2, vec![given_up.clone()])
+        .await
+        .unwrap();
+    let failed = FailedCallback {
+        id: crate::store::outbox::failed_id(RULE, 2),
+        rule_name: RULE.into(),
+        event: given_up.event.clone(),
+        ..Default::default()
+    };
+    outbox
+        .settle(APP, RULE, &given_up, Some(failed), 10)
+        .await
+        .unwrap();
+    outbox
+        .advance(
+            APP,
+            RULE,
+            5,
+            vec![waiting("d1", 4, 300), waiting("d1", 5, 0)],
+        )
+        .await
+        .unwrap();
+    assert!(outbox.requeue_failed(APP, RULE, 2, 50).await.unwrap());
+    assert!(outbox.is_held(APP, RULE, "d1").await.unwrap());
+    assert_eq!(outbox.waiting_count(APP, RULE).await.unwrap(), 3);
+    let due = outbox.due(APP, RULE, 300, 10).await.unwrap();
+    assert_eq!(positions(&due), [2]);
+    assert_eq!(due[0].budget_from_ms, 50);
+    assert!(outbox.failed(APP, None, None, 10).await.unwrap().is_empty());
+    outbox.settle(APP, RULE, &due[0], None, 400).await.unwrap();
+    assert_eq!(
+        positions(&outbox.due(APP, RULE, 400, 10).await.unwrap()),
+        [4]
+    );
+}
+
 conformance_tests! {
     a_receiver_is_due_by_its_first_callback_and_the_next_follows_it,
     a_given_up_callback_is_listed_and_can_be_queued_again,
@@ -394,4 +436,5 @@ conformance_tests! {
     waiting_callbacks_are_counted_and_due_receivers_limited,
     removing_a_rule_leaves_other_rules,
     failed_callbacks_page_in_event_order,
+    a_requeued_callback_rejoins_its_receivers_queue,
 }

@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "bindings_labels_tasks",
         include_str!("migrations/0002_bindings_labels_tasks.sql"),
     ),
+    (
+        3,
+        "events_outbox_inbox",
+        include_str!("migrations/0003_events_outbox_inbox.sql"),
+    ),
 ];
 
 /// The schema version this binary writes and reads.

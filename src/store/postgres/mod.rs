@@ -14,13 +14,16 @@
 mod apps;
 mod bindings;
 mod callback_rules;
+mod events;
 mod idempotency;
+mod inbox;
 mod labels;
 mod messages;
 mod meta;
 mod migrations;
 mod notifiers;
-mod pending;
+mod numbers;
+mod outbox;
 mod push_queue;
 mod settings;
 mod sql;

@@ -66,6 +66,52 @@ async fn put_task(
     Ok(())
 }
 
+/// The task, its row locked until the transaction ends (None when it does not exist).
+async fn lock_task(
+    tx: &deadpool_postgres::Transaction<'_>,
+    app: &str,
+    id: &str,
+) -> Result<Option<TaskRecord>, StoreError> {
+    let statement = tx
+        .prepare_cached("SELECT record, app, id FROM tasks WHERE app = $1 AND id = $2 FOR UPDATE")
+        .await?;
+    tx.query_opt(&statement, &[&app, &id])
+        .await?
+        .map(|row| task_of(&row))
+        .transpose()
+}
+
+/// Writes `next` over the stored task (app, id), with its columns.
+async fn write_task(
+    tx: &deadpool_postgres::Transaction<'_>,
+    app: &str,
+    id: &str,
+    next: &TaskRecord,
+) -> Result<(), StoreError> {
+    let statement = tx
+        .prepare_cached(
+            "UPDATE tasks SET kind = $3, ended = $4, create_ms = $5, start_ms = $6, end_ms = $7,
+                 record = $8
+             WHERE app = $1 AND id = $2",
+        )
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &app,
+            &id,
+            &next.kind,
+            &ended(next),
+            &next.create_ms,
+            &next.start_ms,
+            &next.end_ms,
+            &next.encode_to_vec(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Whether the app's stored tasks leave room for `task` under `limits` (`Admitted` when they do), counted
 /// as sled counts them; the caller holds the app's admission lock.
 async fn refusal(
@@ -185,14 +231,31 @@ impl TaskRepository for PgStore {
         Ok(Admission::Admitted)
     }
 
+    /// One transaction: the task locked as `update_task` locks it, the change written, the events appended
+    /// as `append_events` appends them (under the app's event head, taken after the task; a holder of a
+    /// head never waits for a task). A missing task ends it with nothing written and no position taken.
     async fn record_page(
         &self,
-        _app: &str,
-        _id: &str,
-        _change: TaskChange<'_>,
-        _events: Vec<DeliveryEvent>,
+        app: &str,
+        id: &str,
+        change: TaskChange<'_>,
+        mut events: Vec<DeliveryEvent>,
     ) -> Result<(Option<TaskRecord>, Vec<DeliveryEvent>), StoreError> {
-        todo!("postgres: record_page, written with the events table")
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(current) = lock_task(&tx, app, id).await? else {
+            return Ok((None, Vec::new()));
+        };
+        let task = match change(&current) {
+            Some(next) => {
+                write_task(&tx, app, id, &next).await?;
+                next
+            }
+            None => current,
+        };
+        super::events::append_in(&tx, app, &mut events).await?;
+        tx.commit().await?;
+        Ok((Some(task), events))
     }
 
     async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError> {
@@ -217,39 +280,13 @@ impl TaskRepository for PgStore {
     ) -> Result<Option<TaskRecord>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let statement = tx
-            .prepare_cached(
-                "SELECT record, app, id FROM tasks WHERE app = $1 AND id = $2 FOR UPDATE",
-            )
-            .await?;
-        let Some(row) = tx.query_opt(&statement, &[&app, &id]).await? else {
+        let Some(current) = lock_task(&tx, app, id).await? else {
             return Ok(None);
         };
-        let current = task_of(&row)?;
         let Some(next) = change(&current) else {
             return Ok(Some(current));
         };
-        let statement = tx
-            .prepare_cached(
-                "UPDATE tasks SET kind = $3, ended = $4, create_ms = $5, start_ms = $6, end_ms = $7,
-                     record = $8
-                 WHERE app = $1 AND id = $2",
-            )
-            .await?;
-        tx.execute(
-            &statement,
-            &[
-                &app,
-                &id,
-                &next.kind,
-                &ended(&next),
-                &next.create_ms,
-                &next.start_ms,
-                &next.end_ms,
-                &next.encode_to_vec(),
-            ],
-        )
-        .await?;
+        write_task(&tx, app, id, &next).await?;
         tx.commit().await?;
         Ok(Some(next))
     }
