@@ -219,3 +219,49 @@ fn the_reader_finds_imports_in_every_form() {
     let found = imported_modules(&without_comments(text));
     assert_eq!(found.into_iter().collect::<Vec<_>>(), ["a", "c", "f", "g"]);
 }
+
+/// Every integration test target that starts a server runs on both backends: beside `tests/<name>.rs` (or
+/// `tests/<name>/`) there is `tests/<name>_pg.rs`, which includes it by `#[path]` in a crate whose name puts
+/// its servers on PostgreSQL (`common::backend`). A new test file that starts a server without its twin
+/// would run on sled only, silently; this test names it.
+#[test]
+fn every_server_test_target_has_a_postgres_twin() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&tests).expect("read tests") {
+        let path = entry.expect("entry").path();
+        let (target, file, texts) = if path.is_dir() {
+            if !path.join("main.rs").exists() {
+                continue;
+            }
+            let mut files = Vec::new();
+            sources(&path, &mut files);
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name.clone(), format!("{name}/main.rs"), files)
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            (name.clone(), format!("{name}.rs"), vec![path.clone()])
+        } else {
+            continue;
+        };
+        let starts_a_server = texts.iter().any(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            text.contains("TestServer::start") || text.contains("Env::start")
+        });
+        // postgres_setup is PostgreSQL's own (its module doc says why it has no sled twin); this file only
+        // names what it looks for.
+        if !starts_a_server || target == "postgres_setup" || target == "floors" {
+            continue;
+        }
+        let twin = tests.join(format!("{target}_pg.rs"));
+        let includes = std::fs::read_to_string(&twin)
+            .is_ok_and(|text| text.contains(&format!("#[path = \"{file}\"]")));
+        if !includes {
+            missing.push(format!("tests/{target}_pg.rs including tests/{file}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "server tests without a PostgreSQL twin: {missing:?}"
+    );
+}

@@ -32,8 +32,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// This test binary's backend. Every integration test target is built twice (see the `[[test]]` list in
-/// Cargo.toml): as itself, on sled, and as `<name>_pg`, on PostgreSQL, so that `cargo test` runs every test
+/// This test binary's backend. Every integration test target that starts a server is built twice: as
+/// itself, on sled, and as `<name>_pg` (`tests/<name>_pg.rs`, which includes it by `#[path]`; checked by
+/// `tests/floors.rs`), on PostgreSQL, so that `cargo test` runs every test
 /// on both and nothing is tested on one backend only. The crate name is the one switch.
 pub fn backend() -> Backend {
     if env!("CARGO_CRATE_NAME").ends_with("_pg") {

@@ -2,7 +2,7 @@
 //! strategies, to devices subscribed to the own channel).
 
 #[path = "../common/mod.rs"]
-mod common;
+pub(crate) mod common;
 
 mod callbacks;
 mod events;

@@ -2,7 +2,7 @@
 //! changes nothing, restarts and tenant isolation.
 
 #[path = "../common/mod.rs"]
-mod common;
+pub(crate) mod common;
 
 mod limits_restarts_and_isolation;
 mod notification;

@@ -93,9 +93,12 @@ pub struct PgStore {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.as_db_error() {
-            // No answer from the server at all: the connection failed, closed or timed out. The database is
-            // away, which a caller may retry.
-            None => StoreError::Unavailable(e.to_string()),
+            // No answer from the server: the connection failed, closed or timed out. The database is away,
+            // which a caller may retry.
+            None if connection_trouble(&e) => StoreError::Unavailable(e.to_string()),
+            // A client-side failure (a parameter that does not serialize, an unexpected column type): a
+            // defect, not worth retrying.
+            None => StoreError::Backend(e.to_string()),
             // Class 08: connection exceptions; 57P: the server shutting down or restarting; 53: out of
             // connections or memory.
             Some(db)
@@ -108,6 +111,13 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
         }
     }
+}
+
+/// Whether `e`, which carries no answer of the server, is the connection failing rather than the client.
+fn connection_trouble(e: &tokio_postgres::Error) -> bool {
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    let text = e.to_string();
+    e.is_closed() || io || text.starts_with("error connecting") || text.contains("timed out")
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
