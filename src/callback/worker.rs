@@ -28,6 +28,7 @@ use crate::{
     store::{
         CallbackRuleRecord, PendingCallback, Store, StoreError,
         outbox::{failed_id, order_key},
+        until_available,
     },
     telemetry::metrics::metrics,
 };
@@ -73,13 +74,12 @@ fn ms(d: Duration) -> i64 {
 impl Worker {
     /// Runs until aborted.
     pub async fn run(mut self) {
-        match self
-            .shared
-            .store
-            .outbox
-            .pause(&self.app, &self.rule.name)
-            .await
-        {
+        // Waited for while the store is away: a worker that started without it would deliver through a pause.
+        let pause = until_available("read a callback pause", || {
+            self.shared.store.outbox.pause(&self.app, &self.rule.name)
+        })
+        .await;
+        match pause {
             Ok(p) => self
                 .paused_until
                 .store(p.paused_until_ms, Ordering::Relaxed),

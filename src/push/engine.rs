@@ -119,7 +119,7 @@ impl Pusher {
     pub async fn push_user(&self, push: UserPush) -> Result<Vec<DeviceOutcome>, PushError> {
         let planned = self.plan(push).await?;
         let progress = Progress::new(planned.len());
-        Ok(self.execute(planned, &progress).await)
+        self.execute(planned, &progress).await
     }
 
     /// Plans and executes `push`, waiting at most `wait` for its outcomes (SendSync's deadline): a target
@@ -142,7 +142,7 @@ impl Pusher {
             )
         };
         match tokio::time::timeout(wait, running).await {
-            Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Ok(outcomes)) => outcomes,
             Ok(Err(join)) => Err(PushError::Aborted(join.to_string())),
             Err(_) => Ok(progress
                 .snapshot()

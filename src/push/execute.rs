@@ -21,11 +21,12 @@ use crate::{
     channel::{ChannelError, ChannelPush},
     clock::now_ms,
     dispatch::{DispatchError, Outcome, Rendered},
+    notifier::NotifierError,
     proto::v1::{
         DeliveryChannel, DeliveryEvent, DeliveryStatus, Notifier, NotifierState, PushMessage,
         Vendor,
     },
-    store::BindingRecord,
+    store::{BindingRecord, StoreError},
     telemetry::metrics::metrics,
 };
 
@@ -33,13 +34,20 @@ impl Pusher {
     /// Delivers what planning left open and returns every outcome in target order (a device that fell back
     /// from its vendor to the own channel reports the channel's outcome once). Outcomes are written to
     /// `progress` as they become known.
-    pub async fn execute(&self, planned: Planned, progress: &Progress) -> Vec<DeviceOutcome> {
+    ///
+    /// Fails when the store failed on the way: the push's events could not be recorded, or the store was
+    /// unavailable to a delivery (see [`execute_many`](Self::execute_many)). Some devices may have been sent to
+    /// by then; the caller says the push failed (a SendSync answers UNAVAILABLE, the queue tries again) rather
+    /// than answer outcomes whose record did not commit.
+    pub async fn execute(
+        &self,
+        planned: Planned,
+        progress: &Progress,
+    ) -> Result<Vec<DeviceOutcome>, PushError> {
         let app = planned.push.app.clone();
-        let (mut outcomes, events) = self.execute_many(vec![planned], progress).await;
-        if let Err(e) = self.inner.events.record(&app, events).await {
-            tracing::error!(app, error = %e, "cannot record delivery events");
-        }
-        outcomes.pop().unwrap_or_default()
+        let (mut outcomes, events) = self.execute_many(vec![planned], progress).await?;
+        self.inner.events.record(&app, events).await?;
+        Ok(outcomes.pop().unwrap_or_default())
     }
 
     /// Plans and executes the pushes of many users of one app together (a task's page), and answers their
@@ -74,16 +82,21 @@ impl Pusher {
             .flat_map(|(user, plan)| std::iter::repeat_n(user, plan.len()))
             .collect();
         progress.set_users(planned.len(), owner);
-        Ok(self.execute_many(planned, progress).await)
+        self.execute_many(planned, progress).await
     }
 
     /// [`execute`](Self::execute) for many planned pushes; `progress` is indexed over their slots in order.
     /// Also answers the delivery events of the outcomes, for the caller to record.
+    ///
+    /// A device whose delivery could not be tried because the store was unavailable (its notifier could not
+    /// be read, the own channel could not write its inbox) fails the whole call with
+    /// [`PushError::Store`]: such an outcome says nothing about the device, and reporting it as final would
+    /// end an accepted push that was never sent. The caller tries again, or tells its own caller.
     pub(super) async fn execute_many(
         &self,
         planned: Vec<Planned>,
         progress: &Progress,
-    ) -> (Vec<Vec<DeviceOutcome>>, Vec<DeliveryEvent>) {
+    ) -> Result<(Vec<Vec<DeviceOutcome>>, Vec<DeliveryEvent>), PushError> {
         // Every slot of every push, flattened: (push, slot) by one index.
         let mut at: Vec<(usize, usize)> = Vec::new();
         let mut outcomes: Vec<Option<DeviceOutcome>> = Vec::new();
@@ -156,12 +169,12 @@ impl Pusher {
                 .map_or(String::new(), |t| t.device_id.clone());
             let (push, handoff) = (&planned[p].push, &handoffs[p]);
             async move {
-                let outcome = self.to_channel(push, &device, handoff).await;
+                let outcome = self.to_channel(push, &device, handoff).await?;
                 progress.set(i, outcome.clone());
                 if slot(i).final_at_once(outcome.status) {
                     progress.settle(i, &outcome);
                 }
-                (i, outcome)
+                Ok::<_, PushError>((i, outcome))
             }
         }));
         let app = planned.first().map_or("", |p| p.push.app.as_str());
@@ -183,18 +196,20 @@ impl Pusher {
                 };
                 let results = self
                     .through_vendor(app, &notifier, bindings, message, &on_final)
-                    .await;
+                    .await?;
                 for (&i, outcome) in indexes.iter().zip(&results) {
                     progress.set(i, outcome.clone());
                 }
-                indexes.into_iter().zip(results).collect::<Vec<_>>()
+                Ok::<_, PushError>(indexes.into_iter().zip(results).collect::<Vec<_>>())
             }
         }));
         let (channel_done, vendor_done) = futures::join!(channel_work, vendor_work);
-        for (i, outcome) in channel_done
+        let vendor_done = vendor_done.into_iter().collect::<Result<Vec<_>, _>>()?;
+        for result in channel_done
             .into_iter()
-            .chain(vendor_done.into_iter().flatten())
+            .chain(vendor_done.into_iter().flatten().map(Ok))
         {
+            let (i, outcome) = result?;
             outcomes[i] = Some(outcome);
         }
 
@@ -230,7 +245,7 @@ impl Pusher {
             }
             let outcome = self
                 .to_channel(&planned[p].push, device, &handoffs[p])
-                .await;
+                .await?;
             progress.set(indexes[0], outcome.clone());
             progress.settle(indexes[0], &outcome);
             for &i in &indexes[1..] {
@@ -262,7 +277,7 @@ impl Pusher {
                 out[at[i].0].push(o);
             }
         }
-        (out, events)
+        Ok((out, events))
     }
 
     /// Wakes the event log's subscribers for events of `app` already stored (a task page's, recorded with
@@ -276,7 +291,7 @@ impl Pusher {
         push: &UserPush,
         device: &str,
         handoff: &ChannelPush,
-    ) -> DeviceOutcome {
+    ) -> Result<DeviceOutcome, PushError> {
         let result = self
             .inner
             .channel
@@ -294,6 +309,7 @@ impl Pusher {
             Err(e @ ChannelError::Expired { .. }) => {
                 DeviceOutcome::failed(device, Failure::ExpireMessage, e.to_string())
             }
+            Err(ChannelError::Store(e @ StoreError::Unavailable(_))) => return Err(e.into()),
             Err(e) => {
                 tracing::error!(app = %push.app, device, error = %e, "own channel delivery failed");
                 DeviceOutcome::failed(device, Failure::PushYetButFail, e.to_string())
@@ -301,7 +317,7 @@ impl Pusher {
             }
         };
         outcome.channel = DeliveryChannel::Own;
-        outcome
+        Ok(outcome)
     }
 
     /// Pushes `bindings` (all of `notifier`) through its lane and reports each; `on_final` is told each
@@ -314,17 +330,17 @@ impl Pusher {
         bindings: Vec<BindingRecord>,
         message: &Rendered,
         on_final: &(dyn Fn(usize, DeliveryStatus) + Sync),
-    ) -> Vec<DeviceOutcome> {
+    ) -> Result<Vec<DeviceOutcome>, PushError> {
         let every = |failure: Failure, status: DeliveryStatus, text: &str| {
             (0..bindings.len()).for_each(|k| on_final(k, status));
-            bindings
+            Ok(bindings
                 .iter()
                 .map(|b| {
                     DeviceOutcome::failed(&b.device_id, failure, text)
                         .with_status(status)
                         .via(notifier, vendor_of(b), &b.device_token)
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>())
         };
         let lane = match self.inner.dispatch.lane(app, notifier).await {
             Ok(Some(lane)) => lane,
@@ -339,6 +355,9 @@ impl Pusher {
                     DeliveryStatus::Fail,
                     &e.to_string(),
                 );
+            }
+            Err(DispatchError::Notifier(NotifierError::Store(e @ StoreError::Unavailable(_)))) => {
+                return Err(e.into());
             }
             Err(e) => {
                 tracing::error!(app, notifier, error = %e, "notifier lane unavailable");
@@ -409,7 +428,7 @@ impl Pusher {
             }
             out.push(outcome);
         }
-        out
+        Ok(out)
     }
 }
 

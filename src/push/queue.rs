@@ -16,14 +16,14 @@ use super::{Pusher, UserPush};
 use crate::{
     clock::now_ms,
     proto::v1::Strategy,
-    store::{QueueClaim, QueueKey, QueuedPush, Store, StoreError},
+    store::{QueueClaim, QueueKey, QueuedPush, Store, StoreError, until_available},
 };
 
 /// Keys waiting in memory for a worker; more wait in the store and are fed in as room frees.
 const HANDOFF_ROOM: usize = 1024;
 /// Entries read from the store per scan page.
 const SCAN_PAGE: usize = 256;
-/// Pause before a push whose plan failed (store trouble) is tried again.
+/// Pause before a push that failed (its plan or its events could not be stored) is tried again.
 const RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// How long a claim on a queued push lasts: far longer than a push runs (every vendor request is bounded by
 /// its timeout and retries), so a claim runs out only when its process died. Nothing renews it yet.
@@ -59,7 +59,7 @@ struct Inner {
     /// so no push runs twice at once.
     holder: String,
     handoff: mpsc::Sender<QueueKey>,
-    /// Wakes the scanner when a key could not be handed off at once, or a push must be tried again.
+    /// Wakes the scanner when a key could not be handed off at once.
     backlog: Notify,
 }
 
@@ -153,17 +153,21 @@ impl Inner {
 }
 
 /// Claims every push nobody holds whenever woken and hands them to the workers (waiting for room).
-/// It lives as long as the server: the queue is built once at start.
+/// It lives as long as the server: the queue is built once at start. While the store is away it waits for
+/// it: giving up would leave the pushes it has not claimed yet until the next wake-up.
 async fn scan(s: Arc<Inner>) {
     loop {
         s.backlog.notified().await;
         let mut after: Option<QueueKey> = None;
         loop {
-            let claimed = s
-                .store
-                .push_queue
-                .claim_queued(after.as_ref(), SCAN_PAGE, &s.claim(), now_ms())
-                .await;
+            let claimed = until_available("claim queued pushes", || async {
+                let claim = s.claim();
+                s.store
+                    .push_queue
+                    .claim_queued(after.as_ref(), SCAN_PAGE, &claim, now_ms())
+                    .await
+            })
+            .await;
             let page = match claimed {
                 Ok(page) => page,
                 Err(e) => {
@@ -202,17 +206,26 @@ async fn run_workers(
     }
 }
 
+/// Runs one queued push to its end. This run holds the push's claim throughout, so a try that fails is
+/// tried again here after a pause rather than handed back through the store, which may be what failed.
 async fn run_one(s: &Inner, pusher: &Pusher, key: &QueueKey) {
-    let queued = match s.store.push_queue.queued_push(key).await {
-        Ok(Some(q)) => q,
-        // Finished by an earlier run of the same key.
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read a queued push");
-            retry_later(s, key).await;
-            return;
-        }
-    };
+    while !try_one(s, pusher, key).await {
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
+/// One try at a queued push; whether it is finished (sent and removed, or gone already).
+async fn try_one(s: &Inner, pusher: &Pusher, key: &QueueKey) -> bool {
+    let queued =
+        match until_available("read a queued push", || s.store.push_queue.queued_push(key)).await {
+            Ok(Some(q)) => q,
+            // Finished by an earlier run of the same key.
+            Ok(None) => return true,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a queued push; trying again");
+                return false;
+            }
+        };
     let push = UserPush {
         app: queued.app,
         user: queued.user,
@@ -223,35 +236,35 @@ async fn run_one(s: &Inner, pusher: &Pusher, key: &QueueKey) {
         task_id: String::new(),
     };
     let (app, user, message_id) = (push.app.clone(), push.user.clone(), push.message_id.clone());
-    match pusher.push_user(push).await {
-        Ok(outcomes) => {
-            for o in &outcomes {
-                tracing::debug!(
-                    %app, %user, %message_id, device = %o.device_id, notifier = %o.notifier_name,
-                    status = ?o.status, reason = o.failure.map(|f| f.as_str()), "async push outcome"
-                );
-            }
-            match s.store.push_queue.complete_queued(key, &s.holder).await {
-                Ok(true) => {
-                    s.queued.fetch_sub(1, Ordering::Relaxed);
-                }
-                Ok(false) => {
-                    tracing::warn!(%app, %user, %message_id, "a finished push's claim had run out; it may be sent again");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot remove a finished push from the queue")
-                }
-            }
-        }
+    let outcomes = match pusher.push_user(push).await {
+        Ok(outcomes) => outcomes,
         Err(e) => {
             tracing::error!(%app, %user, %message_id, error = %e, "async push failed; trying again");
-            retry_later(s, key).await;
+            return false;
+        }
+    };
+    for o in &outcomes {
+        tracing::debug!(
+            %app, %user, %message_id, device = %o.device_id, notifier = %o.notifier_name,
+            status = ?o.status, reason = o.failure.map(|f| f.as_str()), "async push outcome"
+        );
+    }
+    // Sent: only the removal is left, waited for while the store is away so that the push is not sent again
+    // once its claim runs out.
+    let removed = until_available("remove a finished push", || {
+        s.store.push_queue.complete_queued(key, &s.holder)
+    })
+    .await;
+    match removed {
+        Ok(true) => {
+            s.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(false) => {
+            tracing::warn!(%app, %user, %message_id, "a finished push's claim had run out; it may be sent again");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot remove a finished push from the queue; it may be sent again")
         }
     }
-}
-
-async fn retry_later(s: &Inner, key: &QueueKey) {
-    tokio::time::sleep(RETRY_PAUSE).await;
-    s.release(key).await;
-    s.backlog.notify_one();
+    true
 }

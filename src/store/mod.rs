@@ -45,6 +45,7 @@ pub mod settings;
 mod sled;
 pub mod tasks;
 pub mod templates;
+mod until_available;
 
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ pub use settings::{
 pub use sled::SledStore;
 pub use tasks::{Admission, TaskChange, TaskLimits, TaskRecord, TaskRepository};
 pub use templates::{TemplateRecord, TemplateRepository};
+pub use until_available::until_available;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

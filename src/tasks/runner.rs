@@ -19,12 +19,12 @@ use crate::{
     clock::now_ms,
     proto::v1::{LabelMatch, Strategy, TaskKind, TaskState},
     push::{MessageError, MessageSource, Progress, PushError, Pusher, UserPush},
-    store::{Store, StoreError, TaskRecord},
+    store::{Store, StoreError, TaskRecord, until_available},
 };
 
 /// Pause before a page that failed on store trouble is tried again.
 const PAGE_RETRY: Duration = Duration::from_secs(2);
-/// Failed tries of one page before the task fails.
+/// Failed tries of one page before the task fails (the store being unavailable is waited out, not counted).
 const PAGE_TRIES: u32 = 5;
 /// The scheduler looks for due tasks at least this often.
 const TICK: Duration = Duration::from_millis(200);
@@ -212,10 +212,10 @@ impl Runner {
 
     /// Fans one task out to its end (or cancellation).
     async fn run(&self, app: &str, id: &str, mut cancelled: watch::Receiver<bool>) {
-        let started = self
-            .store
-            .tasks
-            .update_task(app, id, &|t| {
+        // Every store call of a run waits while the store is unavailable: a database restarting is no
+        // reason for a task to fail, or to be forgotten by the scheduler until the server restarts.
+        let started = until_available("start a task", || {
+            self.store.tasks.update_task(app, id, &|t| {
                 (TaskState::try_from(t.state) == Ok(TaskState::Scheduled)).then(|| TaskRecord {
                     state: TaskState::Running as i32,
                     run_ms: now_ms(),
@@ -223,7 +223,8 @@ impl Runner {
                     ..t.clone()
                 })
             })
-            .await;
+        })
+        .await;
         let task = match started {
             Ok(Some(t)) if TaskState::try_from(t.state) == Ok(TaskState::Running) => t,
             Ok(_) => return,
@@ -233,7 +234,14 @@ impl Runner {
             }
         };
         let stored = MessageSource::Stored(task.message_id.clone());
-        let message = match self.pusher.load_message(app, stored).await {
+        let loaded = until_available("read a task's message", || async {
+            match self.pusher.load_message(app, stored.clone()).await {
+                Err(MessageError::Store(e)) => Err(e),
+                other => Ok(other),
+            }
+        })
+        .await;
+        let message = match loaded.map_err(MessageError::Store).and_then(|m| m) {
             Ok(m) => Arc::new(m),
             Err(MessageError::UnknownMessage(_)) => {
                 self.finish(
@@ -259,7 +267,10 @@ impl Runner {
             let after = task.started_fan_out.then_some(task.checkpoint.as_str());
             let mut tries = 0;
             let users = loop {
-                match self.next_users(app, &task, after).await {
+                let users =
+                    until_available("read a task page", || self.next_users(app, &task, after))
+                        .await;
+                match users {
                     Ok(users) => break users,
                     Err(e) if tries + 1 < PAGE_TRIES => {
                         tries += 1;
@@ -320,6 +331,14 @@ impl Runner {
                     app,
                     id,
                     &|t| {
+                        // Recorded already: an earlier try of this page committed and only its answer was
+                        // lost (the connection broke at the commit). Counting it again would count its users
+                        // twice.
+                        if t.checkpoint != task.checkpoint
+                            || t.started_fan_out != task.started_fan_out
+                        {
+                            return None;
+                        }
                         let mut next = t.clone();
                         next.checkpoint = last.clone();
                         next.started_fan_out = true;
@@ -408,19 +427,17 @@ impl Runner {
 
     /// Ends a task with `state` unless it ended already.
     async fn finish(&self, app: &str, id: &str, state: TaskState, error: &str) {
-        let result = self
-            .store
-            .tasks
-            .update_task(app, id, &|t| {
-                (!stats::ended(t.state)).then(|| TaskRecord {
-                    state: state as i32,
-                    end_ms: now_ms(),
-                    update_ms: now_ms(),
-                    error: error.to_owned(),
-                    ..t.clone()
-                })
+        let end = |t: &TaskRecord| {
+            (!stats::ended(t.state)).then(|| TaskRecord {
+                state: state as i32,
+                end_ms: now_ms(),
+                update_ms: now_ms(),
+                error: error.to_owned(),
+                ..t.clone()
             })
-            .await;
+        };
+        let result =
+            until_available("end a task", || self.store.tasks.update_task(app, id, &end)).await;
         if let Err(e) = result {
             tracing::error!(app, task = id, error = %e, "cannot end a task");
         }

@@ -39,6 +39,9 @@ pub const MEIZU: &str = "sandbox-meizu";
 /// One notifier per vendor.
 pub const ONE_PER_VENDOR: [&str; 8] = [APNS, FCM, HUAWEI, HONOR, XIAOMI, OPPO, VIVO, MEIZU];
 
+/// One device to bind: user, device id, notifier, device token.
+pub type BindJob = (String, String, &'static str, String);
+
 /// The test world.
 pub struct Env {
     /// The server process.
@@ -170,6 +173,34 @@ impl Env {
             ))
             .await
             .unwrap_or_else(|e| panic!("bind {user}/{device}: {e:?}"));
+    }
+
+    /// Binds every job's device, 200 at a time.
+    pub async fn bind_all(&self, jobs: &[BindJob]) {
+        let channel = self.push_channel();
+        for chunk in jobs.chunks(200) {
+            futures::future::join_all(chunk.iter().map(
+                |(user, device, notifier, device_token)| {
+                    let mut devices = DeviceServiceClient::new(channel.clone());
+                    let token = self.app.token.clone();
+                    async move {
+                        devices
+                            .bind_device(authed(
+                                BindDeviceRequest {
+                                    user: user.clone(),
+                                    device_id: device.clone(),
+                                    device_token: device_token.clone(),
+                                    notifier_name: notifier.to_string(),
+                                },
+                                &token,
+                            ))
+                            .await
+                            .unwrap_or_else(|e| panic!("bind {user}/{device}: {e:?}"));
+                    }
+                },
+            ))
+            .await;
+        }
     }
 
     /// Binds `device` of `user` through `notifier` with a token of the right shape, and returns the token.

@@ -128,39 +128,10 @@ fn state(t: &Task) -> TaskState {
     TaskState::try_from(t.state).unwrap()
 }
 
-/// One device to bind: user, device id, notifier, device token.
-type Job = (String, String, &'static str, String);
-
-/// Binds every job's device, 200 at a time.
-async fn bind_jobs(env: &Env, jobs: &[Job]) {
-    let channel = env.push_channel();
-    for chunk in jobs.chunks(200) {
-        futures::future::join_all(chunk.iter().map(|(user, device, notifier, device_token)| {
-            let mut devices = DeviceServiceClient::new(channel.clone());
-            let token = env.app.token.clone();
-            async move {
-                devices
-                    .bind_device(authed(
-                        BindDeviceRequest {
-                            user: user.clone(),
-                            device_id: device.clone(),
-                            device_token: device_token.clone(),
-                            notifier_name: notifier.to_string(),
-                        },
-                        &token,
-                    ))
-                    .await
-                    .unwrap();
-            }
-        }))
-        .await;
-    }
-}
-
 /// Binds `n` users with one device each, spread over one notifier per vendor, many at a time.
 async fn bind_many(env: &Env, n: usize) -> HashMap<String, usize> {
     let mut per_notifier = HashMap::new();
-    let jobs: Vec<Job> = (0..n)
+    let jobs: Vec<BindJob> = (0..n)
         .map(|i| {
             let user = format!("user{i:05}");
             let notifier = ONE_PER_VENDOR[i % ONE_PER_VENDOR.len()];
@@ -171,7 +142,7 @@ async fn bind_many(env: &Env, n: usize) -> HashMap<String, usize> {
     for (_, _, notifier, _) in &jobs {
         *per_notifier.entry(notifier.to_string()).or_default() += 1;
     }
-    bind_jobs(env, &jobs).await;
+    env.bind_all(&jobs).await;
     per_notifier
 }
 
@@ -183,7 +154,7 @@ async fn bind_devices(
     users: &[String],
     per_user: usize,
 ) -> Vec<String> {
-    let jobs: Vec<Job> = users
+    let jobs: Vec<BindJob> = users
         .iter()
         .flat_map(|user| {
             (0..per_user).map(move |d| {
@@ -193,7 +164,7 @@ async fn bind_devices(
             })
         })
         .collect();
-    bind_jobs(env, &jobs).await;
+    env.bind_all(&jobs).await;
     jobs.into_iter().map(|(_, _, _, token)| token).collect()
 }
 

@@ -136,8 +136,9 @@ impl PgStore {
     pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
         let pg = client_config(config)?;
         let manager_config = ManagerConfig {
-            // A connection returned to the pool is checked with a cheap round trip before it is handed out
-            // again, so a database that restarted costs one failed check, not a failed call.
+            // A pooled connection is handed out again only while it is open. A database that stops closes
+            // every connection (the connection task ends), so after it returns the pool connects afresh;
+            // checking each with a round trip would cost one per call for a case that answers the same.
             recycling_method: RecyclingMethod::Fast,
         };
         let manager = match tls::connector(config)? {
