@@ -188,9 +188,24 @@ pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
 
 /// A sled store in `dir`, for the unit tests of the services, which run on sled (the repositories' own
 /// behaviour is tested on every backend by `conformance/`).
+///
+/// A test that "restarts" by dropping its store and opening the directory again can find it still locked:
+/// sled's background flusher keeps the database for a moment after the last handle is gone, where a real
+/// restart (a new process) finds the lock released with the old one. The open waits that out, for at most
+/// five seconds.
 #[cfg(test)]
 pub(crate) fn sled_for_tests(dir: &std::path::Path) -> Store {
-    Store::sled(dir, sled::DEFAULT_CACHE_BYTES).expect("open a sled store")
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match Store::sled(dir, sled::DEFAULT_CACHE_BYTES) {
+            Err(StoreError::Backend(e))
+                if e.contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened.expect("open a sled store"),
+        }
+    }
 }
 
 impl Store {
