@@ -75,8 +75,8 @@ pub use tasks::{Admission, TaskChange, TaskLimits, TaskRecord, TaskRepository};
 pub use templates::{TemplateRecord, TemplateRepository};
 pub use until_available::until_available;
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a store operation failed. `Clone`: one failed write may answer several callers (a group commit).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database failed (I/O, corruption, a statement it refused).
     #[error("storage failure: {0}")]

@@ -112,20 +112,17 @@ pub(super) async fn append_in(
 
 #[async_trait]
 impl EventRepository for PgStore {
-    /// One transaction: see [`append_in`].
+    /// One transaction ([`append_in`]) shared with the app's appends made at the same time
+    /// (`group_append.rs`).
     async fn append_events(
         &self,
         app: &str,
-        mut events: Vec<DeliveryEvent>,
+        events: Vec<DeliveryEvent>,
     ) -> Result<Vec<DeliveryEvent>, StoreError> {
         if events.is_empty() {
             return Ok(events);
         }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        append_in(&tx, app, &mut events).await?;
-        tx.commit().await?;
-        Ok(events)
+        self.appends.append(&self.pool, app, events).await
     }
 
     async fn events_after(

@@ -15,6 +15,7 @@ mod apps;
 mod bindings;
 mod callback_rules;
 mod events;
+mod group_append;
 mod idempotency;
 mod inbox;
 mod labels;
@@ -88,6 +89,8 @@ pub async fn migrate_database(config: &PostgresConfig) -> Result<Migrated, Store
 /// The PostgreSQL store; every repository trait is implemented on it.
 pub struct PgStore {
     pool: Pool,
+    /// Event appends of one app committed together (`group_append.rs`).
+    appends: std::sync::Arc<group_append::GroupAppend>,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -153,7 +156,10 @@ impl PgStore {
             .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            appends: Default::default(),
+        };
         let mut client = store.client().await?;
         migrate(&mut client).await?;
         Ok(store)
