@@ -39,6 +39,7 @@ pub mod messages;
 pub mod meta;
 pub mod notifiers;
 pub mod outbox;
+pub mod portable;
 pub mod postgres;
 pub mod push_queue;
 pub mod settings;
