@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "events_outbox_inbox",
         include_str!("migrations/0003_events_outbox_inbox.sql"),
     ),
+    (
+        4,
+        "copy_progress",
+        include_str!("migrations/0004_copy_progress.sql"),
+    ),
 ];
 
 /// The schema version this binary writes and reads.

@@ -16,6 +16,7 @@ mod bindings;
 mod callback_rules;
 mod events;
 mod idempotency;
+mod import;
 mod inbox;
 mod labels;
 mod messages;
@@ -39,6 +40,7 @@ use super::{
     config::{PostgresConfig, SslMode},
 };
 
+pub use import::{CopyTarget, KindProgress};
 pub use migrations::{LATEST_VERSION, Migrated, migrate};
 
 /// The client settings `config` describes: its URL, with pushgate's timeouts and TLS mode over it.
@@ -66,11 +68,11 @@ fn client_config(config: &PostgresConfig) -> Result<tokio_postgres::Config, Stor
     Ok(pg)
 }
 
-/// Connects one client to the database `config` names and brings its schema up to date: what `pushgate
-/// migrate` runs, apart from a server.
-pub async fn migrate_database(config: &PostgresConfig) -> Result<Migrated, StoreError> {
+/// One client of its own (outside any pool) to the database `config` names; its connection ends when it is
+/// dropped.
+async fn connect_one(config: &PostgresConfig) -> Result<tokio_postgres::Client, StoreError> {
     let pg = client_config(config)?;
-    let mut client = match tls::connector(config)? {
+    Ok(match tls::connector(config)? {
         Some(tls) => {
             let (client, connection) = pg.connect(tls).await?;
             tokio::spawn(connection);
@@ -81,7 +83,13 @@ pub async fn migrate_database(config: &PostgresConfig) -> Result<Migrated, Store
             tokio::spawn(connection);
             client
         }
-    };
+    })
+}
+
+/// Connects one client to the database `config` names and brings its schema up to date: what `pushgate
+/// migrate` runs, apart from a server.
+pub async fn migrate_database(config: &PostgresConfig) -> Result<Migrated, StoreError> {
+    let mut client = connect_one(config).await?;
     migrate(&mut client).await
 }
 
