@@ -7,21 +7,28 @@ use std::{sync::Arc, time::Duration};
 use prost::Message;
 
 use super::{
-    AppRecord, Backend, BindingRecord, CallbackRuleRecord, ChatKind, ConversationKey, LabelRecord,
-    NotificationRecord, NotifierRecord, PostgresConfig, QueueClaim, QueuedPush, SledStore, Store,
-    StoreConfig, TaskLimits, TaskRecord, TemplateRecord,
+    AckSubject, AppRecord, Backend, BindingRecord, CallbackRuleRecord, ChatKind, ConversationKey,
+    InboxEntry, LabelRecord, NotificationRecord, NotifierRecord, PauseRecord, PendingCallback,
+    PostgresConfig, QueueClaim, QueuedPush, SledStore, Store, StoreConfig, TaskLimits, TaskRecord,
+    TemplateRecord,
     conformance::postgres_database,
     copy::{CopyError, CopyOptions, copy},
     meta::ADMIN_TOKEN_HASH,
+    outbox::failed_id,
     portable::Kind,
     postgres::CopyTarget,
 };
 use crate::{
     clock::timestamp,
-    proto::v1::{Notifier, PushMessage, StoredMessage, TaskKind, TaskState},
+    proto::v1::{
+        DeliveryEvent, FailedCallback, Notifier, PushMessage, StoredMessage, TaskKind, TaskState,
+    },
 };
 
 const APPS: [&str; 2] = ["o#a", "o#b"];
+
+/// A time far ahead (ms), for what must not expire during a test.
+const FAR: i64 = 9_000_000_000_000;
 
 const ROOMY: TaskLimits = TaskLimits {
     now_ms: 0,
@@ -240,6 +247,123 @@ async fn populate(s: &Store, users: usize) {
                 accepted_ms: 30 + n as i64,
             })
             .collect();
+        // The event log: an old append, swept by the retention (which leaves its horizon), then a recent
+        // one, whose callbacks rule "hook" has handled: two of device d000 and one of user u001 waiting,
+        // d000's first then given up on (failed), and the rule paused.
+        let event = |n: usize, at_ms: i64, device: &str| DeliveryEvent {
+            target: user(n),
+            device_id: device.into(),
+            msg_id: "m1".into(),
+            data: format!("event {n}"),
+            timestamp: Some(timestamp(at_ms)),
+            ..Default::default()
+        };
+        s.events
+            .append_events(app, vec![event(0, 1_000, "d000"), event(1, 1_000, "d001")])
+            .await
+            .unwrap();
+        s.events.sweep_events(500_000, 100).await.unwrap();
+        let recent = s
+            .events
+            .append_events(
+                app,
+                vec![
+                    event(0, 1_000_000_000, "d000"),
+                    event(0, 1_000_000_001, "d000"),
+                    event(1, 1_000_000_002, ""),
+                ],
+            )
+            .await
+            .unwrap();
+        let waiting = |e: &DeliveryEvent, next_attempt_ms: i64| PendingCallback {
+            event: Some(e.clone()),
+            attempts: 1,
+            first_attempt_ms: 5,
+            last_attempt_ms: 6,
+            last_http_status: 503,
+            last_error: "unavailable".into(),
+            budget_from_ms: 4,
+            next_attempt_ms,
+        };
+        s.outbox
+            .advance(
+                app,
+                "hook",
+                recent[2].position,
+                vec![
+                    waiting(&recent[0], 100),
+                    waiting(&recent[1], 200),
+                    waiting(&recent[2], 300),
+                ],
+            )
+            .await
+            .unwrap();
+        s.outbox
+            .settle(
+                app,
+                "hook",
+                &waiting(&recent[0], 100),
+                Some(FailedCallback {
+                    id: failed_id("hook", recent[0].position),
+                    rule_name: "hook".into(),
+                    event: Some(recent[0].clone()),
+                    attempts: 3,
+                    last_http_status: 503,
+                    last_error: "unavailable".into(),
+                    ..Default::default()
+                }),
+                150,
+            )
+            .await
+            .unwrap();
+        s.outbox
+            .set_pause(
+                app,
+                "hook",
+                PauseRecord {
+                    paused_until_ms: 7_000,
+                    pause_starts_ms: vec![1_000, 2_000],
+                },
+            )
+            .await
+            .unwrap();
+        // The own channel: three pushes in d000's inbox for u000, the first acked (clicked), which
+        // leaves its receipt and counts it for its message and its task; d000 subscribed as u000.
+        for n in 0..3 {
+            s.inbox
+                .append(
+                    app,
+                    &InboxEntry {
+                        user: user(0),
+                        device_id: "d000".into(),
+                        message_id: format!("p{n}"),
+                        message: Some(PushMessage {
+                            title: format!("push {n}"),
+                            ..Default::default()
+                        }),
+                        send_time_ms: 40 + n as i64,
+                        expire_ms: Some(FAR),
+                        purge_at_ms: FAR,
+                        task_id: if n == 0 {
+                            "t-finished".into()
+                        } else {
+                            String::new()
+                        },
+                        position: 0,
+                    },
+                    10,
+                )
+                .await
+                .unwrap();
+        }
+        s.inbox
+            .ack(app, &user(0), "d000", &["p0".into()], true, 50)
+            .await
+            .unwrap();
+        s.inbox
+            .record_channel_device(app, &user(0), "d000", 60)
+            .await
+            .unwrap();
         s.push_queue
             .enqueue(
                 &queued,
@@ -336,6 +460,38 @@ async fn view(s: &Store, users: usize) -> Vec<String> {
                 .list_task_users(app, "t-finished", None, 100)
                 .await
                 .unwrap()
+        ));
+    }
+    for app in APPS {
+        let e = &s.events;
+        out.push(format!(
+            "{:?} {:?} {:?} {:?}",
+            e.events_after(app, 0, 100).await.unwrap(),
+            e.first_event_position(app).await.unwrap(),
+            e.last_event_position(app).await.unwrap(),
+            e.swept_through(app).await.unwrap(),
+        ));
+        let o = &s.outbox;
+        out.push(format!(
+            "{:?} {} {} {} {:?} {:?} {:?} {:?}",
+            o.cursor(app, "hook").await.unwrap(),
+            o.waiting_count(app, "hook").await.unwrap(),
+            o.is_held(app, "hook", "d000").await.unwrap(),
+            o.is_held(app, "hook", "@u001").await.unwrap(),
+            o.due(app, "hook", i64::MAX, 100).await.unwrap(),
+            o.next_due_ms(app, "hook").await.unwrap(),
+            o.failed(app, None, None, 100).await.unwrap(),
+            o.pause(app, "hook").await.unwrap(),
+        ));
+        let i = &s.inbox;
+        out.push(format!(
+            "{:?} {:?} {:?} {:?}",
+            i.inbox_page(app, "d000", 0, 100).await.unwrap(),
+            i.ack_counts(app, AckSubject::Message("p0")).await.unwrap(),
+            i.ack_counts(app, AckSubject::Task("t-finished"))
+                .await
+                .unwrap(),
+            i.channel_devices(app, &user(0)).await.unwrap(),
         ));
     }
     out.push(format!("{}", s.push_queue.queue_len().await.unwrap()));
@@ -443,6 +599,18 @@ async fn a_copy_answers_as_the_source_did() {
         Some(2 * (users + users / 2) as u64)
     );
     assert_eq!(count(Kind::QueuedPushes), Some(6));
+    // Per app: the recent append's three events, past the swept one's horizon; d000's second callback
+    // and u001's waiting, d000's first failed; two pushes left in the inbox of the three with receipts,
+    // counters of the acked one's message and task.
+    assert_eq!(count(Kind::Events), Some(6));
+    assert_eq!(count(Kind::EventHorizons), Some(2));
+    assert_eq!(count(Kind::OutboxWaiting), Some(4));
+    assert_eq!(count(Kind::OutboxReceivers), Some(4));
+    assert_eq!(count(Kind::FailedCallbacks), Some(2));
+    assert_eq!(count(Kind::InboxEntries), Some(4));
+    assert_eq!(count(Kind::InboxReceipts), Some(6));
+    assert_eq!(count(Kind::AckCounts), Some(4));
+    assert_eq!(count(Kind::ChannelDevices), Some(2));
     drop(to);
 
     let pg = postgres_store(&url).await;
@@ -464,6 +632,52 @@ async fn a_copy_answers_as_the_source_did() {
         .await
         .unwrap();
     assert!(copied.iter().all(|(key, _)| *key < fresh[0]));
+    // So do event positions, above every copied one, and inbox positions.
+    let last = pg.events.last_event_position("o#b").await.unwrap().unwrap();
+    let appended = pg
+        .events
+        .append_events("o#a", vec![DeliveryEvent::default()])
+        .await
+        .unwrap();
+    assert!(appended[0].position > last);
+    let copied_inbox = pg.inbox.inbox_page("o#a", "d000", 0, 100).await.unwrap();
+    let next = pg
+        .inbox
+        .append(
+            "o#a",
+            &InboxEntry {
+                user: user(0),
+                device_id: "d000".into(),
+                message_id: "after".into(),
+                purge_at_ms: FAR,
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(!next.duplicate);
+    assert!(copied_inbox.iter().all(|e| e.position < next.position));
+    // A push known before the copy is still known: acking it again counts nothing twice.
+    let unknown = pg
+        .inbox
+        .ack(
+            "o#a",
+            &user(0),
+            "d000",
+            &["p0".into(), "p1".into()],
+            true,
+            70,
+        )
+        .await
+        .unwrap();
+    assert!(unknown.is_empty());
+    let counts = pg
+        .inbox
+        .ack_counts("o#a", AckSubject::Message("p0"))
+        .await
+        .unwrap();
+    assert_eq!((counts.delivered, counts.clicked), (1, 1));
 }
 
 #[tokio::test]

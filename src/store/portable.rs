@@ -12,10 +12,11 @@
 //! exporter says which of its own structures it leaves out and why (`sled/export.rs`, `NOT_COPIED`).
 
 use crate::{
-    proto::v1::StoredMessage,
+    proto::v1::{DeliveryEvent, FailedCallback, StoredMessage},
     store::{
-        AppRecord, BindingRecord, CallbackRuleRecord, ConversationKey, LabelRecord,
-        LabelUserRecord, NotificationRecord, NotifierRecord, QueuedPush, TaskRecord,
+        AckCountRecord, AppRecord, BindingRecord, CallbackRuleRecord, ChannelDeviceRecord,
+        ConversationKey, InboxEntry, InboxReceipt, LabelRecord, LabelUserRecord,
+        NotificationRecord, NotifierRecord, PauseRecord, PendingCallback, QueuedPush, TaskRecord,
         TemplateRecord, UserSettingsRecord,
     },
 };
@@ -52,6 +53,30 @@ pub enum Kind {
     TaskUsers,
     /// Accepted asynchronous pushes not yet done.
     QueuedPushes,
+    /// Delivery events, with their positions.
+    Events,
+    /// How far the retention has removed each app's events.
+    EventHorizons,
+    /// Each callback rule's place in the event log.
+    OutboxCursors,
+    /// Callback rules' pause state.
+    OutboxPauses,
+    /// Callbacks waiting to be retried.
+    OutboxWaiting,
+    /// Receivers with waiting callbacks, and when the first is due.
+    OutboxReceivers,
+    /// Callbacks given up on.
+    FailedCallbacks,
+    /// Own-channel inbox entries, with their positions.
+    InboxEntries,
+    /// How many entries each device's inbox holds.
+    InboxCounts,
+    /// Own-channel receipts, which acks are checked against.
+    InboxReceipts,
+    /// Devices that subscribed to the own channel as a user.
+    ChannelDevices,
+    /// Own-channel ack counters.
+    AckCounts,
 }
 
 impl Kind {
@@ -71,6 +96,18 @@ impl Kind {
         Kind::Tasks,
         Kind::TaskUsers,
         Kind::QueuedPushes,
+        Kind::Events,
+        Kind::EventHorizons,
+        Kind::OutboxCursors,
+        Kind::OutboxPauses,
+        Kind::OutboxWaiting,
+        Kind::OutboxReceivers,
+        Kind::FailedCallbacks,
+        Kind::InboxEntries,
+        Kind::InboxCounts,
+        Kind::InboxReceipts,
+        Kind::ChannelDevices,
+        Kind::AckCounts,
     ];
 
     /// The kind's stable name (progress rows, messages).
@@ -90,6 +127,18 @@ impl Kind {
             Kind::Tasks => "tasks",
             Kind::TaskUsers => "task_users",
             Kind::QueuedPushes => "queued_pushes",
+            Kind::Events => "events",
+            Kind::EventHorizons => "event_horizons",
+            Kind::OutboxCursors => "outbox_cursors",
+            Kind::OutboxPauses => "outbox_pauses",
+            Kind::OutboxWaiting => "outbox_waiting",
+            Kind::OutboxReceivers => "outbox_receivers",
+            Kind::FailedCallbacks => "failed_callbacks",
+            Kind::InboxEntries => "inbox_entries",
+            Kind::InboxCounts => "inbox_counts",
+            Kind::InboxReceipts => "inbox_receipts",
+            Kind::ChannelDevices => "channel_devices",
+            Kind::AckCounts => "ack_counts",
         }
     }
 
@@ -239,6 +288,137 @@ pub enum Record {
         /// The record.
         record: QueuedPush,
     },
+    /// A delivery event, at its position (in the record) in its app's log.
+    Event {
+        /// The app.
+        app: String,
+        /// The event.
+        record: DeliveryEvent,
+    },
+    /// The highest position the retention removed from an app's log.
+    EventHorizon {
+        /// The app.
+        app: String,
+        /// The position.
+        swept_through: u64,
+    },
+    /// A callback rule's place in its app's event log.
+    OutboxCursor {
+        /// The app.
+        app: String,
+        /// The rule.
+        rule: String,
+        /// The position through which the rule has handled the log.
+        position: u64,
+    },
+    /// A callback rule's pause state.
+    OutboxPause {
+        /// The app.
+        app: String,
+        /// The rule.
+        rule: String,
+        /// The record.
+        record: PauseRecord,
+    },
+    /// A callback waiting behind its receiver's earlier ones, or to be retried.
+    OutboxWaiting {
+        /// The app.
+        app: String,
+        /// The rule.
+        rule: String,
+        /// Its receiver (device, or `@user`).
+        receiver: String,
+        /// Its event's position.
+        position: u64,
+        /// The record.
+        record: PendingCallback,
+    },
+    /// A receiver with waiting callbacks.
+    OutboxReceiver {
+        /// The app.
+        app: String,
+        /// The rule.
+        rule: String,
+        /// The receiver.
+        receiver: String,
+        /// When its first waiting callback is due (ms).
+        due_ms: i64,
+    },
+    /// A callback given up on.
+    FailedCallback {
+        /// The app.
+        app: String,
+        /// Its event's position.
+        position: u64,
+        /// The rule.
+        rule: String,
+        /// The record.
+        record: FailedCallback,
+    },
+    /// An entry of a device's own-channel inbox.
+    InboxEntry {
+        /// The app.
+        app: String,
+        /// The device.
+        device: String,
+        /// Its position in the device's stream.
+        position: u64,
+        /// The record.
+        record: InboxEntry,
+    },
+    /// How many entries a device's inbox holds.
+    InboxCount {
+        /// The app.
+        app: String,
+        /// The device.
+        device: String,
+        /// The number of entries.
+        entries: u64,
+    },
+    /// The receipt of one push to one device for one user.
+    InboxReceipt {
+        /// The app.
+        app: String,
+        /// The user.
+        user: String,
+        /// The device.
+        device: String,
+        /// The push's id.
+        message_id: String,
+        /// The record.
+        record: InboxReceipt,
+    },
+    /// A device that subscribed as a user.
+    ChannelDevice {
+        /// The app.
+        app: String,
+        /// The user.
+        user: String,
+        /// The device.
+        device: String,
+        /// The record.
+        record: ChannelDeviceRecord,
+    },
+    /// The ack counters of a message id or a task id.
+    AckCount {
+        /// The app.
+        app: String,
+        /// Whose counters.
+        of: AckedBy,
+        /// The message or task id.
+        id: String,
+        /// The record.
+        record: AckCountRecord,
+    },
+}
+
+/// Whose ack counters an [`Record::AckCount`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckedBy {
+    /// A message id's.
+    Message,
+    /// A task id's.
+    Task,
 }
 
 impl Record {
@@ -259,6 +439,18 @@ impl Record {
             Record::Task { .. } => Kind::Tasks,
             Record::TaskUser { .. } => Kind::TaskUsers,
             Record::QueuedPush { .. } => Kind::QueuedPushes,
+            Record::Event { .. } => Kind::Events,
+            Record::EventHorizon { .. } => Kind::EventHorizons,
+            Record::OutboxCursor { .. } => Kind::OutboxCursors,
+            Record::OutboxPause { .. } => Kind::OutboxPauses,
+            Record::OutboxWaiting { .. } => Kind::OutboxWaiting,
+            Record::OutboxReceiver { .. } => Kind::OutboxReceivers,
+            Record::FailedCallback { .. } => Kind::FailedCallbacks,
+            Record::InboxEntry { .. } => Kind::InboxEntries,
+            Record::InboxCount { .. } => Kind::InboxCounts,
+            Record::InboxReceipt { .. } => Kind::InboxReceipts,
+            Record::ChannelDevice { .. } => Kind::ChannelDevices,
+            Record::AckCount { .. } => Kind::AckCounts,
         }
     }
 }

@@ -17,10 +17,13 @@ use std::collections::HashMap;
 use prost::Message;
 use tokio_postgres::{Client, Statement, types::ToSql};
 
-use super::{connect_one, migrate, settings::kind_number, tasks::ended as task_ended};
+use super::{
+    connect_one, events::timestamp_ms as event_time_ms, migrate, outbox::due_at,
+    settings::kind_number, tasks::ended as task_ended,
+};
 use crate::store::{
     PostgresConfig, StoreError,
-    portable::{Kind, Record},
+    portable::{AckedBy, Kind, Record},
 };
 
 /// Key of the session lock a copy holds on its target ("pgcopy"); neither the migrations' lock nor the
@@ -172,6 +175,114 @@ fn table(kind: Kind) -> Table {
             ],
             1,
         ),
+        Kind::Events => (
+            "events",
+            &[
+                ("app", Text),
+                ("position", BigInt),
+                ("recorded_ms", BigInt),
+                ("record", Bytes),
+            ],
+            2,
+        ),
+        Kind::EventHorizons => (
+            "event_heads",
+            &[("app", Text), ("swept_through", BigInt)],
+            1,
+        ),
+        Kind::OutboxCursors => (
+            "outbox_cursors",
+            &[("app", Text), ("rule", Text), ("position", BigInt)],
+            2,
+        ),
+        Kind::OutboxPauses => (
+            "outbox_pauses",
+            &[("app", Text), ("rule", Text), ("record", Bytes)],
+            2,
+        ),
+        Kind::OutboxWaiting => (
+            "outbox_waiting",
+            &[
+                ("app", Text),
+                ("rule", Text),
+                ("receiver", Text),
+                ("position", BigInt),
+                ("record", Bytes),
+            ],
+            4,
+        ),
+        Kind::OutboxReceivers => (
+            "outbox_receivers",
+            &[
+                ("app", Text),
+                ("rule", Text),
+                ("receiver", Text),
+                ("due_ms", BigInt),
+            ],
+            3,
+        ),
+        Kind::FailedCallbacks => (
+            "failed_callbacks",
+            &[
+                ("app", Text),
+                ("position", BigInt),
+                ("rule", Text),
+                ("record", Bytes),
+            ],
+            3,
+        ),
+        Kind::InboxEntries => (
+            "inbox_entries",
+            &[
+                ("app", Text),
+                ("device_id", Text),
+                ("position", BigInt),
+                ("record", Bytes),
+            ],
+            3,
+        ),
+        Kind::InboxCounts => (
+            "inbox_counts",
+            &[("app", Text), ("device_id", Text), ("entries", BigInt)],
+            2,
+        ),
+        Kind::InboxReceipts => (
+            "inbox_receipts",
+            &[
+                ("app", Text),
+                ("user_id", Text),
+                ("device_id", Text),
+                ("message_id", Text),
+                ("position", BigInt),
+                ("task_id", Text),
+                ("purge_at_ms", BigInt),
+                ("delivered", Bool),
+                ("clicked", Bool),
+            ],
+            4,
+        ),
+        Kind::ChannelDevices => (
+            "channel_devices",
+            &[
+                ("app", Text),
+                ("user_id", Text),
+                ("device_id", Text),
+                ("first_subscribe_ms", BigInt),
+                ("last_subscribe_ms", BigInt),
+            ],
+            3,
+        ),
+        Kind::AckCounts => (
+            "ack_counts",
+            &[
+                ("app", Text),
+                ("kind", Text),
+                ("id", Text),
+                ("delivered", BigInt),
+                ("clicked", BigInt),
+            ],
+            3,
+        ),
     };
     Table {
         name,
@@ -295,6 +406,133 @@ fn row(record: &Record) -> Result<Vec<Value>, StoreError> {
             BigInt(0),
             Bytes(record.encode_to_vec()),
         ],
+        // Dated as `postgres/events.rs` dates the events it appends, for the retention.
+        Record::Event { app, record } => vec![
+            Text(app.clone()),
+            bigint("event position", record.position)?,
+            BigInt(event_time_ms(record)),
+            Bytes(record.encode_to_vec()),
+        ],
+        Record::EventHorizon { app, swept_through } => {
+            vec![Text(app.clone()), bigint("event position", *swept_through)?]
+        }
+        Record::OutboxCursor {
+            app,
+            rule,
+            position,
+        } => vec![
+            Text(app.clone()),
+            Text(rule.clone()),
+            bigint("event position", *position)?,
+        ],
+        Record::OutboxPause { app, rule, record } => vec![
+            Text(app.clone()),
+            Text(rule.clone()),
+            Bytes(record.encode_to_vec()),
+        ],
+        Record::OutboxWaiting {
+            app,
+            rule,
+            receiver,
+            position,
+            record,
+        } => vec![
+            Text(app.clone()),
+            Text(rule.clone()),
+            Text(receiver.clone()),
+            bigint("event position", *position)?,
+            Bytes(record.encode_to_vec()),
+        ],
+        Record::OutboxReceiver {
+            app,
+            rule,
+            receiver,
+            due_ms,
+        } => vec![
+            Text(app.clone()),
+            Text(rule.clone()),
+            Text(receiver.clone()),
+            BigInt(due_at(*due_ms)),
+        ],
+        Record::FailedCallback {
+            app,
+            position,
+            rule,
+            record,
+        } => vec![
+            Text(app.clone()),
+            bigint("event position", *position)?,
+            Text(rule.clone()),
+            Bytes(record.encode_to_vec()),
+        ],
+        Record::InboxEntry {
+            app,
+            device,
+            position,
+            record,
+        } => vec![
+            Text(app.clone()),
+            Text(device.clone()),
+            bigint("inbox position", *position)?,
+            Bytes(record.encode_to_vec()),
+        ],
+        Record::InboxCount {
+            app,
+            device,
+            entries,
+        } => vec![
+            Text(app.clone()),
+            Text(device.clone()),
+            bigint("inbox count", *entries)?,
+        ],
+        Record::InboxReceipt {
+            app,
+            user,
+            device,
+            message_id,
+            record,
+        } => vec![
+            Text(app.clone()),
+            Text(user.clone()),
+            Text(device.clone()),
+            Text(message_id.clone()),
+            bigint("inbox position", record.position)?,
+            Text(record.task_id.clone()),
+            BigInt(record.purge_at_ms),
+            Bool(record.delivered),
+            Bool(record.clicked),
+        ],
+        Record::ChannelDevice {
+            app,
+            user,
+            device,
+            record,
+        } => vec![
+            Text(app.clone()),
+            Text(user.clone()),
+            Text(device.clone()),
+            BigInt(record.first_subscribe_ms),
+            BigInt(record.last_subscribe_ms),
+        ],
+        Record::AckCount {
+            app,
+            of,
+            id,
+            record,
+        } => vec![
+            Text(app.clone()),
+            // As `postgres/inbox.rs` keys them.
+            Text(
+                match of {
+                    AckedBy::Message => "m",
+                    AckedBy::Task => "t",
+                }
+                .to_owned(),
+            ),
+            Text(id.clone()),
+            bigint("ack count", record.delivered)?,
+            bigint("ack count", record.clicked)?,
+        ],
     })
 }
 
@@ -380,10 +618,31 @@ fn upsert_sql(t: &Table) -> String {
 
 /// The sequences that number records, each with the highest number the copied records hold of it (NULL
 /// when none): [`CopyTarget::finish`] sets each past its number.
-const SEQUENCES: &[(&str, &str)] = &[(
-    "pg_get_serial_sequence('push_queue', 'seq')",
-    "SELECT max(seq) FROM push_queue",
-)];
+const SEQUENCES: &[(&str, &str)] = &[
+    (
+        "pg_get_serial_sequence('push_queue', 'seq')",
+        "SELECT max(seq) FROM push_queue",
+    ),
+    // Event positions: what the log holds and what refers to a place in it (the retention's horizons, the
+    // rules' cursors, waiting and failed callbacks), so that appends continue above every one: a cursor
+    // past the last retained event still sees the next one.
+    (
+        "'event_positions'",
+        "SELECT max(p) FROM (
+             SELECT max(position) AS p FROM events
+             UNION ALL SELECT max(swept_through) FROM event_heads
+             UNION ALL SELECT max(position) FROM outbox_cursors
+             UNION ALL SELECT max(position) FROM outbox_waiting
+             UNION ALL SELECT max(position) FROM failed_callbacks) AS copied",
+    ),
+    // Inbox positions: a device's client resumes after the last one it saw, so new ones continue above.
+    (
+        "'inbox_positions'",
+        "SELECT max(p) FROM (
+             SELECT max(position) AS p FROM inbox_entries
+             UNION ALL SELECT max(position) FROM inbox_receipts) AS copied",
+    ),
+];
 
 /// A stored count as the traits give it out.
 fn count_out(count: i64) -> u64 {
@@ -672,6 +931,73 @@ mod tests {
             QueuedPush {
                 app: "o#a".into(),
                 seq: 7,
+                record: Default::default(),
+            },
+            Event {
+                app: "o#a".into(),
+                record: Default::default(),
+            },
+            EventHorizon {
+                app: "o#a".into(),
+                swept_through: 3,
+            },
+            OutboxCursor {
+                app: "o#a".into(),
+                rule: "r".into(),
+                position: 3,
+            },
+            OutboxPause {
+                app: "o#a".into(),
+                rule: "r".into(),
+                record: Default::default(),
+            },
+            OutboxWaiting {
+                app: "o#a".into(),
+                rule: "r".into(),
+                receiver: "d".into(),
+                position: 3,
+                record: Default::default(),
+            },
+            OutboxReceiver {
+                app: "o#a".into(),
+                rule: "r".into(),
+                receiver: "d".into(),
+                due_ms: -5,
+            },
+            FailedCallback {
+                app: "o#a".into(),
+                position: 3,
+                rule: "r".into(),
+                record: Default::default(),
+            },
+            InboxEntry {
+                app: "o#a".into(),
+                device: "d".into(),
+                position: 3,
+                record: Default::default(),
+            },
+            InboxCount {
+                app: "o#a".into(),
+                device: "d".into(),
+                entries: 1,
+            },
+            InboxReceipt {
+                app: "o#a".into(),
+                user: "u".into(),
+                device: "d".into(),
+                message_id: "m".into(),
+                record: Default::default(),
+            },
+            ChannelDevice {
+                app: "o#a".into(),
+                user: "u".into(),
+                device: "d".into(),
+                record: Default::default(),
+            },
+            AckCount {
+                app: "o#a".into(),
+                of: AckedBy::Task,
+                id: "t".into(),
                 record: Default::default(),
             },
         ];

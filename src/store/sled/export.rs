@@ -6,10 +6,11 @@
 
 use std::ops::Bound;
 
-use super::{SledStore, decode, keys};
+use super::{SledStore, decode, events, keys};
 use crate::store::{
     ChatKind, ConversationKey, StoreError,
-    portable::{ExportPage, Kind, Record},
+    inbox::InboxCount,
+    portable::{AckedBy, ExportPage, Kind, Record},
 };
 
 /// The trees a copy leaves behind on purpose, with why: indexes the target keeps by itself, and state of
@@ -70,6 +71,18 @@ pub fn tree_of(kind: Kind) -> &'static str {
         Kind::Tasks => keys::TASKS,
         Kind::TaskUsers => keys::TASK_USERS,
         Kind::QueuedPushes => keys::PUSH_QUEUE,
+        Kind::Events => keys::EVENTS,
+        Kind::EventHorizons => keys::EVENT_HORIZONS,
+        Kind::OutboxCursors => keys::OUTBOX_CURSORS,
+        Kind::OutboxPauses => keys::OUTBOX_PAUSES,
+        Kind::OutboxWaiting => keys::OUTBOX_PENDING,
+        Kind::OutboxReceivers => keys::OUTBOX_HELD,
+        Kind::FailedCallbacks => keys::FAILED_CALLBACKS,
+        Kind::InboxEntries => keys::INBOX,
+        Kind::InboxCounts => keys::INBOX_COUNTS,
+        Kind::InboxReceipts => keys::INBOX_RECEIPTS,
+        Kind::ChannelDevices => keys::CHANNEL_DEVICES,
+        Kind::AckCounts => keys::ACK_COUNTS,
     }
 }
 
@@ -146,7 +159,49 @@ impl<'k> KeyParts<'k> {
     }
 }
 
-/// The record at one entry of `kind`'s tree.
+/// A value that is one big-endian number of 8 bytes (cursors, horizons, due times).
+fn number_value(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(value)
+        .map(u64::from_be_bytes)
+        .map_err(|_| KeyParts::new(key).corrupt("the value is not an 8-byte number"))
+}
+
+/// The records at one entry of `kind`'s tree, added to `out`: one, but for the event log, whose entries
+/// are chunks of events.
+fn push_records(
+    kind: Kind,
+    key: &[u8],
+    value: &[u8],
+    out: &mut Vec<Record>,
+) -> Result<(), StoreError> {
+    if kind == Kind::Events {
+        let mut k = KeyParts::new(key);
+        let app = k.part()?;
+        k.number()?;
+        k.end()?;
+        out.extend(
+            events::decode_chunk(key, value)?
+                .into_iter()
+                .map(|record| Record::Event {
+                    app: app.clone(),
+                    record,
+                }),
+        );
+    } else {
+        out.push(record(kind, key, value)?);
+    }
+    Ok(())
+}
+
+/// How many records one entry of `kind`'s tree holds.
+fn records_in(kind: Kind, key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+    Ok(match kind {
+        Kind::Events => u64::from(events::header(key, value)?.count),
+        _ => 1,
+    })
+}
+
+/// The record at one entry of `kind`'s tree (any kind but the event log's chunks).
 fn record(kind: Kind, key: &[u8], value: &[u8]) -> Result<Record, StoreError> {
     let mut k = KeyParts::new(key);
     let record = match kind {
@@ -241,6 +296,82 @@ fn record(kind: Kind, key: &[u8], value: &[u8]) -> Result<Record, StoreError> {
             seq: k.number()?,
             record: decode(key, value)?,
         },
+        Kind::Events => {
+            return Err(k.corrupt("an event chunk read as one record"));
+        }
+        Kind::EventHorizons => Record::EventHorizon {
+            app: k.part()?,
+            swept_through: number_value(key, value)?,
+        },
+        Kind::OutboxCursors => Record::OutboxCursor {
+            app: k.part()?,
+            rule: k.last()?,
+            position: number_value(key, value)?,
+        },
+        Kind::OutboxPauses => Record::OutboxPause {
+            app: k.part()?,
+            rule: k.last()?,
+            record: decode(key, value)?,
+        },
+        Kind::OutboxWaiting => Record::OutboxWaiting {
+            app: k.part()?,
+            rule: k.part()?,
+            receiver: k.part()?,
+            position: k.number()?,
+            record: decode(key, value)?,
+        },
+        // The value is the due time as the receiver's first callback had it (`make_due`).
+        Kind::OutboxReceivers => Record::OutboxReceiver {
+            app: k.part()?,
+            rule: k.part()?,
+            receiver: k.last()?,
+            due_ms: i64::from_be_bytes(number_value(key, value)?.to_be_bytes()),
+        },
+        Kind::FailedCallbacks => Record::FailedCallback {
+            app: k.part()?,
+            position: k.number()?,
+            rule: k.last()?,
+            record: decode(key, value)?,
+        },
+        Kind::InboxEntries => Record::InboxEntry {
+            app: k.part()?,
+            device: k.part()?,
+            position: k.number()?,
+            record: decode(key, value)?,
+        },
+        Kind::InboxCounts => Record::InboxCount {
+            app: k.part()?,
+            device: k.last()?,
+            entries: decode::<InboxCount>(key, value)?.entries,
+        },
+        // The message id comes last in the key and may hold any byte.
+        Kind::InboxReceipts => Record::InboxReceipt {
+            app: k.part()?,
+            user: k.part()?,
+            device: k.part()?,
+            message_id: k.last()?,
+            record: decode(key, value)?,
+        },
+        Kind::ChannelDevices => Record::ChannelDevice {
+            app: k.part()?,
+            user: k.part()?,
+            device: k.last()?,
+            record: decode(key, value)?,
+        },
+        Kind::AckCounts => {
+            let app = k.part()?;
+            let of = match k.byte()? {
+                b'm' => AckedBy::Message,
+                b't' => AckedBy::Task,
+                _ => return Err(k.corrupt("unknown ack counter kind")),
+            };
+            Record::AckCount {
+                app,
+                of,
+                id: k.last()?,
+                record: decode(key, value)?,
+            }
+        }
     };
     k.end()?;
     Ok(record)
@@ -294,7 +425,7 @@ impl SledStore {
                 page.end = false;
                 break;
             }
-            page.records.push(record(kind, &key, &value)?);
+            push_records(kind, &key, &value, &mut page.records)?;
             page.last_key = Some(key.to_vec());
         }
         Ok(page)
@@ -302,7 +433,12 @@ impl SledStore {
 
     /// How many records of `kind` the store holds.
     pub fn export_count(&self, kind: Kind) -> Result<u64, StoreError> {
-        Ok(self.tree(tree_of(kind))?.len() as u64)
+        let mut count = 0;
+        for entry in self.tree(tree_of(kind))?.iter() {
+            let (key, value) = entry?;
+            count += records_in(kind, &key, &value)?;
+        }
+        Ok(count)
     }
 
     /// The trees that hold entries a copy would not take (no kind's, not left out on purpose), with their
