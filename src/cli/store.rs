@@ -226,7 +226,9 @@ impl CopyObserver for Bars {
             .as_ref()
             .filter(|(shown, _)| *shown == kind)
             .map_or(0, |(_, bar)| bar.position());
-        self.say(format!("{kind}: {copied} copied"));
+        if copied > 0 {
+            self.say(format!("{kind}: {copied} copied"));
+        }
     }
 
     fn verifying(&mut self) {
