@@ -309,6 +309,35 @@ impl TestServer {
         .expect("restart")
     }
 
+    /// Stops this process with SIGTERM, runs `offline` (given the data directory) while none runs, and
+    /// starts a new one on the same data directory (its key files) and settings, on the store `store_env`
+    /// sets instead: a server moved to another backend.
+    pub async fn move_store(
+        self,
+        store_env: &[(&str, &str)],
+        offline: impl FnOnce(&Path) + Send + 'static,
+    ) -> Self {
+        let store_env: Vec<(String, String)> = store_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut old = self;
+            let status = old.terminate();
+            assert!(status.success(), "shutdown failed: {status}");
+            offline(&old.data_dir);
+            let mut next = Self::spawn(
+                old.data_dir.clone(),
+                std::mem::take(&mut old.env),
+                store_env,
+            );
+            next._tmp = old._tmp.take();
+            next
+        })
+        .await
+        .expect("move")
+    }
+
     /// Kills this process with SIGKILL (no shutdown, no flush) and starts a new one on the same data
     /// directory and settings: a crash.
     pub async fn kill_and_restart(self) -> Self {
