@@ -44,7 +44,7 @@ pub struct Args {
 }
 
 /// One notifier per vendor.
-const NOTIFIERS: [(&str, Vendor); 8] = [
+pub(crate) const NOTIFIERS: [(&str, Vendor); 8] = [
     ("sandbox-apns-token", Vendor::Apns),
     ("sandbox-fcm", Vendor::Fcm),
     ("sandbox-huawei", Vendor::Huawei),
@@ -55,10 +55,10 @@ const NOTIFIERS: [(&str, Vendor); 8] = [
     ("sandbox-meizu", Vendor::Meizu),
 ];
 
-const APP: &str = "bench#broadcast";
+pub(crate) const APP: &str = "bench#broadcast";
 
 /// Creates the app and one notifier per vendor; answers an app token.
-async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
+pub(crate) async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
     let token = server::create_app(server, APP).await?;
     let notifiers = sandbox
         .notifiers()
@@ -70,7 +70,7 @@ async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
 }
 
 /// Writes `devices` bindings straight into the stopped server's store.
-async fn seed(config: &StoreConfig, devices: usize) -> Result<()> {
+pub(crate) async fn seed(config: &StoreConfig, devices: usize) -> Result<()> {
     server::seed_bindings(config, APP, devices, |n| {
         let (notifier, vendor) = NOTIFIERS[n % NOTIFIERS.len()];
         BindingRecord {
@@ -86,16 +86,16 @@ async fn seed(config: &StoreConfig, devices: usize) -> Result<()> {
     .await
 }
 
-struct Measured {
+pub(crate) struct Measured {
     wall: Duration,
-    users_done: u64,
+    pub(crate) users_done: u64,
     success: u64,
     fail: u64,
     error: u64,
-    state: i32,
+    pub(crate) state: i32,
 }
 
-async fn broadcast(server: &Server, token: &str) -> Result<Measured> {
+pub(crate) async fn broadcast(server: &Server, token: &str) -> Result<Measured> {
     let mut tasks = TaskServiceClient::new(server.connect().await?);
     let started = Instant::now();
     let task = tasks
