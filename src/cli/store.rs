@@ -8,14 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use pushgate::{
     config::{Config, Secret},
     store::{
-        Backend, SledStore,
-        copy::{self, CopyObserver, CopyOptions, Planned},
+        Backend, SledStore, StoreError,
+        copy::{self, CopyError, CopyObserver, CopyOptions, Planned},
         portable::Kind,
         postgres::{self, CopyTarget},
     },
@@ -114,8 +114,15 @@ pub async fn copy(args: CopyArgs) -> Result<()> {
         &options,
         &mut bars,
     )
-    .await?;
-    bars.clear();
+    .await
+    .map_err(|e| match e {
+        CopyError::Store(StoreError::Unavailable(_)) => anyhow!(
+            "{e}; run the same command again when the database is back: the copy goes on after its last \
+             committed batch"
+        ),
+        other => other.into(),
+    })?;
+    drop(bars);
     let records: u64 = report.counts.iter().map(|c| c.in_target).sum();
     let mut table = Table::new(&[
         ("KIND", Align::Left),
@@ -175,8 +182,11 @@ impl Bars {
             let _ = self.multi.println(line);
         }
     }
+}
 
-    fn clear(&mut self) {
+/// The bars leave the screen when the copy ends, however it ends.
+impl Drop for Bars {
+    fn drop(&mut self) {
         if let Some((_, bar)) = self.kind.take() {
             bar.finish_and_clear();
         }
