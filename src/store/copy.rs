@@ -129,8 +129,8 @@ pub enum CopyError {
     },
     /// The source holds records of a kind this version does not copy.
     #[error(
-        "the sled store holds records this pushgate does not know how to copy, in {trees}: a newer pushgate \
-         wrote them; copy with that version"
+        "the sled store holds records this pushgate does not know how to copy, in {trees}: another pushgate \
+         version wrote them; copy with the version that runs on this store"
     )]
     Unknown {
         /// The trees and their number of entries.
