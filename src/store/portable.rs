@@ -1,5 +1,5 @@
 //! Records as they are, apart from any backend's layout: what `pushgate store copy` reads out of one backend
-//! (`sled/export.rs`) and writes into another (`postgres/import.rs`).
+//! (`sled/export.rs`) and writes into another (`postgres/import/`).
 //!
 //! A copy cannot go through the repositories' write methods: those assign positions, ids and times, check
 //! limits and count members, where a copy must keep every one of them as it was (task checkpoints and
