@@ -32,8 +32,6 @@ pub mod callback_rules;
 #[cfg(test)]
 mod conformance;
 pub mod copy;
-#[cfg(test)]
-mod copy_tests;
 pub mod events;
 pub mod idempotency;
 pub mod inbox;

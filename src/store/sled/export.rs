@@ -467,7 +467,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     // sled-only: the key parsing reads sled's key layout. What a copy carries over is checked end to end,
-    // through both backends' repositories, in `store/copy.rs`.
+    // through both backends' repositories, in `store/copy/tests/`.
     use prost::Message;
 
     use super::*;

@@ -1,5 +1,5 @@
 //! Writing [`Record`]s into PostgreSQL as they are, for `pushgate store copy`: the other half of
-//! `sled/export.rs` (the copy itself is `store/copy.rs`).
+//! `sled/export.rs` (the copy itself is `store/copy/`).
 //!
 //! Records are written beside the columns the repositories read them by, the same way each repository's
 //! own writes fill them (one place per kind: [`table`] and [`row`]), but without the repositories' rules:

@@ -14,6 +14,8 @@
 //! runs. At the end, for every kind: the records the source holds, the records the runs copied and the
 //! records the target holds must be the same number, or the copy fails and says which differ (a source
 //! that changed between an interrupted run and its resumption shows there).
+//!
+//! Its tests, from sled into a throwaway PostgreSQL database, are in `tests/`.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -22,6 +24,9 @@ use super::{
     portable::{ExportPage, Kind},
     postgres::{CopyTarget, KindProgress},
 };
+
+#[cfg(test)]
+mod tests;
 
 /// How a copy runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

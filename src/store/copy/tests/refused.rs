@@ -1,0 +1,195 @@
+//! What a copy refuses, changing nothing: a source that changed since the copy began (the final count check),
+//! a database that holds other records or another source's copy, a second copy at once, a source in use or
+//! holding records this version does not know.
+
+use prost::Message;
+
+use super::{open_source, pg_config, populated, postgres_store, sled_store, source_name, target};
+use crate::store::{
+    AppRecord, SledStore,
+    conformance::postgres_database,
+    copy::{CopyError, CopyOptions, copy},
+    portable::Kind,
+    postgres::CopyTarget,
+};
+
+#[tokio::test]
+async fn a_source_changed_between_runs_fails_the_counts() {
+    let (dir, _) = populated(3).await;
+    let url = postgres_database().await;
+    let mut to = target(&url).await;
+    copy(
+        open_source(&dir),
+        &source_name(&dir),
+        &mut to,
+        &CopyOptions::default(),
+        &mut (),
+    )
+    .await
+    .unwrap();
+    drop(to);
+    // A server ran on sled again after the copy: its new app is not in PostgreSQL.
+    {
+        let store = sled_store(dir.path());
+        store
+            .apps
+            .create_app(AppRecord {
+                name: "o#new".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let mut to = target(&url).await;
+    let err = copy(
+        open_source(&dir),
+        &source_name(&dir),
+        &mut to,
+        &CopyOptions::default(),
+        &mut (),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, CopyError::Mismatch(what) if what.contains("apps: 3, 2, 2")),
+        "{err}"
+    );
+    // Started over, the copy takes the source as it is now.
+    let report = copy(
+        open_source(&dir),
+        &source_name(&dir),
+        &mut to,
+        &CopyOptions {
+            restart: true,
+            ..CopyOptions::default()
+        },
+        &mut (),
+    )
+    .await
+    .unwrap();
+    assert!(!report.resumed);
+    let apps = report.counts.iter().find(|c| c.kind == Kind::Apps).unwrap();
+    assert_eq!(apps.in_target, 3);
+}
+
+#[tokio::test]
+async fn a_database_with_other_records_or_another_copy_is_refused() {
+    let (dir, _) = populated(1).await;
+    let (other, _) = populated(1).await;
+    let url = postgres_database().await;
+    // Records no copy wrote: refused, with --restart too.
+    postgres_store(&url)
+        .await
+        .apps
+        .create_app(AppRecord {
+            name: "o#live".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for restart in [false, true] {
+        let mut to = target(&url).await;
+        let err = copy(
+            open_source(&dir),
+            &source_name(&dir),
+            &mut to,
+            &CopyOptions {
+                restart,
+                ..CopyOptions::default()
+            },
+            &mut (),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&err, CopyError::NotEmpty { kinds } if kinds == "apps"),
+            "{err}"
+        );
+    }
+
+    // A copy of another directory: refused, unless started over.
+    let url = postgres_database().await;
+    let mut to = target(&url).await;
+    copy(
+        open_source(&dir),
+        &source_name(&dir),
+        &mut to,
+        &CopyOptions::default(),
+        &mut (),
+    )
+    .await
+    .unwrap();
+    let err = copy(
+        open_source(&other),
+        &source_name(&other),
+        &mut to,
+        &CopyOptions::default(),
+        &mut (),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, CopyError::OtherSource { .. }), "{err}");
+    copy(
+        open_source(&other),
+        &source_name(&other),
+        &mut to,
+        &CopyOptions {
+            restart: true,
+            ..CopyOptions::default()
+        },
+        &mut (),
+    )
+    .await
+    .unwrap();
+
+    // Two copies into one database at once: the second is refused while the first holds the lock.
+    let second = CopyTarget::connect(&pg_config(&url)).await;
+    assert!(
+        matches!(&second, Err(e) if e.to_string().contains("another `pushgate store copy`")),
+        "{:?}",
+        second.err()
+    );
+}
+
+#[tokio::test]
+async fn a_source_in_use_or_with_unknown_records_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = SledStore::open_to_copy(&dir.path().join("nothing"));
+    assert!(matches!(&missing, Err(e) if e.to_string().contains("holds no sled store")));
+    assert!(!dir.path().join("nothing").exists(), "nothing was created");
+
+    let open = sled_store(dir.path());
+    let in_use = SledStore::open_to_copy(dir.path());
+    assert!(
+        matches!(&in_use, Err(e) if e.to_string().contains("in use by another process")),
+        "{:?}",
+        in_use.err()
+    );
+    drop(open);
+
+    // A tree this version does not know, as a newer one might have left.
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        db.open_tree("mystery")
+            .unwrap()
+            .insert(b"k", AppRecord::default().encode_to_vec())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let source = open_source(&dir);
+    let url = postgres_database().await;
+    let mut to = target(&url).await;
+    let err = copy(
+        source,
+        &source_name(&dir),
+        &mut to,
+        &CopyOptions::default(),
+        &mut (),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, CopyError::Unknown { trees } if trees == "mystery (1)"),
+        "{err}"
+    );
+}
