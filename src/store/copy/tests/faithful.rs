@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    FAR, assert_same, open_source, populated, postgres_store, source_name, target, user, view,
+    FAR, assert_same, open_source, populated, postgres_store, sled_store, source_name, target,
+    user, view,
 };
 use crate::{
     proto::v1::DeliveryEvent,
@@ -12,7 +13,7 @@ use crate::{
         AckSubject, InboxEntry, QueueClaim, QueuedPush,
         conformance::postgres_database,
         copy::{CopyOptions, copy},
-        portable::Kind,
+        portable::{Kind, Record},
     },
 };
 
@@ -203,4 +204,71 @@ async fn an_interrupted_copy_resumes_after_its_last_batch() {
     assert!(report.resumed);
     drop(to);
     assert_same(&view(&postgres_store(&url).await, users).await, &before);
+}
+
+/// A store whose first number went to a queued push and whose callback rule was enabled before any event:
+/// the push's number is sled's first id, 0, and the rule's cursor is 0 with no event anywhere. Neither is a
+/// number a sequence can be set to (they start at 1); the target's numbers still continue above them.
+#[tokio::test]
+async fn numbers_at_zero_are_copied_and_continued() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = sled_store(dir.path());
+        let claim = QueueClaim {
+            holder: "old-server".into(),
+            until_ms: i64::MAX,
+        };
+        let first = QueuedPush {
+            app: "o#a".into(),
+            user: user(0),
+            message_id: "first".into(),
+            ..Default::default()
+        };
+        store.push_queue.enqueue(&[first], &claim).await.unwrap();
+        store.outbox.set_cursor("o#a", "hook", 0).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    let source = open_source(&dir);
+    let page = source.export_page(Kind::QueuedPushes, None, 10).unwrap();
+    assert!(
+        matches!(&page.records[..], [Record::QueuedPush { seq: 0, .. }]),
+        "{page:?}"
+    );
+    let url = postgres_database().await;
+    let mut to = target(&url).await;
+    copy(
+        source,
+        &source_name(&dir),
+        &mut to,
+        &CopyOptions::default(),
+        &mut (),
+    )
+    .await
+    .expect("copy");
+    drop(to);
+
+    let pg = postgres_store(&url).await;
+    assert_eq!(pg.outbox.cursor("o#a", "hook").await.unwrap(), Some(0));
+    let claim = QueueClaim {
+        holder: "h".into(),
+        until_ms: 10,
+    };
+    let copied = pg
+        .push_queue
+        .claim_queued(None, 100, &claim, 5)
+        .await
+        .unwrap();
+    assert_eq!(copied.len(), 1);
+    let fresh = pg
+        .push_queue
+        .enqueue(&[QueuedPush::default()], &claim)
+        .await
+        .unwrap();
+    assert!(copied[0].0 < fresh[0]);
+    let appended = pg
+        .events
+        .append_events("o#a", vec![DeliveryEvent::default()])
+        .await
+        .unwrap();
+    assert!(appended[0].position > 0);
 }

@@ -40,7 +40,9 @@ use upsert::{Column, upsert_sql};
 const COPY_LOCK: i64 = 0x7067_636f_7079;
 
 /// The sequences that number records, each with the highest number the copied records hold of it (NULL
-/// when none): [`CopyTarget::finish`] sets each past its number.
+/// when none): [`CopyTarget::finish`] sets each past its number. The highest may be 0 (sled's first id
+/// numbers a queued push, and a rule enabled before any event has its cursor at 0), below where a sequence
+/// can be set and where it starts anyway.
 const SEQUENCES: &[(&str, &str)] = &[
     (
         "pg_get_serial_sequence('push_queue', 'seq')",
@@ -245,7 +247,7 @@ impl CopyTarget {
     }
 
     /// Once every kind is copied: makes the numbers the database hands out continue above the copied
-    /// ones (the push queue's numbers), never lowering them.
+    /// ones (queue numbers, event and inbox positions), never lowering them.
     pub async fn finish(&mut self) -> Result<(), StoreError> {
         let tx = self.client.transaction().await?;
         for (sequence, highest) in SEQUENCES {
@@ -253,7 +255,7 @@ impl CopyTarget {
                 &format!(
                     "SELECT setval(s, greatest(m, coalesce(pg_sequence_last_value(s), 0)))
                      FROM (SELECT {sequence}::regclass AS s, ({highest}) AS m) AS copied
-                     WHERE m IS NOT NULL"
+                     WHERE m > 0"
                 ),
                 &[],
             )
