@@ -2,11 +2,13 @@
 //! a database that holds other records or another source's copy, a second copy at once, a source in use or
 //! holding records this version does not know.
 
+use std::time::Duration;
+
 use prost::Message;
 
 use super::{open_source, pg_config, populated, postgres_store, sled_store, source_name, target};
 use crate::store::{
-    AppRecord, SledStore,
+    AppRecord, PostgresConfig, SledStore,
     conformance::postgres_database,
     copy::{CopyError, CopyOptions, copy},
     portable::Kind,
@@ -192,4 +194,54 @@ async fn a_source_in_use_or_with_unknown_records_is_refused() {
         matches!(&err, CopyError::Unknown { trees } if trees == "mystery (1)"),
         "{err}"
     );
+}
+
+/// A URL that leads nowhere a copy can go fails to connect with one error, soon: a port nobody listens on, a
+/// server that takes the connection and never answers (after the socket, the TLS and startup exchange waits
+/// as long as the server lets it), a database that does not exist, text that is no URL.
+#[tokio::test]
+async fn a_wrong_url_fails_soon_with_one_error() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = postgres_database().await;
+    let (base, query) = url.split_once('?').unwrap_or((&url, ""));
+    let server = &base[..base.rfind('/').unwrap()];
+    let wrong = [
+        (
+            format!("postgres://pushgate@127.0.0.1:{closed_port}/db"),
+            "unavailable",
+        ),
+        (
+            format!("postgres://pushgate@127.0.0.1:{silent_port}/db"),
+            "no answer",
+        ),
+        (
+            format!("{server}/no_such_database?{query}"),
+            "does not exist",
+        ),
+        ("not a url".to_owned(), "cannot be read"),
+    ];
+    for (url, says) in wrong {
+        let config = PostgresConfig {
+            connect_timeout: Duration::from_millis(500),
+            ..pg_config(&url)
+        };
+        let connected = tokio::time::timeout(Duration::from_secs(20), CopyTarget::connect(&config))
+            .await
+            .unwrap_or_else(|_| panic!("no error in 20 s from {url}"));
+        let err = connected.err().unwrap_or_else(|| panic!("{url} connected"));
+        assert!(err.to_string().contains(says), "{url}: {err}");
+    }
+    holder.abort();
 }
