@@ -9,9 +9,10 @@
 //! progress of its last committed page, and the next run goes on after it; `--restart` empties the target
 //! and begins again.
 //!
-//! A copy only starts into a database that is empty or that a copy from the same source began, and reads a
-//! sled store that nothing else has open (sled locks its directory), so the source cannot change while it
-//! runs. At the end, for every kind: the records the source holds, the records the runs copied and the
+//! A copy only starts into a database that is empty or that a copy from the same source began, and changes
+//! nothing in it before it has found it so (not even its schema: the servers of a database in use would
+//! refuse a newer one). It reads a sled store that nothing else has open (sled locks its directory), so the
+//! source cannot change while it runs. At the end, for every kind: the records the source holds, the records the runs copied and the
 //! records the target holds must be the same number, or the copy fails and says which differ (a source
 //! that changed between an interrupted run and its resumption shows there).
 //!
@@ -121,6 +122,15 @@ pub enum CopyError {
         /// The kinds it holds, by name.
         kinds: String,
     },
+    /// The target is some other database: it has tables and no pushgate schema.
+    #[error(
+        "the target database is not pushgate's: it holds {tables} and no pushgate schema; copy into a new, \
+         empty database"
+    )]
+    Foreign {
+        /// Its tables (and views, sequences), by schema-qualified name.
+        tables: String,
+    },
     /// The target holds an earlier copy of another source.
     #[error(
         "this database holds a copy from {previous}, not from {from}: finish that one, or pass --restart \
@@ -147,6 +157,16 @@ pub enum CopyError {
          since the copy began, copy again with --restart"
     )]
     Mismatch(String),
+}
+
+/// The first few of `names`, and how many more there are.
+fn some_of(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let shown = names[..names.len().min(SHOWN)].join(", ");
+    match names.len().saturating_sub(SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }
 
 /// Runs `work` on a blocking thread (sled reads block).
@@ -194,6 +214,12 @@ pub async fn copy(
         });
     }
     if !resumed {
+        let foreign = target.foreign_tables().await?;
+        if !foreign.is_empty() {
+            return Err(CopyError::Foreign {
+                tables: some_of(&foreign),
+            });
+        }
         let occupied = target.occupied().await?;
         if !occupied.is_empty() {
             let kinds: Vec<&str> = occupied.iter().map(|k| k.name()).collect();

@@ -57,6 +57,29 @@ pub async fn migrate(client: &mut Client) -> Result<Migrated, StoreError> {
     result
 }
 
+/// The version the database's schema is at, without changing anything: `None` when pushgate never migrated
+/// it (there is no `pushgate_schema`), refused when newer than this binary knows.
+pub(super) async fn known_schema_version(client: &Client) -> Result<Option<i32>, StoreError> {
+    let versioned: bool = client
+        .query_one("SELECT to_regclass('pushgate_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !versioned {
+        return Ok(None);
+    }
+    let version: i32 = client
+        .query_one("SELECT coalesce(max(version), 0) FROM pushgate_schema", &[])
+        .await?
+        .get(0);
+    if version > LATEST_VERSION {
+        return Err(StoreError::SchemaNewer {
+            database: version,
+            binary: LATEST_VERSION,
+        });
+    }
+    Ok(Some(version))
+}
+
 async fn migrate_locked(client: &mut Client) -> Result<Migrated, StoreError> {
     client
         .batch_execute(

@@ -131,8 +131,8 @@ async fn a_copy_answers_as_the_source_did() {
     assert_eq!((counts.delivered, counts.clicked), (1, 1));
 }
 
-/// Returns once the copy into `url` has committed at least `records` records (its progress says so),
-/// failing the test after a minute.
+/// Returns once the copy into `url` has committed at least `records` records (its progress says so; there
+/// is no progress table before the copy has begun), failing the test after a minute.
 async fn until_copied(url: &str, records: i64) {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -140,14 +140,26 @@ async fn until_copied(url: &str, records: i64) {
     tokio::spawn(connection);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let copied: i64 = client
+        let begun: bool = client
             .query_one(
-                "SELECT coalesce(sum(copied), 0)::bigint FROM pushgate_copy_progress",
+                "SELECT to_regclass('pushgate_copy_progress') IS NOT NULL",
                 &[],
             )
             .await
-            .expect("read the progress")
+            .expect("look for the progress")
             .get(0);
+        let copied: i64 = if begun {
+            client
+                .query_one(
+                    "SELECT coalesce(sum(copied), 0)::bigint FROM pushgate_copy_progress",
+                    &[],
+                )
+                .await
+                .expect("read the progress")
+                .get(0)
+        } else {
+            0
+        };
         if copied >= records {
             return;
         }

@@ -1,6 +1,6 @@
 //! What a copy refuses, changing nothing: a source that changed since the copy began (the final count check),
-//! a database that holds other records or another source's copy, a second copy at once, a source in use or
-//! holding records this version does not know.
+//! a database that holds other records, another source's copy or is not pushgate's, a second copy at once, a
+//! source in use or holding records this version does not know, a URL that leads nowhere.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use prost::Message;
 
 use super::{open_source, pg_config, populated, postgres_store, sled_store, source_name, target};
 use crate::store::{
-    AppRecord, PostgresConfig, SledStore,
+    AppRecord, PostgresConfig, SledStore, StoreError,
     conformance::postgres_database,
     copy::{CopyError, CopyOptions, copy},
     portable::Kind,
@@ -193,6 +193,155 @@ async fn a_source_in_use_or_with_unknown_records_is_refused() {
     assert!(
         matches!(&err, CopyError::Unknown { trees } if trees == "mystery (1)"),
         "{err}"
+    );
+    drop(to);
+    assert_eq!(
+        relations(&url).await,
+        Vec::<String>::new(),
+        "nothing changed"
+    );
+}
+
+/// A client of the database at `url`, apart from the copy's.
+async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
+/// Every table, view and sequence of the database at `url` outside PostgreSQL's own schemas, and the
+/// versions of its pushgate schema: what a refused copy must leave as it was.
+async fn relations(url: &str) -> Vec<String> {
+    let client = client(url).await;
+    let mut out: Vec<String> = client
+        .query(
+            "SELECT format('%s %I.%I', c.relkind, n.nspname, c.relname)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let versioned = client
+        .query_one("SELECT to_regclass('pushgate_schema') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get::<_, bool>(0);
+    if versioned {
+        for row in client
+            .query("SELECT version FROM pushgate_schema ORDER BY 1", &[])
+            .await
+            .unwrap()
+        {
+            out.push(format!("version {}", row.get::<_, i32>(0)));
+        }
+    }
+    out
+}
+
+/// A database that is not pushgate's, with tables of its own: refused before anything is written into it,
+/// the pushgate schema included.
+#[tokio::test]
+async fn a_database_of_something_else_is_refused_as_it_is() {
+    let (dir, _) = populated(1).await;
+    let url = postgres_database().await;
+    client(&url)
+        .await
+        .batch_execute(
+            "CREATE TABLE customers (id integer PRIMARY KEY, name text);
+             INSERT INTO customers VALUES (1, 'someone');
+             CREATE SCHEMA billing;
+             CREATE TABLE billing.invoices (id integer);",
+        )
+        .await
+        .unwrap();
+    let before = relations(&url).await;
+    for restart in [false, true] {
+        let mut to = target(&url).await;
+        let err = copy(
+            open_source(&dir),
+            &source_name(&dir),
+            &mut to,
+            &CopyOptions {
+                restart,
+                ..CopyOptions::default()
+            },
+            &mut (),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                CopyError::Foreign { tables } if tables == "billing.invoices, public.customers"
+            ),
+            "{err}"
+        );
+        drop(to);
+        assert_eq!(relations(&url).await, before, "nothing changed");
+    }
+}
+
+/// A pushgate database a server uses, at an older schema version: refused as not empty, and left at its
+/// version (a newer one would stop its servers from starting).
+#[tokio::test]
+async fn a_database_in_use_is_refused_at_its_schema_version() {
+    let (dir, _) = populated(1).await;
+    let url = postgres_database().await;
+    postgres_store(&url)
+        .await
+        .apps
+        .create_app(AppRecord {
+            name: "o#live".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // As a database migrated by the version before the copy's progress table was added.
+    client(&url)
+        .await
+        .batch_execute(
+            "DROP TABLE pushgate_copy_progress;
+             DELETE FROM pushgate_schema WHERE version = 4;",
+        )
+        .await
+        .unwrap();
+    let before = relations(&url).await;
+    let mut to = target(&url).await;
+    let err = copy(
+        open_source(&dir),
+        &source_name(&dir),
+        &mut to,
+        &CopyOptions::default(),
+        &mut (),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, CopyError::NotEmpty { kinds } if kinds == "apps"),
+        "{err}"
+    );
+    drop(to);
+    assert_eq!(relations(&url).await, before, "nothing changed");
+
+    // Migrated by a newer pushgate: refused as soon as connected.
+    client(&url)
+        .await
+        .batch_execute("INSERT INTO pushgate_schema (version, name) VALUES (99, 'future')")
+        .await
+        .unwrap();
+    let newer = CopyTarget::connect(&pg_config(&url)).await;
+    assert!(
+        matches!(&newer, Err(StoreError::SchemaNewer { database: 99, .. })),
+        "{:?}",
+        newer.err()
     );
 }
 

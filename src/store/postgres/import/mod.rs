@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use tokio_postgres::{Client, Statement, types::ToSql};
 
-use super::{connect_one, migrate};
+use super::{connect_one, migrate, migrations::known_schema_version};
 use crate::store::{
     PostgresConfig, StoreError,
     portable::{Kind, Record},
@@ -96,11 +96,11 @@ pub struct CopyTarget {
 }
 
 impl CopyTarget {
-    /// Connects to the database `config` names, brings its schema up to date and takes the copy's lock;
-    /// refused while another copy holds it.
+    /// Connects to the database `config` names and takes the copy's lock, changing nothing in it: refused
+    /// while another copy holds the lock, or when its schema is newer than this binary knows. The schema is
+    /// brought up to date by [`begin`](Self::begin), once the copy has found the database fit for it.
     pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
-        let mut client = connect_one(config).await?;
-        migrate(&mut client).await?;
+        let client = connect_one(config).await?;
         let locked: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&COPY_LOCK])
             .await?
@@ -110,6 +110,7 @@ impl CopyTarget {
                 "another `pushgate store copy` is writing into this database".into(),
             ));
         }
+        known_schema_version(&client).await?;
         Ok(Self {
             client,
             statements: HashMap::new(),
@@ -118,6 +119,9 @@ impl CopyTarget {
 
     /// The progress recorded for each kind, in kind order; empty when no copy was begun here.
     pub async fn progress(&self) -> Result<Vec<KindProgress>, StoreError> {
+        if self.existing(&["pushgate_copy_progress"]).await?.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows = self
             .client
             .query(
@@ -149,11 +153,28 @@ impl CopyTarget {
         Ok(out)
     }
 
+    /// The tables of `names` that the database has (a schema of an older version lacks some).
+    async fn existing(&self, names: &[&str]) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL",
+                &[&names],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     /// The kinds of which the database holds records.
     pub async fn occupied(&self) -> Result<Vec<Kind>, StoreError> {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| table(*k).name).collect();
+        let existing = self.existing(&names).await?;
         let mut out = Vec::new();
-        for kind in Kind::ALL {
-            let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", table(*kind).name);
+        for (kind, name) in Kind::ALL.iter().zip(names) {
+            if !existing.iter().any(|e| e == name) {
+                continue;
+            }
+            let sql = format!("SELECT EXISTS (SELECT 1 FROM {name})");
             if self.client.query_one(&sql, &[]).await?.get::<_, bool>(0) {
                 out.push(*kind);
             }
@@ -161,8 +182,35 @@ impl CopyTarget {
         Ok(out)
     }
 
-    /// Records that a copy from `source` begins (or goes on): a progress row for every kind that has none.
+    /// What a database that pushgate never migrated holds (its tables, views and sequences outside
+    /// PostgreSQL's own schemas and extensions, by qualified name), which a copy must not write beside:
+    /// empty when the database is pushgate's or holds nothing.
+    pub async fn foreign_tables(&self) -> Result<Vec<String>, StoreError> {
+        if known_schema_version(&self.client).await?.is_some() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT format('%I.%I', n.nspname, c.relname)
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+                   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+                   AND NOT EXISTS (
+                       SELECT 1 FROM pg_depend d
+                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+                 ORDER BY 1",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Brings the schema up to date and records that a copy from `source` begins (or goes on): a progress
+    /// row for every kind that has none. The first change a copy makes to the database, once it has found
+    /// it empty or holding its own earlier copy.
     pub async fn begin(&mut self, source: &str) -> Result<(), StoreError> {
+        migrate(&mut self.client).await?;
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
         self.client
             .execute(
