@@ -4,11 +4,13 @@
 //!
 //! Here: what the tests share (the apps, the stores on either side, the target). `populate.rs` fills a store
 //! with some of every kind through its repositories, `view.rs` reads everything back as text to compare;
-//! `faithful.rs` copies and compares, whole and interrupted, and `refused.rs` has what a copy refuses.
+//! `faithful.rs` copies and compares, whole and interrupted, `refused.rs` has what a copy refuses, and
+//! `stalled.rs` a database that stops answering.
 
 mod faithful;
 mod populate;
 mod refused;
+mod stalled;
 mod view;
 
 use std::sync::Arc;

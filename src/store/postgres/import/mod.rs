@@ -22,7 +22,7 @@ mod tables;
 mod tests;
 mod upsert;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, future::Future, time::Duration};
 
 use tokio_postgres::{Client, Statement, types::ToSql};
 
@@ -38,6 +38,27 @@ use upsert::{Column, upsert_sql};
 /// Key of the session lock a copy holds on its target ("pgcopy"); neither the migrations' lock nor the
 /// two-key app locks share it.
 const COPY_LOCK: i64 = 0x7067_636f_7079;
+
+/// `round_trip` within `wait` (the target's `statement_timeout` and `connect_timeout` together): the server
+/// ends a statement that runs too long, but not a wait for an answer that never comes back (a network gone
+/// silent, a frozen host), which TCP notices only after hours. The copy fails as unavailable instead, and a
+/// rerun resumes after its last committed batch (a batch whose commit went unanswered committed with its
+/// progress, or not at all).
+async fn within<T, E>(
+    wait: Duration,
+    round_trip: impl Future<Output = Result<T, E>>,
+) -> Result<T, StoreError>
+where
+    StoreError: From<E>,
+{
+    match tokio::time::timeout(wait, round_trip).await {
+        Ok(done) => Ok(done?),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer from the database within {} ms",
+            wait.as_millis()
+        ))),
+    }
+}
 
 /// The sequences that number records, each with the highest number the copied records hold of it (NULL
 /// when none): [`CopyTarget::finish`] sets each past its number. The highest may be 0 (sled's first id
@@ -92,6 +113,8 @@ pub struct KindProgress {
 /// A PostgreSQL database being filled by a copy, on a connection of its own that holds the copy's lock.
 pub struct CopyTarget {
     client: Client,
+    /// How long any one round trip may take ([`within`]).
+    wait: Duration,
     statements: HashMap<Kind, Statement>,
 }
 
@@ -100,19 +123,23 @@ impl CopyTarget {
     /// while another copy holds the lock, or when its schema is newer than this binary knows. The schema is
     /// brought up to date by [`begin`](Self::begin), once the copy has found the database fit for it.
     pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let wait = config.statement_timeout + config.connect_timeout;
         let client = connect_one(config).await?;
-        let locked: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&COPY_LOCK])
-            .await?
-            .get(0);
+        let locked: bool = within(
+            wait,
+            client.query_one("SELECT pg_try_advisory_lock($1)", &[&COPY_LOCK]),
+        )
+        .await?
+        .get(0);
         if !locked {
             return Err(StoreError::Backend(
                 "another `pushgate store copy` is writing into this database".into(),
             ));
         }
-        known_schema_version(&client).await?;
+        within(wait, known_schema_version(&client)).await?;
         Ok(Self {
             client,
+            wait,
             statements: HashMap::new(),
         })
     }
@@ -122,13 +149,14 @@ impl CopyTarget {
         if self.existing(&["pushgate_copy_progress"]).await?.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = self
-            .client
-            .query(
+        let rows = within(
+            self.wait,
+            self.client.query(
                 "SELECT kind, source, after_key, copied, done FROM pushgate_copy_progress",
                 &[],
-            )
-            .await?;
+            ),
+        )
+        .await?;
         let mut out = rows
             .iter()
             .map(|row| {
@@ -155,13 +183,14 @@ impl CopyTarget {
 
     /// The tables of `names` that the database has (a schema of an older version lacks some).
     async fn existing(&self, names: &[&str]) -> Result<Vec<String>, StoreError> {
-        let rows = self
-            .client
-            .query(
+        let rows = within(
+            self.wait,
+            self.client.query(
                 "SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NOT NULL",
                 &[&names],
-            )
-            .await?;
+            ),
+        )
+        .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
@@ -175,7 +204,8 @@ impl CopyTarget {
                 continue;
             }
             let sql = format!("SELECT EXISTS (SELECT 1 FROM {name})");
-            if self.client.query_one(&sql, &[]).await?.get::<_, bool>(0) {
+            let row = within(self.wait, self.client.query_one(&sql, &[])).await?;
+            if row.get::<_, bool>(0) {
                 out.push(*kind);
             }
         }
@@ -186,12 +216,15 @@ impl CopyTarget {
     /// PostgreSQL's own schemas and extensions, by qualified name), which a copy must not write beside:
     /// empty when the database is pushgate's or holds nothing.
     pub async fn foreign_tables(&self) -> Result<Vec<String>, StoreError> {
-        if known_schema_version(&self.client).await?.is_some() {
+        if within(self.wait, known_schema_version(&self.client))
+            .await?
+            .is_some()
+        {
             return Ok(Vec::new());
         }
-        let rows = self
-            .client
-            .query(
+        let rows = within(
+            self.wait,
+            self.client.query(
                 "SELECT format('%I.%I', n.nspname, c.relname)
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -201,8 +234,9 @@ impl CopyTarget {
                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
                  ORDER BY 1",
                 &[],
-            )
-            .await?;
+            ),
+        )
+        .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
@@ -210,16 +244,18 @@ impl CopyTarget {
     /// row for every kind that has none. The first change a copy makes to the database, once it has found
     /// it empty or holding its own earlier copy.
     pub async fn begin(&mut self, source: &str) -> Result<(), StoreError> {
-        migrate(&mut self.client).await?;
+        within(self.wait, migrate(&mut self.client)).await?;
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-        self.client
-            .execute(
+        within(
+            self.wait,
+            self.client.execute(
                 "INSERT INTO pushgate_copy_progress (kind, source)
                  SELECT unnest($1::text[]), $2
                  ON CONFLICT (kind) DO NOTHING",
                 &[&names, &source],
-            )
-            .await?;
+            ),
+        )
+        .await?;
         Ok(())
     }
 
@@ -227,12 +263,15 @@ impl CopyTarget {
     /// `--restart` does before it begins again.
     pub async fn clear(&mut self) -> Result<(), StoreError> {
         let tables: Vec<&str> = Kind::ALL.iter().map(|k| table(*k).name).collect();
-        let tx = self.client.transaction().await?;
-        tx.execute("DELETE FROM pushgate_copy_progress", &[])
-            .await?;
-        tx.batch_execute(&format!("TRUNCATE {}", tables.join(", ")))
-            .await?;
-        tx.commit().await?;
+        let wait = self.wait;
+        let tx = within(wait, self.client.transaction()).await?;
+        within(wait, tx.execute("DELETE FROM pushgate_copy_progress", &[])).await?;
+        within(
+            wait,
+            tx.batch_execute(&format!("TRUNCATE {}", tables.join(", "))),
+        )
+        .await?;
+        within(wait, tx.commit()).await?;
         Ok(())
     }
 
@@ -265,57 +304,59 @@ impl CopyTarget {
         let statement = match self.statements.get(&kind) {
             Some(statement) => statement.clone(),
             None => {
-                let statement = self.client.prepare(&upsert_sql(&t)).await?;
+                let statement = within(self.wait, self.client.prepare(&upsert_sql(&t))).await?;
                 self.statements.insert(kind, statement.clone());
                 statement
             }
         };
         let copied = i64::try_from(records.len()).unwrap_or(i64::MAX);
-        let tx = self.client.transaction().await?;
+        let wait = self.wait;
+        let tx = within(wait, self.client.transaction()).await?;
         if !records.is_empty() {
             let params: Vec<&(dyn ToSql + Sync)> = columns.iter().map(Column::param).collect();
-            tx.execute(&statement, &params).await?;
+            within(wait, tx.execute(&statement, &params)).await?;
         }
-        let moved = tx
-            .execute(
+        let moved = within(
+            wait,
+            tx.execute(
                 "UPDATE pushgate_copy_progress
                  SET after_key = coalesce($2, after_key), copied = copied + $3, done = $4,
                      updated_at = now()
                  WHERE kind = $1",
                 &[&kind.name(), &last_key, &copied, &end],
-            )
-            .await?;
+            ),
+        )
+        .await?;
         if moved != 1 {
             return Err(StoreError::Backend(format!(
                 "no progress row for {kind}: the copy was not begun"
             )));
         }
-        tx.commit().await?;
+        within(wait, tx.commit()).await?;
         Ok(())
     }
 
     /// Once every kind is copied: makes the numbers the database hands out continue above the copied
     /// ones (queue numbers, event and inbox positions), never lowering them.
     pub async fn finish(&mut self) -> Result<(), StoreError> {
-        let tx = self.client.transaction().await?;
+        let wait = self.wait;
+        let tx = within(wait, self.client.transaction()).await?;
         for (sequence, highest) in SEQUENCES {
-            tx.execute(
-                &format!(
-                    "SELECT setval(s, greatest(m, coalesce(pg_sequence_last_value(s), 0)))
-                     FROM (SELECT {sequence}::regclass AS s, ({highest}) AS m) AS copied
-                     WHERE m > 0"
-                ),
-                &[],
-            )
-            .await?;
+            let sql = format!(
+                "SELECT setval(s, greatest(m, coalesce(pg_sequence_last_value(s), 0)))
+                 FROM (SELECT {sequence}::regclass AS s, ({highest}) AS m) AS copied
+                 WHERE m > 0"
+            );
+            within(wait, tx.execute(&sql, &[])).await?;
         }
-        tx.commit().await?;
+        within(wait, tx.commit()).await?;
         Ok(())
     }
 
     /// How many records of `kind` the database holds.
     pub async fn count(&self, kind: Kind) -> Result<u64, StoreError> {
         let sql = format!("SELECT count(*) FROM {}", table(kind).name);
-        Ok(count_out(self.client.query_one(&sql, &[]).await?.get(0)))
+        let row = within(self.wait, self.client.query_one(&sql, &[])).await?;
+        Ok(count_out(row.get(0)))
     }
 }
