@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use super::{
-    FAR, assert_same, open_source, populated, postgres_store, sled_store, source_name, target,
-    user, view,
+    FAR, assert_same, copy_dir, open_source, populated, postgres_store, sled_store, target, user,
+    view,
 };
 use crate::{
     proto::v1::DeliveryEvent,
     store::{
-        AckSubject, InboxEntry, QueueClaim, QueuedPush,
+        AckSubject, InboxEntry, QueueClaim, QueuedPush, Store,
         conformance::postgres_database,
-        copy::{CopyOptions, copy},
+        copy::CopyOptions,
         portable::{Kind, Record},
     },
 };
@@ -23,15 +23,13 @@ async fn a_copy_answers_as_the_source_did() {
     let (dir, before) = populated(users).await;
     let url = postgres_database().await;
     let mut to = target(&url).await;
-    let report = copy(
-        open_source(&dir),
-        &source_name(&dir),
+    let report = copy_dir(
+        &dir,
         &mut to,
         &CopyOptions {
             batch_size: 4,
             ..CopyOptions::default()
         },
-        &mut (),
     )
     .await
     .expect("copy");
@@ -67,30 +65,10 @@ async fn a_copy_answers_as_the_source_did() {
     let pg = postgres_store(&url).await;
     assert_same(&view(&pg, users).await, &before);
 
-    // What the target numbers next continues above what was copied: a new queued push comes after them.
-    let claim = QueueClaim {
-        holder: "h".into(),
-        until_ms: 10,
-    };
-    let copied = pg
-        .push_queue
-        .claim_queued(None, 100, &claim, 5)
-        .await
-        .unwrap();
-    let fresh = pg
-        .push_queue
-        .enqueue(&[QueuedPush::default()], &claim)
-        .await
-        .unwrap();
-    assert!(copied.iter().all(|(key, _)| *key < fresh[0]));
-    // So do event positions, above every copied one, and inbox positions.
+    // What the target numbers next continues above what was copied: queue numbers, event positions above
+    // every copied one (of any app), and inbox positions.
     let last = pg.events.last_event_position("o#b").await.unwrap().unwrap();
-    let appended = pg
-        .events
-        .append_events("o#a", vec![DeliveryEvent::default()])
-        .await
-        .unwrap();
-    assert!(appended[0].position > last);
+    assert_numbered_above(&pg, 6, last).await;
     let copied_inbox = pg.inbox.inbox_page("o#a", "d000", 0, 100).await.unwrap();
     let next = pg
         .inbox
@@ -185,9 +163,8 @@ async fn an_interrupted_copy_resumes_after_its_last_batch() {
     // it (a batch in flight rolls back).
     {
         let mut to = target(&url).await;
-        let (name, mut quiet) = (source_name(&dir), ());
         tokio::select! {
-            done = copy(open_source(&dir), &name, &mut to, &slow, &mut quiet) => {
+            done = copy_dir(&dir, &mut to, &slow) => {
                 panic!("the copy ended before it was stopped: {:?}", done.map(|r| r.counts.len()));
             }
             () = until_copied(&url, 12) => {}
@@ -204,15 +181,9 @@ async fn an_interrupted_copy_resumes_after_its_last_batch() {
     drop(to);
 
     let mut to = target(&url).await;
-    let report = copy(
-        open_source(&dir),
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .expect("resume");
+    let report = copy_dir(&dir, &mut to, &CopyOptions::default())
+        .await
+        .expect("resume");
     assert!(report.resumed);
     drop(to);
     assert_same(&view(&postgres_store(&url).await, users).await, &before);
@@ -240,27 +211,27 @@ async fn numbers_at_zero_are_copied_and_continued() {
         store.outbox.set_cursor("o#a", "hook", 0).await.unwrap();
         store.flush().await.unwrap();
     }
-    let source = open_source(&dir);
-    let page = source.export_page(Kind::QueuedPushes, None, 10).unwrap();
+    let page = open_source(&dir)
+        .export_page(Kind::QueuedPushes, None, 10)
+        .unwrap();
     assert!(
         matches!(&page.records[..], [Record::QueuedPush { seq: 0, .. }]),
         "{page:?}"
     );
     let url = postgres_database().await;
     let mut to = target(&url).await;
-    copy(
-        source,
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .expect("copy");
+    copy_dir(&dir, &mut to, &CopyOptions::default())
+        .await
+        .expect("copy");
     drop(to);
 
     let pg = postgres_store(&url).await;
     assert_eq!(pg.outbox.cursor("o#a", "hook").await.unwrap(), Some(0));
+    assert_numbered_above(&pg, 1, 0).await;
+}
+
+/// A push queued now comes after the `queued` copied ones, and an event appended now is above `last_event`.
+async fn assert_numbered_above(pg: &Store, queued: usize, last_event: u64) {
     let claim = QueueClaim {
         holder: "h".into(),
         until_ms: 10,
@@ -270,17 +241,17 @@ async fn numbers_at_zero_are_copied_and_continued() {
         .claim_queued(None, 100, &claim, 5)
         .await
         .unwrap();
-    assert_eq!(copied.len(), 1);
+    assert_eq!(copied.len(), queued);
     let fresh = pg
         .push_queue
         .enqueue(&[QueuedPush::default()], &claim)
         .await
         .unwrap();
-    assert!(copied[0].0 < fresh[0]);
+    assert!(copied.iter().all(|(key, _)| *key < fresh[0]));
     let appended = pg
         .events
         .append_events("o#a", vec![DeliveryEvent::default()])
         .await
         .unwrap();
-    assert!(appended[0].position > 0);
+    assert!(appended[0].position > last_event);
 }

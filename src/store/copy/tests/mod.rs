@@ -19,7 +19,9 @@ use populate::populate;
 use view::view;
 
 use crate::store::{
-    Backend, PostgresConfig, SledStore, Store, StoreConfig, TaskLimits, postgres::CopyTarget,
+    Backend, PostgresConfig, SledStore, Store, StoreConfig, TaskLimits,
+    copy::{CopyError, CopyOptions, CopyReport, copy},
+    postgres::CopyTarget,
 };
 
 pub(super) const APPS: [&str; 2] = ["o#a", "o#b"];
@@ -88,4 +90,21 @@ pub(super) fn source_name(dir: &tempfile::TempDir) -> String {
 
 pub(super) fn open_source(dir: &tempfile::TempDir) -> Arc<SledStore> {
     Arc::new(SledStore::open_to_copy(dir.path()).expect("open the source"))
+}
+
+/// The default options, or those of `--restart`.
+pub(super) fn starting_over(restart: bool) -> CopyOptions {
+    CopyOptions {
+        restart,
+        ..CopyOptions::default()
+    }
+}
+
+/// Copies the sled store in `dir` into `to` with `options`, showing nothing.
+pub(super) async fn copy_dir(
+    dir: &tempfile::TempDir,
+    to: &mut CopyTarget,
+    options: &CopyOptions,
+) -> Result<CopyReport, CopyError> {
+    copy(open_source(dir), &source_name(dir), to, options, &mut ()).await
 }

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use prost::Message;
 
-use super::{open_source, pg_config, populated, postgres_store, sled_store, source_name, target};
+use super::{copy_dir, pg_config, populated, postgres_store, sled_store, starting_over, target};
 use crate::store::{
     AppRecord, PostgresConfig, SledStore, StoreError,
     conformance::postgres_database,
-    copy::{CopyError, CopyOptions, copy},
+    copy::{CopyError, CopyOptions},
     portable::Kind,
     postgres::CopyTarget,
 };
@@ -20,15 +20,9 @@ async fn a_source_changed_between_runs_fails_the_counts() {
     let (dir, _) = populated(3).await;
     let url = postgres_database().await;
     let mut to = target(&url).await;
-    copy(
-        open_source(&dir),
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .unwrap();
+    copy_dir(&dir, &mut to, &CopyOptions::default())
+        .await
+        .unwrap();
     drop(to);
     // A server ran on sled again after the copy: its new app is not in PostgreSQL.
     {
@@ -43,32 +37,15 @@ async fn a_source_changed_between_runs_fails_the_counts() {
             .unwrap();
     }
     let mut to = target(&url).await;
-    let err = copy(
-        open_source(&dir),
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .unwrap_err();
+    let err = copy_dir(&dir, &mut to, &CopyOptions::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, CopyError::Mismatch(what) if what.contains("apps: 3, 2, 2")),
         "{err}"
     );
     // Started over, the copy takes the source as it is now.
-    let report = copy(
-        open_source(&dir),
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions {
-            restart: true,
-            ..CopyOptions::default()
-        },
-        &mut (),
-    )
-    .await
-    .unwrap();
+    let report = copy_dir(&dir, &mut to, &starting_over(true)).await.unwrap();
     assert!(!report.resumed);
     let apps = report.counts.iter().find(|c| c.kind == Kind::Apps).unwrap();
     assert_eq!(apps.in_target, 3);
@@ -78,31 +55,10 @@ async fn a_source_changed_between_runs_fails_the_counts() {
 async fn a_database_with_other_records_or_another_copy_is_refused() {
     let (dir, _) = populated(1).await;
     let (other, _) = populated(1).await;
-    let url = postgres_database().await;
     // Records no copy wrote: refused, with --restart too.
-    postgres_store(&url)
-        .await
-        .apps
-        .create_app(AppRecord {
-            name: "o#live".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let url = database_in_use().await;
     for restart in [false, true] {
-        let mut to = target(&url).await;
-        let err = copy(
-            open_source(&dir),
-            &source_name(&dir),
-            &mut to,
-            &CopyOptions {
-                restart,
-                ..CopyOptions::default()
-            },
-            &mut (),
-        )
-        .await
-        .unwrap_err();
+        let err = refusal(&dir, &url, &starting_over(restart)).await;
         assert!(
             matches!(&err, CopyError::NotEmpty { kinds } if kinds == "apps"),
             "{err}"
@@ -112,37 +68,16 @@ async fn a_database_with_other_records_or_another_copy_is_refused() {
     // A copy of another directory: refused, unless started over.
     let url = postgres_database().await;
     let mut to = target(&url).await;
-    copy(
-        open_source(&dir),
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .unwrap();
-    let err = copy(
-        open_source(&other),
-        &source_name(&other),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .unwrap_err();
+    copy_dir(&dir, &mut to, &CopyOptions::default())
+        .await
+        .unwrap();
+    let err = copy_dir(&other, &mut to, &CopyOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CopyError::OtherSource { .. }), "{err}");
-    copy(
-        open_source(&other),
-        &source_name(&other),
-        &mut to,
-        &CopyOptions {
-            restart: true,
-            ..CopyOptions::default()
-        },
-        &mut (),
-    )
-    .await
-    .unwrap();
+    copy_dir(&other, &mut to, &starting_over(true))
+        .await
+        .unwrap();
 
     // Two copies into one database at once: the second is refused while the first holds the lock.
     let second = CopyTarget::connect(&pg_config(&url)).await;
@@ -178,28 +113,40 @@ async fn a_source_in_use_or_with_unknown_records_is_refused() {
             .unwrap();
         db.flush().unwrap();
     }
-    let source = open_source(&dir);
     let url = postgres_database().await;
-    let mut to = target(&url).await;
-    let err = copy(
-        source,
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .unwrap_err();
+    let err = refusal(&dir, &url, &CopyOptions::default()).await;
     assert!(
         matches!(&err, CopyError::Unknown { trees } if trees == "mystery (1)"),
         "{err}"
     );
+    assert_eq!(relations(&url).await, Vec::<String>::new());
+}
+
+/// The error of a copy of `dir` into the database at `url` with `options`, which leaves it as it was.
+async fn refusal(dir: &tempfile::TempDir, url: &str, options: &CopyOptions) -> CopyError {
+    let before = relations(url).await;
+    let mut to = target(url).await;
+    let err = copy_dir(dir, &mut to, options)
+        .await
+        .expect_err("a refusal");
     drop(to);
-    assert_eq!(
-        relations(&url).await,
-        Vec::<String>::new(),
-        "nothing changed"
-    );
+    assert_eq!(relations(url).await, before, "nothing changed");
+    err
+}
+
+/// A fresh database in which a server has created an app (`o#live`).
+async fn database_in_use() -> String {
+    let url = postgres_database().await;
+    postgres_store(&url)
+        .await
+        .apps
+        .create_app(AppRecord {
+            name: "o#live".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    url
 }
 
 /// A client of the database at `url`, apart from the copy's.
@@ -262,21 +209,8 @@ async fn a_database_of_something_else_is_refused_as_it_is() {
         )
         .await
         .unwrap();
-    let before = relations(&url).await;
     for restart in [false, true] {
-        let mut to = target(&url).await;
-        let err = copy(
-            open_source(&dir),
-            &source_name(&dir),
-            &mut to,
-            &CopyOptions {
-                restart,
-                ..CopyOptions::default()
-            },
-            &mut (),
-        )
-        .await
-        .unwrap_err();
+        let err = refusal(&dir, &url, &starting_over(restart)).await;
         assert!(
             matches!(
                 &err,
@@ -284,8 +218,6 @@ async fn a_database_of_something_else_is_refused_as_it_is() {
             ),
             "{err}"
         );
-        drop(to);
-        assert_eq!(relations(&url).await, before, "nothing changed");
     }
 }
 
@@ -294,16 +226,7 @@ async fn a_database_of_something_else_is_refused_as_it_is() {
 #[tokio::test]
 async fn a_database_in_use_is_refused_at_its_schema_version() {
     let (dir, _) = populated(1).await;
-    let url = postgres_database().await;
-    postgres_store(&url)
-        .await
-        .apps
-        .create_app(AppRecord {
-            name: "o#live".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let url = database_in_use().await;
     // As a database migrated by the version before the copy's progress table was added.
     client(&url)
         .await
@@ -313,23 +236,11 @@ async fn a_database_in_use_is_refused_at_its_schema_version() {
         )
         .await
         .unwrap();
-    let before = relations(&url).await;
-    let mut to = target(&url).await;
-    let err = copy(
-        open_source(&dir),
-        &source_name(&dir),
-        &mut to,
-        &CopyOptions::default(),
-        &mut (),
-    )
-    .await
-    .unwrap_err();
+    let err = refusal(&dir, &url, &CopyOptions::default()).await;
     assert!(
         matches!(&err, CopyError::NotEmpty { kinds } if kinds == "apps"),
         "{err}"
     );
-    drop(to);
-    assert_eq!(relations(&url).await, before, "nothing changed");
 
     // Migrated by a newer pushgate: refused as soon as connected.
     client(&url)

@@ -18,11 +18,11 @@ use tokio::{
     },
 };
 
-use super::{open_source, pg_config, populated, source_name};
+use super::{copy_dir, pg_config, populated};
 use crate::store::{
     PostgresConfig, StoreError,
     conformance::postgres_database,
-    copy::{CopyError, CopyOptions, copy},
+    copy::{CopyError, CopyOptions},
     postgres::CopyTarget,
 };
 
@@ -80,13 +80,7 @@ async fn a_database_that_stops_answering_fails_the_copy_soon() {
     silence.store(true, Ordering::SeqCst);
     let copied = tokio::time::timeout(
         Duration::from_secs(20),
-        copy(
-            open_source(&dir),
-            &source_name(&dir),
-            &mut to,
-            &CopyOptions::default(),
-            &mut (),
-        ),
+        copy_dir(&dir, &mut to, &CopyOptions::default()),
     )
     .await
     .expect("the copy ends in 20 s");
