@@ -67,6 +67,12 @@ pub(super) async fn known_schema_version(client: &Client) -> Result<Option<i32>,
     if !versioned {
         return Ok(None);
     }
+    Ok(Some(applied_version(client).await?))
+}
+
+/// The highest version `pushgate_schema` records (0 when none), refused when newer than this binary knows:
+/// it would misread the database.
+async fn applied_version(client: &Client) -> Result<i32, StoreError> {
     let version: i32 = client
         .query_one("SELECT coalesce(max(version), 0) FROM pushgate_schema", &[])
         .await?
@@ -77,7 +83,7 @@ pub(super) async fn known_schema_version(client: &Client) -> Result<Option<i32>,
             binary: LATEST_VERSION,
         });
     }
-    Ok(Some(version))
+    Ok(version)
 }
 
 async fn migrate_locked(client: &mut Client) -> Result<Migrated, StoreError> {
@@ -90,16 +96,7 @@ async fn migrate_locked(client: &mut Client) -> Result<Migrated, StoreError> {
              )",
         )
         .await?;
-    let from: i32 = client
-        .query_one("SELECT coalesce(max(version), 0) FROM pushgate_schema", &[])
-        .await?
-        .get(0);
-    if from > LATEST_VERSION {
-        return Err(StoreError::SchemaNewer {
-            database: from,
-            binary: LATEST_VERSION,
-        });
-    }
+    let from = applied_version(client).await?;
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > from) {
         let tx = client.transaction().await?;
