@@ -44,7 +44,7 @@ pub struct Args {
 }
 
 /// One notifier per vendor.
-pub(crate) const NOTIFIERS: [(&str, Vendor); 8] = [
+const NOTIFIERS: [(&str, Vendor); 8] = [
     ("sandbox-apns-token", Vendor::Apns),
     ("sandbox-fcm", Vendor::Fcm),
     ("sandbox-huawei", Vendor::Huawei),
@@ -56,6 +56,20 @@ pub(crate) const NOTIFIERS: [(&str, Vendor); 8] = [
 ];
 
 pub(crate) const APP: &str = "bench#broadcast";
+
+/// The sandbox on loopback, keeping none of the requests it answers (one per device).
+pub(crate) async fn quiet_sandbox() -> Result<Sandbox> {
+    let sandbox = Sandbox::start(SandboxConfig {
+        host: Ipv4Addr::LOCALHOST.into(),
+        max_recorded: 1,
+        ..SandboxConfig::default()
+    })
+    .await?;
+    for (_, vendor) in NOTIFIERS {
+        fakes::core(&sandbox, vendor).set_recording(false);
+    }
+    Ok(sandbox)
+}
 
 /// Creates the app and one notifier per vendor; answers an app token.
 pub(crate) async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
@@ -159,15 +173,7 @@ pub fn run(args: Args, command: String) -> Result<Run> {
         let store = RunStore::start(args.backend).await?;
         let mut settings = store.settings();
         settings.push(("PUSHGATE_TASKS_PAGE_USERS", args.page_users.to_string()));
-        let sandbox = Sandbox::start(SandboxConfig {
-            host: Ipv4Addr::LOCALHOST.into(),
-            max_recorded: 1,
-            ..SandboxConfig::default()
-        })
-        .await?;
-        for (_, vendor) in NOTIFIERS {
-            fakes::core(&sandbox, vendor).set_recording(false);
-        }
+        let sandbox = quiet_sandbox().await?;
         let server = Server::start(&dir, &settings)?;
         let token = set_up(&server, &sandbox).await?;
         server.stop()?;

@@ -9,7 +9,6 @@
 //! server that syncs its writes to disk.
 
 use std::{
-    net::Ipv4Addr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -21,7 +20,6 @@ use pushgate::{
         ListTasksRequest, TaskState, device_service_client::DeviceServiceClient,
         label_service_client::LabelServiceClient, task_service_client::TaskServiceClient,
     },
-    sandbox::{Sandbox, SandboxConfig},
     secret::Secret,
     store::{
         LabelRecord, PostgresConfig, SledStore, StoreConfig,
@@ -32,8 +30,8 @@ use pushgate::{
 
 use crate::{
     backend::{BackendArg, RunStore},
-    broadcast::{self, APP, NOTIFIERS},
-    fakes, machine,
+    broadcast::{self, APP},
+    machine,
     report::Run,
     server::{self, Server, authed},
 };
@@ -224,15 +222,7 @@ pub fn run(args: Args, command: String) -> Result<Run> {
             .find(|(name, _)| *name == "PUSHGATE_STORE_POSTGRES_URL")
             .map(|(_, url)| url)
             .ok_or_else(|| anyhow!("no database URL"))?;
-        let sandbox = Sandbox::start(SandboxConfig {
-            host: Ipv4Addr::LOCALHOST.into(),
-            max_recorded: 1,
-            ..SandboxConfig::default()
-        })
-        .await?;
-        for (_, vendor) in NOTIFIERS {
-            fakes::core(&sandbox, vendor).set_recording(false);
-        }
+        let sandbox = broadcast::quiet_sandbox().await?;
         let server = Server::start(&dir, &[])?;
         let token = broadcast::set_up(&server, &sandbox).await?;
         server.stop()?;
