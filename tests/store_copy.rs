@@ -253,47 +253,43 @@ async fn bindings_and_labels(env: &mut Env, users: usize) -> Vec<String> {
     let token = env.app.token.clone();
     let mut out = Vec::new();
     for n in 0..users {
-        let bindings = env
-            .devices
-            .list_bindings(authed(
-                ListBindingsRequest {
-                    user: user(n),
-                    ..Default::default()
-                },
-                &token,
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        out.push(format!("{bindings:?}"));
+        out.push(shown(
+            env.devices
+                .list_bindings(authed(
+                    ListBindingsRequest {
+                        user: user(n),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await,
+        ));
     }
     let mut labels = labels(env).await;
-    let listed = labels
-        .list_labels(authed(
-            ListLabelsRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    out.push(format!("{listed:?}"));
-    for label in ["all", "vip"] {
-        let members = labels
-            .list_label_users(authed(
-                ListLabelUsersRequest {
-                    label: label.into(),
+    out.push(shown(
+        labels
+            .list_labels(authed(
+                ListLabelsRequest {
                     page_size: 100,
                     ..Default::default()
                 },
                 &token,
             ))
-            .await
-            .unwrap()
-            .into_inner();
-        out.push(format!("{members:?}"));
+            .await,
+    ));
+    for label in ["all", "vip"] {
+        out.push(shown(
+            labels
+                .list_label_users(authed(
+                    ListLabelUsersRequest {
+                        label: label.into(),
+                        page_size: 100,
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await,
+        ));
     }
     out
 }
@@ -304,102 +300,98 @@ async fn answers(env: &mut Env, filled: &Filled) -> Vec<String> {
     let channel = env.server.channel().await;
     let mut out = bindings_and_labels(env, USERS).await;
 
-    let apps = AppServiceClient::new(channel.clone())
-        .list_apps(authed(
-            ListAppsRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            &env.server.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    out.push(format!("{apps:?}"));
-    let rules = AppServiceClient::new(channel.clone())
-        .list_callback_rules(authed(
-            ListCallbackRulesRequest {
-                app: env.app.name.clone(),
-            },
-            &env.server.admin_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    out.push(format!("{rules:?}"));
-    let notifiers = env
-        .notifiers
-        .list_notifiers(authed(
-            ListNotifiersRequest {
-                page_size: 100,
-                ..Default::default()
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    out.push(format!("{notifiers:?}"));
-
-    let mut tasks = TaskServiceClient::new(channel.clone());
-    for id in [&filled.finished, &filled.scheduled] {
-        let task = tasks
-            .get_task(authed(
-                GetTaskRequest {
-                    task_id: id.clone(),
+    out.push(shown(
+        AppServiceClient::new(channel.clone())
+            .list_apps(authed(
+                ListAppsRequest {
+                    page_size: 100,
+                    ..Default::default()
+                },
+                &env.server.admin_token,
+            ))
+            .await,
+    ));
+    out.push(shown(
+        AppServiceClient::new(channel.clone())
+            .list_callback_rules(authed(
+                ListCallbackRulesRequest {
+                    app: env.app.name.clone(),
+                },
+                &env.server.admin_token,
+            ))
+            .await,
+    ));
+    out.push(shown(
+        env.notifiers
+            .list_notifiers(authed(
+                ListNotifiersRequest {
+                    page_size: 100,
+                    ..Default::default()
                 },
                 &token,
             ))
-            .await
-            .unwrap()
-            .into_inner();
-        out.push(format!("{task:?}"));
+            .await,
+    ));
+
+    let mut tasks = TaskServiceClient::new(channel.clone());
+    for id in [&filled.finished, &filled.scheduled] {
+        out.push(shown(
+            tasks
+                .get_task(authed(
+                    GetTaskRequest {
+                        task_id: id.clone(),
+                    },
+                    &token,
+                ))
+                .await,
+        ));
     }
-    let stats = tasks
-        .get_task_stats(authed(
-            GetTaskStatsRequest {
-                task_id: filled.finished.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    out.push(format!("{stats:?}"));
-    let message = env
-        .push
-        .get_message(authed(
-            GetMessageRequest {
-                message_id: filled.message_id.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    out.push(format!("{message:?}"));
+    out.push(shown(
+        tasks
+            .get_task_stats(authed(
+                GetTaskStatsRequest {
+                    task_id: filled.finished.clone(),
+                },
+                &token,
+            ))
+            .await,
+    ));
+    out.push(shown(
+        env.push
+            .get_message(authed(
+                GetMessageRequest {
+                    message_id: filled.message_id.clone(),
+                },
+                &token,
+            ))
+            .await,
+    ));
 
     let mut settings = Settings::of(&env.server, &env.app).await;
     out.push(settings.language(&user(0)).await.unwrap());
     out.push(format!("{:?}", settings.template("greet").await.unwrap()));
     out.push(settings.user_template(&user(1)).await.unwrap());
-    let conversation = UserSettingsServiceClient::new(channel)
-        .get_notification_setting(authed(
-            GetNotificationSettingRequest {
-                user: user(1),
-                conversation: group("g1"),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    out.push(format!("{conversation:?}"));
+    out.push(shown(
+        UserSettingsServiceClient::new(channel)
+            .get_notification_setting(authed(
+                GetNotificationSettingRequest {
+                    user: user(1),
+                    conversation: group("g1"),
+                },
+                &token,
+            ))
+            .await,
+    ));
 
     let (_, replayed) = env.subscribe(&user(5), "tablet", 0).await;
     assert_eq!(replayed.len(), 2, "the inbox holds both pushes");
     out.push(format!("{replayed:?}"));
     out
+}
+
+/// An answer as the comparison keeps it.
+fn shown<T: std::fmt::Debug>(answer: Result<tonic::Response<T>, Status>) -> String {
+    format!("{:?}", answer.unwrap().into_inner())
 }
 
 /// Fails with the first answer that differs (the answers are long).
