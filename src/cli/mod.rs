@@ -1,7 +1,7 @@
 //! The command line: the subcommands and what runs each.
 //!
 //! One file per command group: `send`, `task` (with `watch`), `app`, `token`, `notifier`, `device`,
-//! `label`, `serve` for the server side and `store` (`migrate`) for the store's own commands. Every command that talks to a server takes the flags of
+//! `label`, `serve` for the server side and `store` (`migrate`, `store copy`) for the store's own commands. Every command that talks to a server takes the flags of
 //! `client.rs` (`--endpoint`, `--token`, `--timeout`, `--output`) and prints through `output/` (tables)
 //! or `protojson.rs` (JSON).
 //!
@@ -37,6 +37,7 @@ use self::{
     notifier::NotifierCommand,
     send::SendArgs,
     serve::{ConfigCommand, SandboxArgs},
+    store::StoreCommand,
     task::TaskArgs,
     token::TokenCommand,
 };
@@ -76,6 +77,11 @@ enum Command {
         /// TOML config file (defaults < file < PUSHGATE_* environment).
         #[arg(long, env = "PUSHGATE_CONFIG")]
         config: Option<PathBuf>,
+    },
+    /// Commands on the store itself, run while no server uses it (`store copy`: sled to PostgreSQL).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Inspect the configuration.
     Config {
@@ -161,6 +167,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sandbox(args) => serve::sandbox(args).await?,
         Command::Config { command } => serve::config(command)?,
         Command::Migrate { config } => store::migrate(config).await?,
+        Command::Store { command } => match command {
+            StoreCommand::Copy(args) => store::copy(args).await?,
+        },
         Command::Send(args) => return send::run(args).await,
         Command::Task(args) => return task::run(args).await,
         Command::App { client, command } => app::run(client, command).await?,

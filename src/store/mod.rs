@@ -31,6 +31,7 @@ pub mod bindings;
 pub mod callback_rules;
 #[cfg(test)]
 mod conformance;
+pub mod copy;
 pub mod events;
 pub mod idempotency;
 pub mod inbox;
@@ -39,6 +40,7 @@ pub mod messages;
 pub mod meta;
 pub mod notifiers;
 pub mod outbox;
+pub mod portable;
 pub mod postgres;
 pub mod push_queue;
 pub mod settings;

@@ -159,11 +159,7 @@ impl TestServer {
     /// Starts a server on a fresh data directory with extra `PUSHGATE_*` settings.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
         let tmp = private_tempdir();
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut server = Self::spawn(tmp.path().to_path_buf(), env, new_store_env());
+        let mut server = Self::spawn(tmp.path().to_path_buf(), owned(env), new_store_env());
         server._tmp = Some(tmp);
         server
     }
@@ -242,47 +238,15 @@ impl TestServer {
     }
 
     /// Stops this process with SIGTERM and starts a new one on the same data directory and settings.
-    ///
-    /// The waiting happens off the async runtime: the server's graceful HTTP/2 shutdown waits for clients to
-    /// answer its GOAWAY ping, which the test's own connections can only do while the runtime runs.
     pub async fn restart(self) -> Self {
-        tokio::task::spawn_blocking(move || {
-            let mut old = self;
-            let status = old.terminate();
-            assert!(status.success(), "shutdown failed: {status}");
-            let mut next = Self::spawn(
-                old.data_dir.clone(),
-                std::mem::take(&mut old.env),
-                std::mem::take(&mut old.store_env),
-            );
-            next._tmp = old._tmp.take();
-            next
-        })
-        .await
-        .expect("restart")
+        self.replace(Self::stop, |_| {}, None, None).await
     }
 
     /// Like [`restart`](Self::restart), with `env` in place of the settings it was started with: an operator
     /// changing the configuration.
     pub async fn restart_with_settings(self, env: &[(&str, &str)]) -> Self {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        tokio::task::spawn_blocking(move || {
-            let mut old = self;
-            let status = old.terminate();
-            assert!(status.success(), "shutdown failed: {status}");
-            let mut next = Self::spawn(
-                old.data_dir.clone(),
-                env,
-                std::mem::take(&mut old.store_env),
-            );
-            next._tmp = old._tmp.take();
-            next
-        })
-        .await
-        .expect("restart")
+        self.replace(Self::stop, |_| {}, Some(owned(env)), None)
+            .await
     }
 
     /// Like [`restart`](Self::restart), running `offline` on the server's store (its configuration, to open
@@ -292,35 +256,71 @@ impl TestServer {
         self,
         offline: impl FnOnce(&pushgate::store::StoreConfig) + Send + 'static,
     ) -> Self {
-        tokio::task::spawn_blocking(move || {
-            let mut old = self;
-            let status = old.terminate();
-            assert!(status.success(), "shutdown failed: {status}");
-            offline(&old.store_config());
-            let mut next = Self::spawn(
-                old.data_dir.clone(),
-                std::mem::take(&mut old.env),
-                std::mem::take(&mut old.store_env),
-            );
-            next._tmp = old._tmp.take();
-            next
-        })
+        self.replace(
+            Self::stop,
+            move |old| offline(&old.store_config()),
+            None,
+            None,
+        )
         .await
-        .expect("restart")
+    }
+
+    /// Stops this process with SIGTERM, runs `offline` (given the data directory) while none runs, and
+    /// starts a new one on the same data directory (its key files) and settings, on the store `store_env`
+    /// sets instead: a server moved to another backend.
+    pub async fn move_store(
+        self,
+        store_env: &[(&str, &str)],
+        offline: impl FnOnce(&Path) + Send + 'static,
+    ) -> Self {
+        self.replace(
+            Self::stop,
+            move |old| offline(&old.data_dir),
+            None,
+            Some(owned(store_env)),
+        )
+        .await
     }
 
     /// Kills this process with SIGKILL (no shutdown, no flush) and starts a new one on the same data
     /// directory and settings: a crash.
     pub async fn kill_and_restart(self) -> Self {
+        self.replace(Self::kill, |_| {}, None, None).await
+    }
+
+    /// SIGTERM, and a clean exit.
+    fn stop(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "shutdown failed: {status}");
+    }
+
+    /// SIGKILL.
+    fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+    }
+
+    /// Ends this process with `end`, runs `offline` while none runs, and starts a new one on the same data
+    /// directory with `env` and `store_env`, or the old ones where `None`.
+    ///
+    /// The waiting happens off the async runtime: the server's graceful HTTP/2 shutdown waits for clients to
+    /// answer its GOAWAY ping, which the test's own connections can only do while the runtime runs.
+    async fn replace(
+        self,
+        end: fn(&mut Self),
+        offline: impl FnOnce(&Self) + Send + 'static,
+        env: Option<Vec<(String, String)>>,
+        store_env: Option<Vec<(String, String)>>,
+    ) -> Self {
         tokio::task::spawn_blocking(move || {
             let mut old = self;
-            let mut child = old.child.take().expect("running");
-            child.kill().expect("SIGKILL");
-            let _ = child.wait();
+            end(&mut old);
+            offline(&old);
             let mut next = Self::spawn(
                 old.data_dir.clone(),
-                std::mem::take(&mut old.env),
-                std::mem::take(&mut old.store_env),
+                env.unwrap_or_else(|| std::mem::take(&mut old.env)),
+                store_env.unwrap_or_else(|| std::mem::take(&mut old.store_env)),
             );
             next._tmp = old._tmp.take();
             next
@@ -437,6 +437,14 @@ impl Drop for TestServer {
             let _ = child.wait();
         }
     }
+}
+
+/// `PUSHGATE_*` settings as a server process keeps them.
+fn owned(settings: &[(&str, &str)]) -> Vec<(String, String)> {
+    settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A fresh temp dir that only its owner may access, as the server wants its data directory (it would

@@ -55,10 +55,24 @@ const NOTIFIERS: [(&str, Vendor); 8] = [
     ("sandbox-meizu", Vendor::Meizu),
 ];
 
-const APP: &str = "bench#broadcast";
+pub(crate) const APP: &str = "bench#broadcast";
+
+/// The sandbox on loopback, keeping none of the requests it answers (one per device).
+pub(crate) async fn quiet_sandbox() -> Result<Sandbox> {
+    let sandbox = Sandbox::start(SandboxConfig {
+        host: Ipv4Addr::LOCALHOST.into(),
+        max_recorded: 1,
+        ..SandboxConfig::default()
+    })
+    .await?;
+    for (_, vendor) in NOTIFIERS {
+        fakes::core(&sandbox, vendor).set_recording(false);
+    }
+    Ok(sandbox)
+}
 
 /// Creates the app and one notifier per vendor; answers an app token.
-async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
+pub(crate) async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
     let token = server::create_app(server, APP).await?;
     let notifiers = sandbox
         .notifiers()
@@ -70,7 +84,7 @@ async fn set_up(server: &Server, sandbox: &Sandbox) -> Result<String> {
 }
 
 /// Writes `devices` bindings straight into the stopped server's store.
-async fn seed(config: &StoreConfig, devices: usize) -> Result<()> {
+pub(crate) async fn seed(config: &StoreConfig, devices: usize) -> Result<()> {
     server::seed_bindings(config, APP, devices, |n| {
         let (notifier, vendor) = NOTIFIERS[n % NOTIFIERS.len()];
         BindingRecord {
@@ -86,16 +100,16 @@ async fn seed(config: &StoreConfig, devices: usize) -> Result<()> {
     .await
 }
 
-struct Measured {
+pub(crate) struct Measured {
     wall: Duration,
-    users_done: u64,
+    pub(crate) users_done: u64,
     success: u64,
     fail: u64,
     error: u64,
-    state: i32,
+    pub(crate) state: i32,
 }
 
-async fn broadcast(server: &Server, token: &str) -> Result<Measured> {
+pub(crate) async fn broadcast(server: &Server, token: &str) -> Result<Measured> {
     let mut tasks = TaskServiceClient::new(server.connect().await?);
     let started = Instant::now();
     let task = tasks
@@ -159,15 +173,7 @@ pub fn run(args: Args, command: String) -> Result<Run> {
         let store = RunStore::start(args.backend).await?;
         let mut settings = store.settings();
         settings.push(("PUSHGATE_TASKS_PAGE_USERS", args.page_users.to_string()));
-        let sandbox = Sandbox::start(SandboxConfig {
-            host: Ipv4Addr::LOCALHOST.into(),
-            max_recorded: 1,
-            ..SandboxConfig::default()
-        })
-        .await?;
-        for (_, vendor) in NOTIFIERS {
-            fakes::core(&sandbox, vendor).set_recording(false);
-        }
+        let sandbox = quiet_sandbox().await?;
         let server = Server::start(&dir, &settings)?;
         let token = set_up(&server, &sandbox).await?;
         server.stop()?;

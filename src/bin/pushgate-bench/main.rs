@@ -7,6 +7,7 @@
 mod backend;
 mod broadcast;
 mod channel;
+mod copy;
 mod dispatch;
 mod fakes;
 mod idle;
@@ -51,6 +52,9 @@ enum Scenario {
     Channel(channel::Args),
     /// RSS of a server with an empty store once start-up settles (target ≤ 30 MB).
     Idle(idle::Args),
+    /// A sled store of N users (100,000 by default) moved to PostgreSQL by `pushgate store copy`'s code:
+    /// wall time, records/s, and the same answers from a server on the copy.
+    Copy(copy::Args),
     /// The server the scenarios start as a child process (run by them, not by hand).
     #[command(hide = true)]
     ServeChild,
@@ -68,6 +72,7 @@ fn main() -> Result<()> {
         Scenario::Broadcast(args) => broadcast::run(args, command)?,
         Scenario::Channel(args) => channel::run(args, command)?,
         Scenario::Idle(args) => idle::run(args, command)?,
+        Scenario::Copy(args) => copy::run(args, command)?,
         Scenario::ServeChild => return server::serve_child(),
     };
     if !cli.no_append {

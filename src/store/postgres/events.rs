@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// When an event was recorded (ms), which the retention sweeps by: as sled dates its chunks.
-fn timestamp_ms(event: &DeliveryEvent) -> i64 {
+pub(super) fn timestamp_ms(event: &DeliveryEvent) -> i64 {
     event.timestamp.map_or(0, |t| {
         t.seconds
             .saturating_mul(1000)

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "events_outbox_inbox",
         include_str!("migrations/0003_events_outbox_inbox.sql"),
     ),
+    (
+        4,
+        "copy_progress",
+        include_str!("migrations/0004_copy_progress.sql"),
+    ),
 ];
 
 /// The schema version this binary writes and reads.
@@ -52,6 +57,35 @@ pub async fn migrate(client: &mut Client) -> Result<Migrated, StoreError> {
     result
 }
 
+/// The version the database's schema is at, without changing anything: `None` when pushgate never migrated
+/// it (there is no `pushgate_schema`), refused when newer than this binary knows.
+pub(super) async fn known_schema_version(client: &Client) -> Result<Option<i32>, StoreError> {
+    let versioned: bool = client
+        .query_one("SELECT to_regclass('pushgate_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !versioned {
+        return Ok(None);
+    }
+    Ok(Some(applied_version(client).await?))
+}
+
+/// The highest version `pushgate_schema` records (0 when none), refused when newer than this binary knows:
+/// it would misread the database.
+async fn applied_version(client: &Client) -> Result<i32, StoreError> {
+    let version: i32 = client
+        .query_one("SELECT coalesce(max(version), 0) FROM pushgate_schema", &[])
+        .await?
+        .get(0);
+    if version > LATEST_VERSION {
+        return Err(StoreError::SchemaNewer {
+            database: version,
+            binary: LATEST_VERSION,
+        });
+    }
+    Ok(version)
+}
+
 async fn migrate_locked(client: &mut Client) -> Result<Migrated, StoreError> {
     client
         .batch_execute(
@@ -62,16 +96,7 @@ async fn migrate_locked(client: &mut Client) -> Result<Migrated, StoreError> {
              )",
         )
         .await?;
-    let from: i32 = client
-        .query_one("SELECT coalesce(max(version), 0) FROM pushgate_schema", &[])
-        .await?
-        .get(0);
-    if from > LATEST_VERSION {
-        return Err(StoreError::SchemaNewer {
-            database: from,
-            binary: LATEST_VERSION,
-        });
-    }
+    let from = applied_version(client).await?;
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > from) {
         let tx = client.transaction().await?;

@@ -17,6 +17,7 @@ mod callback_rules;
 mod events;
 mod group_append;
 mod idempotency;
+mod import;
 mod inbox;
 mod labels;
 mod messages;
@@ -40,6 +41,7 @@ use super::{
     config::{PostgresConfig, SslMode},
 };
 
+pub use import::{CopyTarget, KindProgress};
 pub use migrations::{LATEST_VERSION, Migrated, migrate};
 
 /// The client settings `config` describes: its URL, with pushgate's timeouts and TLS mode over it.
@@ -67,22 +69,44 @@ fn client_config(config: &PostgresConfig) -> Result<tokio_postgres::Config, Stor
     Ok(pg)
 }
 
+/// One client of its own (outside any pool) to the database `config` names; its connection ends when it is
+/// dropped.
+///
+/// The driver's `connect_timeout` bounds the socket's connection only: the TLS handshake, startup and
+/// authentication after it wait as long as the server lets them, so a server that takes the connection and
+/// never answers (a wrong port) would hold the caller for ever. The whole connection is bounded here, as
+/// the pool's `create_timeout` bounds it for [`PgStore`].
+async fn connect_one(config: &PostgresConfig) -> Result<tokio_postgres::Client, StoreError> {
+    let pg = client_config(config)?;
+    let tls = tls::connector(config)?;
+    let connected = tokio::time::timeout(config.connect_timeout, async {
+        Ok::<_, tokio_postgres::Error>(match tls {
+            Some(tls) => {
+                let (client, connection) = pg.connect(tls).await?;
+                tokio::spawn(connection);
+                client
+            }
+            None => {
+                let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                client
+            }
+        })
+    })
+    .await
+    .map_err(|_| {
+        StoreError::Unavailable(format!(
+            "no answer from the database within {} ms (store.postgres.connect_timeout)",
+            config.connect_timeout.as_millis()
+        ))
+    })?;
+    Ok(connected?)
+}
+
 /// Connects one client to the database `config` names and brings its schema up to date: what `pushgate
 /// migrate` runs, apart from a server.
 pub async fn migrate_database(config: &PostgresConfig) -> Result<Migrated, StoreError> {
-    let pg = client_config(config)?;
-    let mut client = match tls::connector(config)? {
-        Some(tls) => {
-            let (client, connection) = pg.connect(tls).await?;
-            tokio::spawn(connection);
-            client
-        }
-        None => {
-            let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            client
-        }
-    };
+    let mut client = connect_one(config).await?;
     migrate(&mut client).await
 }
 

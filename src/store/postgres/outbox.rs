@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// A due time as the due index orders it: times before the epoch count as the epoch, as in sled.
-fn due_at(ms: i64) -> i64 {
+pub(super) fn due_at(ms: i64) -> i64 {
     ms.max(0)
 }
 

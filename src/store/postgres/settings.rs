@@ -14,7 +14,7 @@ use crate::store::{
 };
 
 /// The number a conversation's kind is stored as (`conversation_settings.kind`).
-fn kind_number(kind: ChatKind) -> i32 {
+pub(super) fn kind_number(kind: ChatKind) -> i32 {
     match kind {
         ChatKind::User => 1,
         ChatKind::Group => 2,

@@ -20,7 +20,7 @@ fn task_key(app: &str, id: &str) -> String {
 }
 
 /// Whether the task reached a final state.
-fn ended(t: &TaskRecord) -> bool {
+pub(super) fn ended(t: &TaskRecord) -> bool {
     matches!(
         TaskState::try_from(t.state),
         Ok(TaskState::Completed | TaskState::Cancelled | TaskState::Failed)

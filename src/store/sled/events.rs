@@ -33,10 +33,10 @@ struct EventChunk {
 }
 
 /// What a chunk's header says.
-struct Header {
+pub(super) struct Header {
     newest_ms: i64,
     last_position: u64,
-    count: u32,
+    pub(super) count: u32,
 }
 
 fn timestamp_ms(event: &DeliveryEvent) -> i64 {
@@ -69,7 +69,7 @@ fn corrupt(key: &[u8], reason: impl ToString) -> StoreError {
     }
 }
 
-fn header(key: &[u8], value: &[u8]) -> Result<Header, StoreError> {
+pub(super) fn header(key: &[u8], value: &[u8]) -> Result<Header, StoreError> {
     let field = |at: usize, len: usize| {
         value
             .get(at..at + len)
@@ -90,7 +90,7 @@ fn header(key: &[u8], value: &[u8]) -> Result<Header, StoreError> {
     })
 }
 
-fn decode_chunk(key: &[u8], value: &[u8]) -> Result<Vec<DeliveryEvent>, StoreError> {
+pub(super) fn decode_chunk(key: &[u8], value: &[u8]) -> Result<Vec<DeliveryEvent>, StoreError> {
     let packed = value
         .get(HEADER..)
         .ok_or_else(|| corrupt(key, "event chunk shorter than its header"))?;

@@ -4,6 +4,7 @@ mod apps;
 mod bindings;
 mod callback_rules;
 mod events;
+mod export;
 mod group_flush;
 mod idempotency;
 mod inbox;
