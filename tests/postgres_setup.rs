@@ -225,3 +225,40 @@ fn postgres_settings_are_checked_when_loaded_and_the_url_is_never_printed() {
         text(&ca_without_tls)
     );
 }
+
+/// On a machine without PostgreSQL's programs the harness installs them from a PyPI wheel rather than skip
+/// (`store/postgres/server_binaries.rs`). This machine has them, so the test installs the wheel's on purpose,
+/// starts a throwaway server with them and migrates a database on it with `pushgate migrate`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pypi_wheel_s_programs_run_a_server_that_takes_the_schema() {
+    use pushgate::store::postgres::throwaway::Throwaway;
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let server = tokio::task::spawn_blocking(move || {
+        let bin = Throwaway::wheel_binaries(root).expect("install the wheel's PostgreSQL");
+        assert!(bin.ends_with("pgserver/pginstall/bin"), "{}", bin.display());
+        Throwaway::start_with(bin, root, false).expect("start the wheel's server")
+    })
+    .await
+    .unwrap();
+    let url = server
+        .create_database("wheel")
+        .await
+        .expect("create database");
+    let version: String = connect(&url)
+        .await
+        .query_one("SHOW server_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(version.starts_with("16."), "the wheel's server: {version}");
+    let env = [
+        ("PUSHGATE_STORE_BACKEND", "postgres"),
+        ("PUSHGATE_STORE_POSTGRES_URL", url.as_str()),
+    ];
+    let migrated = pushgate(&["migrate"], &env);
+    assert!(migrated.status.success(), "{}", text(&migrated));
+    assert_eq!(
+        versions(&url).await.last().copied(),
+        Some(pushgate::store::postgres::LATEST_VERSION)
+    );
+}

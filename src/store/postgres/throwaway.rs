@@ -1,5 +1,5 @@
-//! A throwaway PostgreSQL server for the tests and the benchmarks: `initdb` and `pg_ctl` from `PATH` or
-//! Debian's `/usr/lib/postgresql/<version>/bin`, a free port on 127.0.0.1, trust authentication for one
+//! A throwaway PostgreSQL server for the tests and the benchmarks: `initdb` and `pg_ctl` from `PATH`,
+//! Debian's `/usr/lib/postgresql/<version>/bin` or a PyPI wheel (`server_binaries.rs`), a free port on 127.0.0.1, trust authentication for one
 //! role, and its files removed when it is dropped. In the library, not in `tests/`, because the unit tests
 //! (the store's conformance suite), the integration tests and `pushgate-bench` all start one.
 //!
@@ -7,6 +7,7 @@
 //! its data directory: when the directory asked for lies under one `nobody` cannot enter (the default target
 //! directory under `/root`), the files go to a directory of the system's temporary directory instead.
 
+use super::server_binaries;
 use std::{
     net::TcpListener,
     os::unix::{fs::PermissionsExt, process::CommandExt},
@@ -24,11 +25,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Why a throwaway server could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ThrowawayError {
-    /// Neither `PATH` nor `/usr/lib/postgresql/*/bin` has `initdb` and `pg_ctl`.
+    /// Neither `PATH` nor `/usr/lib/postgresql/*/bin` has `initdb`, `pg_ctl` and `postgres`, and the PyPI
+    /// wheel that ships them could not be installed (why: the payload).
     #[error(
-        "no PostgreSQL server binaries: neither PATH nor /usr/lib/postgresql/*/bin has initdb and pg_ctl"
+        "no PostgreSQL server binaries: neither PATH nor /usr/lib/postgresql/*/bin has initdb, pg_ctl and postgres, and installing them from PyPI failed: {0}"
     )]
-    NoBinaries,
+    NoBinaries(String),
     /// A file operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -67,7 +69,21 @@ impl Throwaway {
     /// Starts a fresh server with its files in a new directory under `root`. `durable`: whether it syncs
     /// its writes to disk (on for benchmarks, which compare with sled's durable writes; off for tests).
     pub fn start(root: &Path, durable: bool) -> Result<Self, ThrowawayError> {
-        let bin = find_binaries()?;
+        let run_as = unprivileged_user();
+        let root = reachable_root(root, run_as);
+        // A wheel installed on a machine without binaries goes where the server's user can run it from.
+        let bin = server_binaries::find(&root)?;
+        Self::start_with(bin, &root, durable)
+    }
+
+    /// The server programs of the PyPI wheel, installed (once) where a server started under `root` can run
+    /// them: what [`start`](Self::start) falls back to on a machine without PostgreSQL.
+    pub fn wheel_binaries(root: &Path) -> Result<PathBuf, ThrowawayError> {
+        server_binaries::from_wheel(&reachable_root(root, unprivileged_user()))
+    }
+
+    /// [`start`](Self::start) with the server's programs from `bin`.
+    pub fn start_with(bin: PathBuf, root: &Path, durable: bool) -> Result<Self, ThrowawayError> {
         let run_as = unprivileged_user();
         let root = reachable_root(root, run_as);
         std::fs::create_dir_all(&root).map_err(io(format!("create {}", root.display())))?;
@@ -294,36 +310,6 @@ impl Drop for Throwaway {
         );
         let _ = std::fs::remove_dir_all(&self.data);
     }
-}
-
-/// The directory holding `initdb`, `pg_ctl` and `postgres`: `PATH` first, then the newest of Debian's
-/// `/usr/lib/postgresql/<version>/bin`.
-fn find_binaries() -> Result<PathBuf, ThrowawayError> {
-    let has_all = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|p| dir.join(p).is_file())
-    };
-    if let Some(path) = std::env::var_os("PATH")
-        && let Some(dir) = std::env::split_paths(&path).find(|d| has_all(d))
-    {
-        return Ok(dir);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            has_all(&bin).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions
-        .pop()
-        .map(|(_, bin)| bin)
-        .ok_or(ThrowawayError::NoBinaries)
 }
 
 /// Creates an empty database `name` on the server `url` points at (as a user allowed to) and returns the
