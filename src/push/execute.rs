@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use futures::future::join_all;
+use futures::{StreamExt, future::join_all};
 use opentelemetry::KeyValue;
 use tracing::Instrument;
 
@@ -29,6 +29,9 @@ use crate::{
     store::{BindingRecord, StoreError},
     telemetry::metrics::metrics,
 };
+
+/// The users of a page planned at once ([`Pusher::push_many`]).
+const PLANS_AT_ONCE: usize = 8;
 
 impl Pusher {
     /// Delivers what planning left open and returns every outcome in target order (a device that fell back
@@ -60,9 +63,18 @@ impl Pusher {
         pushes: Vec<UserPush>,
         progress: &Progress,
     ) -> Result<(Vec<Vec<DeviceOutcome>>, Vec<DeliveryEvent>), PushError> {
-        let mut planned: Vec<Planned> = Vec::with_capacity(pushes.len());
-        for push in pushes {
-            let mut plan = self.plan(push).await?;
+        // Planned several at a time, in order: a plan is a few store reads, and on a database server each is
+        // a round trip, so one user after the other left a page waiting on the network (a 1,000,000-user
+        // broadcast on PostgreSQL spent minutes there). Bounded, to leave the pool's other connections to
+        // the calls served meanwhile.
+        let plans: Vec<Result<Planned, PushError>> = futures::stream::iter(pushes)
+            .map(|push| self.plan(push))
+            .buffered(PLANS_AT_ONCE)
+            .collect()
+            .await;
+        let mut planned: Vec<Planned> = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let mut plan = plan?;
             // The users of a page mostly render the same message: keep one copy of it, not one per user (a
             // PushMessage is nearly 5 kB before its strings). Looking a few plans back is enough to catch it.
             if let Some(same) = planned
