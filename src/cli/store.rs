@@ -83,8 +83,9 @@ pub struct CopyArgs {
     /// one that committed.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     batch_size: u64,
-    /// Delete what an earlier, unfinished copy wrote into the database and copy again from the start (after
-    /// the sled store changed, or to copy another one).
+    /// Empty a database an earlier copy wrote into (finished or not, with anything written since) and copy
+    /// again from the start: after the sled store changed, or to copy another one. Never once a server has
+    /// run on the database.
     #[arg(long)]
     restart: bool,
     /// Milliseconds to wait after each batch: for the tests that interrupt a copy.
