@@ -97,6 +97,8 @@ pub struct Config {
     pub admin: crate::telemetry::AdminConfig,
     /// OpenTelemetry export of traces and metrics.
     pub telemetry: crate::telemetry::TelemetryConfig,
+    /// This replica among the deployment's: its id, internal address, heartbeat and lease.
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -200,6 +202,7 @@ impl Config {
         self.dispatch.check()?;
         self.push.check()?;
         self.tasks.check()?;
+        self.cluster.check()?;
         self.callbacks.check()
     }
 

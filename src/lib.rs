@@ -7,6 +7,7 @@ pub mod api;
 pub mod callback;
 pub mod channel;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod delivery_channel;
 pub mod devices;

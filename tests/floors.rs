@@ -25,6 +25,7 @@ const FLOORS: &[&[&str]] = &[
         "telemetry",
     ],
     &["store"],
+    &["cluster"],
     &["tenant"],
     &["notifier", "devices", "labels", "settings"],
     &["dispatch", "channel", "callback"],

@@ -21,6 +21,7 @@ use crate::{
     },
     callback::{EventLog, Outbox, Poster, rules::CallbackRules},
     channel::Channel,
+    cluster::Membership,
     config::Config,
     devices::Devices,
     dispatch::Dispatch,
@@ -128,6 +129,8 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let data_dir = config.store.data_dir.clone();
     let store = store::open(&config.store).await?;
+    // Registered before anything runs: the other replicas count this one from its first beat.
+    let membership = Membership::join(store.clone(), &config.cluster).await?;
     let tenants = Arc::new(Tenants::init(store.clone(), config.auth.clone(), &data_dir).await?);
     let credentials_key = match &config.notifiers.credentials_key {
         Some(key) => key.expose().to_owned(),
@@ -336,6 +339,8 @@ pub async fn run(
             tracing::warn!(grace = ?grace, "grace period over; dropping the calls still in flight");
         }
     }
+    // Gone for the others at once, not after a lease.
+    membership.leave().await;
     store.flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())

@@ -43,6 +43,7 @@ pub mod outbox;
 pub mod portable;
 pub mod postgres;
 pub mod push_queue;
+pub mod replicas;
 pub mod settings;
 mod sled;
 pub mod tasks;
@@ -68,6 +69,7 @@ pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
 pub use outbox::{OutboxRepository, PauseRecord, PendingCallback};
 pub use push_queue::{PushQueueRepository, QueueClaim, QueueKey, QueuedPush};
+pub use replicas::{ReplicaRecord, ReplicaRepository};
 pub use settings::{
     ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile, UserSettingsRecord,
     UserSettingsRepository,
@@ -140,6 +142,8 @@ pub struct Store {
     pub labels: Arc<dyn LabelRepository>,
     /// Server-wide values.
     pub meta: Arc<dyn MetaRepository>,
+    /// The deployment's replicas.
+    pub replicas: Arc<dyn ReplicaRepository>,
     /// Notifiers (push certificates).
     pub notifiers: Arc<dyn NotifierRepository>,
     /// Device bindings.
@@ -219,6 +223,7 @@ impl Store {
             callback_rules: pg.clone(),
             labels: pg.clone(),
             meta: pg.clone(),
+            replicas: pg.clone(),
             notifiers: pg.clone(),
             bindings: pg.clone(),
             user_settings: pg.clone(),
@@ -242,6 +247,7 @@ impl Store {
             callback_rules: sled.clone(),
             labels: sled.clone(),
             meta: sled.clone(),
+            replicas: sled.clone(),
             notifiers: sled.clone(),
             bindings: sled.clone(),
             user_settings: sled.clone(),

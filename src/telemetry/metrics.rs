@@ -38,6 +38,7 @@ pub const FAMILIES: &[(&str, Appears)] = &[
     ("pushgate_task_devices_total", Appears::AtStart),
     ("pushgate_channel_streams", Appears::AtStart),
     ("pushgate_push_queue_size", Appears::AtStart),
+    ("pushgate_cluster_replicas", Appears::AtStart),
     ("pushgate_circuit_state", Appears::PerNotifier),
     ("pushgate_vendor_retries_total", Appears::PerNotifier),
     ("pushgate_callbacks_waiting", Appears::PerRule),
@@ -222,6 +223,19 @@ pub fn observe_push_queue(queued: impl Fn() -> Option<u64> + Send + Sync + 'stat
         .with_description("Accepted asynchronous pushes (one per user) not yet finished")
         .with_callback(move |o| {
             if let Some(n) = queued() {
+                o.observe(n, &[]);
+            }
+        })
+        .build();
+}
+
+/// Serves `pushgate_cluster_replicas` from `live`, asked at every collection (`None` once membership is gone).
+pub fn observe_cluster_replicas(live: impl Fn() -> Option<u64> + Send + Sync + 'static) {
+    global::meter("pushgate")
+        .u64_observable_gauge("pushgate.cluster.replicas")
+        .with_description("Replicas alive at this replica's last beat, itself included")
+        .with_callback(move |o| {
+            if let Some(n) = live() {
                 o.observe(n, &[]);
             }
         })

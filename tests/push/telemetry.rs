@@ -364,6 +364,8 @@ async fn a_fresh_server_serves_every_family_before_anything_happens() {
     }
     assert_eq!(sample(&text, "pushgate_channel_streams", &[]), 0.0);
     assert_eq!(sample(&text, "pushgate_push_queue_size", &[]), 0.0);
+    // The one server is the one replica, on either backend.
+    assert_eq!(sample(&text, "pushgate_cluster_replicas", &[]), 1.0);
 
     if cfg!(target_os = "linux") {
         let value = |name: &str| sample(&text, name, &[]);

@@ -161,6 +161,7 @@ mod meta;
 mod notifiers;
 mod outbox;
 mod push_queue;
+mod replicas;
 mod settings;
 mod tasks;
 mod templates;

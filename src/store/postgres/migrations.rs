@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "copy_progress",
         include_str!("migrations/0004_copy_progress.sql"),
     ),
+    (5, "replicas", include_str!("migrations/0005_replicas.sql")),
 ];
 
 /// The schema version this binary writes and reads.

@@ -27,6 +27,7 @@ mod notifiers;
 mod numbers;
 mod outbox;
 mod push_queue;
+mod replicas;
 mod server_binaries;
 mod settings;
 mod sql;

@@ -49,6 +49,10 @@ pub const NOT_COPIED: &[(&str, &str)] = &[
         keys::PUSH_QUEUE_CLAIMS,
         "the stopped server's claims on queued pushes, which its next start would end anyway",
     ),
+    (
+        keys::REPLICAS,
+        "the replicas that ran on the store, which register again when they start",
+    ),
 ];
 
 /// sled's own tree, which the store never writes.

@@ -1,0 +1,176 @@
+//! This replica's membership: it registers when the server starts, renews its beat every
+//! `cluster.heartbeat`, knows which replicas are alive (those that beat within `cluster.lease`), and leaves
+//! when the server stops. A replica that died without leaving counts as gone once its beat is a lease old;
+//! its record is removed after ten leases, by whichever replica beats next.
+
+use std::{
+    collections::BTreeSet,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use tokio::sync::watch;
+
+use super::ClusterConfig;
+use crate::{
+    clock::now_ms,
+    store::{ReplicaRecord, Store, StoreError},
+};
+
+/// How many leases a dead replica's record is kept before it is removed: long enough to show in the logs as
+/// gone, short enough that a deployment's history does not pile up.
+const GONE_RECORD_LEASES: i64 = 10;
+
+/// This replica in the deployment; cloned freely.
+#[derive(Clone)]
+pub struct Membership {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: ClusterConfig,
+    /// This replica's record (its beat is set at each beat).
+    me: ReplicaRecord,
+    /// The live replicas seen at the last beat, this one included.
+    live: AtomicU64,
+    /// Ends the heartbeat.
+    stop: watch::Sender<bool>,
+}
+
+impl Membership {
+    /// Registers this replica (start-up fails when the store cannot take the first beat) and starts its
+    /// heartbeat.
+    pub async fn join(store: Store, config: &ClusterConfig) -> Result<Self, StoreError> {
+        let now = now_ms();
+        let me = ReplicaRecord {
+            id: config.replica_id.clone().unwrap_or_else(generated_id),
+            address: config.internal_address.clone().unwrap_or_default(),
+            started_ms: now,
+            beat_ms: now,
+        };
+        let since = now - config.lease_ms();
+        if let Some(other) = store
+            .replicas
+            .live_replicas(since)
+            .await?
+            .into_iter()
+            .find(|r| r.id == me.id)
+        {
+            // The same id beating within a lease: this replica restarted quicker than its lease ran out, or
+            // two replicas were given one id; the second would share the first's leases.
+            tracing::warn!(
+                replica = %me.id, last_beat_ms_ago = now - other.beat_ms,
+                "a replica with this id beat within the lease: two replicas must not share an id"
+            );
+        }
+        store.replicas.beat(&me).await?;
+        let (stop, stopped) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            store,
+            config: config.clone(),
+            me,
+            live: AtomicU64::new(1),
+            stop,
+        });
+        let observed = Arc::downgrade(&inner);
+        crate::telemetry::metrics::observe_cluster_replicas(move || {
+            Some(observed.upgrade()?.live.load(Ordering::Relaxed))
+        });
+        tracing::info!(replica = %inner.me.id, address = %inner.me.address, "joined the cluster");
+        tokio::spawn(heartbeat(inner.clone(), stopped));
+        Ok(Self { inner })
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> &str {
+        &self.inner.me.id
+    }
+
+    /// The replicas alive now (this one included, while its beats reach the store), in id order.
+    pub async fn live(&self) -> Result<Vec<ReplicaRecord>, StoreError> {
+        let since = now_ms() - self.inner.config.lease_ms();
+        self.inner.store.replicas.live_replicas(since).await
+    }
+
+    /// Stops the heartbeat and removes this replica, so that the others count it gone at once rather than
+    /// after a lease.
+    pub async fn leave(&self) {
+        let _ = self.inner.stop.send(true);
+        if let Err(e) = self
+            .inner
+            .store
+            .replicas
+            .remove_replica(&self.inner.me.id)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot leave the cluster; the others count this replica gone after a lease");
+        } else {
+            tracing::info!(replica = %self.inner.me.id, "left the cluster");
+        }
+    }
+}
+
+/// Beats every `heartbeat` until stopped; logs the replicas that join and go.
+async fn heartbeat(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    let mut ticks = tokio::time::interval(inner.config.heartbeat);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        // A failed beat is tried again at the next tick: the beat is a lease's third at most, so one
+        // failure does not end this replica for the others.
+        match beat(&inner).await {
+            Ok(live) => {
+                let now: BTreeSet<String> = live.into_iter().map(|r| r.id).collect();
+                for joined in now.difference(&known) {
+                    if *joined != inner.me.id {
+                        tracing::info!(replica = %joined, "a replica joined");
+                    }
+                }
+                for gone in known.difference(&now) {
+                    tracing::info!(replica = %gone, "a replica is gone");
+                }
+                inner.live.store(now.len() as u64, Ordering::Relaxed);
+                known = now;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot renew this replica's beat"),
+        }
+    }
+}
+
+/// One beat: renews this replica, removes long-gone records, and reads who is alive.
+async fn beat(inner: &Inner) -> Result<Vec<ReplicaRecord>, StoreError> {
+    let now = now_ms();
+    let me = ReplicaRecord {
+        beat_ms: now,
+        ..inner.me.clone()
+    };
+    let replicas = &inner.store.replicas;
+    replicas.beat(&me).await?;
+    let lease = inner.config.lease_ms();
+    replicas
+        .remove_stale_replicas(now - lease.saturating_mul(GONE_RECORD_LEASES))
+        .await?;
+    replicas.live_replicas(now - lease).await
+}
+
+/// A replica id for a replica configured without one: the host's name (a pod's name under Kubernetes) and
+/// a random suffix, unique across restarts.
+fn generated_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let host = if host.is_empty() {
+        "replica"
+    } else {
+        host.as_str()
+    };
+    format!("{host}-{}", &suffix[..8])
+}
