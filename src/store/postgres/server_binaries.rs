@@ -186,17 +186,5 @@ fn run_limited(mut command: Command, program: &str, log: &Path) -> Result<(), Th
         std::thread::sleep(Duration::from_millis(100));
     };
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let tail: String = text
-        .chars()
-        .rev()
-        .take(2000)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    Err(ThrowawayError::Program {
-        program: program.into(),
-        status,
-        output: tail,
-    })
+    Err(ThrowawayError::program(program, status, &text))
 }

@@ -51,6 +51,26 @@ pub enum ThrowawayError {
     },
 }
 
+impl ThrowawayError {
+    /// A program that failed with `status`, with the end of what it printed (`output`): the last 2,000
+    /// characters, where its reason is.
+    pub(super) fn program(program: &str, status: impl ToString, output: &str) -> Self {
+        let tail: String = output
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Self::Program {
+            program: program.into(),
+            status: status.to_string(),
+            output: tail,
+        }
+    }
+}
+
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ThrowawayError {
     let what = what.into();
     move |source| ThrowawayError::Io { what, source }
@@ -278,19 +298,7 @@ impl Throwaway {
         }
         let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stdout));
-        let tail: String = text
-            .chars()
-            .rev()
-            .take(2000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Err(ThrowawayError::Program {
-            program: program.into(),
-            status: output.status.to_string(),
-            output: tail,
-        })
+        Err(ThrowawayError::program(program, output.status, &text))
     }
 }
 
