@@ -36,6 +36,7 @@ pub mod events;
 pub mod idempotency;
 pub mod inbox;
 pub mod labels;
+pub mod leases;
 pub mod messages;
 pub mod meta;
 pub mod notifiers;
@@ -64,6 +65,7 @@ pub use inbox::{
     InboxRepository,
 };
 pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
+pub use leases::{LeaseRecord, LeaseRepository};
 pub use messages::MessageRepository;
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
@@ -142,6 +144,8 @@ pub struct Store {
     pub labels: Arc<dyn LabelRepository>,
     /// Server-wide values.
     pub meta: Arc<dyn MetaRepository>,
+    /// Fenced leases of background work.
+    pub leases: Arc<dyn LeaseRepository>,
     /// The deployment's replicas.
     pub replicas: Arc<dyn ReplicaRepository>,
     /// Notifiers (push certificates).
@@ -223,6 +227,7 @@ impl Store {
             callback_rules: pg.clone(),
             labels: pg.clone(),
             meta: pg.clone(),
+            leases: pg.clone(),
             replicas: pg.clone(),
             notifiers: pg.clone(),
             bindings: pg.clone(),
@@ -247,6 +252,7 @@ impl Store {
             callback_rules: sled.clone(),
             labels: sled.clone(),
             meta: sled.clone(),
+            leases: sled.clone(),
             replicas: sled.clone(),
             notifiers: sled.clone(),
             bindings: sled.clone(),

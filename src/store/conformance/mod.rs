@@ -156,6 +156,7 @@ mod events;
 mod idempotency;
 mod inbox;
 mod labels;
+mod leases;
 mod messages;
 mod meta;
 mod notifiers;

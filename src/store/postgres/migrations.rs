@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0004_copy_progress.sql"),
     ),
     (5, "replicas", include_str!("migrations/0005_replicas.sql")),
+    (6, "leases", include_str!("migrations/0006_leases.sql")),
 ];
 
 /// The schema version this binary writes and reads.

@@ -20,6 +20,7 @@ mod idempotency;
 mod import;
 mod inbox;
 mod labels;
+mod leases;
 mod messages;
 mod meta;
 mod migrations;

@@ -50,6 +50,10 @@ pub const NOT_COPIED: &[(&str, &str)] = &[
         "the stopped server's claims on queued pushes, which its next start would end anyway",
     ),
     (
+        keys::LEASES,
+        "the leases of the stopped server's background work, which its replicas take anew",
+    ),
+    (
         keys::REPLICAS,
         "the replicas that ran on the store, which register again when they start",
     ),

@@ -85,6 +85,8 @@ pub const INBOX_EXPIRY: &str = "inbox_expiry";
 pub const INBOX_COUNTS: &str = "inbox_counts";
 /// Tree of the devices that subscribed to the own channel as a user, keyed by app + user + [`SEP`] + device.
 pub const CHANNEL_DEVICES: &str = "channel_devices";
+/// Tree of fenced leases, keyed by lease name (store/leases.rs).
+pub const LEASES: &str = "leases";
 /// Tree of the deployment's replicas, keyed by replica id (store/replicas.rs).
 pub const REPLICAS: &str = "replicas";
 /// Tree of own-channel ack counters, keyed by app + a kind byte (`m` message, `t` task) + the id.

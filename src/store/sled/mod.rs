@@ -13,6 +13,7 @@ mod inbox_acks;
 mod inbox_tests;
 pub(crate) mod keys;
 mod labels;
+mod leases;
 mod messages;
 mod meta;
 mod notifiers;
