@@ -13,7 +13,7 @@ use std::{
 
 use tokio::sync::watch;
 
-use super::ClusterConfig;
+use super::{ClusterConfig, Leases};
 use crate::{
     clock::now_ms,
     store::{ReplicaRecord, Store, StoreError},
@@ -87,6 +87,17 @@ impl Membership {
     /// This replica's id.
     pub fn id(&self) -> &str {
         &self.inner.me.id
+    }
+
+    /// Leases held as this replica, for `cluster.lease`, renewed every `cluster.heartbeat`.
+    pub fn leases(&self) -> Leases {
+        let c = &self.inner.config;
+        Leases::new(
+            self.inner.store.clone(),
+            &self.inner.me.id,
+            c.lease,
+            c.heartbeat,
+        )
     }
 
     /// The replicas alive now (this one included, while its beats reach the store), in id order.

@@ -1,8 +1,11 @@
-//! Several replicas of pushgate on one shared store (PostgreSQL): who they are (`membership.rs`) and the
-//! `[cluster]` section (`config.rs`). On sled the one process is the one replica, and the same code runs.
+//! Several replicas of pushgate on one shared store (PostgreSQL): who they are (`membership.rs`), the leases
+//! they hold on background work (`lease.rs`), and the `[cluster]` section (`config.rs`). On sled the one
+//! process is the one replica, and the same code runs.
 
 mod config;
+mod lease;
 mod membership;
 
 pub use config::ClusterConfig;
+pub use lease::{Held, Leases};
 pub use membership::Membership;

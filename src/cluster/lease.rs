@@ -1,0 +1,195 @@
+//! Holding a lease while work runs: [`Leases::try_hold`] acquires a named lease for this replica and keeps
+//! renewing it every heartbeat until the work releases it (or drops the [`Held`]). A renewal that fails (the
+//! lease ran out and went to another replica, or the store refused it) marks the lease lost, and the work
+//! stops: what it writes after that is refused by the epoch anyway, but it should not try.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    clock::now_ms,
+    store::{LeaseRecord, Store, StoreError},
+};
+
+/// This replica's access to the leases.
+#[derive(Clone)]
+pub struct Leases {
+    store: Store,
+    holder: Arc<str>,
+    lease: Duration,
+    renew_every: Duration,
+}
+
+impl Leases {
+    /// Leases held as `holder` (this replica's id) for `lease`, renewed every `renew_every` (the heartbeat:
+    /// a third of the lease at most, so one late renewal does not lose it).
+    pub fn new(store: Store, holder: &str, lease: Duration, renew_every: Duration) -> Self {
+        Self {
+            store,
+            holder: holder.into(),
+            lease,
+            renew_every,
+        }
+    }
+
+    fn until(&self, now: i64) -> i64 {
+        now.saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 4))
+    }
+
+    /// Acquires `name` for this replica and starts renewing it; `None` when another replica holds it.
+    pub async fn try_hold(&self, name: &str) -> Result<Option<Held>, StoreError> {
+        let now = now_ms();
+        let Some(lease) = self
+            .store
+            .leases
+            .acquire_lease(name, &self.holder, now, self.until(now))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (lost_tx, lost) = watch::channel(false);
+        let renewer = tokio::spawn(renew(self.clone(), lease.clone(), lost_tx));
+        Ok(Some(Held {
+            lease,
+            lost,
+            renewer,
+            leases: self.clone(),
+        }))
+    }
+}
+
+/// Renews `lease` every `renew_every` until a renewal fails; then says the lease is lost.
+async fn renew(leases: Leases, lease: LeaseRecord, lost: watch::Sender<bool>) {
+    let mut ticks = tokio::time::interval(leases.renew_every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let now = now_ms();
+        let renewed = leases
+            .store
+            .leases
+            .renew_lease(
+                &lease.name,
+                &leases.holder,
+                lease.epoch,
+                now,
+                leases.until(now),
+            )
+            .await;
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(lease = %lease.name, epoch = lease.epoch, "lease lost: it ran out or another replica holds it");
+                let _ = lost.send(true);
+                return;
+            }
+            // The store away: tried again at the next tick, while the lease may still run; past its end the
+            // renewal answers false and the work stops.
+            Err(e) => tracing::warn!(lease = %lease.name, error = %e, "cannot renew a lease"),
+        }
+    }
+}
+
+/// A lease this replica holds, renewed while it lives.
+pub struct Held {
+    lease: LeaseRecord,
+    lost: watch::Receiver<bool>,
+    renewer: JoinHandle<()>,
+    leases: Leases,
+}
+
+impl Held {
+    /// The grant's epoch, which the holder's fenced writes carry.
+    pub fn epoch(&self) -> u64 {
+        self.lease.epoch
+    }
+
+    /// Whether a renewal failed: the work must stop.
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Returns once the lease is lost (never, while renewals succeed).
+    pub async fn lost(&mut self) {
+        let _ = self.lost.wait_for(|lost| *lost).await;
+    }
+
+    /// Stops renewing and gives the lease up, so that another replica may take it at once.
+    pub async fn release(self) {
+        self.renewer.abort();
+        let released = self
+            .leases
+            .store
+            .leases
+            .release_lease(&self.lease.name, &self.leases.holder, self.lease.epoch)
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(lease = %self.lease.name, error = %e, "cannot release a lease; it runs out by itself");
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // Not released: it runs out by itself after its lease.
+        self.renewer.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // On sled: what is tested here is the renewing and the loss, the same over any backend; the lease rules
+    // themselves run on both backends in `store/conformance/leases.rs`.
+    use super::*;
+
+    fn leases(store: &Store, holder: &str) -> Leases {
+        Leases::new(
+            store.clone(),
+            holder,
+            Duration::from_millis(300),
+            Duration::from_millis(50),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_held_lease_is_renewed_past_its_length_and_released_for_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_for_tests(dir.path());
+        let (r1, r2) = (leases(&store, "r1"), leases(&store, "r2"));
+        let held = r1.try_hold("sweep/inbox").await.unwrap().unwrap();
+        assert_eq!(held.epoch(), 1);
+        // Three lease lengths later it is still r1's: renewed.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert!(!held.is_lost());
+        assert!(r2.try_hold("sweep/inbox").await.unwrap().is_none());
+        held.release().await;
+        let next = r2.try_hold("sweep/inbox").await.unwrap().unwrap();
+        assert_eq!(next.epoch(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_lease_taken_by_another_after_it_ran_out_is_lost_for_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_for_tests(dir.path());
+        let mut held = leases(&store, "r1")
+            .try_hold("task/o#a/t")
+            .await
+            .unwrap()
+            .unwrap();
+        // As if r1 had paused: another replica finds the lease run out and takes it.
+        let later = now_ms() + 1_000;
+        let taken = store
+            .leases
+            .acquire_lease("task/o#a/t", "r2", later, later + 1_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.epoch, 2);
+        tokio::time::timeout(Duration::from_secs(5), held.lost())
+            .await
+            .expect("r1 learns it lost the lease at its next renewal");
+        assert!(held.is_lost());
+    }
+}
