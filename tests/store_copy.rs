@@ -229,7 +229,7 @@ async fn fill(env: &mut Env) -> Filled {
         .unwrap();
 
     // user5's tablet subscribed once and went away: two pushes wait in its inbox.
-    drop(env.subscribe(&user(5), "tablet", 0).await);
+    env.subscribe_and_leave(&user(5), "tablet").await;
     for i in 0..2 {
         let message = PushMessage {
             title: format!("inbox {i}"),

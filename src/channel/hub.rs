@@ -59,14 +59,15 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        crate::telemetry::metrics::metrics()
-            .channel_streams
-            .add(-1, &[]);
         self.hub.with_conns(|conns| {
             if conns.get(&self.key).is_some_and(|c| c.id == self.id) {
                 conns.remove(&self.key);
             }
         });
+        // Counted out once it is no longer routed to: a stream the gauge no longer shows gets no live push.
+        crate::telemetry::metrics::metrics()
+            .channel_streams
+            .add(-1, &[]);
     }
 }
 

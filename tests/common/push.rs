@@ -422,6 +422,56 @@ impl Env {
         .access_token
     }
 
+    /// Subscribes `device` of `user` once and goes away, returning once the server has ended the stream:
+    /// the device is then offline, and a push to it goes to its inbox. Dropping a stream is seen by the server
+    /// a moment later; a push sent in that moment would still go out live.
+    pub async fn subscribe_and_leave(&self, user: &str, device: &str) {
+        let before = self.open_streams().await;
+        drop(self.subscribe(user, device, 0).await);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let open = self.open_streams().await;
+            if open <= before {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server still holds {open} streams, {before} before {user}/{device} subscribed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The own-channel streams the server holds open (`pushgate_channel_streams` on its admin port).
+    pub async fn open_streams(&self) -> u64 {
+        let client = pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
+            extra_ca_pems: &[],
+            identity: None,
+            http2_only: false,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            egress: None,
+        })
+        .expect("HTTP client");
+        let url = format!("http://{}/metrics", self.server.admin_addr());
+        let text = client
+            .get(url)
+            .send()
+            .await
+            .expect("scrape /metrics")
+            .text()
+            .await
+            .expect("read /metrics");
+        text.lines()
+            .find(|l| {
+                l.strip_prefix("pushgate_channel_streams")
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .expect("pushgate_channel_streams on /metrics")
+    }
+
     /// Opens `device`'s stream as `user`, replaying the inbox after `since`; returns the stream and the
     /// replayed pushes (up to the replay marker).
     pub async fn subscribe(

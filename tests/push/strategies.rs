@@ -140,7 +140,7 @@ async fn a_user_with_several_devices_gets_each_routed_on_its_own() {
     env.fake(OPPO).invalidate_token(&broken);
     // The tablet has no vendor binding and is online; the laptop subscribed once and is offline.
     let (mut tablet, _) = env.subscribe("multi", "tablet", 0).await;
-    drop(env.subscribe("multi", "laptop", 0).await);
+    env.subscribe_and_leave("multi", "laptop").await;
     let (mut ios, _) = env.subscribe("multi", "ios", 0).await;
 
     let r = env
@@ -186,7 +186,7 @@ async fn a_user_with_several_devices_gets_each_routed_on_its_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_replays_after_reconnects_and_restarts_until_acked() {
     let mut env = Env::start().await;
-    drop(env.subscribe("ana", "tab", 0).await);
+    env.subscribe_and_leave("ana", "tab").await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let message = PushMessage {
