@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, fresh_database};
+use common::{TestServer, fresh_database, metric};
 
 /// A replica named `id` on the database at `url`, beating every 100 ms, counting a replica gone once its
 /// last beat is `lease` old. Every replica of a deployment is configured with the same keys (README: with
@@ -34,22 +34,9 @@ fn replica(url: &str, id: &str, lease: &str) -> TestServer {
 
 /// The live replicas `server` counted at its last beat (`pushgate_cluster_replicas` on its admin port).
 async fn counted(server: &TestServer) -> Option<u64> {
-    let url = format!("http://{}/metrics", server.admin_addr());
-    // The crate's own client builder: it installs the TLS crypto provider reqwest needs.
-    let client = pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
-        extra_ca_pems: &[],
-        identity: None,
-        http2_only: false,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(5),
-        egress: None,
-    })
-    .unwrap();
-    let text = client.get(url).send().await.ok()?.text().await.ok()?;
-    text.lines()
-        .find(|l| l.starts_with("pushgate_cluster_replicas"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|n| n.parse().ok())
+    metric(server, "pushgate_cluster_replicas")
+        .await
+        .map(|n| n as u64)
 }
 
 /// Waits (at most 10 s) until every one of `servers` counts `n` live replicas.

@@ -449,6 +449,41 @@ fn owned(settings: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// A fresh temp dir that only its owner may access, as the server wants its data directory (it would
 /// otherwise tighten it and warn about it at every start).
+/// A client for a test server's admin port (`/metrics`, `/healthz`): the crate's own builder, which installs
+/// the TLS crypto provider reqwest needs.
+pub fn admin_client() -> reqwest::Client {
+    pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
+        extra_ca_pems: &[],
+        identity: None,
+        http2_only: false,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
+        egress: None,
+    })
+    .expect("admin HTTP client")
+}
+
+/// The value of the sample of family `name` on `server`'s `/metrics` (the first, for a family without
+/// attributes of its own), or `None` when the port does not answer or does not serve it.
+pub async fn metric(server: &TestServer, name: &str) -> Option<f64> {
+    let url = format!("http://{}/metrics", server.admin_addr());
+    let text = admin_client()
+        .get(url)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+}
+
 fn private_tempdir() -> tempfile::TempDir {
     let mut builder = tempfile::Builder::new();
     #[cfg(unix)]

@@ -444,32 +444,9 @@ impl Env {
 
     /// The own-channel streams the server holds open (`pushgate_channel_streams` on its admin port).
     pub async fn open_streams(&self) -> u64 {
-        let client = pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
-            extra_ca_pems: &[],
-            identity: None,
-            http2_only: false,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(10),
-            egress: None,
-        })
-        .expect("HTTP client");
-        let url = format!("http://{}/metrics", self.server.admin_addr());
-        let text = client
-            .get(url)
-            .send()
+        super::metric(&self.server, "pushgate_channel_streams")
             .await
-            .expect("scrape /metrics")
-            .text()
-            .await
-            .expect("read /metrics");
-        text.lines()
-            .find(|l| {
-                l.strip_prefix("pushgate_channel_streams")
-                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-            })
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|n| n.parse().ok())
-            .expect("pushgate_channel_streams on /metrics")
+            .expect("pushgate_channel_streams on /metrics") as u64
     }
 
     /// Opens `device`'s stream as `user`, replaying the inbox after `since`; returns the stream and the

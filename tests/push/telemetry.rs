@@ -28,7 +28,7 @@ use pushgate::{
 };
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::common::push::*;
+use crate::common::{admin_client, push::*};
 
 /// What the collector received.
 #[derive(Clone, Default)]
@@ -246,19 +246,6 @@ async fn the_admin_port_serves_prometheus_metrics_and_health() {
         text.contains("pushgate_vendor_request_duration_seconds_bucket"),
         "vendor latency histogram:\n{text}"
     );
-}
-
-/// A plain HTTP client for the admin port.
-fn admin_client() -> reqwest::Client {
-    pushgate::dispatch::client(pushgate::dispatch::ClientOptions {
-        extra_ca_pems: &[],
-        identity: None,
-        http2_only: false,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(10),
-        egress: None,
-    })
-    .unwrap()
 }
 
 /// The admin port's `/metrics` text.
