@@ -6,7 +6,7 @@
 use std::{
     collections::BTreeSet,
     sync::{
-        Arc,
+        Arc, RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -34,8 +34,10 @@ struct Inner {
     config: ClusterConfig,
     /// This replica's record (its beat is set at each beat).
     me: ReplicaRecord,
-    /// The live replicas seen at the last beat, this one included.
+    /// How many replicas were live at the last beat, this one included.
     live: AtomicU64,
+    /// The other replicas live at the last beat (id and start time).
+    others: RwLock<BTreeSet<(String, i64)>>,
     /// Ends the heartbeat.
     stop: watch::Sender<bool>,
 }
@@ -66,13 +68,28 @@ impl Membership {
                 "a replica with this id beat within the lease: two replicas must not share an id"
             );
         }
+        if !store.is_shared() {
+            // Nobody else can have this store open: every other record is an earlier run's, which is gone.
+            for old in store.replicas.live_replicas(i64::MIN).await? {
+                store.replicas.remove_replica(&old.id).await?;
+            }
+        }
         store.replicas.beat(&me).await?;
+        let others = store
+            .replicas
+            .live_replicas(since)
+            .await?
+            .into_iter()
+            .filter(|r| r.id != me.id)
+            .map(|r| (r.id, r.started_ms))
+            .collect();
         let (stop, stopped) = watch::channel(false);
         let inner = Arc::new(Inner {
             store,
             config: config.clone(),
             me,
             live: AtomicU64::new(1),
+            others: RwLock::new(others),
             stop,
         });
         let observed = Arc::downgrade(&inner);
@@ -87,6 +104,27 @@ impl Membership {
     /// This replica's id.
     pub fn id(&self) -> &str {
         &self.inner.me.id
+    }
+
+    /// This replica as the holder of claimed work: its id and start time (a restart is another holder).
+    pub fn holder(&self) -> Holder {
+        Holder {
+            id: self.inner.me.id.clone(),
+            started_ms: self.inner.me.started_ms,
+        }
+    }
+
+    /// Whether the holder `id` started at `started_ms` is alive: this replica, or another whose beat was
+    /// fresh at this replica's last beat. Work claimed by a holder that is not may be taken over; the
+    /// fencing epoch of the claim refuses the old holder's late writes if it was only slow.
+    pub fn is_live(&self, id: &str, started_ms: i64) -> bool {
+        (id == self.inner.me.id && started_ms == self.inner.me.started_ms)
+            || self
+                .inner
+                .others
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&(id.to_owned(), started_ms))
     }
 
     /// Leases held as this replica, for `cluster.lease`, renewed every `cluster.heartbeat`.
@@ -124,6 +162,15 @@ impl Membership {
     }
 }
 
+/// A replica holding claimed work, as claims name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// `cluster.replica_id`.
+    pub id: String,
+    /// When it started, Unix milliseconds.
+    pub started_ms: i64,
+}
+
 /// Beats every `heartbeat` until stopped; logs the replicas that join and go.
 async fn heartbeat(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
     let mut known: BTreeSet<String> = BTreeSet::new();
@@ -138,6 +185,11 @@ async fn heartbeat(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
         // failure does not end this replica for the others.
         match beat(&inner).await {
             Ok(live) => {
+                *inner.others.write().unwrap_or_else(|p| p.into_inner()) = live
+                    .iter()
+                    .filter(|r| r.id != inner.me.id)
+                    .map(|r| (r.id.clone(), r.started_ms))
+                    .collect();
                 let now: BTreeSet<String> = live.into_iter().map(|r| r.id).collect();
                 for joined in now.difference(&known) {
                     if *joined != inner.me.id {

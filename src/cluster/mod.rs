@@ -8,4 +8,4 @@ mod membership;
 
 pub use config::ClusterConfig;
 pub use lease::{Held, Leases};
-pub use membership::Membership;
+pub use membership::{Holder, Membership};

@@ -195,7 +195,13 @@ pub async fn run(
     ));
     tokio::spawn(sweep_idempotent_answers(idempotency.clone()));
     // Resumes the tasks a stop or a crash left scheduled or running.
-    let tasks = Tasks::start(store.clone(), pusher.clone(), config.tasks.clone()).await?;
+    let tasks = Tasks::start(
+        store.clone(),
+        pusher.clone(),
+        config.tasks.clone(),
+        membership.clone(),
+    )
+    .await?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()

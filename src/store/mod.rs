@@ -77,7 +77,9 @@ pub use settings::{
     UserSettingsRepository,
 };
 pub use sled::SledStore;
-pub use tasks::{Admission, TaskChange, TaskLimits, TaskRecord, TaskRepository};
+pub use tasks::{
+    Admission, PageRecord, TaskChange, TaskLimits, TaskPage, TaskRecord, TaskRepository,
+};
 pub use templates::{TemplateRecord, TemplateRepository};
 pub use until_available::until_available;
 
@@ -171,6 +173,8 @@ pub struct Store {
     /// The own channel's inboxes, receipts and ack counters.
     pub inbox: Arc<dyn InboxRepository>,
     flush: Arc<dyn Flush>,
+    /// Whether other processes may use the store at the same time (see [`Store::is_shared`]).
+    shared: bool,
 }
 
 /// Opens the store `config` describes: the embedded sled store in its data directory (created when new),
@@ -241,6 +245,7 @@ impl Store {
             outbox: pg.clone(),
             inbox: pg.clone(),
             flush: pg,
+            shared: true,
         }
     }
 
@@ -266,7 +271,15 @@ impl Store {
             outbox: sled.clone(),
             inbox: sled.clone(),
             flush: sled,
+            shared: false,
         })
+    }
+
+    /// Whether other processes (replicas) may use this store at the same time: a PostgreSQL database may be
+    /// shared, a sled directory is locked by the one process that opened it. On a store that is not shared,
+    /// work found claimed by another replica was claimed by an earlier run of this process, which is gone.
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     /// Writes everything buffered to disk; for shutdown.

@@ -49,7 +49,8 @@ pub struct TaskRecord {
     /// Why it failed.
     #[prost(string, tag = "13")]
     pub error: String,
-    /// The last user of the last recorded page; the fan-out resumes after it.
+    /// The last user of the last page cut from the fan-out; the next page starts after it. Pages cut and
+    /// not recorded yet are in `pages`.
     #[prost(string, tag = "14")]
     pub checkpoint: String,
     /// Whether `checkpoint` is set (a user id may not be empty, but the first page has none).
@@ -68,6 +69,56 @@ pub struct TaskRecord {
     /// Last change of the counters or state.
     #[prost(int64, tag = "19")]
     pub update_ms: i64,
+    /// Pages cut from the fan-out and claimed by a replica, not recorded yet (see `tasks::pages`).
+    #[prost(message, repeated, tag = "20")]
+    pub pages: Vec<TaskPage>,
+    /// Claims made on this task's pages so far; each claim's epoch is the count after it, so a page
+    /// claimed again always carries a higher epoch than before.
+    #[prost(uint64, tag = "21")]
+    pub claims: u64,
+    /// Every target user is in a page cut: the last cut found none after `checkpoint`. The task completes
+    /// when, besides, `pages` is empty.
+    #[prost(bool, tag = "22")]
+    pub fan_out_cut: bool,
+}
+
+/// A page of a task's fan-out, from its cut until its record: the users after `after` (from the first
+/// user when `from_start`) up to and including `last`, pushed by the replica holding it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskPage {
+    /// The user the page starts after (`from_start`: none).
+    #[prost(string, tag = "1")]
+    pub after: String,
+    /// The page starts at the first user.
+    #[prost(bool, tag = "2")]
+    pub from_start: bool,
+    /// Its last user.
+    #[prost(string, tag = "3")]
+    pub last: String,
+    /// Users in it when it was cut.
+    #[prost(uint64, tag = "4")]
+    pub users: u64,
+    /// The replica holding it (`cluster.replica_id`); empty once released.
+    #[prost(string, tag = "5")]
+    pub holder: String,
+    /// When that replica started: a restarted replica with the same id is another holder.
+    #[prost(int64, tag = "6")]
+    pub holder_started_ms: i64,
+    /// The claim's epoch (the task's `claims` when it was made). The page is recorded only by a holder that
+    /// names this epoch: a late write from a replica whose claim was taken over is refused.
+    #[prost(uint64, tag = "7")]
+    pub epoch: u64,
+}
+
+/// What [`TaskRepository::record_page`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageRecord {
+    /// The change applied and the events were appended: the task after it and the events as stored.
+    Recorded(TaskRecord, Vec<DeliveryEvent>),
+    /// The change declined: nothing was written, the task as it is.
+    Declined(TaskRecord),
+    /// No such task: nothing was written.
+    Missing,
 }
 
 /// A change applied to a stored task atomically; may run more than once when writes race, so it must be pure.
@@ -124,18 +175,19 @@ pub trait TaskRepository: Send + Sync {
     /// One task.
     async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError>;
     /// Records a page of a task's fan-out in one atomic, durable step: applies `change` to the task (its
-    /// checkpoint and counters) and appends `events` to the app's event log, positioned as
+    /// open pages and counters) and appends `events` to the app's event log, positioned as
     /// [`EventRepository::append_events`](super::EventRepository::append_events) positions them (in order,
-    /// visible in order). Returns the task after the change and the events as stored; when the task does
-    /// not exist nothing is written and `(None, [])` comes back. A crash keeps both or neither, so a page
-    /// sent again after one is never counted or logged twice.
+    /// visible in order). When `change` declines (the page is no longer the caller's: recorded already, or
+    /// claimed by another replica since), nothing is written, events included. A crash keeps both or
+    /// neither, so a page sent again after one is never counted or logged twice. With several processes the
+    /// change sees the record every earlier writer committed (the row locked, or compare-and-swap).
     async fn record_page(
         &self,
         app: &str,
         id: &str,
         change: TaskChange<'_>,
         events: Vec<DeliveryEvent>,
-    ) -> Result<(Option<TaskRecord>, Vec<DeliveryEvent>), StoreError>;
+    ) -> Result<PageRecord, StoreError>;
     /// Applies `change` atomically; returns the record after it (`None` when the task does not exist).
     async fn update_task(
         &self,

@@ -27,6 +27,10 @@ pub struct TasksConfig {
     /// Latest allowed start time, from now.
     #[serde(with = "humantime_serde")]
     pub max_schedule_ahead: Duration,
+    /// How often a replica on a shared store (PostgreSQL) reads the open tasks: it joins a task another
+    /// replica created or started within this, and stops its part of one cancelled elsewhere.
+    #[serde(with = "humantime_serde")]
+    pub poll: Duration,
 }
 
 impl Default for TasksConfig {
@@ -39,6 +43,7 @@ impl Default for TasksConfig {
             retention: Duration::from_secs(30 * 24 * 3600),
             max_list_users: 10_000,
             max_schedule_ahead: Duration::from_secs(30 * 24 * 3600),
+            poll: Duration::from_secs(1),
         }
     }
 }
@@ -51,6 +56,9 @@ impl TasksConfig {
                 "tasks.max_running, tasks.max_created_per_window and tasks.page_users must be at least 1"
                     .into(),
             );
+        }
+        if self.poll.is_zero() {
+            return Err("tasks.poll must be more than 0s".into());
         }
         Ok(())
     }

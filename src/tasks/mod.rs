@@ -2,6 +2,7 @@
 //! background with Easemob's limits, survive restarts, and report progress.
 
 mod config;
+mod pages;
 mod runner;
 pub mod stats;
 
@@ -12,6 +13,7 @@ pub use runner::Runner;
 
 use crate::{
     clock::now_ms,
+    cluster::Membership,
     proto::v1::{
         LabelMatch, PushMessage, StoredMessage, Strategy, TaskKind, TaskProgress, TaskState,
     },
@@ -81,13 +83,15 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    /// Tasks over `store`, run by a scheduler started here (it resumes the tasks a stop or crash left).
+    /// Tasks over `store`, run by a scheduler started here (it resumes the tasks a stop or crash left, and
+    /// shares their pages with the other replicas of `membership`).
     pub async fn start(
         store: Store,
         pusher: Pusher,
         config: TasksConfig,
+        membership: Membership,
     ) -> Result<Self, StoreError> {
-        let runner = Runner::new(store.clone(), pusher.clone(), config.clone()).await?;
+        let runner = Runner::new(store.clone(), pusher.clone(), config.clone(), membership).await?;
         runner.start();
         let tasks = Self {
             store,

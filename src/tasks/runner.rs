@@ -1,25 +1,29 @@
 //! Running tasks: a scheduler that starts due tasks (label and list tasks only while a running slot is
-//! free), and the fan-out of one task in checkpointed pages.
+//! free), and the fan-out of one task in claimed pages, shared by every replica running it.
 //!
 //! Each page is a bounded set of users; their pushes go out together (`Pusher::push_many`), and the page's
-//! last user, counters, statistics and delivery events are written in one store call
-//! (`TaskRepository::record_page`). After a crash a RUNNING task resumes
-//! after its checkpoint, so only the users of the page in flight can be pushed twice.
+//! counters, statistics and delivery events are written in one store call with the end of its claim
+//! (`TaskRepository::record_page`). The claims are in the task's record (`pages.rs`): a replica that dies
+//! leaves its page to be taken over, so only the users of a page in flight can be pushed twice. On a
+//! shared store the scheduler also looks for tasks the other replicas created, started or left every
+//! `tasks.poll`, and joins them.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::{Notify, watch};
 
+use super::pages::{self, Frontier, PageDone};
 use super::{TasksConfig, stats};
 use crate::{
     clock::now_ms,
+    cluster::Membership,
     proto::v1::{LabelMatch, Strategy, TaskKind, TaskState},
     push::{MessageError, MessageSource, Progress, PushError, Pusher, UserPush},
-    store::{Store, StoreError, TaskRecord, until_available},
+    store::{PageRecord, Store, StoreError, TaskRecord, until_available},
 };
 
 /// Pause before a page that failed on store trouble is tried again.
@@ -34,11 +38,37 @@ const TICK: Duration = Duration::from_millis(200);
 struct Open {
     kind: TaskKind,
     start_ms: i64,
+    /// Its record says it runs (started here or by another replica): it holds a running slot.
+    started: bool,
+    /// This replica runs it now.
     running: bool,
-    /// Set to stop a running task.
+    /// Set to stop this replica's run.
     cancel: Option<watch::Sender<bool>>,
-    /// The page being pushed: the task's `users_done` it started from, and its outcomes so far.
+    /// The page this replica is pushing: its claim's epoch, and its outcomes so far.
     page: Option<(u64, Progress)>,
+}
+
+impl Open {
+    fn of(task: &TaskRecord) -> Self {
+        Self {
+            kind: TaskKind::try_from(task.kind).unwrap_or(TaskKind::Unspecified),
+            start_ms: task.start_ms,
+            started: running(task),
+            running: false,
+            cancel: None,
+            page: None,
+        }
+    }
+}
+
+/// What a replica may do next for a task.
+enum Claim {
+    /// Push this page: the task as claimed, the claim's epoch, its users.
+    Page(Box<TaskRecord>, u64, Vec<String>),
+    /// Every page is cut and the open ones are held by live replicas.
+    Wait,
+    /// The task no longer runs.
+    Ended,
 }
 
 /// What the page in flight has settled and its task's record does not count yet.
@@ -61,6 +91,7 @@ pub struct Runner {
     store: Store,
     pusher: Pusher,
     config: TasksConfig,
+    membership: Membership,
     open: Mutex<BTreeMap<(String, String), Open>>,
     wake: Notify,
 }
@@ -71,24 +102,20 @@ impl Runner {
         store: Store,
         pusher: Pusher,
         config: TasksConfig,
+        membership: Membership,
     ) -> Result<Arc<Self>, StoreError> {
-        let mut open = BTreeMap::new();
-        for (app, task) in store.tasks.open_tasks().await? {
-            open.insert(
-                (app, task.id.clone()),
-                Open {
-                    kind: TaskKind::try_from(task.kind).unwrap_or(TaskKind::Unspecified),
-                    start_ms: task.start_ms,
-                    running: false,
-                    cancel: None,
-                    page: None,
-                },
-            );
-        }
+        let open = store
+            .tasks
+            .open_tasks()
+            .await?
+            .into_iter()
+            .map(|(app, task)| ((app, task.id.clone()), Open::of(&task)))
+            .collect();
         Ok(Arc::new(Self {
             store,
             pusher,
             config,
+            membership,
             open: Mutex::new(open),
             wake: Notify::new(),
         }))
@@ -98,26 +125,23 @@ impl Runner {
     pub fn start(self: &Arc<Self>) {
         let runner = self.clone();
         tokio::spawn(async move {
+            let mut polled = Instant::now();
             loop {
+                // Only a shared store has tasks this replica was not told of, or runs it does not see end.
+                if runner.store.is_shared() && polled.elapsed() >= runner.config.poll {
+                    polled = Instant::now();
+                    runner.poll().await;
+                }
                 runner.start_due();
                 let _ = tokio::time::timeout(TICK, runner.wake.notified()).await;
             }
         });
     }
 
-    /// Label and list tasks of `app` running now, or due and about to run (so that tasks created in a quick
     /// Takes a new task into account (it starts when due).
     pub fn add(&self, app: &str, task: &TaskRecord) {
-        self.lock().insert(
-            (app.to_owned(), task.id.clone()),
-            Open {
-                kind: TaskKind::try_from(task.kind).unwrap_or(TaskKind::Unspecified),
-                start_ms: task.start_ms,
-                running: false,
-                cancel: None,
-                page: None,
-            },
-        );
+        self.lock()
+            .insert((app.to_owned(), task.id.clone()), Open::of(task));
         self.wake.notify_one();
     }
 
@@ -132,15 +156,16 @@ impl Runner {
         self.wake.notify_one();
     }
 
-    /// What the page `task` is pushing now and has not recorded yet has settled, for its watchers; none when
-    /// `task` already counts that page or no page is out.
+    /// What the page this replica is pushing for `task` has settled and the record does not count yet, for
+    /// its watchers; none when the record counts that page already or no page is out here.
     pub fn unrecorded(&self, app: &str, task: &TaskRecord) -> Option<Unrecorded> {
         let open = self.lock();
-        let (from, progress) = open
+        let (epoch, progress) = open
             .get(&(app.to_owned(), task.id.clone()))?
             .page
             .as_ref()?;
-        (*from == task.users_done).then(|| {
+        let me = self.membership.holder();
+        pages::mine(task, *epoch, &me).map(|_| {
             let (success, fail, error) = progress.settled();
             Unrecorded {
                 users: progress.users(),
@@ -163,16 +188,46 @@ impl Runner {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts every due task that may start.
+    /// Reads the open tasks of the shared store: takes in those created or started by other replicas, and
+    /// stops this replica's runs of those that ended elsewhere (cancelled through another replica).
+    async fn poll(&self) {
+        let stored = match self.store.tasks.open_tasks().await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the open tasks; looking again later");
+                return;
+            }
+        };
+        let mut open = self.lock();
+        let mut seen = BTreeSet::new();
+        for (app, task) in stored {
+            let key = (app, task.id.clone());
+            let known = open.entry(key.clone()).or_insert_with(|| Open::of(&task));
+            known.started |= running(&task);
+            seen.insert(key);
+        }
+        open.retain(|key, o| {
+            if seen.contains(key) {
+                return true;
+            }
+            if let Some(cancel) = &o.cancel {
+                let _ = cancel.send(true);
+            }
+            false
+        });
+    }
+
+    /// Starts every due task that may start here: one this replica does not run yet, and, for a label or
+    /// list task not started by any replica, a free running slot of its app.
     fn start_due(self: &Arc<Self>) {
         let now = now_ms();
         let mut to_start = Vec::new();
         {
             let mut open = self.lock();
-            let mut running: HashMap<String, usize> = HashMap::new();
+            let mut slots: HashMap<String, usize> = HashMap::new();
             for ((app, _), o) in open.iter() {
-                if o.running && o.kind != TaskKind::Broadcast {
-                    *running.entry(app.clone()).or_default() += 1;
+                if (o.running || o.started) && o.kind != TaskKind::Broadcast {
+                    *slots.entry(app.clone()).or_default() += 1;
                 }
             }
             let mut due: Vec<(&(String, String), &Open)> = open
@@ -182,8 +237,8 @@ impl Runner {
             due.sort_by_key(|(_, o)| o.start_ms);
             let mut starting = Vec::new();
             for (key, o) in due {
-                if o.kind != TaskKind::Broadcast {
-                    let used = running.entry(key.0.clone()).or_default();
+                if o.kind != TaskKind::Broadcast && !o.started {
+                    let used = slots.entry(key.0.clone()).or_default();
                     if *used >= self.config.max_running {
                         continue;
                     }
@@ -195,6 +250,7 @@ impl Runner {
                 let (tx, rx) = watch::channel(false);
                 if let Some(o) = open.get_mut(&key) {
                     o.running = true;
+                    o.started = true;
                     o.cancel = Some(tx);
                 }
                 to_start.push((key, rx));
@@ -204,13 +260,17 @@ impl Runner {
             let runner = self.clone();
             tokio::spawn(async move {
                 runner.run(&app, &id, cancelled).await;
+                // Done here: the task ended, or the rest is held by other replicas; on a shared store the
+                // next poll takes it in again while it has not ended.
                 runner.lock().remove(&(app, id));
                 runner.wake.notify_one();
             });
         }
     }
 
-    /// Fans one task out to its end (or cancellation).
+    /// Runs one task with the other replicas until every page is cut and claimed (or it is cancelled): starts
+    /// it when it is still scheduled, then claims pages (cut next, or taken over from a gone holder), pushes
+    /// and records each in turn.
     async fn run(&self, app: &str, id: &str, mut cancelled: watch::Receiver<bool>) {
         // Every store call of a run waits while the store is unavailable: a database restarting is no
         // reason for a task to fail, or to be forgotten by the scheduler until the server restarts.
@@ -225,8 +285,9 @@ impl Runner {
             })
         })
         .await;
+        // Started here, or by another replica (which this one joins).
         let task = match started {
-            Ok(Some(t)) if TaskState::try_from(t.state) == Ok(TaskState::Running) => t,
+            Ok(Some(t)) if running(&t) => t,
             Ok(_) => return,
             Err(e) => {
                 tracing::error!(app, task = id, error = %e, "cannot start a task");
@@ -259,34 +320,19 @@ impl Runner {
                 return;
             }
         };
-        let mut task = task;
         loop {
             if *cancelled.borrow() {
                 return;
             }
-            let after = task.started_fan_out.then_some(task.checkpoint.as_str());
-            let mut tries = 0;
-            let users = loop {
-                let users =
-                    until_available("read a task page", || self.next_users(app, &task, after))
+            let (task, epoch, users) = match self.claim(app, id).await {
+                Ok(Claim::Page(task, epoch, users)) => (task, epoch, users),
+                // The rest is held by live replicas, or the task ended: the scheduler looks again later.
+                Ok(Claim::Wait | Claim::Ended) => return,
+                Err(e) => {
+                    self.finish(app, id, TaskState::Failed, &e.to_string())
                         .await;
-                match users {
-                    Ok(users) => break users,
-                    Err(e) if tries + 1 < PAGE_TRIES => {
-                        tries += 1;
-                        tracing::warn!(app, task = id, error = %e, "cannot read a task page; trying again");
-                        tokio::time::sleep(PAGE_RETRY).await;
-                    }
-                    Err(e) => {
-                        self.finish(app, id, TaskState::Failed, &e.to_string())
-                            .await;
-                        return;
-                    }
+                    return;
                 }
-            };
-            let Some(last) = users.last().cloned() else {
-                self.finish(app, id, TaskState::Completed, "").await;
-                return;
             };
             let pushes: Vec<UserPush> = users
                 .iter()
@@ -300,79 +346,186 @@ impl Runner {
                     task_id: id.to_owned(),
                 })
                 .collect();
-            let progress = Progress::default();
-            self.show_page(app, id, Some((task.users_done, progress.clone())));
-            let page = tokio::select! {
-                page = self.pusher.push_many(pushes, &progress) => page,
-                _ = cancelled.wait_for(|c| *c) => return,
-            };
-            let (outcomes, events) = match page {
-                Ok(page) => page,
-                Err(e) => {
-                    self.show_page(app, id, None);
-                    tracing::warn!(app, task = id, error = %e, "a task page failed; trying again");
-                    if matches!(e, PushError::Store(_) | PushError::Channel(_)) {
-                        tokio::time::sleep(PAGE_RETRY).await;
+            // The page is this replica's until recorded or released: pushed again here until it goes out.
+            let (outcomes, events) = loop {
+                let progress = Progress::default();
+                self.show_page(app, id, Some((epoch, progress.clone())));
+                let page = tokio::select! {
+                    page = self.pusher.push_many(pushes.clone(), &progress) => page,
+                    _ = cancelled.wait_for(|c| *c) => return,
+                };
+                self.show_page(app, id, None);
+                match page {
+                    Ok(page) => break page,
+                    Err(e) => {
+                        tracing::warn!(app, task = id, error = %e, "a task page failed; trying again");
+                        if matches!(e, PushError::Store(_) | PushError::Channel(_)) {
+                            tokio::time::sleep(PAGE_RETRY).await;
+                        }
+                        if *cancelled.borrow() {
+                            return;
+                        }
                     }
-                    continue;
                 }
             };
-            let mut counts = BTreeMap::new();
+            let mut done = PageDone {
+                users: users.len() as u64,
+                grows: task.kind != TaskKind::List as i32,
+                counts: BTreeMap::new(),
+            };
             for o in outcomes.iter().flatten() {
-                stats::count(&mut counts, o);
+                stats::count(&mut done.counts, o);
             }
             count_page(task.kind, &outcomes);
-            let page_users = users.len() as u64;
-            let grows = task.kind != TaskKind::List as i32;
-            let recorded = self
-                .store
-                .tasks
-                .record_page(
-                    app,
-                    id,
-                    &|t| {
-                        // Recorded already: an earlier try of this page committed and only its answer was
-                        // lost (the connection broke at the commit). Counting it again would count its users
-                        // twice.
-                        if t.checkpoint != task.checkpoint
-                            || t.started_fan_out != task.started_fan_out
-                        {
-                            return None;
-                        }
-                        let mut next = t.clone();
-                        next.checkpoint = last.clone();
-                        next.started_fan_out = true;
-                        next.users_done += page_users;
-                        if grows {
-                            next.users_total += page_users;
-                        }
-                        for (k, v) in &counts {
-                            *next.counts.entry(k.clone()).or_default() += v;
-                        }
-                        next.update_ms = now_ms();
-                        Some(next)
-                    },
-                    events,
-                )
-                .await;
-            // Durable once it returns, the checkpoint with the page's events: the next page goes out only
-            // then, so a crash repeats at most this page, and a page sent again is never logged twice.
-            // Recorded or not, the page's counts are no longer the runner's to show: recorded, the task counts
-            // them; not, the page goes out again.
-            self.show_page(app, id, None);
-            let recorded = recorded.map(|(task, stored)| {
-                self.pusher.announce_events(app, stored);
-                task
-            });
+            let me = self.membership.holder();
+            // Durable once it returns, the page's counters with its events, and the claim gone with them:
+            // a crash before repeats at most this page (its claim is taken over), and a page sent again is
+            // never logged twice. A lost answer is tried again and declined: the claim is gone already.
+            let record = |t: &TaskRecord| pages::record(t, epoch, &me, &done, now_ms());
+            let recorded = until_available("record a task page", || {
+                self.store
+                    .tasks
+                    .record_page(app, id, &record, events.clone())
+            })
+            .await;
             match recorded {
-                Ok(Some(t)) if TaskState::try_from(t.state) == Ok(TaskState::Running) => task = t,
-                // Cancelled (or gone) meanwhile: the page is recorded, nothing more is sent.
-                Ok(_) => return,
+                Ok(PageRecord::Recorded(t, stored)) => {
+                    self.pusher.announce_events(app, stored);
+                    if !running(&t) {
+                        return;
+                    }
+                }
+                Ok(PageRecord::Declined(t)) => {
+                    if !t.pages.iter().any(|p| p.epoch == epoch) {
+                        tracing::debug!(
+                            app,
+                            task = id,
+                            epoch,
+                            "a task page was recorded by an earlier try"
+                        );
+                    } else {
+                        tracing::warn!(
+                            app,
+                            task = id,
+                            epoch,
+                            "a task page was taken over by another replica; its record is refused"
+                        );
+                    }
+                    if !running(&t) {
+                        return;
+                    }
+                }
+                Ok(PageRecord::Missing) => return,
                 Err(e) => {
-                    tracing::error!(app, task = id, error = %e, "cannot record a task page; it will be sent again");
+                    tracing::error!(app, task = id, error = %e, "cannot record a task page; releasing it to be sent again");
+                    self.release(app, id, epoch).await;
                     tokio::time::sleep(PAGE_RETRY).await;
                 }
             }
+        }
+    }
+
+    /// The next page of the task for this replica: one whose holder is gone, else the next one cut. An error
+    /// is a page the store could not read `PAGE_TRIES` times, which fails the task.
+    async fn claim(&self, app: &str, id: &str) -> Result<Claim, StoreError> {
+        let me = self.membership.holder();
+        loop {
+            let task =
+                until_available("read a task", || self.store.tasks.get_task(app, id)).await?;
+            let Some(task) = task.filter(running) else {
+                return Ok(Claim::Ended);
+            };
+            let gone = task
+                .pages
+                .iter()
+                .find(|p| !self.membership.is_live(&p.holder, p.holder_started_ms))
+                .cloned();
+            if let Some(gone) = gone {
+                let take = |t: &TaskRecord| pages::take_over(t, gone.epoch, &gone, &me);
+                let updated = until_available("take over a task page", || {
+                    self.store.tasks.update_task(app, id, &take)
+                })
+                .await?;
+                let taken = updated.as_ref().and_then(|t| {
+                    let page = pages::mine(t, t.claims, &me)?;
+                    (page.after == gone.after && page.from_start == gone.from_start)
+                        .then(|| page.clone())
+                });
+                if let (Some(t), Some(page)) = (updated, taken) {
+                    let after = (!page.from_start).then_some(page.after.as_str());
+                    let mut users = self.read_page(app, &t, after).await?;
+                    // The page's users as they are now, up to its last user: a user added or removed
+                    // since the cut moves the bound, never into the next page.
+                    users.retain(|u| *u <= page.last);
+                    tracing::info!(app, task = id, epoch = page.epoch, holder = %gone.holder, "took over a task page whose replica is gone");
+                    return Ok(Claim::Page(Box::new(t), page.epoch, users));
+                }
+                continue;
+            }
+            if task.fan_out_cut {
+                return Ok(Claim::Wait);
+            }
+            let from = Frontier::of(&task);
+            let users = self.read_page(app, &task, from.after()).await?;
+            let Some(last) = users.last().cloned() else {
+                let end = |t: &TaskRecord| pages::cut_to_the_end(t, &from, now_ms());
+                until_available("end a task's fan-out", || {
+                    self.store.tasks.update_task(app, id, &end)
+                })
+                .await?;
+                continue;
+            };
+            let n = users.len() as u64;
+            let cut = |t: &TaskRecord| pages::cut(t, &from, &last, n, &me);
+            let updated = until_available("claim a task page", || {
+                self.store.tasks.update_task(app, id, &cut)
+            })
+            .await?;
+            if let Some(t) = updated
+                && let Some(page) = pages::mine(&t, t.claims, &me)
+                && page.last == last
+            {
+                let epoch = page.epoch;
+                return Ok(Claim::Page(Box::new(t), epoch, users));
+            }
+            // Another replica cut this page first: read the next one.
+        }
+    }
+
+    /// Reads the page of the task's users after `after`, trying a failing read `PAGE_TRIES` times.
+    async fn read_page(
+        &self,
+        app: &str,
+        task: &TaskRecord,
+        after: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tries = 0;
+        loop {
+            let users =
+                until_available("read a task page", || self.next_users(app, task, after)).await;
+            match users {
+                Ok(users) => return Ok(users),
+                Err(e) if tries + 1 < PAGE_TRIES => {
+                    tries += 1;
+                    tracing::warn!(app, task = %task.id, error = %e, "cannot read a task page; trying again");
+                    tokio::time::sleep(PAGE_RETRY).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Gives this replica's page `epoch` up unrecorded, for any replica (this one too) to push again at
+    /// once.
+    async fn release(&self, app: &str, id: &str, epoch: u64) {
+        let me = self.membership.holder();
+        let release = |t: &TaskRecord| pages::release(t, epoch, &me);
+        let released = until_available("release a task page", || {
+            self.store.tasks.update_task(app, id, &release)
+        })
+        .await;
+        if let Err(e) = released {
+            tracing::error!(app, task = id, error = %e, "cannot release a task page; it is taken over once this replica is gone");
         }
     }
 
@@ -443,6 +596,11 @@ impl Runner {
         }
     }
 }
+/// Whether the task is running.
+fn running(task: &TaskRecord) -> bool {
+    TaskState::try_from(task.state) == Ok(TaskState::Running)
+}
+
 /// Counts a finished page's device outcomes in the `pushgate.task.devices` metric.
 fn count_page(kind: i32, outcomes: &[Vec<crate::push::DeviceOutcome>]) {
     use crate::proto::v1::DeliveryStatus;

@@ -5,7 +5,7 @@
 use crate::{
     clock::timestamp,
     proto::v1::{DeliveryEvent, PushMessage, StoredMessage, TaskKind, TaskState},
-    store::{Admission, Store, TaskLimits, TaskRecord},
+    store::{Admission, PageRecord, Store, TaskLimits, TaskRecord},
 };
 
 /// Limits that admit anything: for tests of what happens once a task is stored.
@@ -546,7 +546,8 @@ async fn concurrent_admissions_do_not_overrun_the_limit(s: Store) {
 }
 
 /// A page is recorded whole: the task's change and the page's events in one call, the events positioned
-/// after every earlier event of the app; a missing task records nothing.
+/// after every earlier event of the app; a declined change and a missing task record nothing, events
+/// included.
 async fn a_page_records_its_checkpoint_and_events_together(s: Store) {
     create(&s, "o#a", &task("t1", TaskState::Running), &[]).await;
     let earlier = s
@@ -561,7 +562,7 @@ async fn a_page_records_its_checkpoint_and_events_together(s: Store) {
             ..Default::default()
         })
         .collect();
-    let (after, stored) = s
+    let recorded = s
         .tasks
         .record_page(
             "o#a",
@@ -574,11 +575,13 @@ async fn a_page_records_its_checkpoint_and_events_together(s: Store) {
                     ..t.clone()
                 })
             },
-            page,
+            page.clone(),
         )
         .await
         .unwrap();
-    let after = after.expect("the task exists");
+    let PageRecord::Recorded(after, stored) = recorded else {
+        panic!("the page is recorded: {recorded:?}");
+    };
     assert_eq!((after.checkpoint.as_str(), after.users_done), ("u9", 3));
     assert_eq!(s.tasks.get_task("o#a", "t1").await.unwrap().unwrap(), after);
     assert_eq!(stored.len(), 3);
@@ -591,7 +594,13 @@ async fn a_page_records_its_checkpoint_and_events_together(s: Store) {
         .unwrap();
     assert_eq!(logged, stored);
 
-    let (missing, none) = s
+    let declined = s
+        .tasks
+        .record_page("o#a", "t1", &|_| None, page)
+        .await
+        .unwrap();
+    assert_eq!(declined, PageRecord::Declined(after.clone()));
+    let missing = s
         .tasks
         .record_page(
             "o#a",
@@ -601,12 +610,13 @@ async fn a_page_records_its_checkpoint_and_events_together(s: Store) {
         )
         .await
         .unwrap();
-    assert!(missing.is_none() && none.is_empty());
+    assert_eq!(missing, PageRecord::Missing);
+    assert_eq!(s.tasks.get_task("o#a", "t1").await.unwrap().unwrap(), after);
     let last = s.events.last_event_position("o#a").await.unwrap();
     assert_eq!(
         last,
         Some(stored[2].position),
-        "nothing logged for a missing task"
+        "nothing logged for a declined page or a missing task"
     );
 }
 

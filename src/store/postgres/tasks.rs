@@ -12,7 +12,9 @@ use super::PgStore;
 use super::sql::{decode, lock_keys, lower_bound, sql_limit};
 use crate::{
     proto::v1::{DeliveryEvent, StoredMessage, TaskKind, TaskState},
-    store::{Admission, StoreError, TaskChange, TaskLimits, TaskRecord, TaskRepository},
+    store::{
+        Admission, PageRecord, StoreError, TaskChange, TaskLimits, TaskRecord, TaskRepository,
+    },
 };
 
 fn task_key(app: &str, id: &str) -> String {
@@ -240,22 +242,20 @@ impl TaskRepository for PgStore {
         id: &str,
         change: TaskChange<'_>,
         mut events: Vec<DeliveryEvent>,
-    ) -> Result<(Option<TaskRecord>, Vec<DeliveryEvent>), StoreError> {
+    ) -> Result<PageRecord, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let Some(current) = lock_task(&tx, app, id).await? else {
-            return Ok((None, Vec::new()));
+            return Ok(PageRecord::Missing);
         };
-        let task = match change(&current) {
-            Some(next) => {
-                write_task(&tx, app, id, &next).await?;
-                next
-            }
-            None => current,
+        // Declined: the transaction ends without a write (dropped, it rolls back).
+        let Some(next) = change(&current) else {
+            return Ok(PageRecord::Declined(current));
         };
+        write_task(&tx, app, id, &next).await?;
         super::events::append_in(&tx, app, &mut events).await?;
         tx.commit().await?;
-        Ok((Some(task), events))
+        Ok(PageRecord::Recorded(next, events))
     }
 
     async fn get_task(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError> {

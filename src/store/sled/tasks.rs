@@ -9,7 +9,9 @@ use super::keys;
 use super::{SledStore, decode, tx_decode};
 use crate::{
     proto::v1::{DeliveryEvent, StoredMessage, TaskKind, TaskState},
-    store::{Admission, StoreError, TaskChange, TaskLimits, TaskRecord, TaskRepository},
+    store::{
+        Admission, PageRecord, StoreError, TaskChange, TaskLimits, TaskRecord, TaskRepository,
+    },
 };
 
 impl SledStore {
@@ -113,7 +115,7 @@ impl TaskRepository for SledStore {
         id: &str,
         change: TaskChange<'_>,
         mut events: Vec<DeliveryEvent>,
-    ) -> Result<(Option<TaskRecord>, Vec<DeliveryEvent>), StoreError> {
+    ) -> Result<PageRecord, StoreError> {
         use sled::Transactional;
         let written: Result<_, StoreError> = async {
             // The event log's append lock, as `append_events` takes it: positions visible in order.
@@ -139,21 +141,25 @@ impl TaskRepository for SledStore {
             let tasks = self.tree(keys::TASKS)?;
             let log = self.tree(keys::EVENTS)?;
             // One transaction over both trees: the checkpoint and the page's events together or not at all.
-            let task = (&tasks, &log).transaction(|(tasks, log)| {
+            // A declined change writes nothing, its events included.
+            let outcome = (&tasks, &log).transaction(|(tasks, log)| {
                 let Some(bytes) = tasks.get(&key)? else {
-                    return Ok(None);
+                    return Ok(Err(None));
                 };
                 let current: TaskRecord = tx_decode(&key, &bytes)?;
-                let next = change(&current).unwrap_or(current);
+                let Some(next) = change(&current) else {
+                    return Ok(Err(Some(current)));
+                };
                 tasks.insert(key.as_slice(), next.encode_to_vec())?;
                 for (chunk_key, chunk) in &chunks {
                     log.insert(chunk_key.as_slice(), chunk.as_slice())?;
                 }
-                Ok(Some(next))
+                Ok(Ok(next))
             })?;
-            Ok(match task {
-                Some(task) => (Some(task), events),
-                None => (None, Vec::new()),
+            Ok(match outcome {
+                Ok(task) => PageRecord::Recorded(task, events),
+                Err(Some(task)) => PageRecord::Declined(task),
+                Err(None) => PageRecord::Missing,
             })
         }
         .await;
