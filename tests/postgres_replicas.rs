@@ -10,26 +10,9 @@ use std::time::Duration;
 
 use common::{TestServer, fresh_database, metric};
 
-/// A replica named `id` on the database at `url`, beating every 100 ms, counting a replica gone once its
-/// last beat is `lease` old. Every replica of a deployment is configured with the same keys (README: with
-/// PostgreSQL, configure them).
+/// A replica named `id` on the database at `url` (see `common::cluster`).
 fn replica(url: &str, id: &str, lease: &str) -> TestServer {
-    TestServer::start_with(&[
-        ("PUSHGATE_STORE_BACKEND", "postgres"),
-        ("PUSHGATE_STORE_POSTGRES_URL", url),
-        ("PUSHGATE_AUTH_ADMIN_TOKEN", "replicas-admin-token"),
-        (
-            "PUSHGATE_AUTH_SIGNING_KEY",
-            "replicas-signing-key-replicas-signing",
-        ),
-        (
-            "PUSHGATE_NOTIFIERS_CREDENTIALS_KEY",
-            "replicas-credentials-key",
-        ),
-        ("PUSHGATE_CLUSTER_REPLICA_ID", id),
-        ("PUSHGATE_CLUSTER_HEARTBEAT", "100ms"),
-        ("PUSHGATE_CLUSTER_LEASE", lease),
-    ])
+    common::cluster::replica(url, id, lease, &[])
 }
 
 /// The live replicas `server` counted at its last beat (`pushgate_cluster_replicas` on its admin port).

@@ -10,6 +10,7 @@ use std::{
 };
 
 pub mod cli;
+pub mod cluster;
 pub mod credentials;
 pub mod dispatch;
 pub mod fakes;
@@ -223,8 +224,16 @@ impl TestServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        let admin_token = std::fs::read_to_string(data_dir.join("admin-token"))
-            .map(|t| t.trim().to_owned())
+        // The token configured, else the one the server generated into its data directory.
+        let admin_token = env
+            .iter()
+            .find(|(k, _)| k == "PUSHGATE_AUTH_ADMIN_TOKEN")
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                std::fs::read_to_string(data_dir.join("admin-token"))
+                    .ok()
+                    .map(|t| t.trim().to_owned())
+            })
             .unwrap_or_default();
         Self {
             child: Some(child),
@@ -482,6 +491,26 @@ pub async fn metric(server: &TestServer, name: &str) -> Option<f64> {
         })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
+}
+
+/// The sum of every series of the metric `name` on `server`'s admin port (0 when it has none).
+pub async fn metric_sum(server: &TestServer, name: &str) -> f64 {
+    let url = format!("http://{}/metrics", server.admin_addr());
+    let text = admin_client()
+        .get(url)
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn private_tempdir() -> tempfile::TempDir {

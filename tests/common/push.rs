@@ -80,6 +80,12 @@ impl Env {
         })
         .await
         .expect("server starts");
+        Self::around(server, sandbox).await
+    }
+
+    /// The test world on a server already running and a sandbox: a new app on `server` with every sandbox
+    /// notifier created.
+    pub async fn around(server: TestServer, sandbox: Sandbox) -> Self {
         let app = create_app(&server, "push#test").await;
         let channel = server.channel().await;
         let mut env = Self {

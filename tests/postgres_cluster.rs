@@ -1,0 +1,267 @@
+//! Three replicas on one PostgreSQL database with the sandbox vendors: a task's fan-out is shared by every
+//! replica, and survives one that dies.
+//!
+//! PostgreSQL only: replicas share a database, and a sled store belongs to the one process that opened it
+//! (sled locks its directory), so on sled there is never a second replica to share with.
+
+mod common;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Duration,
+};
+
+use common::{
+    TestServer, authed, cluster, fakes::sandbox_keeping, fresh_database, metric_sum, push::*,
+};
+use pushgate::proto::v1::{
+    CreateBroadcastTaskRequest, GetTaskRequest, SubscribeEventsRequest, Task, TaskState,
+    create_broadcast_task_request, event_service_client::EventServiceClient,
+    subscribe_events_response::Item, task_service_client::TaskServiceClient,
+};
+
+/// Users, one device each.
+const USERS: usize = 10_000;
+/// Users per page: a hundred pages, enough for every replica to take part.
+const PAGE_USERS: usize = 100;
+/// Each vendor request waits this long, so the fan-out lasts seconds, not milliseconds.
+const VENDOR_DELAY_MS: u64 = 30;
+
+/// Three replicas (`replica-a` serving the test world, then b and c), every user bound through `a`, the
+/// vendors slowed down.
+async fn three(lease: &str) -> (Env, Vec<TestServer>) {
+    let url = fresh_database();
+    let page = PAGE_USERS.to_string();
+    let extra = [
+        ("PUSHGATE_TASKS_PAGE_USERS", page.as_str()),
+        ("PUSHGATE_TASKS_POLL", "200ms"),
+    ];
+    let mut servers = cluster::replicas(
+        &url,
+        &["replica-a", "replica-b", "replica-c"],
+        lease,
+        &extra,
+    )
+    .await;
+    let a = servers.remove(0);
+    let env = Env::around(a, sandbox_keeping(2 * USERS).await).await;
+    let jobs: Vec<BindJob> = (0..USERS)
+        .map(|i| {
+            let user = format!("user{i:05}");
+            let notifier = if i % 2 == 0 { FCM } else { APNS };
+            let token = token_for(notifier, &user);
+            (user.clone(), format!("{user}-d"), notifier, token)
+        })
+        .collect();
+    env.bind_all(&jobs).await;
+    for fake in [FCM, APNS] {
+        env.fake(fake).add_fault(FaultRule {
+            device_token: None,
+            action: FaultAction::Delay {
+                millis: VENDOR_DELAY_MS,
+            },
+            times: None,
+        });
+    }
+    (env, servers)
+}
+
+async fn broadcast(env: &Env) -> Task {
+    TaskServiceClient::new(env.push_channel())
+        .create_broadcast_task(authed(
+            CreateBroadcastTaskRequest {
+                message_source: Some(create_broadcast_task_request::MessageSource::Message(
+                    hello(),
+                )),
+                ..Default::default()
+            },
+            &env.app.token,
+        ))
+        .await
+        .expect("a broadcast")
+        .into_inner()
+        .task
+        .unwrap()
+}
+
+/// The task as `server` reads it.
+async fn get(server: &TestServer, token: &str, id: &str) -> Task {
+    TaskServiceClient::new(server.channel().await)
+        .get_task(authed(GetTaskRequest { task_id: id.into() }, token))
+        .await
+        .expect("the task")
+        .into_inner()
+        .task
+        .unwrap()
+}
+
+/// Waits (at most two minutes) until the task ends, reading it through `server`.
+async fn until_ended(server: &TestServer, token: &str, id: &str) -> Task {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let task = get(server, token, id).await;
+        if ![TaskState::Scheduled as i32, TaskState::Running as i32].contains(&task.state) {
+            return task;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the task did not end: {task:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How many send requests each device token got, over both vendors.
+fn sends_per_token(env: &Env) -> HashMap<String, usize> {
+    let mut per_token = HashMap::new();
+    for fake in [FCM, APNS] {
+        for sent in env.sends(fake) {
+            let token = sent.device_token.expect("a single-device vendor names it");
+            *per_token.entry(token).or_default() += 1;
+        }
+    }
+    per_token
+}
+
+/// The delivery events of task `task_id` that a SubscribeEvents reader from position 0 on `server` gets,
+/// until it has `n`.
+async fn events_from_the_start(
+    server: &TestServer,
+    token: &str,
+    task_id: &str,
+    n: usize,
+) -> Vec<(String, u64)> {
+    let mut stream = EventServiceClient::new(server.channel().await)
+        .subscribe_events(authed(
+            SubscribeEventsRequest {
+                since: Some(0),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let item = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream goes on")
+            .expect("not ended");
+        if let Some(Item::Event(e)) = item.item
+            && e.task_id == task_id
+        {
+            out.push((e.device_id, e.position));
+        }
+    }
+    // Nothing more for this task: a repeated event would come right after.
+    let more = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(Some(item)) = stream.message().await {
+            if let Some(Item::Event(e)) = item.item
+                && e.task_id == task_id
+            {
+                return Some(e);
+            }
+        }
+        None
+    })
+    .await;
+    assert!(
+        !matches!(more, Ok(Some(_))),
+        "an event beyond one per device: {more:?}"
+    );
+    out
+}
+
+/// The devices each replica pushed as part of tasks (`pushgate_task_devices_total`).
+async fn task_devices(server: &TestServer) -> f64 {
+    metric_sum(server, "pushgate_task_devices_total").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
+    let (env, others) = three("10s").await;
+    let task = broadcast(&env).await;
+    // Read through another replica than the one it was created on.
+    let ended = until_ended(&others[1], &env.app.token, &task.id).await;
+    assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
+    let progress = ended.progress.expect("progress");
+    assert_eq!(
+        (progress.users_total, progress.users_done),
+        (USERS as u64, USERS as u64)
+    );
+    assert_eq!(
+        (
+            progress.success_count,
+            progress.fail_count,
+            progress.error_count
+        ),
+        (USERS as u64, 0, 0)
+    );
+    // Every device exactly once, at the vendors.
+    let per_token = sends_per_token(&env);
+    assert_eq!(per_token.len(), USERS);
+    assert!(
+        per_token.values().all(|n| *n == 1),
+        "a device got two pushes"
+    );
+    // All three replicas took part, and their parts add up.
+    let parts = [
+        task_devices(&env.server).await,
+        task_devices(&others[0]).await,
+        task_devices(&others[1]).await,
+    ];
+    assert!(parts.iter().all(|n| *n > 0.0), "parts {parts:?}");
+    assert_eq!(parts.iter().sum::<f64>(), USERS as f64, "parts {parts:?}");
+    // One event per device, in position order, for a reader on any replica.
+    let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
+    let devices: BTreeSet<&String> = events.iter().map(|(d, _)| d).collect();
+    assert_eq!(devices.len(), USERS);
+    assert!(events.windows(2).all(|w| w[0].1 < w[1].1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
+    let (env, mut others) = three("1s").await;
+    let task = broadcast(&env).await;
+    // Kill b once it has pushed a page or more, with pages still to go.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while task_devices(&others[0]).await == 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica b took no part"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(others.remove(0));
+    let during = get(&env.server, &env.app.token, &task.id).await;
+    assert_eq!(
+        during.state,
+        TaskState::Running as i32,
+        "b died mid-broadcast"
+    );
+    let ended = until_ended(&env.server, &env.app.token, &task.id).await;
+    assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
+    let progress = ended.progress.expect("progress");
+    // Counted once: the killed page was never recorded, its taker recorded it.
+    assert_eq!(
+        (
+            progress.users_total,
+            progress.users_done,
+            progress.success_count
+        ),
+        (USERS as u64, USERS as u64, USERS as u64)
+    );
+    // Every device reached; at most the page b held went out twice.
+    let per_token = sends_per_token(&env);
+    assert_eq!(per_token.len(), USERS);
+    let twice = per_token.values().filter(|n| **n > 1).count();
+    assert!(
+        per_token.values().all(|n| *n <= 2) && twice <= PAGE_USERS,
+        "{twice} devices got more than one push"
+    );
+    let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
+    let devices: BTreeSet<&String> = events.iter().map(|(d, _)| d).collect();
+    assert_eq!(devices.len(), USERS, "one event per device");
+}
