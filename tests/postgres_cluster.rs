@@ -15,8 +15,8 @@ use common::{
     TestServer, authed, cluster, fakes::sandbox_keeping, fresh_database, metric_sum, push::*,
 };
 use pushgate::proto::v1::{
-    CreateBroadcastTaskRequest, GetTaskRequest, SubscribeEventsRequest, Task, TaskState,
-    create_broadcast_task_request, event_service_client::EventServiceClient,
+    AcceptStatus as Accepted, CreateBroadcastTaskRequest, GetTaskRequest, SubscribeEventsRequest,
+    Task, TaskState, create_broadcast_task_request, event_service_client::EventServiceClient,
     subscribe_events_response::Item, task_service_client::TaskServiceClient,
 };
 
@@ -27,9 +27,9 @@ const PAGE_USERS: usize = 100;
 /// Each vendor request waits this long, so the fan-out lasts seconds, not milliseconds.
 const VENDOR_DELAY_MS: u64 = 30;
 
-/// Three replicas (`replica-a` serving the test world, then b and c), every user bound through `a`, the
-/// vendors slowed down.
-async fn three(lease: &str) -> (Env, Vec<TestServer>) {
+/// Three replicas (`replica-a` serving the test world, then b and c), `users` users bound through `a`, half
+/// on FCM and half on APNs, the vendors slowed down by `delay_ms` a request.
+async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer>) {
     let url = fresh_database();
     let page = PAGE_USERS.to_string();
     let extra = [
@@ -45,7 +45,7 @@ async fn three(lease: &str) -> (Env, Vec<TestServer>) {
     .await;
     let a = servers.remove(0);
     let env = Env::around(a, sandbox_keeping(2 * USERS).await).await;
-    let jobs: Vec<BindJob> = (0..USERS)
+    let jobs: Vec<BindJob> = (0..users)
         .map(|i| {
             let user = format!("user{i:05}");
             let notifier = if i % 2 == 0 { FCM } else { APNS };
@@ -57,9 +57,7 @@ async fn three(lease: &str) -> (Env, Vec<TestServer>) {
     for fake in [FCM, APNS] {
         env.fake(fake).add_fault(FaultRule {
             device_token: None,
-            action: FaultAction::Delay {
-                millis: VENDOR_DELAY_MS,
-            },
+            action: FaultAction::Delay { millis: delay_ms },
             times: None,
         });
     }
@@ -181,7 +179,7 @@ async fn task_devices(server: &TestServer) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
-    let (env, others) = three("10s").await;
+    let (env, others) = three("10s", USERS, VENDOR_DELAY_MS).await;
     let task = broadcast(&env).await;
     // Read through another replica than the one it was created on.
     let ended = until_ended(&others[1], &env.app.token, &task.id).await;
@@ -223,7 +221,7 @@ async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
-    let (env, mut others) = three("1s").await;
+    let (env, mut others) = three("1s", USERS, VENDOR_DELAY_MS).await;
     let task = broadcast(&env).await;
     // Kill b once it has pushed a page or more, with pages still to go.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -264,4 +262,42 @@ async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
     let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
     let devices: BTreeSet<&String> = events.iter().map(|(d, _)| d).collect();
     assert_eq!(devices.len(), USERS, "one event per device");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_accepted_by_a_replica_that_dies_are_sent_by_the_others() {
+    const ACCEPTED: usize = 200;
+    // Each push waits at the vendor for a second: b still holds most of them when it dies.
+    let (env, mut others) = three("1s", ACCEPTED, 1_000).await;
+    let mut through_b = PushServiceClient::new(others[0].channel().await);
+    for i in 0..ACCEPTED {
+        let accepted = through_b
+            .send_async(authed(
+                SendAsyncRequest {
+                    user: format!("user{i:05}"),
+                    message_source: Some(send_async_request::MessageSource::Message(hello())),
+                    ..Default::default()
+                },
+                &env.app.token,
+            ))
+            .await
+            .expect("accepted")
+            .into_inner();
+        assert_eq!(accepted.target.unwrap().status, Accepted::Accepted as i32);
+    }
+    drop(others.remove(0));
+    let sent_before = sends_per_token(&env).len();
+    assert!(sent_before < ACCEPTED, "b died with pushes in hand");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let reached = sends_per_token(&env).len();
+        if reached == ACCEPTED {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{reached} of {ACCEPTED} accepted pushes reached their device"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -114,6 +114,25 @@ impl Membership {
         }
     }
 
+    /// The holders alive at this replica's last beat (this one included), as [`Holder::key`] names them.
+    pub fn live_holders(&self) -> Vec<String> {
+        let others = self.inner.others.read().unwrap_or_else(|p| p.into_inner());
+        std::iter::once(self.holder().key())
+            .chain(others.iter().map(|(id, started_ms)| {
+                Holder {
+                    id: id.clone(),
+                    started_ms: *started_ms,
+                }
+                .key()
+            }))
+            .collect()
+    }
+
+    /// How long a replica's beat counts (`cluster.lease`).
+    pub fn lease(&self) -> std::time::Duration {
+        self.inner.config.lease
+    }
+
     /// Whether the holder `id` started at `started_ms` is alive: this replica, or another whose beat was
     /// fresh at this replica's last beat. Work claimed by a holder that is not may be taken over; the
     /// fencing epoch of the claim refuses the old holder's late writes if it was only slow.
@@ -169,6 +188,13 @@ pub struct Holder {
     pub id: String,
     /// When it started, Unix milliseconds.
     pub started_ms: i64,
+}
+
+impl Holder {
+    /// The holder as one string, for claims that name their holder so (the async queue's).
+    pub fn key(&self) -> String {
+        format!("{}@{}", self.id, self.started_ms)
+    }
 }
 
 /// Beats every `heartbeat` until stopped; logs the replicas that join and go.

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use super::{Pusher, UserPush};
 use crate::{
     clock::now_ms,
+    cluster::Membership,
     proto::v1::Strategy,
     store::{QueueClaim, QueueKey, QueuedPush, Store, StoreError, until_available},
 };
@@ -26,7 +27,8 @@ const SCAN_PAGE: usize = 256;
 /// Pause before a push that failed (its plan or its events could not be stored) is tried again.
 const RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// How long a claim on a queued push lasts: far longer than a push runs (every vendor request is bounded by
-/// its timeout and retries), so a claim runs out only when its process died. Nothing renews it yet.
+/// its timeout and retries). On a shared store the claims of a replica that is gone end sooner, when
+/// another replica sees it gone (`rescan`); this bound is for a replica that is alive and stuck.
 const CLAIM_FOR: Duration = Duration::from_secs(3600);
 
 /// Why pushes could not be accepted.
@@ -55,8 +57,10 @@ struct Inner {
     store: Store,
     max: usize,
     queued: AtomicUsize,
-    /// This run's name on the claims it takes in the store: a queued push runs only while its claim is held,
-    /// so no push runs twice at once.
+    /// This run's name on the claims it takes in the store (its replica's [`Holder::key`]): a queued push
+    /// runs only while its claim is held, so no push runs twice at once.
+    ///
+    /// [`Holder::key`]: crate::cluster::Holder::key
     holder: String,
     handoff: mpsc::Sender<QueueKey>,
     /// Wakes the scanner when a key could not be handed off at once.
@@ -65,21 +69,27 @@ struct Inner {
 
 impl PushQueue {
     /// Starts the workers (at most `workers` pushes at once) over the pushes already queued in `store`.
+    ///
+    /// On a store that one process uses, every claim found at start is an earlier run's. On a shared store
+    /// the queue is the replicas' together: each takes up the pushes of the replicas that are gone, every
+    /// half lease, and counts the whole queue against `max` as of then.
     pub async fn start(
         store: Store,
         pusher: Pusher,
         max: usize,
         workers: usize,
+        membership: Membership,
     ) -> Result<Self, StoreError> {
         let (handoff, keys) = mpsc::channel(HANDOFF_ROOM);
-        // One process per store today: every claim found at start is a previous run's.
-        store.push_queue.forget_claims().await?;
+        if !store.is_shared() {
+            store.push_queue.forget_claims().await?;
+        }
         let queued = store.push_queue.queue_len().await?;
         let inner = Arc::new(Inner {
             store,
             max,
             queued: AtomicUsize::new(queued),
-            holder: uuid::Uuid::new_v4().simple().to_string(),
+            holder: membership.holder().key(),
             handoff,
             backlog: Notify::new(),
         });
@@ -90,6 +100,9 @@ impl PushQueue {
         });
         tokio::spawn(run_workers(inner.clone(), keys, pusher, workers));
         tokio::spawn(scan(inner.clone()));
+        if inner.store.is_shared() {
+            tokio::spawn(rescan(inner.clone(), membership));
+        }
         if queued > 0 {
             tracing::info!(queued, "resuming accepted pushes");
             inner.backlog.notify_one();
@@ -186,6 +199,43 @@ async fn scan(s: Arc<Inner>) {
     }
 }
 
+/// Every half lease: ends the claims of replicas that are gone (those claimed a lease ago or more, so that a
+/// replica that joined since the last beat is not taken for gone), wakes the scan to take their pushes up,
+/// and counts the queue again, which the other replicas fill and empty too.
+async fn rescan(s: Arc<Inner>, membership: Membership) {
+    let lease = membership.lease();
+    let mut every = tokio::time::interval(lease / 2);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (lease_ms, claim_ms) = (
+        i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4),
+        i64::try_from(CLAIM_FOR.as_millis()).unwrap_or(i64::MAX / 4),
+    );
+    loop {
+        every.tick().await;
+        let live = membership.live_holders();
+        let released = s
+            .store
+            .push_queue
+            .release_gone_claims(&live, now_ms() - lease_ms + claim_ms)
+            .await;
+        match released {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(
+                    pushes = n,
+                    "taking up the queued pushes of replicas that are gone"
+                );
+                s.backlog.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot release the claims of gone replicas"),
+        }
+        match s.store.push_queue.queue_len().await {
+            Ok(n) => s.queued.store(n, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "cannot count the push queue"),
+        }
+    }
+}
+
 /// Takes keys from the handoff and runs each push, at most `workers` at once.
 async fn run_workers(
     s: Arc<Inner>,
@@ -257,7 +307,12 @@ async fn try_one(s: &Inner, pusher: &Pusher, key: &QueueKey) -> bool {
     .await;
     match removed {
         Ok(true) => {
-            s.queued.fetch_sub(1, Ordering::Relaxed);
+            // Saturating: on a shared store this replica also completes pushes another accepted.
+            let _ = s
+                .queued
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_sub(1))
+                });
         }
         Ok(false) => {
             tracing::warn!(%app, %user, %message_id, "a finished push's claim had run out; it may be sent again");

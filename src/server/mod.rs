@@ -185,6 +185,7 @@ pub async fn run(
         pusher.clone(),
         config.push.max_queued,
         config.push.async_workers,
+        membership.clone(),
     )
     .await?;
     // A call holds its request id for longer than any call may run (the request timeout bounds them all).

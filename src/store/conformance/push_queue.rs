@@ -289,7 +289,52 @@ async fn concurrent_claimers_never_share_an_entry(s: Store) {
     assert_eq!(all, expected, "every entry claimed exactly once");
 }
 
+/// Claims of holders that are gone end, and only those: not a live holder's, not one made too recently to
+/// judge (its `until_ms` at or after the bound), and each entry stays queued for the next claimer.
+async fn claims_of_gone_holders_end_and_live_ones_stay(s: Store) {
+    let q = &s.push_queue;
+    let live = q
+        .enqueue(&[push("o#a", "u1", 10)], &claim("alive", 1_000))
+        .await
+        .unwrap();
+    let gone = q
+        .enqueue(
+            &[push("o#a", "u2", 10), push("o#b", "u3", 10)],
+            &claim("dead", 1_000),
+        )
+        .await
+        .unwrap();
+    let recent = q
+        .enqueue(&[push("o#a", "u4", 10)], &claim("new", 5_000))
+        .await
+        .unwrap();
+    let released = q
+        .release_gone_claims(&["alive".to_owned()], 2_000)
+        .await
+        .unwrap();
+    assert_eq!(released, 2);
+    assert_eq!(
+        q.release_gone_claims(&["alive".to_owned()], 2_000)
+            .await
+            .unwrap(),
+        0,
+        "released already"
+    );
+    let taken = q
+        .claim_queued(None, 10, &claim("taker", 9_000), 10)
+        .await
+        .unwrap();
+    let mut taken = keys_of(&taken);
+    taken.sort();
+    assert_eq!(taken, gone, "only the gone holder's entries");
+    assert!(!q.complete_queued(&gone[0], "dead").await.unwrap());
+    assert!(q.complete_queued(&live[0], "alive").await.unwrap());
+    assert!(q.complete_queued(&recent[0], "new").await.unwrap());
+    assert_eq!(q.queue_len().await.unwrap(), 2);
+}
+
 conformance_tests! {
+    claims_of_gone_holders_end_and_live_ones_stay,
     queued_pushes_read_back_and_complete,
     a_claim_keeps_others_off_until_it_runs_out,
     released_and_forgotten_claims_free_their_entries,

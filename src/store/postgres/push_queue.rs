@@ -154,15 +154,22 @@ impl PushQueueRepository for PgStore {
         Ok(client.execute(&statement, &[&seq, &holder]).await? == 1)
     }
 
-    async fn forget_claims(&self) -> Result<(), StoreError> {
+    async fn release_gone_claims(
+        &self,
+        live: &[String],
+        until_before_ms: i64,
+    ) -> Result<usize, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "UPDATE push_queue SET holder = NULL, until_ms = 0 WHERE holder IS NOT NULL",
+                "UPDATE push_queue SET holder = NULL, until_ms = 0
+                 WHERE holder IS NOT NULL AND NOT (holder = ANY($1)) AND until_ms < $2",
             )
             .await?;
-        client.execute(&statement, &[]).await?;
-        Ok(())
+        let released = client
+            .execute(&statement, &[&live, &until_before_ms])
+            .await?;
+        Ok(usize::try_from(released).unwrap_or(usize::MAX))
     }
 
     async fn queue_len(&self) -> Result<usize, StoreError> {

@@ -175,13 +175,35 @@ impl PushQueueRepository for SledStore {
         self.durably(written).await
     }
 
-    async fn forget_claims(&self) -> Result<(), StoreError> {
+    async fn release_gone_claims(
+        &self,
+        live: &[String],
+        until_before_ms: i64,
+    ) -> Result<usize, StoreError> {
         let written: Result<_, StoreError> = async {
-            self.tree(keys::PUSH_QUEUE_CLAIMS)?.clear()?;
-            Ok(())
+            let claims = self.tree(keys::PUSH_QUEUE_CLAIMS)?;
+            let mut released = 0;
+            for entry in claims.iter() {
+                let (key, bytes) = entry?;
+                let held: Claim = decode(&key, &bytes)?;
+                if live.contains(&held.holder) || held.until_ms >= until_before_ms {
+                    continue;
+                }
+                // Only the claim as read: one renewed, completed or taken meanwhile stays as it is.
+                if claims
+                    .compare_and_swap(&key, Some(bytes), None::<&[u8]>)?
+                    .is_ok()
+                {
+                    released += 1;
+                }
+            }
+            Ok(released)
         }
         .await;
-        self.durably(written).await
+        match written {
+            Ok(0) => Ok(0),
+            written => self.durably(written).await,
+        }
     }
 
     async fn queue_len(&self) -> Result<usize, StoreError> {
