@@ -11,13 +11,16 @@ use std::{
     time::Duration,
 };
 
+use common::webhook_receiver::{Receiver, dedup_positions};
 use common::{
     TestServer, authed, cluster, fakes::sandbox_keeping, fresh_database, metric_sum, push::*,
 };
 use pushgate::proto::v1::{
-    AcceptStatus as Accepted, CreateBroadcastTaskRequest, GetTaskRequest, SubscribeEventsRequest,
-    Task, TaskState, create_broadcast_task_request, event_service_client::EventServiceClient,
-    subscribe_events_response::Item, task_service_client::TaskServiceClient,
+    AcceptStatus as Accepted, CallbackRule, CreateBroadcastTaskRequest, GetTaskRequest,
+    PutCallbackRuleRequest, SubscribeEventsRequest, Task, TaskState,
+    app_service_client::AppServiceClient, create_broadcast_task_request,
+    event_service_client::EventServiceClient, subscribe_events_response::Item,
+    task_service_client::TaskServiceClient,
 };
 
 /// Users, one device each.
@@ -54,7 +57,7 @@ async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer
         })
         .collect();
     env.bind_all(&jobs).await;
-    for fake in [FCM, APNS] {
+    for fake in [FCM, APNS].into_iter().filter(|_| delay_ms > 0) {
         env.fake(fake).add_fault(FaultRule {
             device_token: None,
             action: FaultAction::Delay { millis: delay_ms },
@@ -300,4 +303,148 @@ async fn pushes_accepted_by_a_replica_that_dies_are_sent_by_the_others() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The replica holding the callback rule's lease (its replica id), read from the database.
+async fn lease_holder(url: &str, name: &str) -> Option<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .query_opt(
+            "SELECT holder FROM leases WHERE name = $1 AND until_ms > 0",
+            &[&name],
+        )
+        .await
+        .expect("read the lease")
+        .map(|row| row.get(0))
+}
+
+/// SendSync of `user` through `server`.
+async fn send_through(server: &TestServer, token: &str, user: &str) {
+    PushServiceClient::new(server.channel().await)
+        .send_sync(authed(
+            SendSyncRequest {
+                user: user.into(),
+                message_source: Some(send_sync_request::MessageSource::Message(hello())),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("sent");
+}
+
+/// Each device's callbacks, by first arrival, in the order the device's events were logged.
+fn in_order_per_device(requests: &[common::webhook_receiver::Received]) -> bool {
+    let mut last: HashMap<String, u64> = HashMap::new();
+    let mut seen = BTreeSet::new();
+    for r in requests.iter().filter(|r| r.delivered()) {
+        let position = r.position();
+        if !seen.insert(position) {
+            continue;
+        }
+        let device = r.json()["device_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if last
+            .insert(device, position)
+            .is_some_and(|before| before > position)
+        {
+            return false;
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_delivers_a_callback_rule_and_another_continues_when_it_dies() {
+    const USERS: usize = 40;
+    let url = fresh_database();
+    let mut replicas =
+        cluster::replicas(&url, &["replica-a", "replica-b", "replica-c"], "1s", &[]).await;
+    let a = replicas.remove(0);
+    let env = Env::around(a, sandbox_keeping(1_000).await).await;
+    let jobs: Vec<BindJob> = (0..USERS)
+        .map(|i| {
+            let user = format!("user{i:05}");
+            let token = token_for(FCM, &user);
+            (user.clone(), format!("{user}-d"), FCM, token)
+        })
+        .collect();
+    env.bind_all(&jobs).await;
+    let receiver = Receiver::start().await;
+    AppServiceClient::new(env.server.channel().await)
+        .put_callback_rule(authed(
+            PutCallbackRuleRequest {
+                app: env.app.name.clone(),
+                rule: Some(CallbackRule {
+                    name: "hook".into(),
+                    url: receiver.url.clone(),
+                    secret: "cluster-secret".into(),
+                    enabled: true,
+                    ..Default::default()
+                }),
+            },
+            &env.server.admin_token,
+        ))
+        .await
+        .expect("a rule");
+    let mut all: Vec<&TestServer> = vec![&env.server];
+    all.extend(replicas.iter());
+    // Sends through every replica; the one holding the rule's lease posts every event, once.
+    for (i, (user, ..)) in jobs.iter().enumerate() {
+        send_through(all[i % 3], &env.app.token, user).await;
+    }
+    let first = receiver
+        .wait_until("one callback per event", Duration::from_secs(30), |r| {
+            dedup_positions(r.iter().filter(|r| r.delivered())).len() >= USERS
+        })
+        .await;
+    assert_eq!(first.len(), USERS, "each event posted once while all live");
+    // And no second deliverer posts them a moment later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.requests().len(), USERS, "one deliverer per rule");
+    let lease = format!("callback/{}/hook", env.app.name);
+    let holder = lease_holder(&url, &lease)
+        .await
+        .expect("a replica delivers the rule");
+
+    // The deliverer dies; the others go on sending, and one of them takes the rule up from its cursor.
+    let mut env = env;
+    if holder == "replica-a" {
+        env.server.kill();
+    } else {
+        drop(replicas.remove(if holder == "replica-b" { 0 } else { 1 }));
+    }
+    let mut survivors: Vec<&TestServer> = replicas.iter().collect();
+    if holder != "replica-a" {
+        survivors.push(&env.server);
+    }
+    for (i, (user, ..)) in jobs.iter().enumerate() {
+        send_through(survivors[i % survivors.len()], &env.app.token, user).await;
+    }
+    let every = receiver
+        .wait_until(
+            "a callback for every event of both rounds",
+            Duration::from_secs(60),
+            |r| dedup_positions(r.iter().filter(|r| r.delivered())).len() >= 2 * USERS,
+        )
+        .await;
+    let distinct = dedup_positions(every.iter().filter(|r| r.delivered())).len();
+    assert_eq!(distinct, 2 * USERS);
+    // At most what the dead deliverer had in flight is posted again.
+    assert!(
+        every.len() - distinct <= USERS,
+        "{} repeated callbacks",
+        every.len() - distinct
+    );
+    let next = lease_holder(&url, &lease).await.expect("a deliverer");
+    assert_ne!(next, holder);
+    assert!(
+        in_order_per_device(&every),
+        "a device's callbacks out of order"
+    );
 }

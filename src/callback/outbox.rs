@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     clock::now_ms,
+    cluster::{Leases, Membership},
     notifier::sealing::Sealer,
     proto::v1::FailedCallback,
     store::{CallbackRuleRecord, Store, StoreError},
@@ -31,6 +32,8 @@ type RuleKey = (String, String);
 
 /// A running worker.
 struct Running {
+    /// The rule as the worker runs it.
+    rule: CallbackRuleRecord,
     task: JoinHandle<()>,
     wake: Arc<Notify>,
     waiting: Arc<AtomicI64>,
@@ -47,6 +50,8 @@ struct Inner {
     sealer: Sealer,
     log: EventLog,
     running: Mutex<HashMap<RuleKey, Running>>,
+    /// This replica's leases, one per rule delivered.
+    leases: Leases,
     /// One lock per rule around changes of its waiting callbacks, shared by its worker and redeliveries.
     locks: Mutex<HashMap<RuleKey, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -74,13 +79,16 @@ pub fn secret_context(app: &str, rule: &str) -> Vec<u8> {
 }
 
 impl Outbox {
-    /// Starts a worker for every enabled rule in the store.
+    /// Starts a worker for every enabled rule in the store. Each delivers while it holds its rule's lease,
+    /// so one replica of `membership`'s deployment delivers a rule at a time; on a shared store the rules
+    /// are read again every heartbeat, for the rules created, changed or deleted through other replicas.
     pub async fn start(
         store: Store,
         sealer: Sealer,
         config: CallbacksConfig,
         poster: Poster,
         log: EventLog,
+        membership: &Membership,
     ) -> Result<Self, StoreError> {
         let outbox = Self {
             inner: Arc::new(Inner {
@@ -92,13 +100,56 @@ impl Outbox {
                 sealer,
                 log,
                 running: Mutex::default(),
+                leases: membership.leases(),
                 locks: Mutex::default(),
             }),
         };
         for (app, rule) in store.callback_rules.all_rules().await? {
             outbox.rule_put(&app, &rule).await?;
         }
+        if store.is_shared() {
+            tokio::spawn(follow_rules(
+                Arc::downgrade(&outbox.inner),
+                outbox.inner.leases.retry_every(),
+            ));
+        }
         Ok(outbox)
+    }
+
+    /// Brings the workers in line with the stored rules: starts those created or changed elsewhere and
+    /// stops those deleted elsewhere.
+    async fn follow(&self) -> Result<(), StoreError> {
+        let stored = self.inner.shared.store.callback_rules.all_rules().await?;
+        let (changed, gone) = {
+            let running = self
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let changed: Vec<(String, CallbackRuleRecord)> = stored
+                .iter()
+                .filter(|(app, rule)| {
+                    running
+                        .get(&(app.clone(), rule.name.clone()))
+                        .is_none_or(|r| r.rule != *rule)
+                        && (rule.enabled || running.contains_key(&(app.clone(), rule.name.clone())))
+                })
+                .cloned()
+                .collect();
+            let gone: Vec<RuleKey> = running
+                .keys()
+                .filter(|key| !stored.iter().any(|(a, r)| a == &key.0 && r.name == key.1))
+                .cloned()
+                .collect();
+            (changed, gone)
+        };
+        for key in gone {
+            self.stop(&key);
+        }
+        for (app, rule) in changed {
+            self.rule_put(&app, &rule).await?;
+        }
+        Ok(())
     }
 
     /// Seals a rule's secret for storage.
@@ -178,6 +229,8 @@ impl Outbox {
         let wake = Arc::new(Notify::new());
         let waiting = Arc::new(AtomicI64::new(waiting));
         let worker = Worker {
+            leases: self.inner.leases.clone(),
+            fence: None,
             app: app.to_owned(),
             rule: rule.clone(),
             secret,
@@ -197,6 +250,7 @@ impl Outbox {
             .insert(
                 key,
                 Running {
+                    rule: rule.clone(),
                     task,
                     wake,
                     waiting,
@@ -288,5 +342,20 @@ impl Outbox {
             self.wake(&key, 1);
         }
         Ok(queued)
+    }
+}
+
+/// Follows the stored rules every `every` while the outbox lives (a shared store only).
+async fn follow_rules(outbox: std::sync::Weak<Inner>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(inner) = outbox.upgrade() else {
+            return;
+        };
+        if let Err(e) = (Outbox { inner }).follow().await {
+            tracing::warn!(error = %e, "cannot read the callback rules; looking again later");
+        }
     }
 }

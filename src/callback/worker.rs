@@ -24,9 +24,10 @@ use super::{
 use crate::{
     clock::now_ms,
     clock::timestamp,
+    cluster::{Held, Leases},
     proto::v1::{DeliveryEvent, FailedCallback},
     store::{
-        CallbackRuleRecord, PendingCallback, Store, StoreError,
+        CallbackRuleRecord, Fence, PendingCallback, Store, StoreError,
         outbox::{failed_id, order_key},
         until_available,
     },
@@ -37,6 +38,9 @@ use crate::{
 const PAGE: usize = 256;
 /// Longest idle wait between looks at the log and the due retries (a missed signal costs at most this).
 const IDLE: Duration = Duration::from_secs(30);
+/// The same on a shared store, where the other replicas' events come without a signal: the delay of a
+/// callback for an event another replica recorded.
+const SHARED_IDLE: Duration = Duration::from_secs(1);
 /// Wait after a store failure before trying again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 
@@ -65,6 +69,10 @@ pub(super) struct Worker {
     /// Callbacks of the rule waiting in the store, counted before the worker starts; shared with the outbox,
     /// whose redeliveries add to it.
     pub waiting: Arc<AtomicI64>,
+    /// This replica's leases: one replica of the deployment delivers a rule at a time.
+    pub leases: Leases,
+    /// The rule's lease while this worker holds it; the cursor moves only under it.
+    pub fence: Option<Fence>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -72,8 +80,33 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl Worker {
-    /// Runs until aborted.
+    /// Runs until aborted: delivers while it holds the rule's lease, and waits for the lease while another
+    /// replica holds it.
     pub async fn run(mut self) {
+        let name = format!("callback/{}/{}", self.app, self.rule.name);
+        loop {
+            let held = match self.leases.try_hold(&name).await {
+                Ok(Some(held)) => held,
+                Ok(None) => {
+                    tokio::time::sleep(self.leases.retry_every()).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(app = %self.app, rule = %self.rule.name, error = %e, "cannot take a callback rule's lease");
+                    tokio::time::sleep(STORE_RETRY).await;
+                    continue;
+                }
+            };
+            tracing::debug!(app = %self.app, rule = %self.rule.name, epoch = held.epoch(), "delivering a callback rule");
+            self.fence = Some(held.fence());
+            self.deliver(&held).await;
+            self.fence = None;
+            tracing::info!(app = %self.app, rule = %self.rule.name, "a callback rule's lease was lost; another replica delivers it");
+        }
+    }
+
+    /// Delivers until the lease is lost.
+    async fn deliver(&mut self, held: &Held) {
         // Waited for while the store is away: a worker that started without it would deliver through a pause.
         let pause = until_available("read a callback pause", || {
             self.shared.store.outbox.pause(&self.app, &self.rule.name)
@@ -87,7 +120,7 @@ impl Worker {
                 tracing::error!(app = %self.app, rule = %self.rule.name, error = %e, "cannot read the callback pause")
             }
         }
-        loop {
+        while !held.is_lost() && self.fence.is_some() {
             let now = now_ms();
             let until = self.paused_until.load(Ordering::Relaxed);
             if until > now {
@@ -129,8 +162,13 @@ impl Worker {
             .await
             .ok()
             .flatten();
-        let wait = next_due.map_or(IDLE, |at| {
-            Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(IDLE)
+        let longest = if self.shared.store.is_shared() {
+            SHARED_IDLE
+        } else {
+            IDLE
+        };
+        let wait = next_due.map_or(longest, |at| {
+            Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(longest)
         });
         // Never a busy loop, even if something is due that this round could not take.
         let wait = wait.max(Duration::from_millis(20));
@@ -247,10 +285,22 @@ impl Worker {
         let parked: Vec<PendingCallback> = parked.into_iter().flatten().collect();
         let count = parked.len() as i64;
         let _changing = self.lock.lock().await;
-        store
+        let advanced = store
             .outbox
-            .advance(&self.app, &self.rule.name, last, parked)
+            .advance_fenced(
+                &self.app,
+                &self.rule.name,
+                last,
+                parked,
+                self.fence.as_ref(),
+            )
             .await?;
+        if !advanced {
+            // The lease went to another replica meanwhile: it delivers from the cursor this worker could
+            // not move, so the page just posted is posted again there (at least once).
+            self.fence = None;
+            return Ok(false);
+        }
         if count > 0 {
             self.waiting_changed(count);
         }

@@ -9,7 +9,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     clock::now_ms,
-    store::{LeaseRecord, Store, StoreError},
+    store::{Fence, LeaseRecord, Store, StoreError},
 };
 
 /// This replica's access to the leases.
@@ -31,6 +31,11 @@ impl Leases {
             lease,
             renew_every,
         }
+    }
+
+    /// How often to try again for a lease another replica holds: every renewal interval (the heartbeat).
+    pub fn retry_every(&self) -> Duration {
+        self.renew_every
     }
 
     fn until(&self, now: i64) -> i64 {
@@ -104,6 +109,15 @@ impl Held {
     /// The grant's epoch, which the holder's fenced writes carry.
     pub fn epoch(&self) -> u64 {
         self.lease.epoch
+    }
+
+    /// What the holder's fenced writes carry.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            name: self.lease.name.clone(),
+            holder: self.lease.holder.clone(),
+            epoch: self.lease.epoch,
+        }
     }
 
     /// Whether a renewal failed: the work must stop.

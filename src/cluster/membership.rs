@@ -73,6 +73,7 @@ impl Membership {
             for old in store.replicas.live_replicas(i64::MIN).await? {
                 store.replicas.remove_replica(&old.id).await?;
             }
+            store.leases.forget_leases().await?;
         }
         store.replicas.beat(&me).await?;
         let others = store

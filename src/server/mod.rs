@@ -167,6 +167,7 @@ pub async fn run(
         config.callbacks.clone(),
         Poster::new(config.callbacks.request_timeout, dispatch.extra_ca_pem())?,
         events.clone(),
+        &membership,
     )
     .await?;
     let rules = CallbackRules::new(store.clone(), outbox);

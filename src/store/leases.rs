@@ -57,6 +57,28 @@ pub trait LeaseRepository: Send + Sync {
     -> Result<bool, StoreError>;
     /// The lease's last grant, if it was ever granted.
     async fn get_lease(&self, name: &str) -> Result<Option<LeaseRecord>, StoreError>;
+    /// Removes every lease. Only for a store that one process uses, when it starts: every lease it finds was
+    /// held by a run of it that is gone.
+    async fn forget_leases(&self) -> Result<(), StoreError>;
+}
+
+/// What a holder's fenced write carries: the lease it writes under, as it was granted. A backend checks it
+/// in the same atomic step as the write ([`fence_holds`]) and writes nothing when it no longer holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease's name.
+    pub name: String,
+    /// Its holder.
+    pub holder: String,
+    /// The grant's epoch.
+    pub epoch: u64,
+}
+
+/// Whether `fence` still holds over `current` (the stored lease): the same holder at the same epoch, not
+/// released. A lease past its time that nobody took since still holds: nobody else can have written under
+/// it, and the next grant, to anyone, takes a new epoch.
+pub(crate) fn fence_holds(current: Option<&LeaseRecord>, fence: &Fence) -> bool {
+    current.is_some_and(|c| c.holder == fence.holder && c.epoch == fence.epoch && c.until_ms > 0)
 }
 
 /// The grant `acquire` makes of `current` (the stored lease, if any), or `None` when another holds it: the

@@ -65,7 +65,7 @@ pub use inbox::{
     InboxRepository,
 };
 pub use labels::{LabelRecord, LabelRepository, LabelUserRecord, UserLabelRecord};
-pub use leases::{LeaseRecord, LeaseRepository};
+pub use leases::{Fence, LeaseRecord, LeaseRepository};
 pub use messages::MessageRepository;
 pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};

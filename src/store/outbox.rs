@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{Fence, StoreError};
 use crate::proto::v1::{DeliveryEvent, FailedCallback};
 
 /// A callback that waits: to be retried after a failed attempt, or behind an earlier one of its device.
@@ -96,7 +96,22 @@ pub trait OutboxRepository: Send + Sync {
         rule: &str,
         position: u64,
         parked: Vec<PendingCallback>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.advance_fenced(app, rule, position, parked, None)
+            .await
+            .map(|_| ())
+    }
+    /// [`advance`](Self::advance) by the holder of `fence` (the rule's delivery lease): when it is given
+    /// and no longer holds, nothing is written and the answer is `false` (another replica delivers the rule
+    /// now). The check and the write are one atomic step.
+    async fn advance_fenced(
+        &self,
+        app: &str,
+        rule: &str,
+        position: u64,
+        parked: Vec<PendingCallback>,
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError>;
     /// How many callbacks of `rule` are waiting (one scan; for the metric when a worker starts).
     async fn waiting_count(&self, app: &str, rule: &str) -> Result<u64, StoreError>;
     /// Whether callbacks of `order_key` are waiting (a new one must queue behind them).

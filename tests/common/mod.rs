@@ -304,7 +304,7 @@ impl TestServer {
     }
 
     /// SIGKILL.
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let mut child = self.child.take().expect("running");
         child.kill().expect("SIGKILL");
         let _ = child.wait();

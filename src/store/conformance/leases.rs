@@ -136,7 +136,23 @@ async fn racing_acquirers_get_the_lease_once(s: Store) {
     );
 }
 
+/// Forgetting the leases (a store one process uses, at its start) frees every one for the next grant.
+async fn forgotten_leases_are_free_for_anyone(s: Store) {
+    let l = &s.leases;
+    let held = l
+        .acquire_lease("a", "r1", 0, i64::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    l.forget_leases().await.unwrap();
+    assert_eq!(l.get_lease("a").await.unwrap(), None);
+    let next = l.acquire_lease("a", "r2", 1, 1_000).await.unwrap().unwrap();
+    assert_eq!(next.holder, "r2");
+    assert!(held.epoch >= 1);
+}
+
 conformance_tests! {
+    forgotten_leases_are_free_for_anyone,
     one_holder_at_a_time_and_a_new_epoch_for_each_new_grant,
     renewal_is_in_time_and_release_frees_at_once,
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,7 +3,7 @@
 
 use crate::{
     proto::v1::{DeliveryEvent, FailedCallback},
-    store::{PauseRecord, PendingCallback, Store},
+    store::{Fence, PauseRecord, PendingCallback, Store},
 };
 
 const APP: &str = "o#a";
@@ -429,7 +429,70 @@ async fn a_requeued_callback_rejoins_its_receivers_queue(s: Store) {
     );
 }
 
+/// A fenced advance writes only while its lease is the holder's at that epoch: once the lease went to
+/// another replica (a new epoch), the old holder's cursor move and parked callbacks are refused whole.
+async fn a_fenced_advance_is_refused_once_the_lease_moved_on(s: Store) {
+    let name = "callback/o#a/r";
+    let first = s
+        .leases
+        .acquire_lease(name, "r1", 0, 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let fence = |l: &crate::store::LeaseRecord| Fence {
+        name: name.into(),
+        holder: l.holder.clone(),
+        epoch: l.epoch,
+    };
+    let o = &s.outbox;
+    assert!(
+        o.advance_fenced("o#a", "r", 5, vec![], Some(&fence(&first)))
+            .await
+            .unwrap()
+    );
+    // r1 paused past its lease; r2 took it.
+    let second = s
+        .leases
+        .acquire_lease(name, "r2", 2_000, 3_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !o.advance_fenced(
+            "o#a",
+            "r",
+            9,
+            vec![waiting("d1", 7, 10)],
+            Some(&fence(&first))
+        )
+        .await
+        .unwrap(),
+        "r1's late write"
+    );
+    assert_eq!(o.cursor("o#a", "r").await.unwrap(), Some(5));
+    assert_eq!(o.waiting_count("o#a", "r").await.unwrap(), 0);
+    assert!(
+        o.advance_fenced("o#a", "r", 9, vec![], Some(&fence(&second)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(o.cursor("o#a", "r").await.unwrap(), Some(9));
+    // Released, the fence no longer holds either.
+    assert!(
+        s.leases
+            .release_lease(name, "r2", second.epoch)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !o.advance_fenced("o#a", "r", 12, vec![], Some(&fence(&second)))
+            .await
+            .unwrap()
+    );
+}
+
 conformance_tests! {
+    a_fenced_advance_is_refused_once_the_lease_moved_on,
     a_receiver_is_due_by_its_first_callback_and_the_next_follows_it,
     a_given_up_callback_is_listed_and_can_be_queued_again,
     cursors_and_pauses_are_per_rule,

@@ -4,7 +4,28 @@
 use async_trait::async_trait;
 
 use super::PgStore;
-use crate::store::{LeaseRecord, LeaseRepository, StoreError};
+use crate::store::{Fence, LeaseRecord, LeaseRepository, StoreError};
+
+/// Whether `fence` holds (`leases::fence_holds`), checked inside the caller's transaction: the lease row is
+/// read `FOR SHARE`, so that nobody re-grants it before the fenced write commits.
+pub(super) async fn fence_holds_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    fence: &Fence,
+) -> Result<bool, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND epoch = $3 AND until_ms > 0
+             FOR SHARE",
+        )
+        .await?;
+    Ok(tx
+        .query_opt(
+            &stmt,
+            &[&fence.name, &fence.holder, &epoch_in(fence.epoch)?],
+        )
+        .await?
+        .is_some())
+}
 
 fn epoch_in(epoch: u64) -> Result<i64, StoreError> {
     i64::try_from(epoch)
@@ -94,6 +115,12 @@ impl LeaseRepository for PgStore {
             .execute(&stmt, &[&name, &holder, &epoch_in(epoch)?])
             .await?;
         Ok(updated == 1)
+    }
+
+    async fn forget_leases(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.execute("DELETE FROM leases", &[]).await?;
+        Ok(())
     }
 
     async fn get_lease(&self, name: &str) -> Result<Option<LeaseRecord>, StoreError> {

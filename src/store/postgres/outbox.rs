@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     proto::v1::FailedCallback,
-    store::{OutboxRepository, PauseRecord, PendingCallback, StoreError},
+    store::{Fence, OutboxRepository, PauseRecord, PendingCallback, StoreError},
 };
 
 /// A due time as the due index orders it: times before the epoch count as the epoch, as in sled.
@@ -171,13 +171,14 @@ impl OutboxRepository for PgStore {
 
     /// One transaction: the cursor, the parked callbacks' receivers held (locked, in receiver order), the
     /// callbacks stored.
-    async fn advance(
+    async fn advance_fenced(
         &self,
         app: &str,
         rule: &str,
         position: u64,
         parked: Vec<PendingCallback>,
-    ) -> Result<(), StoreError> {
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError> {
         let position = position_in(position)?;
         // By place, the later of two at the same place winning, as sled's inserts in order.
         let waiting = parked
@@ -186,6 +187,11 @@ impl OutboxRepository for PgStore {
             .collect::<Result<BTreeMap<_, _>, _>>()?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        if let Some(fence) = fence
+            && !super::leases::fence_holds_in(&tx, fence).await?
+        {
+            return Ok(false);
+        }
         let cursor = tx
             .prepare_cached(
                 "INSERT INTO outbox_cursors (app, rule, position) VALUES ($1, $2, $3)
@@ -199,7 +205,7 @@ impl OutboxRepository for PgStore {
             put_waiting(&tx, app, rule, &waiting).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn waiting_count(&self, app: &str, rule: &str) -> Result<u64, StoreError> {

@@ -103,6 +103,15 @@ impl LeaseRepository for SledStore {
         .await
     }
 
+    async fn forget_leases(&self) -> Result<(), StoreError> {
+        let written: Result<_, StoreError> = async {
+            self.tree(keys::LEASES)?.clear()?;
+            Ok(())
+        }
+        .await;
+        self.durably(written).await
+    }
+
     async fn get_lease(&self, name: &str) -> Result<Option<LeaseRecord>, StoreError> {
         self.tree(keys::LEASES)?
             .get(name.as_bytes())?

@@ -16,7 +16,10 @@ use super::keys;
 use super::{SledStore, decode, tx_decode};
 use crate::{
     proto::v1::FailedCallback,
-    store::{OutboxRepository, PauseRecord, PendingCallback, StoreError},
+    store::{
+        Fence, LeaseRecord, OutboxRepository, PauseRecord, PendingCallback, StoreError,
+        leases::fence_holds,
+    },
 };
 
 type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
@@ -108,14 +111,16 @@ impl OutboxRepository for SledStore {
             .map(u64::from_be_bytes))
     }
 
-    async fn advance(
+    async fn advance_fenced(
         &self,
         app: &str,
         rule: &str,
         position: u64,
         parked: Vec<PendingCallback>,
-    ) -> Result<(), StoreError> {
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError> {
         let written: Result<_, StoreError> = async {
+            let leases = self.tree(keys::LEASES)?;
             let cursors = self.tree(keys::OUTBOX_CURSORS)?;
             let (pending, held, due) = self.outbox_trees()?;
             let encoded: Vec<(String, Vec<u8>, Vec<u8>, i64)> = parked
@@ -126,8 +131,17 @@ impl OutboxRepository for SledStore {
                     (receiver, key, p.encode_to_vec(), p.next_attempt_ms)
                 })
                 .collect();
-            (&cursors, &pending, &held, &due)
-                .transaction(|(c, p, h, d)| -> TxResult<()> {
+            (&cursors, &pending, &held, &due, &leases)
+                .transaction(|(c, p, h, d, l)| -> TxResult<bool> {
+                    if let Some(fence) = fence {
+                        let current: Option<LeaseRecord> = l
+                            .get(fence.name.as_bytes())?
+                            .map(|bytes| tx_decode(fence.name.as_bytes(), &bytes))
+                            .transpose()?;
+                        if !fence_holds(current.as_ref(), fence) {
+                            return Ok(false);
+                        }
+                    }
                     c.insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
                     for (receiver, key, value, due_ms) in &encoded {
                         p.insert(key.as_slice(), value.as_slice())?;
@@ -135,12 +149,15 @@ impl OutboxRepository for SledStore {
                             make_due(h, d, app, rule, receiver, *due_ms)?;
                         }
                     }
-                    Ok(())
+                    Ok(true)
                 })
                 .map_err(StoreError::from)
         }
         .await;
-        self.durably(written).await
+        match written {
+            Ok(false) => Ok(false),
+            written => self.durably(written).await,
+        }
     }
 
     async fn waiting_count(&self, app: &str, rule: &str) -> Result<u64, StoreError> {
