@@ -89,7 +89,28 @@ pub(super) fn source_name(dir: &tempfile::TempDir) -> String {
 }
 
 pub(super) fn open_source(dir: &tempfile::TempDir) -> Arc<SledStore> {
-    Arc::new(SledStore::open_to_copy(dir.path()).expect("open the source"))
+    Arc::new(waiting_for_the_lock(|| SledStore::open_to_copy(dir.path())).expect("open the source"))
+}
+
+/// `open` tried again (for at most five seconds) while the directory is still locked by a store this test
+/// dropped a moment ago: sled's background flusher keeps the lock for a moment after the last handle goes,
+/// where a stopped server's process has released it (see `store::sled_for_tests`).
+pub(super) fn waiting_for_the_lock<T, E: std::fmt::Display>(
+    mut open: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match open() {
+            Err(e)
+                if (e.to_string().contains("could not acquire lock")
+                    || e.to_string().contains("in use by another process"))
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened,
+        }
+    }
 }
 
 /// The default options, or those of `--restart`.

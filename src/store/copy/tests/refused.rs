@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use prost::Message;
 
-use super::{copy_dir, pg_config, populated, postgres_store, sled_store, starting_over, target};
+use super::{
+    copy_dir, pg_config, populated, postgres_store, sled_store, starting_over, target,
+    waiting_for_the_lock,
+};
 use crate::store::{
     AppRecord, PostgresConfig, SledStore, StoreError,
     conformance::postgres_database,
@@ -106,7 +109,7 @@ async fn a_source_in_use_or_with_unknown_records_is_refused() {
 
     // A tree this version does not know, as a newer one might have left.
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = waiting_for_the_lock(|| sled::open(dir.path().join("db"))).unwrap();
         db.open_tree("mystery")
             .unwrap()
             .insert(b"k", AppRecord::default().encode_to_vec())
