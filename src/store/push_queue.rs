@@ -88,14 +88,14 @@ pub trait PushQueueRepository: Send + Sync {
     /// Removes the entry (done) if `holder` still holds it; returns whether it did. A claim that ran out and
     /// that nobody took since is still `holder`'s. `false`: another holder has the entry, or it is gone.
     async fn complete_queued(&self, key: &QueueKey, holder: &str) -> Result<bool, StoreError>;
-    /// Ends every claim whose holder is not in `live` and whose `until_ms` is before `until_before_ms`;
+    /// Ends every claim whose holder is not in `live` and whose `until_ms` is not after `until_latest_ms`;
     /// returns how many ended. With several processes, `live` are the holders whose process is alive
-    /// (by heartbeat), and `until_before_ms` spares the claims made too recently for the caller to know
+    /// (by heartbeat), and `until_latest_ms` spares the claims made too recently for the caller to know
     /// their holder. Each claim ends atomically: one its holder completes meanwhile is not touched.
     async fn release_gone_claims(
         &self,
         live: &[String],
-        until_before_ms: i64,
+        until_latest_ms: i64,
     ) -> Result<usize, StoreError>;
     /// Ends every claim. Only for a store that one process uses, when it starts: the claims it finds were
     /// made by a run of it that is gone.

@@ -290,7 +290,7 @@ async fn concurrent_claimers_never_share_an_entry(s: Store) {
 }
 
 /// Claims of holders that are gone end, and only those: not a live holder's, not one made too recently to
-/// judge (its `until_ms` at or after the bound), and each entry stays queued for the next claimer.
+/// judge (its `until_ms` after the bound), and each entry stays queued for the next claimer.
 async fn claims_of_gone_holders_end_and_live_ones_stay(s: Store) {
     let q = &s.push_queue;
     let live = q

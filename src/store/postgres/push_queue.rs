@@ -157,17 +157,17 @@ impl PushQueueRepository for PgStore {
     async fn release_gone_claims(
         &self,
         live: &[String],
-        until_before_ms: i64,
+        until_latest_ms: i64,
     ) -> Result<usize, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
                 "UPDATE push_queue SET holder = NULL, until_ms = 0
-                 WHERE holder IS NOT NULL AND NOT (holder = ANY($1)) AND until_ms < $2",
+                 WHERE holder IS NOT NULL AND NOT (holder = ANY($1)) AND until_ms <= $2",
             )
             .await?;
         let released = client
-            .execute(&statement, &[&live, &until_before_ms])
+            .execute(&statement, &[&live, &until_latest_ms])
             .await?;
         Ok(usize::try_from(released).unwrap_or(usize::MAX))
     }

@@ -178,7 +178,7 @@ impl PushQueueRepository for SledStore {
     async fn release_gone_claims(
         &self,
         live: &[String],
-        until_before_ms: i64,
+        until_latest_ms: i64,
     ) -> Result<usize, StoreError> {
         let written: Result<_, StoreError> = async {
             let claims = self.tree(keys::PUSH_QUEUE_CLAIMS)?;
@@ -186,7 +186,7 @@ impl PushQueueRepository for SledStore {
             for entry in claims.iter() {
                 let (key, bytes) = entry?;
                 let held: Claim = decode(&key, &bytes)?;
-                if live.contains(&held.holder) || held.until_ms >= until_before_ms {
+                if live.contains(&held.holder) || held.until_ms > until_latest_ms {
                     continue;
                 }
                 // Only the claim as read: one renewed, completed or taken meanwhile stays as it is.
