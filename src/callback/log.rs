@@ -74,14 +74,25 @@ impl EventLog {
         self.live.subscribe()
     }
 
-    /// Removes events older than `retention`, a bounded number per round, for the life of the server.
-    pub fn sweep_every(&self, every: std::time::Duration, retention: std::time::Duration) {
+    /// Removes events older than `retention`, a bounded number per round, for the life of the server, on one
+    /// replica at a time (the holder of the lease `sweep/events`).
+    pub fn sweep_every(
+        &self,
+        every: std::time::Duration,
+        retention: std::time::Duration,
+        leases: crate::cluster::Leases,
+    ) {
         let store = self.store.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             let keep = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
+            // One replica sweeps the shared log.
+            let mut turn = crate::cluster::OneReplica::new("sweep/events");
             loop {
                 tick.tick().await;
+                if !turn.mine(&leases).await {
+                    continue;
+                }
                 let before = crate::clock::now_ms() - keep;
                 if let Err(e) = store.events.sweep_events(before, 100_000).await {
                     tracing::error!(error = %e, "cannot sweep expired delivery events");

@@ -21,6 +21,7 @@ pub use subscribe::{StreamItem, Subscription};
 
 use crate::{
     clock::now_ms,
+    cluster::Leases,
     proto::v1::PushMessage,
     store::{AckSubject, InboxEntry, Store, StoreError},
     tenant::check_user_id,
@@ -144,6 +145,8 @@ pub struct Channel {
 
 struct Inner {
     store: Store,
+    /// This replica's leases: one replica sweeps the inboxes at a time.
+    leases: Leases,
     hub: Arc<Hub>,
     retention: Duration,
     keepalive: Duration,
@@ -163,10 +166,11 @@ pub fn check_device_id(id: &str) -> Result<(), String> {
 impl Channel {
     /// The own channel over `store`; spawns the expiry sweeper on the current Tokio runtime (it stops on
     /// [`Channel::shutdown`] or when the last clone is dropped).
-    pub fn new(store: Store, config: ChannelConfig) -> Self {
+    pub fn new(store: Store, config: ChannelConfig, leases: Leases) -> Self {
         let (stop, stopped) = watch::channel(false);
         let inner = Arc::new(Inner {
             store,
+            leases,
             hub: Hub::new(config.stream_buffer),
             retention: config.inbox_retention,
             keepalive: config.keepalive_interval.max(MIN_INTERVAL),

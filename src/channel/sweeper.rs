@@ -6,19 +6,21 @@ use std::{sync::Weak, time::Duration};
 use tokio::sync::watch;
 
 use super::Inner;
-use crate::clock::now_ms;
+use crate::{clock::now_ms, cluster::OneReplica};
 
 /// Expired entries deleted per store call.
 const BATCH: usize = 500;
 
 /// Spawns the sweeper on the current runtime. It holds only a weak reference, so it ends when the last
 /// [`Channel`](super::Channel) clone drops (the stop sender goes with it) or when `stop` turns true.
+/// One replica of the deployment sweeps at a time: the holder of the lease `sweep/inbox`.
 pub(super) fn spawn(inner: Weak<Inner>, mut stop: watch::Receiver<bool>, interval: Duration) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::warn!("no Tokio runtime: the inbox expiry sweeper does not run");
         return;
     };
     runtime.spawn(async move {
+        let mut turn = OneReplica::new("sweep/inbox");
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -31,6 +33,9 @@ pub(super) fn spawn(inner: Weak<Inner>, mut stop: watch::Receiver<bool>, interva
             let Some(inner) = inner.upgrade() else {
                 return;
             };
+            if !turn.mine(&inner.leases).await {
+                continue;
+            }
             sweep(&inner).await;
         }
     });

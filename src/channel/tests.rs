@@ -16,7 +16,15 @@ fn config() -> ChannelConfig {
 }
 
 fn open(dir: &std::path::Path, config: ChannelConfig) -> Channel {
-    Channel::new(crate::store::sled_for_tests(dir), config)
+    let store = crate::store::sled_for_tests(dir);
+    // The one replica of a sled store, leases as the server's membership would make them.
+    let leases = crate::cluster::Leases::new(
+        store.clone(),
+        "test-replica",
+        Duration::from_secs(10),
+        Duration::from_secs(2),
+    );
+    Channel::new(store, config, leases)
 }
 
 fn push(id: &str) -> ChannelPush {

@@ -97,6 +97,40 @@ async fn renew(leases: Leases, lease: LeaseRecord, lost: watch::Sender<bool>) {
     }
 }
 
+/// Work that one replica of the deployment does at a time, each time it is due (a sweeper): the replica
+/// holding the lease `name` keeps it (renewed every heartbeat) while it lives, and the others, asking at
+/// each turn, take it once the holder is gone.
+pub struct OneReplica {
+    name: String,
+    held: Option<Held>,
+}
+
+impl OneReplica {
+    /// The work named `name` (the lease's name).
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            held: None,
+        }
+    }
+
+    /// Whether this replica does the work now: it holds the lease, or took it just now through `leases`.
+    /// (The leases are lent for the turn, so that work that ends when its owner drops holds no store.)
+    pub async fn mine(&mut self, leases: &Leases) -> bool {
+        if self.held.as_ref().is_some_and(|h| !h.is_lost()) {
+            return true;
+        }
+        self.held = match leases.try_hold(&self.name).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(lease = %self.name, error = %e, "cannot ask for a lease; skipping this turn");
+                None
+            }
+        };
+        self.held.is_some()
+    }
+}
+
 /// A lease this replica holds, renewed while it lives.
 pub struct Held {
     lease: LeaseRecord,
@@ -205,5 +239,22 @@ mod tests {
             .await
             .expect("r1 learns it lost the lease at its next renewal");
         assert!(held.is_lost());
+    }
+
+    #[tokio::test]
+    async fn one_replica_does_the_work_until_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_for_tests(dir.path());
+        let (r1, r2) = (leases(&store, "r1"), leases(&store, "r2"));
+        let (mut first, mut second) = (OneReplica::new("sweep/x"), OneReplica::new("sweep/x"));
+        assert!(first.mine(&r1).await);
+        assert!(!second.mine(&r2).await, "r1 sweeps");
+        // Turns later r1 still holds it (renewed), and r2 still does not.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(first.mine(&r1).await && !second.mine(&r2).await);
+        // r1 is gone (its renewals stop without a release): r2 takes over once the lease runs out.
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(second.mine(&r2).await);
     }
 }

@@ -7,5 +7,5 @@ mod lease;
 mod membership;
 
 pub use config::ClusterConfig;
-pub use lease::{Held, Leases};
+pub use lease::{Held, Leases, OneReplica};
 pub use membership::{Holder, Membership};

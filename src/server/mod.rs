@@ -142,7 +142,7 @@ pub async fn run(
     };
     // Built before the services so that every one that needs the own channel (the device service for
     // user deletion, the send path) shares this one hub of open streams.
-    let channel = Channel::new(store.clone(), config.channel.clone());
+    let channel = Channel::new(store.clone(), config.channel.clone(), membership.leases());
     let sealer = Sealer::new(&credentials_key);
     let notifiers = Notifiers::new(
         store.clone(),
@@ -158,7 +158,11 @@ pub async fn run(
         tracing::error!(error = %e, "cannot list the notifiers: their metrics show from their first push");
     }
     let events = EventLog::new(store.clone());
-    events.sweep_every(std::time::Duration::from_secs(600), config.events.retention);
+    events.sweep_every(
+        std::time::Duration::from_secs(600),
+        config.events.retention,
+        membership.leases(),
+    );
     let dispatch = Dispatch::new(notifiers.clone(), config.dispatch.clone())?;
     // Resumes every enabled rule's deliveries from where they were.
     let outbox = Outbox::start(
@@ -195,7 +199,10 @@ pub async fn run(
         config.push.idempotency_window,
         config.server.request_timeout + std::time::Duration::from_secs(30),
     ));
-    tokio::spawn(sweep_idempotent_answers(idempotency.clone()));
+    tokio::spawn(sweep_idempotent_answers(
+        idempotency.clone(),
+        membership.leases(),
+    ));
     // Resumes the tasks a stop or a crash left scheduled or running.
     let tasks = Tasks::start(
         store.clone(),
@@ -358,10 +365,15 @@ pub async fn run(
 const IDEMPOTENCY_SWEEP: (std::time::Duration, usize) =
     (std::time::Duration::from_secs(600), 10_000);
 
-async fn sweep_idempotent_answers(idempotency: Arc<Idempotency>) {
+async fn sweep_idempotent_answers(idempotency: Arc<Idempotency>, leases: crate::cluster::Leases) {
     let mut every = tokio::time::interval(IDEMPOTENCY_SWEEP.0);
+    // One replica sweeps the shared answers.
+    let mut turn = crate::cluster::OneReplica::new("sweep/idempotency");
     loop {
         every.tick().await;
+        if !turn.mine(&leases).await {
+            continue;
+        }
         if let Err(e) = idempotency.sweep(IDEMPOTENCY_SWEEP.1).await {
             tracing::error!(error = %e, "cannot sweep expired idempotent answers");
         }

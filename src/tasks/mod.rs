@@ -91,6 +91,7 @@ impl Tasks {
         config: TasksConfig,
         membership: Membership,
     ) -> Result<Self, StoreError> {
+        let leases = membership.leases();
         let runner = Runner::new(store.clone(), pusher.clone(), config.clone(), membership).await?;
         runner.start();
         let tasks = Self {
@@ -99,7 +100,7 @@ impl Tasks {
             runner,
             config,
         };
-        tokio::spawn(sweep_ended(tasks.clone()));
+        tokio::spawn(sweep_ended(tasks.clone(), leases));
         Ok(tasks)
     }
 
@@ -319,11 +320,15 @@ fn new_task_id(now_ms: i64) -> String {
     format!("t{inverted:012x}{:06x}", rand::random::<u32>() & 0xff_ffff)
 }
 
-/// Removes ended tasks past the retention, a bounded number at a time.
-async fn sweep_ended(tasks: Tasks) {
+/// Removes ended tasks past the retention, a bounded number at a time, on one replica at a time.
+async fn sweep_ended(tasks: Tasks, leases: crate::cluster::Leases) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
+    let mut turn = crate::cluster::OneReplica::new("sweep/tasks");
     loop {
         every.tick().await;
+        if !turn.mine(&leases).await {
+            continue;
+        }
         let keep = i64::try_from(tasks.config.retention.as_millis()).unwrap_or(i64::MAX / 2);
         if let Err(e) = tasks
             .store
