@@ -123,11 +123,15 @@ fn leaf_paths(value: &Val, prefix: &str, out: &mut Vec<String>) {
 /// rendered Secret (or, for a Secret the user manages, placeholder values) and extraEnv.
 fn pod_environment(rendered: &Rendered) -> Vec<(String, String)> {
     let mut env = string_map(rendered.one("ConfigMap"), "data");
-    let statefulset = rendered.one("StatefulSet");
-    let container = &list_at(statefulset, "spec.template.spec.containers")[0];
+    let container = &list_at(rendered.workload(), "spec.template.spec.containers")[0];
     let secret = rendered.all("Secret").next();
     for var in container.get("env").and_then(Val::as_list).unwrap_or(&[]) {
         let name = str_at(var, "name").to_owned();
+        if var.at("valueFrom.fieldRef.fieldPath").and_then(Val::as_str) == Some("metadata.name") {
+            // The pod's name, as the kubelet fills it in.
+            env.push((name, "pushgate-7d9f8b6c4-x2x7q".to_owned()));
+            continue;
+        }
         let value = match (var.get("value"), var.at("valueFrom.secretKeyRef")) {
             (Some(Val::Str(value)), None) => value.clone(),
             (None, Some(reference)) => {
@@ -494,8 +498,7 @@ fn the_rendered_configuration_is_one_the_server_accepts() {
         if config.admin.enabled {
             assert_eq!(config.admin.listen, "0.0.0.0:9464".parse().unwrap());
         }
-        let sts = rendered.one("StatefulSet");
-        let container = &list_at(sts, "spec.template.spec.containers")[0];
+        let container = &list_at(rendered.workload(), "spec.template.spec.containers")[0];
         assert_eq!(
             config.store.data_dir,
             PathBuf::from(str_at(&list_at(container, "volumeMounts")[0], "mountPath"))
@@ -635,11 +638,61 @@ fn optional_parts_follow_their_switches() {
 }
 
 #[test]
+fn postgres_deploys_replicas_that_keep_capacity_through_updates_and_disruptions() {
+    let chart = chart();
+    let rendered = render(&chart, "pushgate", POSTGRES);
+    assert_eq!(rendered.all("StatefulSet").count(), 0, "sled's shape only");
+    let deployment = rendered.one("Deployment");
+    assert_eq!(deployment.at("spec.replicas"), Some(&Val::Int(3)));
+    assert_eq!(str_at(deployment, "spec.strategy.type"), "RollingUpdate");
+    assert_eq!(
+        deployment.at("spec.strategy.rollingUpdate.maxUnavailable"),
+        Some(&Val::Int(0)),
+        "a replica stops only once its replacement is ready"
+    );
+    assert_eq!(
+        deployment.at("spec.strategy.rollingUpdate.maxSurge"),
+        Some(&Val::Int(1))
+    );
+    let pdb = rendered.one("PodDisruptionBudget");
+    assert_eq!(pdb.at("spec.maxUnavailable"), Some(&Val::Int(1)));
+    assert_eq!(
+        string_map(pdb, "spec.selector.matchLabels"),
+        string_map(deployment, "spec.selector.matchLabels"),
+        "the budget covers the replicas"
+    );
+    assert_eq!(
+        string_map(deployment, "spec.selector.matchLabels"),
+        string_map(deployment, "spec.template.metadata.labels")
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("app.kubernetes.io/"))
+            .collect::<Vec<_>>()
+    );
+    // The count is a value.
+    let five = render(
+        &chart,
+        "pushgate",
+        &POSTGRES.replace("config: {", "replicaCount: 5\nconfig: {"),
+    );
+    assert_eq!(
+        five.one("Deployment").at("spec.replicas"),
+        Some(&Val::Int(5))
+    );
+    // And sled keeps its one pod, with no budget.
+    let sled = render(&chart, "pushgate", "");
+    assert_eq!(sled.all("PodDisruptionBudget").count(), 0);
+    assert_eq!(
+        sled.one("StatefulSet").at("spec.replicas"),
+        Some(&Val::Int(1))
+    );
+}
+
+#[test]
 fn postgres_takes_its_url_and_every_key_from_the_secret_and_mounts_no_volume() {
     let chart = chart();
     for overlay in [POSTGRES, POSTGRES_EXISTING_SECRET] {
         let rendered = render(&chart, "pushgate", overlay);
-        let sts = rendered.one("StatefulSet");
+        let sts = rendered.one("Deployment");
         assert!(
             sts.at("spec.volumeClaimTemplates").is_none(),
             "no claim with PostgreSQL ({overlay:?})"
@@ -665,6 +718,11 @@ fn postgres_takes_its_url_and_every_key_from_the_secret_and_mounts_no_volume() {
         let config = Config::load_from(None, pod_environment(&rendered))
             .unwrap_or_else(|e| panic!("the server refuses the chart's config: {e}"));
         assert_eq!(config.store.backend, pushgate::store::Backend::Postgres);
+        assert_eq!(
+            config.cluster.replica_id.as_deref(),
+            Some("pushgate-7d9f8b6c4-x2x7q"),
+            "each replica is its pod"
+        );
         assert!(rendered.notes.contains("PostgreSQL"), "{}", rendered.notes);
     }
     let own = render(&chart, "pushgate", POSTGRES);

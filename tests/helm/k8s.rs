@@ -99,11 +99,32 @@ pub fn assert_known_fields(what: &str, doc: &Val) {
                 );
             }
         }
-        "StatefulSet" => {
+        "PodDisruptionBudget" => {
             assert_fields(
                 what,
                 doc,
                 "spec",
+                &[
+                    "maxUnavailable",
+                    "minAvailable",
+                    "selector",
+                    "unhealthyPodEvictionPolicy",
+                ],
+            );
+        }
+        kind @ ("StatefulSet" | "Deployment") => {
+            let spec: &[&str] = if kind == "Deployment" {
+                &[
+                    "replicas",
+                    "selector",
+                    "strategy",
+                    "template",
+                    "minReadySeconds",
+                    "revisionHistoryLimit",
+                    "progressDeadlineSeconds",
+                    "paused",
+                ]
+            } else {
                 &[
                     "replicas",
                     "serviceName",
@@ -111,8 +132,18 @@ pub fn assert_known_fields(what: &str, doc: &Val) {
                     "updateStrategy",
                     "template",
                     "volumeClaimTemplates",
-                ],
-            );
+                ]
+            };
+            assert_fields(what, doc, "spec", spec);
+            if kind == "Deployment" {
+                assert_fields(what, doc, "spec.strategy", &["type", "rollingUpdate"]);
+                assert_fields(
+                    what,
+                    doc,
+                    "spec.strategy.rollingUpdate",
+                    &["maxUnavailable", "maxSurge"],
+                );
+            }
             assert_fields(what, doc, "spec.template", &["metadata", "spec"]);
             assert_fields(
                 what,

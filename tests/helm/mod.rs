@@ -48,6 +48,21 @@ impl Rendered {
         }
     }
 
+    /// The server's workload: the StatefulSet (sled) or the Deployment (PostgreSQL), one of them.
+    pub fn workload(&self) -> &Val {
+        let found: Vec<&Val> = self
+            .all("StatefulSet")
+            .chain(self.all("Deployment"))
+            .collect();
+        match found.as_slice() {
+            [one] => one,
+            _ => panic!(
+                "expected one StatefulSet or Deployment, found {}",
+                found.len()
+            ),
+        }
+    }
+
     /// Every manifest of a kind.
     pub fn all<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Val> + 'a {
         self.manifests

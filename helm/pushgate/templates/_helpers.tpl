@@ -19,7 +19,7 @@ purpose (see tests/helm_chart.rs, which renders it without helm): no range, no v
 {{- end -}}
 {{- end }}
 
-{{/* Labels that pick the pod: immutable in a StatefulSet selector, so nothing version-dependent. */}}
+{{/* Labels that pick the pods: immutable in a workload's selector, so nothing version-dependent. */}}
 {{- define "pushgate.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "pushgate.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
