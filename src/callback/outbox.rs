@@ -52,6 +52,8 @@ struct Inner {
     running: Mutex<HashMap<RuleKey, Running>>,
     /// This replica's leases, one per rule delivered.
     leases: Leases,
+    /// Set when the server stops: no worker starts again.
+    draining: std::sync::atomic::AtomicBool,
     /// One lock per rule around changes of its waiting callbacks, shared by its worker and redeliveries.
     locks: Mutex<HashMap<RuleKey, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -101,6 +103,7 @@ impl Outbox {
                 log,
                 running: Mutex::default(),
                 leases: membership.leases(),
+                draining: std::sync::atomic::AtomicBool::new(false),
                 locks: Mutex::default(),
             }),
         };
@@ -116,9 +119,35 @@ impl Outbox {
         Ok(outbox)
     }
 
+    /// Stops every worker, for a server that stops: what was posted and not passed by the cursor is posted
+    /// again by the replica that takes the rule's lease next (at least once), and nothing restarts here.
+    pub fn drain(&self) {
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let keys: Vec<RuleKey> = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        for key in keys {
+            self.stop(&key);
+        }
+    }
+
     /// Brings the workers in line with the stored rules: starts those created or changed elsewhere and
     /// stops those deleted elsewhere.
     async fn follow(&self) -> Result<(), StoreError> {
+        if self
+            .inner
+            .draining
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
         let stored = self.inner.shared.store.callback_rules.all_rules().await?;
         let (changed, gone) = {
             let running = self

@@ -3,7 +3,11 @@
 //! lease ran out and went to another replica, or the store refused it) marks the lease lost, and the work
 //! stops: what it writes after that is refused by the epoch anyway, but it should not try.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -19,6 +23,8 @@ pub struct Leases {
     holder: Arc<str>,
     lease: Duration,
     renew_every: Duration,
+    /// Every lease held through these (and their clones) now, by name: the epoch of its grant.
+    held: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl Leases {
@@ -30,6 +36,28 @@ impl Leases {
             holder: holder.into(),
             lease,
             renew_every,
+            held: Arc::default(),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Gives up every lease held through these, so that the other replicas take them at once: for a replica
+    /// that stops, once its work has stopped (what it wrote before is kept; what it would write after is
+    /// refused by the epoch).
+    pub async fn release_all(&self) {
+        let held: Vec<(String, u64)> = self.held().drain().collect();
+        for (name, epoch) in held {
+            if let Err(e) = self
+                .store
+                .leases
+                .release_lease(&name, &self.holder, epoch)
+                .await
+            {
+                tracing::warn!(lease = %name, error = %e, "cannot release a lease; it runs out by itself");
+            }
         }
     }
 
@@ -54,6 +82,7 @@ impl Leases {
             return Ok(None);
         };
         let (lost_tx, lost) = watch::channel(false);
+        self.held().insert(lease.name.clone(), lease.epoch);
         let renewer = tokio::spawn(renew(self.clone(), lease.clone(), lost_tx));
         Ok(Some(Held {
             lease,
@@ -167,6 +196,7 @@ impl Held {
     /// Stops renewing and gives the lease up, so that another replica may take it at once.
     pub async fn release(self) {
         self.renewer.abort();
+        self.leases.forget(&self.lease);
         let released = self
             .leases
             .store
@@ -181,8 +211,18 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        // Not released: it runs out by itself after its lease.
+        // Not released: it runs out by itself after its lease (or at `release_all`, if that comes first).
         self.renewer.abort();
+    }
+}
+
+impl Leases {
+    /// No longer counts `lease` as held (released by its holder).
+    fn forget(&self, lease: &LeaseRecord) {
+        let mut held = self.held();
+        if held.get(&lease.name) == Some(&lease.epoch) {
+            held.remove(&lease.name);
+        }
     }
 }
 

@@ -40,6 +40,8 @@ struct Inner {
     others: RwLock<BTreeSet<(String, i64)>>,
     /// Ends the heartbeat.
     stop: watch::Sender<bool>,
+    /// The leases this replica holds, whoever took them.
+    leases: Leases,
 }
 
 impl Membership {
@@ -85,7 +87,9 @@ impl Membership {
             .map(|r| (r.id, r.started_ms))
             .collect();
         let (stop, stopped) = watch::channel(false);
+        let leases = Leases::new(store.clone(), &me.id, config.lease, config.heartbeat);
         let inner = Arc::new(Inner {
+            leases,
             store,
             config: config.clone(),
             me,
@@ -147,15 +151,10 @@ impl Membership {
                 .contains(&(id.to_owned(), started_ms))
     }
 
-    /// Leases held as this replica, for `cluster.lease`, renewed every `cluster.heartbeat`.
+    /// Leases held as this replica, for `cluster.lease`, renewed every `cluster.heartbeat`; all of them are
+    /// released when it leaves.
     pub fn leases(&self) -> Leases {
-        let c = &self.inner.config;
-        Leases::new(
-            self.inner.store.clone(),
-            &self.inner.me.id,
-            c.lease,
-            c.heartbeat,
-        )
+        self.inner.leases.clone()
     }
 
     /// The replicas alive now (this one included, while its beats reach the store), in id order.
@@ -164,10 +163,11 @@ impl Membership {
         self.inner.store.replicas.live_replicas(since).await
     }
 
-    /// Stops the heartbeat and removes this replica, so that the others count it gone at once rather than
-    /// after a lease.
+    /// Stops the heartbeat, releases this replica's leases and removes it, so that the others count it gone
+    /// and take its work at once rather than after a lease. For after its work stopped.
     pub async fn leave(&self) {
         let _ = self.inner.stop.send(true);
+        self.inner.leases.release_all().await;
         if let Err(e) = self
             .inner
             .store

@@ -65,6 +65,10 @@ struct Inner {
     handoff: mpsc::Sender<QueueKey>,
     /// Wakes the scanner when a key could not be handed off at once.
     backlog: Notify,
+    /// One permit per push running at once.
+    room: Arc<Semaphore>,
+    /// How many run at once.
+    workers: usize,
 }
 
 impl PushQueue {
@@ -92,13 +96,15 @@ impl PushQueue {
             holder: membership.holder().key(),
             handoff,
             backlog: Notify::new(),
+            room: Arc::new(Semaphore::new(workers.max(1))),
+            workers: workers.max(1),
         });
         let observed = Arc::downgrade(&inner);
         crate::telemetry::metrics::observe_push_queue(move || {
             let queued = observed.upgrade()?.queued.load(Ordering::Relaxed);
             u64::try_from(queued).ok()
         });
-        tokio::spawn(run_workers(inner.clone(), keys, pusher, workers));
+        tokio::spawn(run_workers(inner.clone(), keys, pusher));
         tokio::spawn(scan(inner.clone()));
         if inner.store.is_shared() {
             tokio::spawn(rescan(inner.clone(), membership));
@@ -129,6 +135,25 @@ impl PushQueue {
             }
         }
         Ok(())
+    }
+
+    /// Stops taking pushes up, for a server that stops, and waits (at most `within`) for those running to
+    /// finish. The pushes still queued, and those still running when `within` ends, stay claimed by this
+    /// replica: the others take them up once it has left the cluster.
+    pub async fn drain(&self, within: Duration) {
+        let s = &self.inner;
+        let all = u32::try_from(s.workers).unwrap_or(u32::MAX);
+        match tokio::time::timeout(within, s.room.acquire_many(all)).await {
+            // Kept: no push starts here any more.
+            Ok(Ok(permits)) => permits.forget(),
+            Ok(Err(_)) => {}
+            Err(_) => {
+                tracing::warn!(
+                    "pushes still running at the end of the drain; another replica sends them again"
+                );
+            }
+        }
+        s.room.close();
     }
 
     /// Pushes accepted and not yet finished.
@@ -237,15 +262,9 @@ async fn rescan(s: Arc<Inner>, membership: Membership) {
 }
 
 /// Takes keys from the handoff and runs each push, at most `workers` at once.
-async fn run_workers(
-    s: Arc<Inner>,
-    mut keys: mpsc::Receiver<QueueKey>,
-    pusher: Pusher,
-    workers: usize,
-) {
-    let room = Arc::new(Semaphore::new(workers.max(1)));
+async fn run_workers(s: Arc<Inner>, mut keys: mpsc::Receiver<QueueKey>, pusher: Pusher) {
     while let Some(key) = keys.recv().await {
-        let Ok(permit) = room.clone().acquire_owned().await else {
+        let Ok(permit) = s.room.clone().acquire_owned().await else {
             return;
         };
         let (s, pusher) = (s.clone(), pusher.clone());

@@ -174,6 +174,7 @@ pub async fn run(
         &membership,
     )
     .await?;
+    let outbox_drain = outbox.clone();
     let rules = CallbackRules::new(store.clone(), outbox);
     let pusher = Pusher::new(PusherParts {
         store: store.clone(),
@@ -276,7 +277,7 @@ pub async fn run(
         .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)))
         .add_service(PushServiceServer::new(PushApi::new(
             pusher,
-            queue,
+            queue.clone(),
             idempotency.clone(),
             config.server.request_timeout,
         )))
@@ -286,7 +287,7 @@ pub async fn run(
             rules,
         )))
         .add_service(TaskServiceServer::new(TaskApi::new(
-            tasks,
+            tasks.clone(),
             channel.clone(),
             idempotency,
             config.push.clone(),
@@ -322,10 +323,14 @@ pub async fn run(
     tracing::info!(%addr, tls = config.server.tls.is_some(), data_dir = %data_dir.display(), "pushgate listening");
 
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+    // When the stop began: the calls and then the background work share the grace period.
+    let stopping = Arc::new(std::sync::OnceLock::<tokio::time::Instant>::new());
+    let stop_began = stopping.clone();
     let drain_health = health.clone();
     let drain_channel = channel.clone();
     let signal = async move {
         shutdown.await;
+        let _ = stop_began.set(tokio::time::Instant::now());
         tracing::info!("shutting down: no new calls, finishing the ones in flight");
         if let Some(admin) = &admin {
             admin.set_serving(false);
@@ -354,7 +359,14 @@ pub async fn run(
             tracing::warn!(grace = ?grace, "grace period over; dropping the calls still in flight");
         }
     }
-    // Gone for the others at once, not after a lease.
+    // The background work stops within what is left of the grace period: the pages of tasks go back
+    // unrecorded, the async pushes running finish, the callback workers stop; then this replica leaves,
+    // releasing its leases, so that the others take everything up at once rather than after a lease.
+    let began = *stopping.get_or_init(tokio::time::Instant::now);
+    let left = grace.saturating_sub(began.elapsed());
+    tasks.drain(left / 2).await;
+    queue.drain(grace.saturating_sub(began.elapsed())).await;
+    outbox_drain.drain();
     membership.leave().await;
     store.flush().await?;
     tracing::info!("store flushed; bye");

@@ -104,6 +104,11 @@ impl Tasks {
         Ok(tasks)
     }
 
+    /// Stops this replica's part of the running tasks for a server that stops (see [`Runner::drain`]).
+    pub async fn drain(&self, within: Duration) {
+        self.runner.drain(within).await;
+    }
+
     /// The settings.
     pub fn config(&self) -> &TasksConfig {
         &self.config

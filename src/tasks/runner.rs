@@ -94,6 +94,8 @@ pub struct Runner {
     membership: Membership,
     open: Mutex<BTreeMap<(String, String), Open>>,
     wake: Notify,
+    /// Set when the server stops: nothing more starts here.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Runner {
@@ -118,6 +120,7 @@ impl Runner {
             membership,
             open: Mutex::new(open),
             wake: Notify::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -136,6 +139,27 @@ impl Runner {
                 let _ = tokio::time::timeout(TICK, runner.wake.notified()).await;
             }
         });
+    }
+
+    /// Stops this replica's part of every task, for a server that stops: nothing more starts, each run stops
+    /// and releases the page it holds unrecorded (another replica pushes it at once), and this returns once
+    /// every run ended or `within` passed.
+    pub async fn drain(&self, within: Duration) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for open in self.lock().values() {
+            if let Some(cancel) = &open.cancel {
+                let _ = cancel.send(true);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        while self.lock().values().any(|o| o.running) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Takes a new task into account (it starts when due).
@@ -220,6 +244,9 @@ impl Runner {
     /// Starts every due task that may start here: one this replica does not run yet, and, for a label or
     /// list task not started by any replica, a free running slot of its app.
     fn start_due(self: &Arc<Self>) {
+        if self.is_draining() {
+            return;
+        }
         let now = now_ms();
         let mut to_start = Vec::new();
         {
@@ -351,8 +378,15 @@ impl Runner {
                 let progress = Progress::default();
                 self.show_page(app, id, Some((epoch, progress.clone())));
                 let page = tokio::select! {
-                    page = self.pusher.push_many(pushes.clone(), &progress) => page,
-                    _ = cancelled.wait_for(|c| *c) => return,
+                    page = self.pusher.push_many(pushes.clone(), &progress) => Some(page),
+                    _ = cancelled.wait_for(|c| *c) => None,
+                };
+                let Some(page) = page else {
+                    // Cancelled, or this replica stops: the page goes back unrecorded, for another replica
+                    // to push at once if the task still runs.
+                    self.show_page(app, id, None);
+                    self.release(app, id, epoch).await;
+                    return;
                 };
                 self.show_page(app, id, None);
                 match page {
@@ -362,7 +396,9 @@ impl Runner {
                         if matches!(e, PushError::Store(_) | PushError::Channel(_)) {
                             tokio::time::sleep(PAGE_RETRY).await;
                         }
-                        if *cancelled.borrow() {
+                        let stop = *cancelled.borrow();
+                        if stop {
+                            self.release(app, id, epoch).await;
                             return;
                         }
                     }
