@@ -30,8 +30,13 @@ const PAGE_USERS: usize = 100;
 /// Each vendor request waits this long, so the fan-out lasts seconds, not milliseconds.
 const VENDOR_DELAY_MS: u64 = 30;
 
-/// Three replicas (`replica-a` serving the test world, then b and c), `users` users bound through `a`, half
-/// on FCM and half on APNs, the vendors slowed down by `delay_ms` a request.
+/// The vendors of the users: one request per device, so that the fakes count each device's pushes. APNs with
+/// token authentication refuses a key's provider token changing more often than every 20 minutes: the three
+/// replicas sending for one key must share one.
+const VENDORS: [&str; 2] = [FCM, APNS];
+
+/// Three replicas (`replica-a` serving the test world, then b and c), `users` users bound through `a`, spread
+/// over [`VENDORS`], the vendors slowed down by `delay_ms` a request.
 async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer>) {
     let url = fresh_database();
     let page = PAGE_USERS.to_string();
@@ -51,13 +56,13 @@ async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer
     let jobs: Vec<BindJob> = (0..users)
         .map(|i| {
             let user = format!("user{i:05}");
-            let notifier = if i % 2 == 0 { FCM } else { APNS };
+            let notifier = VENDORS[i % VENDORS.len()];
             let token = token_for(notifier, &user);
             (user.clone(), format!("{user}-d"), notifier, token)
         })
         .collect();
     env.bind_all(&jobs).await;
-    for fake in [FCM, APNS].into_iter().filter(|_| delay_ms > 0) {
+    for fake in VENDORS.into_iter().filter(|_| delay_ms > 0) {
         env.fake(fake).add_fault(FaultRule {
             device_token: None,
             action: FaultAction::Delay { millis: delay_ms },
@@ -115,7 +120,7 @@ async fn until_ended(server: &TestServer, token: &str, id: &str) -> Task {
 /// How many send requests each device token got, over both vendors.
 fn sends_per_token(env: &Env) -> HashMap<String, usize> {
     let mut per_token = HashMap::new();
-    for fake in [FCM, APNS] {
+    for fake in VENDORS {
         for sent in env.sends(fake) {
             let token = sent.device_token.expect("a single-device vendor names it");
             *per_token.entry(token).or_default() += 1;
@@ -131,7 +136,7 @@ async fn events_from_the_start(
     token: &str,
     task_id: &str,
     n: usize,
-) -> Vec<(String, u64)> {
+) -> Vec<(String, u64, String)> {
     let mut stream = EventServiceClient::new(server.channel().await)
         .subscribe_events(authed(
             SubscribeEventsRequest {
@@ -153,7 +158,7 @@ async fn events_from_the_start(
         if let Some(Item::Event(e)) = item.item
             && e.task_id == task_id
         {
-            out.push((e.device_id, e.position));
+            out.push((e.device_id, e.position, e.e_message));
         }
     }
     // Nothing more for this task: a repeated event would come right after.
@@ -187,6 +192,16 @@ async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
     // Read through another replica than the one it was created on.
     let ended = until_ended(&others[1], &env.app.token, &task.id).await;
     assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
+    // One event per device, in position order, for a reader on any replica.
+    let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
+    let devices: BTreeSet<&String> = events.iter().map(|(d, ..)| d).collect();
+    assert_eq!(devices.len(), USERS);
+    assert!(events.windows(2).all(|w| w[0].1 < w[1].1));
+    let errors: BTreeSet<&String> = events
+        .iter()
+        .map(|(.., error)| error)
+        .filter(|e| !e.is_empty())
+        .collect();
     let progress = ended.progress.expect("progress");
     assert_eq!(
         (progress.users_total, progress.users_done),
@@ -198,7 +213,8 @@ async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
             progress.fail_count,
             progress.error_count
         ),
-        (USERS as u64, 0, 0)
+        (USERS as u64, 0, 0),
+        "errors: {errors:?}"
     );
     // Every device exactly once, at the vendors.
     let per_token = sends_per_token(&env);
@@ -215,11 +231,6 @@ async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
     ];
     assert!(parts.iter().all(|n| *n > 0.0), "parts {parts:?}");
     assert_eq!(parts.iter().sum::<f64>(), USERS as f64, "parts {parts:?}");
-    // One event per device, in position order, for a reader on any replica.
-    let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
-    let devices: BTreeSet<&String> = events.iter().map(|(d, _)| d).collect();
-    assert_eq!(devices.len(), USERS);
-    assert!(events.windows(2).all(|w| w[0].1 < w[1].1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,7 +274,7 @@ async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
         "{twice} devices got more than one push"
     );
     let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
-    let devices: BTreeSet<&String> = events.iter().map(|(d, _)| d).collect();
+    let devices: BTreeSet<&String> = events.iter().map(|(d, ..)| d).collect();
     assert_eq!(devices.len(), USERS, "one event per device");
 }
 
@@ -446,5 +457,59 @@ async fn one_replica_delivers_a_callback_rule_and_another_continues_when_it_dies
     assert!(
         in_order_per_device(&every),
         "a device's callbacks out of order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stopped_mid_broadcast_hands_its_part_over_at_once() {
+    // A lease of a minute: the task can only finish in time if b gives its part back when it stops.
+    let (env, mut others) = three("60s", USERS, VENDOR_DELAY_MS).await;
+    let task = broadcast(&env).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while task_devices(&others[0]).await == 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica b took no part"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut b = others.remove(0);
+    let stopping = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || b.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    // The test servers' grace period is the default, 20 s: b is out well within it.
+    assert!(
+        stopping.elapsed() < Duration::from_secs(15),
+        "b took {:?} to stop",
+        stopping.elapsed()
+    );
+    eprintln!("stopped in {:?}", stopping.elapsed());
+    let during = get(&env.server, &env.app.token, &task.id).await;
+    assert_eq!(
+        during.state,
+        TaskState::Running as i32,
+        "b stopped mid-broadcast"
+    );
+    let handed_over = std::time::Instant::now();
+    let ended = until_ended(&env.server, &env.app.token, &task.id).await;
+    assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
+    assert!(
+        handed_over.elapsed() < Duration::from_secs(45),
+        "the rest took {:?}: b's page waited for its lease",
+        handed_over.elapsed()
+    );
+    eprintln!("rest in {:?}", handed_over.elapsed());
+    let progress = ended.progress.expect("progress");
+    assert_eq!(
+        (progress.users_done, progress.success_count),
+        (USERS as u64, USERS as u64)
+    );
+    let per_token = sends_per_token(&env);
+    assert_eq!(per_token.len(), USERS, "every device reached");
+    assert!(
+        per_token.values().filter(|n| **n > 1).count() <= PAGE_USERS,
+        "at most b's page in flight went out twice"
     );
 }

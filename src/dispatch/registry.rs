@@ -20,6 +20,8 @@ pub struct Dispatch {
     config: DispatchConfig,
     global_ca_pem: String,
     lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
+    /// Where the replicas share APNs provider tokens.
+    share: Option<apns::TokenShare>,
 }
 
 impl Dispatch {
@@ -48,7 +50,15 @@ impl Dispatch {
             config,
             global_ca_pem,
             lanes: Mutex::new(HashMap::new()),
+            share: None,
         })
+    }
+
+    /// Shares APNs provider tokens with the other replicas through `share`: one token per key for the
+    /// deployment, as Apple wants.
+    pub fn sharing_tokens(mut self, share: apns::TokenShare) -> Self {
+        self.share = Some(share);
+        self
     }
 
     /// The server-wide extra CA certificates (PEM), trusted for other outgoing requests too (callbacks).
@@ -79,7 +89,12 @@ impl Dispatch {
             .endpoint_rules()
             .check_stored(&opened.public, &opened.credentials)
             .map_err(DispatchError::Endpoint)?;
-        let lane = Arc::new(build_lane(opened, &self.config, &self.global_ca_pem)?);
+        let lane = Arc::new(build_lane(
+            opened,
+            &self.config,
+            &self.global_ca_pem,
+            self.share.clone(),
+        )?);
         if let Ok(mut lanes) = self.lanes.lock() {
             lanes.insert(key, lane.clone());
         }
@@ -88,11 +103,13 @@ impl Dispatch {
 }
 
 /// A lane for an opened notifier: its vendor's dispatcher behind the shared guards. `global_ca_pem` holds the
-/// server-wide extra CAs (may be empty).
+/// server-wide extra CAs (may be empty); `share`, where APNs provider tokens are shared between replicas
+/// (none: signed here).
 pub fn build_lane(
     opened: OpenedNotifier,
     config: &DispatchConfig,
     global_ca_pem: &str,
+    share: Option<apns::TokenShare>,
 ) -> Result<Lane, DispatchError> {
     let OpenedNotifier {
         public,
@@ -104,6 +121,7 @@ pub fn build_lane(
             c,
             config,
             global_ca_pem,
+            share,
         )?),
         Credentials::Fcm(c) => {
             Arc::new(fcm::FcmDispatcher::new(&public, c, config, global_ca_pem)?)

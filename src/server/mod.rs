@@ -24,7 +24,7 @@ use crate::{
     cluster::Membership,
     config::Config,
     devices::Devices,
-    dispatch::Dispatch,
+    dispatch::{Dispatch, apns::TokenShare},
     labels::Labels,
     notifier::{Notifiers, endpoints::EndpointRules, sealing::Sealer},
     proto::{
@@ -163,7 +163,8 @@ pub async fn run(
         config.events.retention,
         membership.leases(),
     );
-    let dispatch = Dispatch::new(notifiers.clone(), config.dispatch.clone())?;
+    let dispatch = Dispatch::new(notifiers.clone(), config.dispatch.clone())?
+        .sharing_tokens(TokenShare::new(store.clone(), membership.leases()));
     // Resumes every enabled rule's deliveries from where they were.
     let outbox = Outbox::start(
         store.clone(),

@@ -64,6 +64,7 @@ pub fn lane(notifier: Notifier, config: &DispatchConfig) -> Lane {
         },
         config,
         "",
+        None,
     )
     .expect("lane builds")
 }

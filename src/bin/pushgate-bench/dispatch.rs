@@ -169,6 +169,7 @@ async fn measure(notifier: Notifier, devices: usize, in_flight: usize) -> Result
         },
         &config,
         "",
+        None,
     )?;
     // Each vendor's token shape: APNs hex, FCM's long registration tokens, plain letters and digits for the rest.
     let token = |n: usize| match name.as_str() {

@@ -234,6 +234,7 @@ async fn direct(notifier: Notifier, vendor: Vendor, args: &Args) -> Result<(Phas
         },
         &DispatchConfig::default(),
         "",
+        None,
     )?);
     let bindings: Arc<Vec<BindingRecord>> = Arc::new(
         (0..args.users)

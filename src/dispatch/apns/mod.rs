@@ -6,6 +6,7 @@
 
 mod payload;
 mod reasons;
+mod shared_token;
 mod token;
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 pub use payload::{ApnsRequest, MAX_PAYLOAD, MAX_VOIP_PAYLOAD, Target, build};
 pub use reasons::outcome;
+pub use shared_token::TokenShare;
 pub use token::ProviderTokens;
 
 use super::{
@@ -60,6 +62,7 @@ impl ApnsDispatcher {
         credentials: ApnsCredentials,
         config: &DispatchConfig,
         global_ca_pem: &str,
+        share: Option<TokenShare>,
     ) -> Result<Self, DispatchError> {
         let default_base = match credentials.environment() {
             ApnsEnvironment::Sandbox => DEVELOPMENT_URL,
@@ -72,6 +75,7 @@ impl ApnsDispatcher {
                     &t.key_id,
                     &t.team_id,
                     config.apns_token_refresh,
+                    share,
                 )?)),
                 None,
             ),
