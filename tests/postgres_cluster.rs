@@ -513,3 +513,63 @@ async fn a_replica_stopped_mid_broadcast_hands_its_part_over_at_once() {
         "at most b's page in flight went out twice"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_id_sent_through_two_replicas_at_once_is_sent_once() {
+    // A slow vendor, so the two calls overlap.
+    let (env, others) = three("10s", 4, 500).await;
+    let request = || SendSyncRequest {
+        user: "user00000".into(),
+        message_source: Some(send_sync_request::MessageSource::Message(hello())),
+        request_id: "order-7-shipped".into(),
+        ..Default::default()
+    };
+    let (mut through_a, mut through_b) = (
+        PushServiceClient::new(env.server.channel().await),
+        PushServiceClient::new(others[0].channel().await),
+    );
+    let (a, b) = tokio::join!(
+        through_a.send_sync(authed(request(), &env.app.token)),
+        through_b.send_sync(authed(request(), &env.app.token))
+    );
+    let (a, b) = (
+        a.expect("a answers").into_inner(),
+        b.expect("b answers").into_inner(),
+    );
+    assert_eq!(a, b, "both callers get the one answer");
+    assert!(!a.message_id.is_empty());
+    assert_eq!(sends_per_token(&env).values().sum::<usize>(), 1, "one send");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_created_through_every_replica_at_once_keep_easemobs_limit() {
+    let (env, others) = three("10s", 4, 0).await;
+    let servers: Vec<&TestServer> = std::iter::once(&env.server).chain(others.iter()).collect();
+    let mut calls = Vec::new();
+    for i in 0..10 {
+        let channel = servers[i % servers.len()].channel().await;
+        let token = env.app.token.clone();
+        calls.push(tokio::spawn(async move {
+            TaskServiceClient::new(channel)
+                .create_broadcast_task(authed(
+                    CreateBroadcastTaskRequest {
+                        message_source: Some(
+                            create_broadcast_task_request::MessageSource::Message(hello()),
+                        ),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+        }));
+    }
+    let mut created = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(e) => assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}"),
+        }
+    }
+    // tasks.max_created_per_window: 3 per 5 minutes, as Easemob counts them.
+    assert_eq!(created, 3);
+}
