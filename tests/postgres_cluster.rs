@@ -573,3 +573,42 @@ async fn broadcasts_created_through_every_replica_at_once_keep_easemobs_limit() 
     // tasks.max_created_per_window: 3 per 5 minutes, as Easemob counts them.
     assert_eq!(created, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifiers_qps_limit_holds_for_the_replicas_together() {
+    const QPS: u32 = 60;
+    // 600 of the users on FCM: ten seconds at the limit, three and a third if each replica took it whole.
+    let (mut env, others) = three("10s", 1_200, 0).await;
+    env.set_qps_limit(FCM, QPS).await;
+    // Every replica counts the three before the first push builds its lane.
+    for server in std::iter::once(&env.server).chain(others.iter()) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while common::metric(server, "pushgate_cluster_replicas").await != Some(3.0) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "replicas do not count 3"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let task = broadcast(&env).await;
+    let ended = until_ended(&env.server, &env.app.token, &task.id).await;
+    assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
+    let mut at: Vec<i64> = env.sends(FCM).iter().map(|r| r.at_ms).collect();
+    at.sort_unstable();
+    assert_eq!(at.len(), 600);
+    let parts = [
+        task_devices(&env.server).await,
+        task_devices(&others[0]).await,
+        task_devices(&others[1]).await,
+    ];
+    assert!(parts.iter().all(|n| *n > 0.0), "all three sent: {parts:?}");
+    // The average over the run, which the limiters' first bursts (a second's worth each) cannot move far:
+    // within a quarter above the limit.
+    let seconds = (at[at.len() - 1] - at[0]) as f64 / 1000.0;
+    let rate = at.len() as f64 / seconds;
+    assert!(
+        rate <= f64::from(QPS) * 1.25,
+        "{rate:.0}/s over {seconds:.1} s against a limit of {QPS}/s"
+    );
+}

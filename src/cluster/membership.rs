@@ -111,6 +111,11 @@ impl Membership {
         &self.inner.me.id
     }
 
+    /// How many replicas were live at the last beat, this one included.
+    pub fn live_count(&self) -> u64 {
+        self.inner.live.load(Ordering::Relaxed).max(1)
+    }
+
     /// This replica as the holder of claimed work: its id and start time (a restart is another holder).
     pub fn holder(&self) -> Holder {
         Holder {

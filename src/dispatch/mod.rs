@@ -45,7 +45,7 @@ pub use lane::Lane;
 pub use message::Rendered;
 pub(crate) use outcome::Class;
 pub use outcome::{Outcome, Report, VendorAnswer};
-pub use registry::{Dispatch, build_lane};
+pub use registry::{Dispatch, Sharing, build_lane};
 pub use retry::{Next, RetryPolicy};
 pub use tokens::{TokenEndpoint, Tokens};
 

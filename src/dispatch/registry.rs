@@ -10,18 +10,34 @@ use super::{
     xiaomi,
 };
 use crate::{
+    cluster::Membership,
     notifier::{Notifiers, OpenedNotifier},
     proto::v1::notifier::Credentials,
 };
+
+/// What a lane shares with the other replicas of the deployment.
+#[derive(Clone, Default)]
+pub struct Sharing {
+    /// Where APNs provider tokens are shared (none: signed here).
+    pub tokens: Option<apns::TokenShare>,
+    /// The replicas sending for each notifier, this one included, which divide its QPS (0 or 1: alone).
+    pub replicas: u64,
+}
+
+/// A lane and the replica count its QPS was divided by.
+type BuiltLane = (Arc<Lane>, u64);
 
 /// Dispatch for the whole server: finds a notifier's lane.
 pub struct Dispatch {
     notifiers: Notifiers,
     config: DispatchConfig,
     global_ca_pem: String,
-    lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
+    /// Each lane by (app, notifier), with the replica count its QPS was divided by.
+    lanes: Mutex<HashMap<(String, String), BuiltLane>>,
     /// Where the replicas share APNs provider tokens.
     share: Option<apns::TokenShare>,
+    /// This replica's membership, whose live replicas share each notifier's QPS.
+    membership: Option<Membership>,
 }
 
 impl Dispatch {
@@ -51,13 +67,16 @@ impl Dispatch {
             global_ca_pem,
             lanes: Mutex::new(HashMap::new()),
             share: None,
+            membership: None,
         })
     }
 
-    /// Shares APNs provider tokens with the other replicas through `share`: one token per key for the
-    /// deployment, as Apple wants.
-    pub fn sharing_tokens(mut self, share: apns::TokenShare) -> Self {
-        self.share = Some(share);
+    /// Dispatch as one replica of `membership`'s deployment: each notifier's QPS is divided among the live
+    /// replicas (its lanes are rebuilt when they come or go), and APNs provider tokens are shared through
+    /// `tokens`, one per key for the deployment, as Apple wants.
+    pub fn in_cluster(mut self, membership: Membership, tokens: apns::TokenShare) -> Self {
+        self.share = Some(tokens);
+        self.membership = Some(membership);
         self
     }
 
@@ -77,9 +96,11 @@ impl Dispatch {
             }
             return Ok(None);
         };
+        let replicas = self.membership.as_ref().map_or(1, Membership::live_count);
         if let Ok(lanes) = self.lanes.lock()
-            && let Some(lane) = lanes.get(&key)
+            && let Some((lane, built_for)) = lanes.get(&key)
             && lane.notifier() == &opened.public
+            && *built_for == replicas
         {
             return Ok(Some(lane.clone()));
         }
@@ -89,27 +110,30 @@ impl Dispatch {
             .endpoint_rules()
             .check_stored(&opened.public, &opened.credentials)
             .map_err(DispatchError::Endpoint)?;
+        let sharing = Sharing {
+            tokens: self.share.clone(),
+            replicas,
+        };
         let lane = Arc::new(build_lane(
             opened,
             &self.config,
             &self.global_ca_pem,
-            self.share.clone(),
+            &sharing,
         )?);
         if let Ok(mut lanes) = self.lanes.lock() {
-            lanes.insert(key, lane.clone());
+            lanes.insert(key, (lane.clone(), replicas));
         }
         Ok(Some(lane))
     }
 }
 
 /// A lane for an opened notifier: its vendor's dispatcher behind the shared guards. `global_ca_pem` holds the
-/// server-wide extra CAs (may be empty); `share`, where APNs provider tokens are shared between replicas
-/// (none: signed here).
+/// server-wide extra CAs (may be empty); `sharing`, what it shares with other replicas (default: none).
 pub fn build_lane(
     opened: OpenedNotifier,
     config: &DispatchConfig,
     global_ca_pem: &str,
-    share: Option<apns::TokenShare>,
+    sharing: &Sharing,
 ) -> Result<Lane, DispatchError> {
     let OpenedNotifier {
         public,
@@ -121,7 +145,7 @@ pub fn build_lane(
             c,
             config,
             global_ca_pem,
-            share,
+            sharing.tokens.clone(),
         )?),
         Credentials::Fcm(c) => {
             Arc::new(fcm::FcmDispatcher::new(&public, c, config, global_ca_pem)?)
@@ -163,5 +187,5 @@ pub fn build_lane(
             global_ca_pem,
         )?),
     };
-    Ok(Lane::new(public, dispatcher, config))
+    Ok(Lane::one_of(public, dispatcher, config, sharing.replicas))
 }

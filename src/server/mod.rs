@@ -163,8 +163,10 @@ pub async fn run(
         config.events.retention,
         membership.leases(),
     );
-    let dispatch = Dispatch::new(notifiers.clone(), config.dispatch.clone())?
-        .sharing_tokens(TokenShare::new(store.clone(), membership.leases()));
+    let dispatch = Dispatch::new(notifiers.clone(), config.dispatch.clone())?.in_cluster(
+        membership.clone(),
+        TokenShare::new(store.clone(), membership.leases()),
+    );
     // Resumes every enabled rule's deliveries from where they were.
     let outbox = Outbox::start(
         store.clone(),

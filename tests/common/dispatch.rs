@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pushgate::{
-    dispatch::{DispatchConfig, Lane, Outcome, Rendered, Report, build_lane},
+    dispatch::{DispatchConfig, Lane, Outcome, Rendered, Report, Sharing, build_lane},
     notifier::OpenedNotifier,
     proto::v1::{
         ApnsCredentials, ApnsEnvironment, ApnsTokenAuth, FcmCredentials, Notifier, PushMessage,
@@ -64,7 +64,7 @@ pub fn lane(notifier: Notifier, config: &DispatchConfig) -> Lane {
         },
         config,
         "",
-        None,
+        &Sharing::default(),
     )
     .expect("lane builds")
 }

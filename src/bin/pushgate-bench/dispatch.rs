@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::{Context, Result, anyhow};
 use pushgate::{
-    dispatch::{DispatchConfig, Outcome, Rendered, build_lane},
+    dispatch::{DispatchConfig, Outcome, Rendered, Sharing, build_lane},
     notifier::OpenedNotifier,
     proto::v1::{Notifier, PushMessage},
     sandbox::{Sandbox, SandboxConfig},
@@ -169,7 +169,7 @@ async fn measure(notifier: Notifier, devices: usize, in_flight: usize) -> Result
         },
         &config,
         "",
-        None,
+        &Sharing::default(),
     )?;
     // Each vendor's token shape: APNs hex, FCM's long registration tokens, plain letters and digits for the rest.
     let token = |n: usize| match name.as_str() {

@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use pushgate::{
-    dispatch::{DispatchConfig, Outcome, Rendered, build_lane},
+    dispatch::{DispatchConfig, Outcome, Rendered, Sharing, build_lane},
     notifier::OpenedNotifier,
     proto::v1::{
         BindDeviceRequest, DeliveryStatus, Notifier, PushMessage, SendSyncRequest, Vendor,
@@ -234,7 +234,7 @@ async fn direct(notifier: Notifier, vendor: Vendor, args: &Args) -> Result<(Phas
         },
         &DispatchConfig::default(),
         "",
-        None,
+        &Sharing::default(),
     )?);
     let bindings: Arc<Vec<BindingRecord>> = Arc::new(
         (0..args.users)

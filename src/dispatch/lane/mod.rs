@@ -49,9 +49,24 @@ impl Lane {
         dispatcher: Arc<dyn Dispatcher>,
         config: &DispatchConfig,
     ) -> Self {
+        Self::one_of(notifier, dispatcher, config, 1)
+    }
+
+    /// The same for one of `replicas` replicas sending for the notifier: its QPS is the notifier's divided
+    /// among them (at least 1 each), so that together they keep to it.
+    pub fn one_of(
+        notifier: Notifier,
+        dispatcher: Arc<dyn Dispatcher>,
+        config: &DispatchConfig,
+        replicas: u64,
+    ) -> Self {
         let qps = match notifier.qps_limit {
             0 => config.qps.of(dispatcher.vendor()),
             n => n,
+        };
+        let qps = match u32::try_from(replicas.max(1)) {
+            Ok(n) if qps > 0 => (qps / n).max(1),
+            _ => qps,
         };
         let max_in_flight = config.max_in_flight_per_notifier.max(1);
         Self {
