@@ -37,7 +37,7 @@ const VENDORS: [&str; 2] = [FCM, APNS];
 
 /// Three replicas (`replica-a` serving the test world, then b and c), `users` users bound through `a`, spread
 /// over [`VENDORS`], the vendors slowed down by `delay_ms` a request.
-async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer>) {
+async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer>, String) {
     let url = fresh_database();
     let page = PAGE_USERS.to_string();
     let extra = [
@@ -69,7 +69,7 @@ async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer
             times: None,
         });
     }
-    (env, servers)
+    (env, servers, url)
 }
 
 async fn broadcast(env: &Env) -> Task {
@@ -129,15 +129,15 @@ fn sends_per_token(env: &Env) -> HashMap<String, usize> {
     per_token
 }
 
-/// The delivery events of task `task_id` that a SubscribeEvents reader from position 0 on `server` gets,
-/// until it has `n`.
+/// The delivery events (of task `task_id`, or every one) that a SubscribeEvents reader from position 0 on
+/// `channel` gets, until it has `n`: device, position, error, task.
 async fn events_from_the_start(
-    server: &TestServer,
+    channel: tonic::transport::Channel,
     token: &str,
-    task_id: &str,
+    task_id: Option<&str>,
     n: usize,
-) -> Vec<(String, u64, String)> {
-    let mut stream = EventServiceClient::new(server.channel().await)
+) -> Vec<(String, u64, String, String)> {
+    let mut stream = EventServiceClient::new(channel)
         .subscribe_events(authed(
             SubscribeEventsRequest {
                 since: Some(0),
@@ -156,16 +156,16 @@ async fn events_from_the_start(
             .expect("the stream goes on")
             .expect("not ended");
         if let Some(Item::Event(e)) = item.item
-            && e.task_id == task_id
+            && task_id.is_none_or(|t| e.task_id == t)
         {
-            out.push((e.device_id, e.position, e.e_message));
+            out.push((e.device_id, e.position, e.e_message, e.task_id));
         }
     }
     // Nothing more for this task: a repeated event would come right after.
     let more = tokio::time::timeout(Duration::from_secs(1), async {
         while let Ok(Some(item)) = stream.message().await {
             if let Some(Item::Event(e)) = item.item
-                && e.task_id == task_id
+                && task_id.is_none_or(|t| e.task_id == t)
             {
                 return Some(e);
             }
@@ -187,19 +187,35 @@ async fn task_devices(server: &TestServer) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
-    let (env, others) = three("10s", USERS, VENDOR_DELAY_MS).await;
+    let (env, others, url) = three("10s", USERS, VENDOR_DELAY_MS).await;
+    // A reader on a fourth replica, which takes no part in tasks (it looks for them once an hour) and so
+    // records none of the events: subscribed before the task starts, it gets them live all the same.
+    let reader_replica = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            cluster::replica(&url, "replica-d", "10s", &[("PUSHGATE_TASKS_POLL", "1h")])
+        })
+        .await
+        .unwrap()
+    };
+    let reader = {
+        let channel = reader_replica.channel().await;
+        let token = env.app.token.clone();
+        tokio::spawn(async move { events_from_the_start(channel, &token, None, USERS).await })
+    };
     let task = broadcast(&env).await;
     // Read through another replica than the one it was created on.
     let ended = until_ended(&others[1], &env.app.token, &task.id).await;
     assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
     // One event per device, in position order, for a reader on any replica.
-    let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
+    let events = reader.await.unwrap();
+    assert!(events.iter().all(|(.., task_id)| *task_id == task.id));
     let devices: BTreeSet<&String> = events.iter().map(|(d, ..)| d).collect();
     assert_eq!(devices.len(), USERS);
     assert!(events.windows(2).all(|w| w[0].1 < w[1].1));
     let errors: BTreeSet<&String> = events
         .iter()
-        .map(|(.., error)| error)
+        .map(|(_, _, error, _)| error)
         .filter(|e| !e.is_empty())
         .collect();
     let progress = ended.progress.expect("progress");
@@ -235,7 +251,7 @@ async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
-    let (env, mut others) = three("1s", USERS, VENDOR_DELAY_MS).await;
+    let (env, mut others, _) = three("1s", USERS, VENDOR_DELAY_MS).await;
     let task = broadcast(&env).await;
     // Kill b once it has pushed a page or more, with pages still to go.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -273,7 +289,13 @@ async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
         per_token.values().all(|n| *n <= 2) && twice <= PAGE_USERS,
         "{twice} devices got more than one push"
     );
-    let events = events_from_the_start(&others[0], &env.app.token, &task.id, USERS).await;
+    let events = events_from_the_start(
+        others[0].channel().await,
+        &env.app.token,
+        Some(&task.id),
+        USERS,
+    )
+    .await;
     let devices: BTreeSet<&String> = events.iter().map(|(d, ..)| d).collect();
     assert_eq!(devices.len(), USERS, "one event per device");
 }
@@ -282,7 +304,7 @@ async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
 async fn pushes_accepted_by_a_replica_that_dies_are_sent_by_the_others() {
     const ACCEPTED: usize = 200;
     // Each push waits at the vendor for a second: b still holds most of them when it dies.
-    let (env, mut others) = three("1s", ACCEPTED, 1_000).await;
+    let (env, mut others, _) = three("1s", ACCEPTED, 1_000).await;
     let mut through_b = PushServiceClient::new(others[0].channel().await);
     for i in 0..ACCEPTED {
         let accepted = through_b
@@ -463,7 +485,7 @@ async fn one_replica_delivers_a_callback_rule_and_another_continues_when_it_dies
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_stopped_mid_broadcast_hands_its_part_over_at_once() {
     // A lease of a minute: the task can only finish in time if b gives its part back when it stops.
-    let (env, mut others) = three("60s", USERS, VENDOR_DELAY_MS).await;
+    let (env, mut others, _) = three("60s", USERS, VENDOR_DELAY_MS).await;
     let task = broadcast(&env).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while task_devices(&others[0]).await == 0.0 {
@@ -517,7 +539,7 @@ async fn a_replica_stopped_mid_broadcast_hands_its_part_over_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_request_id_sent_through_two_replicas_at_once_is_sent_once() {
     // A slow vendor, so the two calls overlap.
-    let (env, others) = three("10s", 4, 500).await;
+    let (env, others, _) = three("10s", 4, 500).await;
     let request = || SendSyncRequest {
         user: "user00000".into(),
         message_source: Some(send_sync_request::MessageSource::Message(hello())),
@@ -543,7 +565,7 @@ async fn one_request_id_sent_through_two_replicas_at_once_is_sent_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasts_created_through_every_replica_at_once_keep_easemobs_limit() {
-    let (env, others) = three("10s", 4, 0).await;
+    let (env, others, _) = three("10s", 4, 0).await;
     let servers: Vec<&TestServer> = std::iter::once(&env.server).chain(others.iter()).collect();
     let mut calls = Vec::new();
     for i in 0..10 {
@@ -578,7 +600,7 @@ async fn broadcasts_created_through_every_replica_at_once_keep_easemobs_limit() 
 async fn a_notifiers_qps_limit_holds_for_the_replicas_together() {
     const QPS: u32 = 60;
     // 600 of the users on FCM: ten seconds at the limit, three and a third if each replica took it whole.
-    let (mut env, others) = three("10s", 1_200, 0).await;
+    let (mut env, others, _) = three("10s", 1_200, 0).await;
     env.set_qps_limit(FCM, QPS).await;
     // Every replica counts the three before the first push builds its lane.
     for server in std::iter::once(&env.server).chain(others.iter()) {

@@ -28,6 +28,9 @@ use crate::{
 
 /// Events read from the store at a time.
 const PAGE: usize = 256;
+/// On a shared store, the longest a stream waits before looking at the store again: the delay of an event
+/// another replica recorded.
+const SHARED_LOOK: Duration = Duration::from_secs(1);
 
 /// The `EventService` implementation.
 pub struct EventApi {
@@ -112,10 +115,17 @@ impl Cursor {
                 Ok(_) => {}
                 Err(e) => return Some(Err(e.into())),
             }
-            match tokio::time::timeout_at(deadline, self.live.recv()).await {
+            let look_again = if self.log.is_shared() {
+                deadline.min(tokio::time::Instant::now() + SHARED_LOOK)
+            } else {
+                deadline
+            };
+            match tokio::time::timeout_at(look_again, self.live.recv()).await {
                 // New events (or too many to keep up with): read the store again.
                 Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
                 Ok(Err(RecvError::Closed)) => return None,
+                // Another replica may have recorded some.
+                Err(_) if look_again < deadline => {}
                 Err(_) => {
                     return Some(Ok(SubscribeEventsResponse {
                         item: Some(Item::Heartbeat(EventsHeartbeat {

@@ -69,6 +69,12 @@ impl EventLog {
         self.recorded.subscribe()
     }
 
+    /// Whether other replicas append to this log too (a shared store): their events come without a signal
+    /// here, so readers look at the store now and then rather than only when signalled.
+    pub fn is_shared(&self) -> bool {
+        self.store.is_shared()
+    }
+
     /// Events as they are recorded from now on (every app's; the receiver filters).
     pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
         self.live.subscribe()
