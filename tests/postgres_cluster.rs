@@ -634,3 +634,156 @@ async fn a_notifiers_qps_limit_holds_for_the_replicas_together() {
         "{rate:.0}/s over {seconds:.1} s against a limit of {QPS}/s"
     );
 }
+
+/// A client of the deployment as a caller behind a Service sees it: each call goes to one of the replicas
+/// `addrs` lists now; a call answered `UNAVAILABLE`, or whose connection fails, is retried on the next one
+/// (as the retry policy README gives callers would), with the same request id. Any other error fails.
+async fn call_with_retries<T, F, Fut>(
+    addrs: &std::sync::Mutex<Vec<std::net::SocketAddr>>,
+    start: usize,
+    call: F,
+) -> (T, usize)
+where
+    F: Fn(tonic::transport::Channel) -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let mut retries = 0;
+    for attempt in start.. {
+        let addr = {
+            let addrs = addrs.lock().unwrap();
+            addrs[attempt % addrs.len()]
+        };
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(20))
+            .connect()
+            .await;
+        let answer = match channel {
+            Ok(channel) => call(channel).await,
+            Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+        };
+        match answer {
+            Ok(answer) => return (answer, retries),
+            Err(e) if e.code() == tonic::Code::Unavailable && retries < 20 => {
+                retries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("a call failed otherwise than UNAVAILABLE, or kept failing: {e:?}"),
+        }
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_loses_no_accepted_push() {
+    const SENDS: usize = 400;
+    // A 100 ms vendor: pushes are in hand whenever a replica stops.
+    let (mut env, mut others, url) = three("10s", SENDS, 100).await;
+    let token = env.app.token.clone();
+    let addrs = std::sync::Arc::new(std::sync::Mutex::new(
+        std::iter::once(&env.server)
+            .chain(others.iter())
+            .map(|r| r.addr)
+            .collect::<Vec<_>>(),
+    ));
+    // The client: one send after another, SendAsync and SendSync in turn, each to its own user.
+    let client = {
+        let (addrs, token) = (addrs.clone(), token.clone());
+        tokio::spawn(async move {
+            let mut retried = 0;
+            for i in 0..SENDS {
+                let user = format!("user{i:05}");
+                let request_id = format!("rolling-{i}");
+                let (_, retries) = if i % 2 == 0 {
+                    call_with_retries(&addrs, i, |channel| {
+                        let (user, request_id, token) =
+                            (user.clone(), request_id.clone(), token.clone());
+                        async move {
+                            PushServiceClient::new(channel)
+                                .send_async(authed(
+                                    SendAsyncRequest {
+                                        user,
+                                        message_source: Some(
+                                            send_async_request::MessageSource::Message(hello()),
+                                        ),
+                                        request_id,
+                                        ..Default::default()
+                                    },
+                                    &token,
+                                ))
+                                .await
+                                .map(|_| ())
+                        }
+                    })
+                    .await
+                } else {
+                    call_with_retries(&addrs, i, |channel| {
+                        let (user, request_id, token) =
+                            (user.clone(), request_id.clone(), token.clone());
+                        async move {
+                            PushServiceClient::new(channel)
+                                .send_sync(authed(
+                                    SendSyncRequest {
+                                        user,
+                                        message_source: Some(
+                                            send_sync_request::MessageSource::Message(hello()),
+                                        ),
+                                        request_id,
+                                        ..Default::default()
+                                    },
+                                    &token,
+                                ))
+                                .await
+                                .map(|_| ())
+                        }
+                    })
+                    .await
+                };
+                retried += retries;
+            }
+            retried
+        })
+    };
+    // The rolling update: a new replica joins, then an old one stops (SIGTERM), three times over.
+    for n in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let url = url.clone();
+        let new = tokio::task::spawn_blocking(move || {
+            cluster::replica(&url, &format!("replica-new-{n}"), "10s", &[])
+        })
+        .await
+        .unwrap();
+        let new_addr = new.addr;
+        let mut old = match n {
+            0 => std::mem::replace(&mut env.server, new),
+            _ => std::mem::replace(&mut others[n - 1], new),
+        };
+        addrs.lock().unwrap().push(new_addr);
+        // SIGTERM first; the client learns of it a moment later, as endpoints lag behind a pod's end: calls
+        // meanwhile meet a replica that stops, and are retried.
+        let old_addr = old.addr;
+        let stopping = tokio::task::spawn_blocking(move || old.terminate());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        addrs.lock().unwrap().retain(|a| *a != old_addr);
+        let status = stopping.await.unwrap();
+        assert!(status.success(), "a replica stopped badly: {status}");
+    }
+    let retried = client
+        .await
+        .expect("every call succeeded, retried on UNAVAILABLE at most");
+    // Every accepted push reaches its device: SendSync answered after sending, SendAsync once a replica
+    // took it up.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let reached = sends_per_token(&env).len();
+        if reached == SENDS {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{reached} of {SENDS} accepted pushes reached their device ({retried} calls retried)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
