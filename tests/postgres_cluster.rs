@@ -16,11 +16,11 @@ use common::{
     TestServer, authed, cluster, fakes::sandbox_keeping, fresh_database, metric_sum, push::*,
 };
 use pushgate::proto::v1::{
-    AcceptStatus as Accepted, CallbackRule, CreateBroadcastTaskRequest, GetTaskRequest,
-    PutCallbackRuleRequest, SubscribeEventsRequest, Task, TaskState,
-    app_service_client::AppServiceClient, create_broadcast_task_request,
-    event_service_client::EventServiceClient, subscribe_events_response::Item,
-    task_service_client::TaskServiceClient,
+    AcceptStatus as Accepted, CallbackRule, CreateBroadcastTaskRequest, CreateListTaskRequest,
+    GetTaskRequest, ListTasksRequest, PutCallbackRuleRequest, SubscribeEventsRequest, Task,
+    TaskState, app_service_client::AppServiceClient, create_broadcast_task_request,
+    create_list_task_request, event_service_client::EventServiceClient,
+    subscribe_events_response::Item, task_service_client::TaskServiceClient,
 };
 
 /// Users, one device each.
@@ -786,4 +786,55 @@ async fn a_rolling_restart_loses_no_accepted_push() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_tasks_coming_due_together_take_the_running_slots_across_replicas() {
+    // Each task pushes one user through a vendor that takes 1.5 s: they overlap while they run.
+    let (env, others, _) = three("10s", 6, 1_500).await;
+    let servers: Vec<&TestServer> = std::iter::once(&env.server).chain(others.iter()).collect();
+    // Six list tasks, due together in two seconds (created through every replica): a scheduled task does
+    // not count against the running slots when it is created, only when it comes due.
+    let due = pushgate::clock::timestamp(pushgate::clock::now_ms() + 2_000);
+    for i in 0..6 {
+        TaskServiceClient::new(servers[i % 3].channel().await)
+            .create_list_task(authed(
+                CreateListTaskRequest {
+                    message_source: Some(create_list_task_request::MessageSource::Message(hello())),
+                    users: vec![format!("user{i:05}")],
+                    start_time: Some(due),
+                    ..Default::default()
+                },
+                &env.app.token,
+            ))
+            .await
+            .expect("a scheduled list task");
+    }
+    // Watch the running ones until all six have completed.
+    let mut tasks = TaskServiceClient::new(env.server.channel().await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut most_running = 0;
+    loop {
+        let listed = tasks
+            .list_tasks(authed(
+                ListTasksRequest {
+                    page_size: 100,
+                    ..Default::default()
+                },
+                &env.app.token,
+            ))
+            .await
+            .expect("tasks")
+            .into_inner()
+            .tasks;
+        let count = |state: TaskState| listed.iter().filter(|t| t.state == state as i32).count();
+        most_running = most_running.max(count(TaskState::Running));
+        if count(TaskState::Completed) == 6 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{listed:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Easemob's three running label and list tasks per app, for the deployment.
+    assert_eq!(most_running, 3);
 }

@@ -46,6 +46,8 @@ struct Open {
     cancel: Option<watch::Sender<bool>>,
     /// The page this replica is pushing: its claim's epoch, and its outcomes so far.
     page: Option<(u64, Progress)>,
+    /// Its run found no running slot and ended; it stays known for the next turn.
+    waiting: bool,
 }
 
 impl Open {
@@ -57,6 +59,7 @@ impl Open {
             running: false,
             cancel: None,
             page: None,
+            waiting: false,
         }
     }
 }
@@ -201,6 +204,17 @@ impl Runner {
         })
     }
 
+    /// Keeps a task that could not start (no running slot) for the next turn of the scheduler, as a task
+    /// that does not run, without a slot. Its run then ends without forgetting it.
+    fn wait_for_slot(&self, app: &str, id: &str) {
+        if let Some(open) = self.lock().get_mut(&(app.to_owned(), id.to_owned())) {
+            open.running = false;
+            open.started = false;
+            open.cancel = None;
+            open.waiting = true;
+        }
+    }
+
     /// Shows (or, with `None`, stops showing) the page a running task is pushing.
     fn show_page(&self, app: &str, id: &str, page: Option<(u64, Progress)>) {
         if let Some(open) = self.lock().get_mut(&(app.to_owned(), id.to_owned())) {
@@ -288,8 +302,17 @@ impl Runner {
             tokio::spawn(async move {
                 runner.run(&app, &id, cancelled).await;
                 // Done here: the task ended, or the rest is held by other replicas; on a shared store the
-                // next poll takes it in again while it has not ended.
-                runner.lock().remove(&(app, id));
+                // next poll takes it in again while it has not ended. One waiting for a slot stays.
+                {
+                    let key = (app, id);
+                    let mut open = runner.lock();
+                    let waits = open
+                        .get_mut(&key)
+                        .is_some_and(|o| std::mem::take(&mut o.waiting));
+                    if !waits {
+                        open.remove(&key);
+                    }
+                }
                 runner.wake.notify_one();
             });
         }
@@ -301,20 +324,14 @@ impl Runner {
     async fn run(&self, app: &str, id: &str, mut cancelled: watch::Receiver<bool>) {
         // Every store call of a run waits while the store is unavailable: a database restarting is no
         // reason for a task to fail, or to be forgotten by the scheduler until the server restarts.
-        let started = until_available("start a task", || {
-            self.store.tasks.update_task(app, id, &|t| {
-                (TaskState::try_from(t.state) == Ok(TaskState::Scheduled)).then(|| TaskRecord {
-                    state: TaskState::Running as i32,
-                    run_ms: now_ms(),
-                    update_ms: now_ms(),
-                    ..t.clone()
-                })
-            })
-        })
-        .await;
         // Started here, or by another replica (which this one joins).
-        let task = match started {
+        let task = match self.begin(app, id).await {
             Ok(Some(t)) if running(&t) => t,
+            Ok(Some(t)) if TaskState::try_from(t.state) == Ok(TaskState::Scheduled) => {
+                // No running slot for it now: it stays scheduled here for a later turn.
+                self.wait_for_slot(app, id);
+                return;
+            }
             Ok(_) => return,
             Err(e) => {
                 tracing::error!(app, task = id, error = %e, "cannot start a task");
@@ -459,6 +476,58 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Starts the task if it is still scheduled; answers it as it is then (`None`: gone). A label or list
+    /// task takes one of its app's running slots: the count of those running and the start are one step for
+    /// the whole deployment, under the app's lease `task-slots/<app>` (a replica that cannot have it now
+    /// leaves the task scheduled, for the next turn).
+    async fn begin(&self, app: &str, id: &str) -> Result<Option<TaskRecord>, StoreError> {
+        let begin = |t: &TaskRecord| {
+            (TaskState::try_from(t.state) == Ok(TaskState::Scheduled)).then(|| TaskRecord {
+                state: TaskState::Running as i32,
+                run_ms: now_ms(),
+                update_ms: now_ms(),
+                ..t.clone()
+            })
+        };
+        let task = until_available("read a task", || self.store.tasks.get_task(app, id)).await?;
+        let Some(task) = task else {
+            return Ok(None);
+        };
+        if TaskState::try_from(task.state) != Ok(TaskState::Scheduled) {
+            return Ok(Some(task));
+        }
+        if task.kind == TaskKind::Broadcast as i32 {
+            return until_available("start a task", || {
+                self.store.tasks.update_task(app, id, &begin)
+            })
+            .await;
+        }
+        let leases = self.membership.leases();
+        let Some(slots) = leases.try_hold(&format!("task-slots/{app}")).await? else {
+            return Ok(Some(task));
+        };
+        let open = until_available("count running tasks", || self.store.tasks.open_tasks()).await;
+        let started = match open {
+            Ok(open) => {
+                let running_here = open
+                    .iter()
+                    .filter(|(a, t)| a == app && t.kind != TaskKind::Broadcast as i32 && running(t))
+                    .count();
+                if running_here >= self.config.max_running {
+                    Ok(Some(task))
+                } else {
+                    until_available("start a task", || {
+                        self.store.tasks.update_task(app, id, &begin)
+                    })
+                    .await
+                }
+            }
+            Err(e) => Err(e),
+        };
+        slots.release().await;
+        started
     }
 
     /// The next page of the task for this replica: one whose holder is gone, else the next one cut. An error
