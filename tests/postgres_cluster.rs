@@ -72,24 +72,6 @@ async fn three(lease: &str, users: usize, delay_ms: u64) -> (Env, Vec<TestServer
     (env, servers, url)
 }
 
-async fn broadcast(env: &Env) -> Task {
-    TaskServiceClient::new(env.push_channel())
-        .create_broadcast_task(authed(
-            CreateBroadcastTaskRequest {
-                message_source: Some(create_broadcast_task_request::MessageSource::Message(
-                    hello(),
-                )),
-                ..Default::default()
-            },
-            &env.app.token,
-        ))
-        .await
-        .expect("a broadcast")
-        .into_inner()
-        .task
-        .unwrap()
-}
-
 /// The task as `server` reads it.
 async fn get(server: &TestServer, token: &str, id: &str) -> Task {
     TaskServiceClient::new(server.channel().await)
@@ -203,7 +185,7 @@ async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
         let token = env.app.token.clone();
         tokio::spawn(async move { events_from_the_start(channel, &token, None, USERS).await })
     };
-    let task = broadcast(&env).await;
+    let task = env.broadcast_hello().await.expect("a broadcast");
     // Read through another replica than the one it was created on.
     let ended = until_ended(&others[1], &env.app.token, &task.id).await;
     assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
@@ -252,7 +234,7 @@ async fn a_broadcast_through_one_replica_is_fanned_out_by_all_three_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_broadcast_leaves_its_page_to_the_others() {
     let (env, mut others, _) = three("1s", USERS, VENDOR_DELAY_MS).await;
-    let task = broadcast(&env).await;
+    let task = env.broadcast_hello().await.expect("a broadcast");
     // Kill b once it has pushed a page or more, with pages still to go.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while task_devices(&others[0]).await == 0.0 {
@@ -486,7 +468,7 @@ async fn one_replica_delivers_a_callback_rule_and_another_continues_when_it_dies
 async fn a_replica_stopped_mid_broadcast_hands_its_part_over_at_once() {
     // A lease of a minute: the task can only finish in time if b gives its part back when it stops.
     let (env, mut others, _) = three("60s", USERS, VENDOR_DELAY_MS).await;
-    let task = broadcast(&env).await;
+    let task = env.broadcast_hello().await.expect("a broadcast");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while task_devices(&others[0]).await == 0.0 {
         assert!(
@@ -613,7 +595,7 @@ async fn a_notifiers_qps_limit_holds_for_the_replicas_together() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let task = broadcast(&env).await;
+    let task = env.broadcast_hello().await.expect("a broadcast");
     let ended = until_ended(&env.server, &env.app.token, &task.id).await;
     assert_eq!(ended.state, TaskState::Completed as i32, "{ended:?}");
     let mut at: Vec<i64> = env.sends(FCM).iter().map(|r| r.at_ms).collect();
@@ -695,51 +677,36 @@ async fn a_rolling_restart_loses_no_accepted_push() {
             for i in 0..SENDS {
                 let user = format!("user{i:05}");
                 let request_id = format!("rolling-{i}");
-                let (_, retries) = if i % 2 == 0 {
-                    call_with_retries(&addrs, i, |channel| {
-                        let (user, request_id, token) =
-                            (user.clone(), request_id.clone(), token.clone());
-                        async move {
-                            PushServiceClient::new(channel)
-                                .send_async(authed(
-                                    SendAsyncRequest {
-                                        user,
-                                        message_source: Some(
-                                            send_async_request::MessageSource::Message(hello()),
-                                        ),
-                                        request_id,
-                                        ..Default::default()
-                                    },
-                                    &token,
-                                ))
-                                .await
-                                .map(|_| ())
+                let (_, retries) = call_with_retries(&addrs, i, |channel| {
+                    let (user, request_id, token) =
+                        (user.clone(), request_id.clone(), token.clone());
+                    async move {
+                        let mut push = PushServiceClient::new(channel);
+                        let message = hello();
+                        if i % 2 == 0 {
+                            let request = SendAsyncRequest {
+                                user,
+                                message_source: Some(send_async_request::MessageSource::Message(
+                                    message,
+                                )),
+                                request_id,
+                                ..Default::default()
+                            };
+                            push.send_async(authed(request, &token)).await.map(|_| ())
+                        } else {
+                            let request = SendSyncRequest {
+                                user,
+                                message_source: Some(send_sync_request::MessageSource::Message(
+                                    message,
+                                )),
+                                request_id,
+                                ..Default::default()
+                            };
+                            push.send_sync(authed(request, &token)).await.map(|_| ())
                         }
-                    })
-                    .await
-                } else {
-                    call_with_retries(&addrs, i, |channel| {
-                        let (user, request_id, token) =
-                            (user.clone(), request_id.clone(), token.clone());
-                        async move {
-                            PushServiceClient::new(channel)
-                                .send_sync(authed(
-                                    SendSyncRequest {
-                                        user,
-                                        message_source: Some(
-                                            send_sync_request::MessageSource::Message(hello()),
-                                        ),
-                                        request_id,
-                                        ..Default::default()
-                                    },
-                                    &token,
-                                ))
-                                .await
-                                .map(|_| ())
-                        }
-                    })
-                    .await
-                };
+                    }
+                })
+                .await;
                 retried += retries;
             }
             retried

@@ -125,17 +125,7 @@ impl Outbox {
         self.inner
             .draining
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let keys: Vec<RuleKey> = self
-            .inner
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .keys()
-            .cloned()
-            .collect();
-        for key in keys {
-            self.stop(&key);
-        }
+        self.stop_where(|_| true);
     }
 
     /// Brings the workers in line with the stored rules: starts those created or changed elsewhere and
@@ -157,12 +147,14 @@ impl Outbox {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let changed: Vec<(String, CallbackRuleRecord)> = stored
                 .iter()
-                .filter(|(app, rule)| {
-                    running
-                        .get(&(app.clone(), rule.name.clone()))
-                        .is_none_or(|r| r.rule != *rule)
-                        && (rule.enabled || running.contains_key(&(app.clone(), rule.name.clone())))
-                })
+                .filter(
+                    |(app, rule)| match running.get(&(app.clone(), rule.name.clone())) {
+                        // Changed elsewhere (disabled included: rule_put stops it).
+                        Some(r) => r.rule != *rule,
+                        // Created or enabled elsewhere.
+                        None => rule.enabled,
+                    },
+                )
                 .cloned()
                 .collect();
             let gone: Vec<RuleKey> = running
@@ -311,13 +303,18 @@ impl Outbox {
 
     /// An app was deleted (with all its records): its workers stop.
     pub fn app_deleted(&self, app: &str) {
+        self.stop_where(|(a, _)| a == app);
+    }
+
+    /// Stops the workers of every rule `which` picks.
+    fn stop_where(&self, which: impl Fn(&RuleKey) -> bool) {
         let keys: Vec<RuleKey> = self
             .inner
             .running
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .keys()
-            .filter(|(a, _)| a == app)
+            .filter(|key| which(key))
             .cloned()
             .collect();
         for key in keys {

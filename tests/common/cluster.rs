@@ -38,12 +38,7 @@ pub fn replica_settings(
 
 /// Starts replica `id` (see [`replica_settings`]); blocks until it serves.
 pub fn replica(url: &str, id: &str, lease: &str, extra: &[(&str, &str)]) -> TestServer {
-    let settings = replica_settings(url, id, lease, extra);
-    let pairs: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    TestServer::start_with(&pairs)
+    start(&replica_settings(url, id, lease, extra))
 }
 
 /// Starts the replicas `ids` at once, in that order.
@@ -57,13 +52,7 @@ pub async fn replicas(
         .iter()
         .map(|id| {
             let settings = replica_settings(url, id, lease, extra);
-            tokio::task::spawn_blocking(move || {
-                let pairs: Vec<(&str, &str)> = settings
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                TestServer::start_with(&pairs)
-            })
+            tokio::task::spawn_blocking(move || start(&settings))
         })
         .collect();
     let mut servers = Vec::new();
@@ -71,4 +60,13 @@ pub async fn replicas(
         servers.push(s.await.expect("a replica starts"));
     }
     servers
+}
+
+/// A server with `settings`.
+fn start(settings: &[(String, String)]) -> TestServer {
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    TestServer::start_with(&pairs)
 }

@@ -12,14 +12,15 @@ pub use super::{TestApp, TestServer, authed, create_app, violated_fields};
 #[allow(unused_imports)]
 pub use pushgate::{
     proto::v1::{
-        AcceptStatus, BindDeviceRequest, ClickAction, CreateMessageRequest, CreateNotifierRequest,
-        DeliveryChannel, DeliveryStatus, DeviceResult, FailureReason, GetMessageRequest,
-        ListBindingsRequest, MessageConfig, Notifier, NotifierState, PushFilter, PushMessage,
-        PushOptions, SendAsyncRequest, SendBatchRequest, SendSyncRequest, SendSyncResponse,
-        Strategy, UpdateNotifierRequest, Vendor, click_action,
-        device_service_client::DeviceServiceClient, notifier_service_client::NotifierServiceClient,
-        push_service_client::PushServiceClient, send_async_request, send_batch_request,
-        send_sync_request,
+        AcceptStatus, BindDeviceRequest, ClickAction, CreateBroadcastTaskRequest,
+        CreateMessageRequest, CreateNotifierRequest, DeliveryChannel, DeliveryStatus, DeviceResult,
+        FailureReason, GetMessageRequest, ListBindingsRequest, MessageConfig, Notifier,
+        NotifierState, PushFilter, PushMessage, PushOptions, SendAsyncRequest, SendBatchRequest,
+        SendSyncRequest, SendSyncResponse, Strategy, Task, UpdateNotifierRequest, Vendor,
+        click_action, create_broadcast_task_request, device_service_client::DeviceServiceClient,
+        notifier_service_client::NotifierServiceClient, push_service_client::PushServiceClient,
+        send_async_request, send_batch_request, send_sync_request,
+        task_service_client::TaskServiceClient,
     },
     sandbox::{FakeCore, FaultAction, FaultRule, RecordedRequest, Sandbox, SandboxConfig},
 };
@@ -100,6 +101,22 @@ impl Env {
             env.create_notifier(notifier).await;
         }
         env
+    }
+
+    /// Creates a broadcast task of [`hello`] starting now, through this world's server.
+    pub async fn broadcast_hello(&self) -> Result<Task, Status> {
+        TaskServiceClient::new(self.push_channel())
+            .create_broadcast_task(authed(
+                CreateBroadcastTaskRequest {
+                    message_source: Some(create_broadcast_task_request::MessageSource::Message(
+                        hello(),
+                    )),
+                    ..Default::default()
+                },
+                &self.app.token,
+            ))
+            .await
+            .map(|r| r.into_inner().task.expect("the created task"))
     }
 
     /// Creates `notifier` in the app.

@@ -56,21 +56,6 @@ fn delay(env: &Env, notifier: &str, millis: u64) {
     });
 }
 
-async fn broadcast(env: &Env) -> Result<Task, Status> {
-    tasks(env)
-        .create_broadcast_task(authed(
-            CreateBroadcastTaskRequest {
-                message_source: Some(create_broadcast_task_request::MessageSource::Message(
-                    hello(),
-                )),
-                ..Default::default()
-            },
-            &env.app.token,
-        ))
-        .await
-        .map(|r| r.into_inner().task.unwrap())
-}
-
 async fn get(env: &Env, id: &str) -> Task {
     tasks(env)
         .get_task(authed(
@@ -185,7 +170,7 @@ async fn a_broadcast_to_ten_thousand_devices_adds_up_exactly() {
         env.fake(fake).set_recording(false);
     }
     let per_notifier = bind_many(&env, 10_000).await;
-    let task = broadcast(&env).await.unwrap();
+    let task = env.broadcast_hello().await.unwrap();
     let progress = watch(&env, &task.id, 200).await;
     let last = progress.last().unwrap();
     assert_eq!(last.state, TaskState::Completed as i32, "{last:?}");
@@ -259,9 +244,9 @@ async fn running_and_creation_limits_refuse_with_quota_failures() {
 
     // Broadcasts count from creation: a fourth within the window is refused, saying when a slot frees.
     for _ in 0..3 {
-        broadcast(&env).await.unwrap();
+        env.broadcast_hello().await.unwrap();
     }
-    let e = broadcast(&env).await.unwrap_err();
+    let e = env.broadcast_hello().await.unwrap_err();
     assert_eq!(e.code(), Code::ResourceExhausted);
     let quota = e.get_details_quota_failure().expect("QuotaFailure");
     assert_eq!(
