@@ -1,5 +1,6 @@
-//! Compiles the API contract in `proto/` with protox (pure Rust, so no system `protoc` is needed) and
-//! generates the tonic clients and servers from the resulting descriptor set.
+//! Compiles the API contract in `proto/pushgate/v1` with protox (pure Rust, so no system `protoc` is needed)
+//! and generates the tonic clients and servers from the resulting descriptor set; the same for the calls
+//! between replicas in `proto/pushgate/cluster/v1`.
 
 use std::{env, fs, io, path::PathBuf};
 
@@ -30,6 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_fds_with_config(descriptors, config)?;
+
+    // The calls between replicas: generated beside the contract, but kept out of its descriptor set, so
+    // reflection on the public listener does not list them.
+    let internal = protox::compile(["proto/pushgate/cluster/v1/relay.proto"], ["proto"])?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(internal)?;
 
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -127,10 +127,17 @@ fn pod_environment(rendered: &Rendered) -> Vec<(String, String)> {
     let secret = rendered.all("Secret").next();
     for var in container.get("env").and_then(Val::as_list).unwrap_or(&[]) {
         let name = str_at(var, "name").to_owned();
-        if var.at("valueFrom.fieldRef.fieldPath").and_then(Val::as_str) == Some("metadata.name") {
-            // The pod's name, as the kubelet fills it in.
-            env.push((name, "pushgate-7d9f8b6c4-x2x7q".to_owned()));
-            continue;
+        // The pod's name and IP, as the kubelet fills them in.
+        match var.at("valueFrom.fieldRef.fieldPath").and_then(Val::as_str) {
+            Some("metadata.name") => {
+                env.push((name, "pushgate-7d9f8b6c4-x2x7q".to_owned()));
+                continue;
+            }
+            Some("status.podIP") => {
+                env.push((name, "10.1.2.3".to_owned()));
+                continue;
+            }
+            _ => {}
         }
         let value = match (var.get("value"), var.at("valueFrom.secretKeyRef")) {
             (Some(Val::Str(value)), None) => value.clone(),
@@ -723,6 +730,17 @@ fn postgres_takes_its_url_and_every_key_from_the_secret_and_mounts_no_volume() {
             Some("pushgate-7d9f8b6c4-x2x7q"),
             "each replica is its pod"
         );
+        // The relay between replicas: a port of its own, in the pod and not in the Service.
+        let internal = named(list_at(container, "ports"), "internal").expect("the internal port");
+        assert_eq!(internal.get("containerPort"), Some(&Val::Int(7001)));
+        assert_eq!(
+            config.cluster.internal_listen,
+            Some("0.0.0.0:7001".parse().unwrap())
+        );
+        assert_ne!(config.cluster.internal_listen, Some(config.server.listen));
+        assert_eq!(config.cluster.internal_address.as_deref(), Some("10.1.2.3"));
+        let service_ports = list_at(rendered.one("Service"), "spec.ports");
+        assert!(named(service_ports, "internal").is_none(), "{overlay:?}");
         assert!(rendered.notes.contains("PostgreSQL"), "{}", rendered.notes);
     }
     let own = render(&chart, "pushgate", POSTGRES);

@@ -16,11 +16,12 @@ use common::{
     TestServer, authed, cluster, fakes::sandbox_keeping, fresh_database, metric_sum, push::*,
 };
 use pushgate::proto::v1::{
-    AcceptStatus as Accepted, CallbackRule, CreateBroadcastTaskRequest, CreateListTaskRequest,
-    GetTaskRequest, ListTasksRequest, PutCallbackRuleRequest, SubscribeEventsRequest, Task,
-    TaskState, app_service_client::AppServiceClient, create_broadcast_task_request,
-    create_list_task_request, event_service_client::EventServiceClient,
-    subscribe_events_response::Item, task_service_client::TaskServiceClient,
+    AcceptStatus as Accepted, AckKind, CallbackRule, ChannelMessage, CreateBroadcastTaskRequest,
+    CreateListTaskRequest, GetTaskRequest, ListTasksRequest, PutCallbackRuleRequest,
+    SubscribeEventsRequest, Task, TaskState, app_service_client::AppServiceClient,
+    create_broadcast_task_request, create_list_task_request,
+    event_service_client::EventServiceClient, subscribe_events_response::Item,
+    task_service_client::TaskServiceClient,
 };
 
 /// Users, one device each.
@@ -804,4 +805,155 @@ async fn list_tasks_coming_due_together_take_the_running_slots_across_replicas()
     }
     // Easemob's three running label and list tasks per app, for the deployment.
     assert_eq!(most_running, 3);
+}
+
+/// SendSync of a push titled `title` to `user` through `server`, with `strategy`.
+async fn send_titled(
+    server: &TestServer,
+    token: &str,
+    user: &str,
+    strategy: Strategy,
+    title: &str,
+) -> SendSyncResponse {
+    PushServiceClient::new(server.channel().await)
+        .send_sync(authed(
+            SendSyncRequest {
+                user: user.into(),
+                strategy: strategy as i32,
+                message_source: Some(send_sync_request::MessageSource::Message(PushMessage {
+                    title: title.into(),
+                    ..hello()
+                })),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("SendSync")
+        .into_inner()
+}
+
+/// Waits (10 s at most) until `server` holds `n` own-channel streams.
+async fn until_streams(server: &TestServer, n: f64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while common::metric(server, "pushgate_channel_streams").await != Some(n) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} streams expected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The own channel across replicas: a device's stream on C gets pushes accepted by A live (and by C itself,
+/// in position order however the two interleave); strategy 4 finds it online from A; once C dies the
+/// device resubscribes on B and gets every push replayed, acks through B, and is reached live there; a
+/// stream on A replaces the one on B; a device gone from every replica counts as offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_own_channel_reaches_a_device_on_any_replica() {
+    let url = fresh_database();
+    let extra = [("PUSHGATE_CLUSTER_INTERNAL_LISTEN", "127.0.0.1:0")];
+    let mut servers =
+        cluster::replicas(&url, &["replica-a", "replica-b", "replica-c"], "1s", &extra).await;
+    let a = servers.remove(0);
+    let (b, mut c) = (servers.remove(0), servers.remove(0));
+    let env = Env::around(a, sandbox_keeping(100).await).await;
+    let token = env.app.token.clone();
+    let title = |m: &ChannelMessage| m.message.as_ref().unwrap().title.clone();
+
+    let (mut on_c, replayed) = env.subscribe_on(&c, "u", "d", 0).await;
+    assert!(replayed.is_empty());
+    let r = send_titled(
+        &env.server,
+        &token,
+        "u",
+        Strategy::ChannelOnlineOnly,
+        "first",
+    )
+    .await;
+    let result = of(&r, "d");
+    assert_eq!(status(result), DeliveryStatus::Success, "{result:?}");
+    assert!(!result.in_inbox, "handed to the stream on C: {result:?}");
+    let first = next_push(&mut on_c).await;
+    assert_eq!((title(&first), first.from_inbox), ("first".into(), false));
+
+    // Twenty pushes through A and C at once: each arrives once, in position order.
+    let sends = (0..20).map(|i| {
+        let (server, token) = (if i % 2 == 0 { &env.server } else { &c }, &token);
+        async move {
+            let r = send_titled(server, token, "u", Strategy::ChannelOnly, &format!("p{i}")).await;
+            r.message_id
+        }
+    });
+    let mut sent: BTreeSet<String> = futures::future::join_all(sends).await.into_iter().collect();
+    let mut positions = vec![first.position];
+    let mut got = BTreeSet::new();
+    while got.len() < 20 {
+        let m = next_push(&mut on_c).await;
+        assert!(!m.from_inbox);
+        assert!(got.insert(m.message_id.clone()), "{} twice", m.message_id);
+        positions.push(m.position);
+    }
+    assert_eq!(got, sent, "every push live, once");
+    assert!(positions.is_sorted(), "in position order: {positions:?}");
+
+    // C dies: the device comes back through B and finds every push in its inbox.
+    c.kill();
+    sent.insert(first.message_id.clone());
+    let (mut on_b, replayed) = env.subscribe_on(&b, "u", "d", 0).await;
+    let replayed_ids: BTreeSet<String> = replayed.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(replayed_ids, sent, "the replay on B");
+    assert!(replayed.iter().all(|m| m.from_inbox));
+    let acked: Vec<String> = sent.iter().cloned().collect();
+    assert!(
+        env.ack_on(&b, "u", "d", &acked, AckKind::Delivered)
+            .await
+            .is_empty(),
+        "B knows every push C's stream got"
+    );
+
+    // A reaches the device on B live, and strategy 4 finds it online there.
+    let r = send_titled(
+        &env.server,
+        &token,
+        "u",
+        Strategy::ChannelOnlineOnly,
+        "on b",
+    )
+    .await;
+    assert!(!of(&r, "d").in_inbox, "{r:?}");
+    let on_b_push = next_push(&mut on_b).await;
+    assert_eq!(title(&on_b_push), "on b");
+    assert!(
+        env.ack_on(
+            &env.server,
+            "u",
+            "d",
+            &[on_b_push.message_id],
+            AckKind::Delivered
+        )
+        .await
+        .is_empty()
+    );
+
+    // A newer stream on A ends the one on B; its replay is empty (everything acked).
+    let (mut on_a, replayed) = env.subscribe_on(&env.server, "u", "d", 0).await;
+    assert!(replayed.is_empty(), "acked through B and A: {replayed:?}");
+    let ended = tokio::time::timeout(Duration::from_secs(10), on_b.message())
+        .await
+        .expect("B's stream ends")
+        .expect_err("ended by the server");
+    assert_eq!(ended.code(), tonic::Code::Aborted, "{ended:?}");
+    until_streams(&b, 0.0).await;
+    let r = send_titled(&b, &token, "u", Strategy::ChannelOnlineOnly, "on a").await;
+    assert!(!of(&r, "d").in_inbox, "{r:?}");
+    assert_eq!(title(&next_push(&mut on_a).await), "on a");
+
+    // Gone from every replica: offline for strategy 4, whichever replica asks.
+    drop(on_a);
+    until_streams(&env.server, 0.0).await;
+    for server in [&env.server, &b] {
+        let r = send_titled(server, &token, "u", Strategy::ChannelOnlineOnly, "nobody").await;
+        assert_eq!(status(of(&r, "d")), DeliveryStatus::Fail, "{r:?}");
+    }
 }

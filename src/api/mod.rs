@@ -13,6 +13,7 @@ pub mod devices;
 pub mod labels;
 pub mod notifier;
 pub mod push;
+pub mod relay;
 pub mod settings;
 pub mod status;
 pub mod tasks;

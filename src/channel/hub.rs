@@ -57,6 +57,13 @@ pub struct Registration {
     pub ending: Ending,
 }
 
+impl Registration {
+    /// The stream's number in this hub (unique while the process runs).
+    pub fn stream(&self) -> u64 {
+        self.id
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         self.hub.with_conns(|conns| {
@@ -143,20 +150,29 @@ impl Hub {
         })
     }
 
-    /// Hands a push to the device's stream if one is open for `user`; returns whether it was queued. A full
-    /// queue ends the stream with [`End::TooSlow`].
-    pub fn offer(&self, app: &str, device: &str, user: &str, push: Box<Delivered>) -> bool {
+    /// Hands a push to the device's stream if one is open for `user`: `Ok(true)` when queued, `Ok(false)`
+    /// when the stream is another user's or its queue was full (which ends it with [`End::TooSlow`]), and
+    /// the push back when no stream of the device is open here (`stream`: none with that number), for the
+    /// caller to relay.
+    pub fn offer(
+        &self,
+        app: &str,
+        device: &str,
+        user: &str,
+        stream: Option<u64>,
+        push: Box<Delivered>,
+    ) -> Result<bool, Box<Delivered>> {
         let key = key(app, device);
         self.with_conns(|conns| {
-            let Some(conn) = conns.get(&key) else {
-                return false;
+            let Some(conn) = conns.get(&key).filter(|c| stream.is_none_or(|s| s == c.id)) else {
+                return Err(push);
             };
             // The device is subscribed as another user: this user's push waits for them in the inbox.
             if conn.user != user {
-                return false;
+                return Ok(false);
             }
             match conn.tx.try_send(push) {
-                Ok(()) => true,
+                Ok(()) => Ok(true),
                 Err(TrySendError::Full(_)) => {
                     if let Some(conn) = conns.remove(&key) {
                         tracing::info!(
@@ -166,14 +182,27 @@ impl Hub {
                         );
                         end(conn, End::TooSlow);
                     }
-                    false
+                    Ok(false)
                 }
-                Err(TrySendError::Closed(_)) => {
+                Err(TrySendError::Closed(push)) => {
                     conns.remove(&key);
-                    false
+                    Err(push)
                 }
             }
         })
+    }
+
+    /// Ends the device's stream number `stream` with `why`, if it is open here; says whether it was.
+    pub fn end_stream(&self, app: &str, device: &str, stream: u64, why: End) -> bool {
+        let key = key(app, device);
+        let conn = self.with_conns(|conns| {
+            if conns.get(&key).is_some_and(|c| c.id == stream) {
+                conns.remove(&key)
+            } else {
+                None
+            }
+        });
+        conn.map(|c| end(c, why)).is_some()
     }
 
     /// Whether the device has an open stream.
@@ -216,6 +245,7 @@ mod tests {
             expire_ms: None,
             from_inbox: false,
             task_id: String::new(),
+            previous: 0,
         })
     }
 
@@ -247,14 +277,38 @@ mod tests {
     fn offers_go_to_the_right_user_and_a_full_queue_cuts_off() {
         let hub = Hub::new(2);
         let mut reg = hub.register("o#a", "d", "u").unwrap();
-        assert!(!hub.offer("o#a", "d", "u2", push(1)), "another user's push");
-        assert!(!hub.offer("o#a", "other", "u", push(1)), "no stream");
-        assert!(hub.offer("o#a", "d", "u", push(1)));
-        assert!(hub.offer("o#a", "d", "u", push(2)));
-        assert!(!hub.offer("o#a", "d", "u", push(3)));
+        assert_eq!(
+            hub.offer("o#a", "d", "u2", None, push(1)),
+            Ok(false),
+            "another user's push"
+        );
+        assert!(
+            hub.offer("o#a", "other", "u", None, push(1)).is_err(),
+            "no stream"
+        );
+        let other_stream = Some(reg.stream() + 1);
+        assert!(hub.offer("o#a", "d", "u", other_stream, push(1)).is_err());
+        assert_eq!(
+            hub.offer("o#a", "d", "u", Some(reg.stream()), push(1)),
+            Ok(true)
+        );
+        assert_eq!(hub.offer("o#a", "d", "u", None, push(2)), Ok(true));
+        assert_eq!(hub.offer("o#a", "d", "u", None, push(3)), Ok(false));
         assert_eq!(reg.ending.get(), Some(&End::TooSlow));
         assert!(!hub.is_online("o#a", "d"));
         assert_eq!(reg.rx.try_recv().unwrap().position, 1);
+    }
+
+    #[test]
+    fn a_stream_is_ended_by_its_number_only() {
+        let hub = Hub::new(2);
+        let reg = hub.register("o#a", "d", "u").unwrap();
+        assert!(!hub.end_stream("o#a", "d", reg.stream() + 1, End::Replaced));
+        assert!(!hub.end_stream("o#a", "d2", reg.stream(), End::Replaced));
+        assert!(hub.is_online("o#a", "d"));
+        assert!(hub.end_stream("o#a", "d", reg.stream(), End::Replaced));
+        assert_eq!(reg.ending.get(), Some(&End::Replaced));
+        assert!(!hub.is_online("o#a", "d"));
     }
 
     #[test]

@@ -9,25 +9,29 @@ pub use config::ChannelConfig;
 
 mod ack;
 mod hub;
+mod relay;
+mod routing;
 mod subscribe;
 mod sweeper;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
 pub use ack::AckKind;
+pub use relay::RelayError;
 pub use subscribe::{StreamItem, Subscription};
 
 use crate::{
     clock::now_ms,
-    cluster::Leases,
+    cluster::{Leases, Membership},
     proto::v1::PushMessage,
     store::{AckSubject, InboxEntry, Store, StoreError},
     tenant::check_user_id,
     validate::Violations,
 };
-use hub::Hub;
+use hub::{End, Hub};
+use routing::Routing;
 use subscribe::Session;
 
 /// Longest device id on the own channel.
@@ -121,11 +125,16 @@ pub struct Delivered {
     pub from_inbox: bool,
     /// Id of the task that sent it.
     pub task_id: String,
+    /// The device's newest inbox position before this push when it was stored (0 for a replayed one): a
+    /// stream that has not handled every position up to it reads the inbox first, so that a push relayed
+    /// from another replica cannot overtake an earlier one.
+    pub previous: u64,
 }
 
 impl Delivered {
     fn from_entry(entry: InboxEntry, from_inbox: bool) -> Self {
         Self {
+            previous: 0,
             message_id: entry.message_id,
             position: entry.position,
             message: entry.message,
@@ -133,6 +142,21 @@ impl Delivered {
             expire_ms: entry.expire_ms,
             from_inbox,
             task_id: entry.task_id,
+        }
+    }
+
+    /// The inbox entry this push came from, for the device and user it went to.
+    fn into_entry(self, user: &str, device_id: &str, purge_at_ms: i64) -> InboxEntry {
+        InboxEntry {
+            position: self.position,
+            user: user.to_owned(),
+            device_id: device_id.to_owned(),
+            message_id: self.message_id,
+            message: self.message,
+            send_time_ms: self.send_time_ms,
+            expire_ms: self.expire_ms,
+            purge_at_ms,
+            task_id: self.task_id,
         }
     }
 }
@@ -147,6 +171,8 @@ struct Inner {
     store: Store,
     /// This replica's leases: one replica sweeps the inboxes at a time.
     leases: Leases,
+    /// Routes and relays to the other replicas; `None` on a store one process owns.
+    routing: Option<Arc<Routing>>,
     hub: Arc<Hub>,
     retention: Duration,
     keepalive: Duration,
@@ -164,13 +190,14 @@ pub fn check_device_id(id: &str) -> Result<(), String> {
 }
 
 impl Channel {
-    /// The own channel over `store`; spawns the expiry sweeper on the current Tokio runtime (it stops on
-    /// [`Channel::shutdown`] or when the last clone is dropped).
-    pub fn new(store: Store, config: ChannelConfig, leases: Leases) -> Self {
+    /// The own channel of this replica over `store`; spawns the expiry sweeper on the current Tokio
+    /// runtime (it stops on [`Channel::shutdown`] or when the last clone is dropped).
+    pub fn new(store: Store, config: ChannelConfig, membership: &Membership) -> Self {
         let (stop, stopped) = watch::channel(false);
         let inner = Arc::new(Inner {
+            routing: Routing::new(store.clone(), membership.clone()),
             store,
-            leases,
+            leases: membership.leases(),
             hub: Hub::new(config.stream_buffer),
             retention: config.inbox_retention,
             keepalive: config.keepalive_interval.max(MIN_INTERVAL),
@@ -193,10 +220,30 @@ impl Channel {
         self.inner.hub.is_online(app, device_id)
     }
 
-    /// Whether the device has an open Subscribe stream as `user` now (a push for another user of the device
-    /// waits in the inbox).
+    /// Whether the device has an open Subscribe stream on this replica as `user` now (a push for another
+    /// user of the device waits in the inbox).
     pub fn is_online_as(&self, app: &str, user: &str, device_id: &str) -> bool {
         self.inner.hub.is_online_as(app, device_id, user)
+    }
+
+    /// Which of `devices` have an open Subscribe stream as `user` now, on this replica or another live one.
+    pub async fn online_as(
+        &self,
+        app: &str,
+        user: &str,
+        devices: &[String],
+    ) -> Result<HashSet<String>, ChannelError> {
+        let (online, elsewhere): (Vec<String>, Vec<String>) = devices
+            .iter()
+            .cloned()
+            .partition(|d| self.inner.hub.is_online_as(app, d, user));
+        let mut online: HashSet<String> = online.into_iter().collect();
+        if let Some(routing) = &self.inner.routing
+            && !elsewhere.is_empty()
+        {
+            online.extend(routing.online_elsewhere(app, user, &elsewhere).await?);
+        }
+        Ok(online)
     }
 
     /// The devices that subscribed as `user` and were not removed with the user, by id.
@@ -263,14 +310,29 @@ impl Channel {
                 live: false,
             });
         }
-        let delivered = Box::new(Delivered::from_entry(
-            InboxEntry {
-                position: appended.position,
-                ..entry
+        let delivered = Box::new(Delivered {
+            previous: appended.previous,
+            ..Delivered::from_entry(
+                InboxEntry {
+                    position: appended.position,
+                    ..entry
+                },
+                false,
+            )
+        });
+        let live = match self.inner.hub.offer(app, device_id, user, None, delivered) {
+            Ok(live) => live,
+            Err(push) => match &self.inner.routing {
+                Some(routing) => {
+                    // The order lock is this process's: a relayed push is put in order by the receiving
+                    // stream (`Delivered::previous`), and holding the stripe through a network call would
+                    // make the devices sharing it wait.
+                    drop(_order);
+                    routing.relay(app, user, device_id, push, purge_at_ms).await
+                }
+                None => false,
             },
-            false,
-        ));
-        let live = self.inner.hub.offer(app, device_id, user, delivered);
+        };
         Ok(Delivery {
             position: appended.position,
             live,
@@ -298,6 +360,16 @@ impl Channel {
             .hub
             .register(app, device_id, user)
             .ok_or(ChannelError::ShuttingDown)?;
+        // Routed before the replay reads the inbox: a push another replica stores from here on is relayed
+        // here, one stored before is replayed.
+        let route = match &self.inner.routing {
+            Some(routing) => Some(
+                routing
+                    .open(app, user, device_id, registration.stream())
+                    .await?,
+            ),
+            None => None,
+        };
         Ok(Session::new(
             self.inner.clone(),
             app,
@@ -305,8 +377,54 @@ impl Channel {
             device_id,
             since,
             registration,
+            route,
         )
         .into_stream())
+    }
+
+    /// Hands a push another replica stored (`entry`, encoded as the store keeps it) to this replica's
+    /// stream number `stream`; whether it was queued. A stream that is gone removes its route, so the
+    /// others stop relaying to it.
+    pub async fn take_relayed(
+        &self,
+        app: &str,
+        entry: &[u8],
+        previous: u64,
+        stream: u64,
+    ) -> Result<bool, ChannelError> {
+        use prost::Message;
+        let entry = InboxEntry::decode(entry).map_err(|e| {
+            ChannelError::Invalid(Violations::single(
+                "entry",
+                format!("is not an inbox entry: {e}"),
+            ))
+        })?;
+        let (user, device) = (entry.user.clone(), entry.device_id.clone());
+        let push = Box::new(Delivered {
+            previous,
+            ..Delivered::from_entry(entry, false)
+        });
+        match self
+            .inner
+            .hub
+            .offer(app, &device, &user, Some(stream), push)
+        {
+            Ok(live) => Ok(live),
+            Err(_) => {
+                if let Some(routing) = &self.inner.routing {
+                    routing.forget(app, &device, stream).await;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Ends this replica's stream number `stream` of the device, which a newer Subscribe on another
+    /// replica replaced; whether it was open.
+    pub fn end_replaced(&self, app: &str, device_id: &str, stream: u64) -> bool {
+        self.inner
+            .hub
+            .end_stream(app, device_id, stream, End::Replaced)
     }
 
     /// Removes everything of a user on the own channel (inbox entries, receipts, device records); returns

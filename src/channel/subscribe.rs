@@ -11,6 +11,7 @@ use futures::Stream;
 use super::{
     ChannelError, Delivered, Inner,
     hub::{End, Registration},
+    routing::RouteGuard,
 };
 use crate::{clock::now_ms, store::InboxEntry};
 
@@ -50,14 +51,16 @@ pub(super) struct Session {
     user: String,
     device: String,
     registration: Registration,
+    /// The stream's route, on a store other replicas share; removed when the session drops.
+    _route: Option<RouteGuard>,
     phase: Phase,
-    /// Position of the last inbox entry the replay has looked at.
-    cursor: u64,
+    /// Every position up to this one has been handled: sent, or looked at and skipped (another user's, an
+    /// expired one), or below the client's `since`. A live push at or below it was sent already.
+    seen: u64,
+    /// Entries read from the inbox and not yet handled: the replay's page, or a gap a live push revealed.
     page: VecDeque<InboxEntry>,
     inbox_exhausted: bool,
     replayed: u32,
-    /// Position of the last push the replay sent; a live copy at or below it was sent already.
-    last_replayed: u64,
     keepalive: Duration,
 }
 
@@ -71,6 +74,7 @@ impl Session {
         device: &str,
         since: u64,
         registration: Registration,
+        route: Option<RouteGuard>,
     ) -> Self {
         let keepalive = inner.keepalive;
         Self {
@@ -79,12 +83,12 @@ impl Session {
             user: user.to_owned(),
             device: device.to_owned(),
             registration,
+            _route: route,
             phase: Phase::Replay,
-            cursor: since,
+            seen: since,
             page: VecDeque::new(),
             inbox_exhausted: false,
             replayed: 0,
-            last_replayed: 0,
             keepalive,
         }
     }
@@ -123,6 +127,14 @@ impl Session {
                     }
                 }
                 Phase::Live => {
+                    if let Some(entry) = self.page.pop_front() {
+                        if let Some(push) = self.take(entry) {
+                            return Some(Ok(StreamItem::Message(Box::new(Delivered::from_entry(
+                                push, false,
+                            )))));
+                        }
+                        continue;
+                    }
                     let received =
                         tokio::time::timeout(self.keepalive, self.registration.rx.recv()).await;
                     match received {
@@ -141,12 +153,21 @@ impl Session {
                                 .unwrap_or(End::Shutdown);
                             return self.ended(end);
                         }
-                        // Stored before the replay read past it, so the replay sent it already.
-                        Ok(Some(push)) if push.position <= self.last_replayed => continue,
+                        // Handled already: replayed, or read with a gap.
+                        Ok(Some(push)) if push.position <= self.seen => continue,
+                        // An entry before it is not handled yet (a push relayed from another replica
+                        // overtook it, or it is another user's): read the inbox up to this push, in order.
+                        Ok(Some(push)) if push.previous > self.seen => {
+                            if let Err(e) = self.read_gap(push.position).await {
+                                self.phase = Phase::Done;
+                                return Some(Err(e));
+                            }
+                        }
                         Ok(Some(push)) => {
                             if let Some(end) = self.registration.ending.get().copied() {
                                 return self.ended(end);
                             }
+                            self.seen = push.position;
                             return Some(Ok(StreamItem::Message(push)));
                         }
                     }
@@ -156,17 +177,23 @@ impl Session {
         }
     }
 
+    /// Marks `entry` handled; the entry itself when this stream sends it (this user's, unexpired, not sent
+    /// before).
+    fn take(&mut self, entry: InboxEntry) -> Option<InboxEntry> {
+        if entry.position <= self.seen {
+            return None;
+        }
+        self.seen = entry.position;
+        // A device id may have moved between users: another user's pushes wait for that user.
+        (entry.user == self.user && entry.purge_at_ms > now_ms()).then_some(entry)
+    }
+
     /// One step of the replay: an item to send, or `None` to look again (a page was read, or an entry
     /// skipped).
     async fn replay_step(&mut self) -> Option<Result<StreamItem, ChannelError>> {
         if let Some(entry) = self.page.pop_front() {
-            self.cursor = entry.position;
-            // A device id may have moved between users: another user's pushes wait for that user.
-            if entry.user != self.user || entry.purge_at_ms <= now_ms() {
-                return None;
-            }
+            let entry = self.take(entry)?;
             self.replayed = self.replayed.saturating_add(1);
-            self.last_replayed = entry.position;
             return Some(Ok(StreamItem::Message(Box::new(Delivered::from_entry(
                 entry, true,
             )))));
@@ -181,7 +208,7 @@ impl Session {
             .inner
             .store
             .inbox
-            .inbox_page(&self.app, &self.device, self.cursor, REPLAY_PAGE)
+            .inbox_page(&self.app, &self.device, self.seen, REPLAY_PAGE)
             .await
         {
             Ok(page) => {
@@ -192,6 +219,27 @@ impl Session {
             Err(e) => {
                 self.phase = Phase::Done;
                 Some(Err(e.into()))
+            }
+        }
+    }
+
+    /// Reads the inbox after what this stream handled, up to and including `position` (a live push's), into
+    /// the page to send from. The push was stored before it was offered, so the read reaches it unless it
+    /// left the inbox meanwhile (acked, evicted), and then it is not sent.
+    async fn read_gap(&mut self, position: u64) -> Result<(), ChannelError> {
+        let mut after = self.seen;
+        loop {
+            let page = self
+                .inner
+                .store
+                .inbox
+                .inbox_page(&self.app, &self.device, after, REPLAY_PAGE)
+                .await?;
+            let short = page.len() < REPLAY_PAGE;
+            after = page.last().map_or(after, |e| e.position);
+            self.page.extend(page);
+            if short || after >= position {
+                return Ok(());
             }
         }
     }

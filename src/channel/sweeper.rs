@@ -1,5 +1,6 @@
-//! The background task that deletes expired inbox entries. Replay skips expired entries anyway; the sweep
-//! only reclaims their space, in bounded batches so it never holds the store for long.
+//! The background task that deletes expired inbox entries, and on a shared store the routes of replicas
+//! that are gone. Replay skips expired entries anyway; the sweep only reclaims their space, in bounded
+//! batches so it never holds the store for long.
 
 use std::{sync::Weak, time::Duration};
 
@@ -37,6 +38,9 @@ pub(super) fn spawn(inner: Weak<Inner>, mut stop: watch::Receiver<bool>, interva
                 continue;
             }
             sweep(&inner).await;
+            if let Some(routing) = &inner.routing {
+                routing.sweep().await;
+            }
         }
     });
 }

@@ -15,16 +15,13 @@ fn config() -> ChannelConfig {
     }
 }
 
-fn open(dir: &std::path::Path, config: ChannelConfig) -> Channel {
+async fn open(dir: &std::path::Path, config: ChannelConfig) -> Channel {
     let store = crate::store::sled_for_tests(dir);
-    // The one replica of a sled store, leases as the server's membership would make them.
-    let leases = crate::cluster::Leases::new(
-        store.clone(),
-        "test-replica",
-        Duration::from_secs(10),
-        Duration::from_secs(2),
-    );
-    Channel::new(store, config, leases)
+    // The one replica of a sled store, as the server joins it.
+    let membership = Membership::join(store.clone(), &Default::default())
+        .await
+        .unwrap();
+    Channel::new(store, config, &membership)
 }
 
 fn push(id: &str) -> ChannelPush {
@@ -89,7 +86,7 @@ fn fields(e: ChannelError) -> Vec<String> {
 #[tokio::test]
 async fn offline_pushes_are_replayed_in_order_then_live_ones_follow() {
     let dir = tempfile::tempdir().unwrap();
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     let first = ch.deliver(APP, "u", "d", push("m1")).await.unwrap();
     let second = ch.deliver(APP, "u", "d", push("m2")).await.unwrap();
     assert!(!first.live && !second.live);
@@ -145,7 +142,8 @@ async fn an_empty_inbox_completes_at_once_and_idle_streams_get_keepalives() {
             keepalive_interval: Duration::from_millis(30),
             ..config()
         },
-    );
+    )
+    .await;
     let mut s = ch.subscribe(APP, "u", "d", 0).await.unwrap();
     assert_eq!(replay_complete(&mut s).await, 0);
     for _ in 0..2 {
@@ -167,7 +165,8 @@ async fn a_push_stored_during_the_replay_is_sent_once() {
             keepalive_interval: Duration::from_millis(50),
             ..config()
         },
-    );
+    )
+    .await;
     // Registered but not yet read: the push is both in the inbox (replayed) and queued live.
     let mut s = ch.subscribe(APP, "u", "d", 0).await.unwrap();
     assert!(ch.deliver(APP, "u", "d", push("m1")).await.unwrap().live);
@@ -190,7 +189,8 @@ async fn expired_pushes_are_neither_kept_nor_replayed_and_the_sweep_deletes_them
             sweep_interval: Duration::from_secs(3600),
             ..config()
         },
-    );
+    )
+    .await;
     let mut stale = push("stale");
     stale.expire_ms = Some(now_ms() - 1);
     assert!(matches!(
@@ -246,7 +246,8 @@ async fn the_background_sweeper_runs_on_its_interval() {
             sweep_interval: Duration::from_millis(20),
             ..config()
         },
-    );
+    )
+    .await;
     ch.deliver(APP, "u", "d", push("m1")).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !ch
@@ -266,7 +267,7 @@ async fn the_background_sweeper_runs_on_its_interval() {
 #[tokio::test]
 async fn a_device_that_moved_never_sees_the_other_users_pushes() {
     let dir = tempfile::tempdir().unwrap();
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     ch.deliver(APP, "alice", "d", push("for-alice"))
         .await
         .unwrap();
@@ -305,7 +306,7 @@ async fn a_device_that_moved_never_sees_the_other_users_pushes() {
 #[tokio::test]
 async fn a_newer_subscribe_aborts_the_older() {
     let dir = tempfile::tempdir().unwrap();
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     let mut old = ch.subscribe(APP, "u", "d", 0).await.unwrap();
     assert_eq!(replay_complete(&mut old).await, 0);
     let mut new = ch.subscribe(APP, "u", "d", 0).await.unwrap();
@@ -330,7 +331,8 @@ async fn a_slow_consumer_is_cut_off_and_its_pushes_stay_in_the_inbox() {
             stream_buffer: 2,
             ..config()
         },
-    );
+    )
+    .await;
     let mut s = ch.subscribe(APP, "u", "d", 0).await.unwrap();
     assert_eq!(replay_complete(&mut s).await, 0);
     let live: Vec<bool> = {
@@ -356,7 +358,7 @@ async fn a_slow_consumer_is_cut_off_and_its_pushes_stay_in_the_inbox() {
 #[tokio::test]
 async fn acks_remove_from_the_inbox_count_once_and_report_unknown_ids() {
     let dir = tempfile::tempdir().unwrap();
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     let mut tasked = push("m1");
     tasked.task_id = "t1".into();
     ch.deliver(APP, "u", "d", tasked).await.unwrap();
@@ -414,7 +416,7 @@ async fn acks_remove_from_the_inbox_count_once_and_report_unknown_ids() {
 #[tokio::test]
 async fn bad_requests_name_their_fields_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     ch.deliver(APP, "u", "d", push("m1")).await.unwrap();
     let one = vec!["m1".to_string()];
     let bad = ch.ack(APP, "u", "d", &one, None).await.unwrap_err();
@@ -458,11 +460,70 @@ async fn bad_requests_name_their_fields_and_change_nothing() {
     assert_eq!(replayed_ids(&mut s).await, ["m1"]);
 }
 
+/// A push relayed from another replica may arrive after a later one stored here: the later one names the
+/// earlier as its `previous`, so the stream reads the inbox and sends both in position order, and the late
+/// copy is then skipped.
+#[tokio::test]
+async fn a_push_that_overtook_an_earlier_one_waits_for_it() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let ch = open(dir.path(), config()).await;
+    let mut s = ch.subscribe(APP, "u", "d", 0).await.unwrap();
+    assert_eq!(replay_complete(&mut s).await, 0);
+    // Stored by "another replica": in the inbox, its relay still on the way.
+    let early = InboxEntry {
+        user: "u".into(),
+        device_id: "d".into(),
+        message_id: "early".into(),
+        message: Some(PushMessage::default()),
+        send_time_ms: now_ms(),
+        purge_at_ms: now_ms() + 60_000,
+        ..Default::default()
+    };
+    let stored = ch.inner.store.inbox.append(APP, &early, 100).await.unwrap();
+    let late = ch.deliver(APP, "u", "d", push("late")).await.unwrap();
+    assert!(late.live);
+    let (first, second) = (message(&mut s).await, message(&mut s).await);
+    assert_eq!(
+        [first.message_id.as_str(), second.message_id.as_str()],
+        ["early", "late"]
+    );
+    assert_eq!(
+        (first.position, first.from_inbox, second.position),
+        (stored.position, false, late.position)
+    );
+    // The relayed copy arrives at last: queued, but not sent twice.
+    let entry = InboxEntry {
+        position: stored.position,
+        ..early
+    };
+    assert!(ch.inner.hub.is_online(APP, "d"));
+    ch.deliver(APP, "u", "d", push("after")).await.unwrap();
+    let relayed_late = Box::new(Delivered::from_entry(entry.clone(), false));
+    assert_eq!(
+        ch.inner.hub.offer(APP, "d", "u", None, relayed_late),
+        Ok(true)
+    );
+    ch.deliver(APP, "u", "d", push("last")).await.unwrap();
+    assert_eq!(message(&mut s).await.message_id, "after");
+    assert_eq!(message(&mut s).await.message_id, "last");
+    // A relayed entry for a stream number that is not open here is refused.
+    assert!(
+        !ch.take_relayed(APP, &entry.encode_to_vec(), 0, u64::MAX)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        ch.take_relayed(APP, b"\xff\xff", 0, 1).await,
+        Err(ChannelError::Invalid(_))
+    ));
+}
+
 #[tokio::test]
 async fn the_inbox_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = {
-        let ch = open(dir.path(), config());
+        let ch = open(dir.path(), config()).await;
         let d = ch.deliver(APP, "u", "d", push("m1")).await.unwrap();
         ch.deliver(APP, "u", "d", push("m2")).await.unwrap();
         ch.ack(APP, "u", "d", &["m2".into()], Some(AckKind::Delivered))
@@ -472,7 +533,7 @@ async fn the_inbox_survives_a_restart() {
         // Dropped without a shutdown: the sweeper holds no reference, so the store closes and reopens.
         d
     };
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     let mut s = ch.subscribe(APP, "u", "d", 0).await.unwrap();
     let m = message(&mut s).await;
     assert_eq!((m.message_id.as_str(), m.position), ("m1", first.position));
@@ -491,7 +552,7 @@ async fn the_inbox_survives_a_restart() {
 #[tokio::test]
 async fn deleting_a_user_empties_their_inboxes() {
     let dir = tempfile::tempdir().unwrap();
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     drop(ch.subscribe(APP, "u", "d", 0).await.unwrap());
     ch.deliver(APP, "u", "d", push("m1")).await.unwrap();
     ch.deliver(APP, "u", "d2", push("m2")).await.unwrap();
@@ -506,7 +567,7 @@ async fn deleting_a_user_empties_their_inboxes() {
 #[tokio::test]
 async fn shutdown_ends_streams_and_refuses_new_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let ch = open(dir.path(), config());
+    let ch = open(dir.path(), config()).await;
     let mut s = ch.subscribe(APP, "u", "d", 0).await.unwrap();
     assert_eq!(replay_complete(&mut s).await, 0);
     ch.shutdown();

@@ -11,8 +11,18 @@ pub struct ClusterConfig {
     /// This replica's id, unique in the deployment; generated at start when unset (a pod's name is a good
     /// one: it shows in the logs and the `/cluster` page).
     pub replica_id: Option<String>,
-    /// Where the other replicas reach this one (`host:port` of its internal listener); unset on one node.
+    /// Where this replica listens for the other replicas' calls (the own channel's relay): a listener of
+    /// its own, never the public one. Unset: no relay, so on several replicas a push accepted by one waits in
+    /// the inbox of a device whose stream is on another until it subscribes again.
+    pub internal_listen: Option<std::net::SocketAddr>,
+    /// Where the other replicas reach this one (`host:port` of its internal listener, or a host or IP alone
+    /// for `internal_listen`'s port); unset: the address `internal_listen` bound, unless that is
+    /// `0.0.0.0`/`::` (a pod sets its own IP here).
     pub internal_address: Option<String>,
+    /// How long a call to another replica may take (a relayed push, a stream's end); past it the push waits
+    /// in the device's inbox.
+    #[serde(with = "humantime_serde")]
+    pub relay_timeout: Duration,
     /// How often the replica renews its beat in the store.
     #[serde(with = "humantime_serde")]
     pub heartbeat: Duration,
@@ -26,7 +36,9 @@ impl Default for ClusterConfig {
     fn default() -> Self {
         Self {
             replica_id: None,
+            internal_listen: None,
             internal_address: None,
+            relay_timeout: Duration::from_secs(2),
             heartbeat: Duration::from_secs(2),
             lease: Duration::from_secs(10),
         }
@@ -45,6 +57,9 @@ impl ClusterConfig {
                  end a replica",
                 self.lease, self.heartbeat
             ));
+        }
+        if self.relay_timeout.is_zero() {
+            return Err("cluster.relay_timeout must be more than zero".into());
         }
         if self.replica_id.as_deref().is_some_and(|id| {
             id.is_empty()

@@ -4,7 +4,7 @@
 //! its record is removed after ten leases, by whichever replica beats next.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     sync::{
         Arc, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -36,8 +36,8 @@ struct Inner {
     me: ReplicaRecord,
     /// How many replicas were live at the last beat, this one included.
     live: AtomicU64,
-    /// The other replicas live at the last beat (id and start time).
-    others: RwLock<BTreeSet<(String, i64)>>,
+    /// The other replicas live at the last beat: (id, start time) → internal address.
+    others: RwLock<BTreeMap<(String, i64), String>>,
     /// Ends the heartbeat.
     stop: watch::Sender<bool>,
     /// The leases this replica holds, whoever took them.
@@ -84,7 +84,7 @@ impl Membership {
             .await?
             .into_iter()
             .filter(|r| r.id != me.id)
-            .map(|r| (r.id, r.started_ms))
+            .map(|r| ((r.id, r.started_ms), r.address))
             .collect();
         let (stop, stopped) = watch::channel(false);
         let leases = Leases::new(store.clone(), &me.id, config.lease, config.heartbeat);
@@ -102,7 +102,7 @@ impl Membership {
             Some(observed.upgrade()?.live.load(Ordering::Relaxed))
         });
         tracing::info!(replica = %inner.me.id, address = %inner.me.address, "joined the cluster");
-        tokio::spawn(heartbeat(inner.clone(), stopped));
+        tokio::spawn(heartbeat(Arc::downgrade(&inner), stopped));
         Ok(Self { inner })
     }
 
@@ -128,7 +128,7 @@ impl Membership {
     pub fn live_holders(&self) -> Vec<String> {
         let others = self.inner.others.read().unwrap_or_else(|p| p.into_inner());
         std::iter::once(self.holder().key())
-            .chain(others.iter().map(|(id, started_ms)| {
+            .chain(others.keys().map(|(id, started_ms)| {
                 Holder {
                     id: id.clone(),
                     started_ms: *started_ms,
@@ -136,6 +136,11 @@ impl Membership {
                 .key()
             }))
             .collect()
+    }
+
+    /// How long a call to another replica may take (`cluster.relay_timeout`).
+    pub fn relay_timeout(&self) -> std::time::Duration {
+        self.inner.config.relay_timeout
     }
 
     /// How long a replica's beat counts (`cluster.lease`).
@@ -147,13 +152,30 @@ impl Membership {
     /// fresh at this replica's last beat. Work claimed by a holder that is not may be taken over; the
     /// fencing epoch of the claim refuses the old holder's late writes if it was only slow.
     pub fn is_live(&self, id: &str, started_ms: i64) -> bool {
-        (id == self.inner.me.id && started_ms == self.inner.me.started_ms)
+        self.is_me(id, started_ms)
             || self
                 .inner
                 .others
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
-                .contains(&(id.to_owned(), started_ms))
+                .contains_key(&(id.to_owned(), started_ms))
+    }
+
+    /// Where another replica's internal listener is, while it is alive (at this replica's last beat) and
+    /// has one; `None` for this replica itself.
+    pub fn address_of(&self, id: &str, started_ms: i64) -> Option<String> {
+        self.inner
+            .others
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(id.to_owned(), started_ms))
+            .filter(|address| !address.is_empty())
+            .cloned()
+    }
+
+    /// Whether the holder `id` started at `started_ms` is this replica.
+    pub fn is_me(&self, id: &str, started_ms: i64) -> bool {
+        id == self.inner.me.id && started_ms == self.inner.me.started_ms
     }
 
     /// Leases held as this replica, for `cluster.lease`, renewed every `cluster.heartbeat`; all of them are
@@ -203,16 +225,23 @@ impl Holder {
     }
 }
 
-/// Beats every `heartbeat` until stopped; logs the replicas that join and go.
-async fn heartbeat(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
+/// Beats every `heartbeat` until stopped or the last [`Membership`] clone is dropped (it holds the
+/// membership weakly, so that a dropped one lets its store close); logs the replicas that join and go.
+async fn heartbeat(weak: std::sync::Weak<Inner>, mut stopped: watch::Receiver<bool>) {
     let mut known: BTreeSet<String> = BTreeSet::new();
-    let mut ticks = tokio::time::interval(inner.config.heartbeat);
+    let Some(every) = weak.upgrade().map(|inner| inner.config.heartbeat) else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
         // A failed beat is tried again at the next tick: the beat is a lease's third at most, so one
         // failure does not end this replica for the others.
         match beat(&inner).await {
@@ -220,7 +249,7 @@ async fn heartbeat(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
                 *inner.others.write().unwrap_or_else(|p| p.into_inner()) = live
                     .iter()
                     .filter(|r| r.id != inner.me.id)
-                    .map(|r| (r.id.clone(), r.started_ms))
+                    .map(|r| ((r.id.clone(), r.started_ms), r.address.clone()))
                     .collect();
                 let now: BTreeSet<String> = live.into_iter().map(|r| r.id).collect();
                 for joined in now.difference(&known) {

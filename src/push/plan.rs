@@ -93,8 +93,14 @@ impl Pusher {
             .await?
             .0;
         let channel_devices = s.channel.devices(app, user).await?;
+        // Presence decides only strategies 3 and 4; on a shared store it may be a read of the routes.
+        let online = if route::needs_presence(push.strategy) && !channel_devices.is_empty() {
+            s.channel.online_as(app, user, &channel_devices).await?
+        } else {
+            Default::default()
+        };
         let targets = route::targets(push.strategy, bindings.clone(), &channel_devices, |d| {
-            s.channel.is_online_as(app, user, d)
+            online.contains(d)
         });
         if targets.is_empty() {
             let exists = !bindings.is_empty()

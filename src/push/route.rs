@@ -33,6 +33,14 @@ pub struct Target {
     pub plan: Plan,
 }
 
+/// Whether `strategy` routes by presence (the others never ask whether a device is online).
+pub fn needs_presence(strategy: Strategy) -> bool {
+    matches!(
+        strategy,
+        Strategy::ChannelFirst | Strategy::ChannelOnlineOnly
+    )
+}
+
 /// The targets of a user with `bindings` and the own-channel devices `channel_devices`. Devices are taken in
 /// device-id order; an empty result means the strategy has nothing to reach.
 pub fn targets(
@@ -113,6 +121,31 @@ mod tests {
 
     fn row(d: &str, n: &str, p: Plan) -> (String, String, Plan) {
         (d.into(), n.into(), p)
+    }
+
+    /// The send path reads presence (a store read on a shared store) only for the strategies that ask.
+    #[test]
+    fn only_the_presence_strategies_ask_whether_a_device_is_online() {
+        for strategy in [
+            Strategy::Unspecified,
+            Strategy::VendorFirst,
+            Strategy::ChannelOnly,
+            Strategy::VendorOnly,
+            Strategy::ChannelFirst,
+            Strategy::ChannelOnlineOnly,
+        ] {
+            let asked = std::cell::Cell::new(false);
+            targets(
+                strategy,
+                vec![binding("a", "apns")],
+                &["a".into(), "c".into()],
+                |_| {
+                    asked.set(true);
+                    false
+                },
+            );
+            assert_eq!(asked.get(), needs_presence(strategy), "{strategy:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Assembles the tonic server: store, services, tower layers, health, reflection and graceful shutdown.
 
+mod internal;
 mod shed;
 
 use std::{future::Future, sync::Arc};
@@ -129,8 +130,18 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let data_dir = config.store.data_dir.clone();
     let store = store::open(&config.store).await?;
+    // Bound before joining, so the address the replica registers is one it listens on.
+    let internal = internal::bind(&config.cluster).await?;
+    let mut cluster = config.cluster.clone();
+    cluster.internal_address = internal.as_ref().and_then(|b| b.address.clone());
+    if internal.is_none() && store.is_shared() {
+        tracing::info!(
+            "cluster.internal_listen is unset: with several replicas, a push for a device whose stream is on \
+             another replica waits in its inbox"
+        );
+    }
     // Registered before anything runs: the other replicas count this one from its first beat.
-    let membership = Membership::join(store.clone(), &config.cluster).await?;
+    let membership = Membership::join(store.clone(), &cluster).await?;
     let tenants = Arc::new(Tenants::init(store.clone(), config.auth.clone(), &data_dir).await?);
     let credentials_key = match &config.notifiers.credentials_key {
         Some(key) => key.expose().to_owned(),
@@ -142,7 +153,9 @@ pub async fn run(
     };
     // Built before the services so that every one that needs the own channel (the device service for
     // user deletion, the send path) shares this one hub of open streams.
-    let channel = Channel::new(store.clone(), config.channel.clone(), membership.leases());
+    let channel = Channel::new(store.clone(), config.channel.clone(), &membership);
+    let internal =
+        internal.map(|bound| internal::serve(bound, channel.clone(), config.cluster.relay_timeout));
     let sealer = Sealer::new(&credentials_key);
     let notifiers = Notifiers::new(
         store.clone(),
@@ -371,6 +384,9 @@ pub async fn run(
     queue.drain(grace.saturating_sub(began.elapsed())).await;
     outbox_drain.drain();
     membership.leave().await;
+    if let Some(internal) = internal {
+        internal.stop().await;
+    }
     store.flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())

@@ -118,6 +118,11 @@ pub struct Appended {
     pub evicted: u64,
     /// Entries in the device's inbox after the append.
     pub size: u64,
+    /// Position of the device's newest entry before this one (of any user), 0 when its inbox was empty or
+    /// the push was a duplicate. A stream that has handled every position up to this one misses nothing by
+    /// taking this entry next; one that has not reads the inbox first (a push relayed from another replica
+    /// may overtake an earlier one).
+    pub previous: u64,
 }
 
 /// Which counters to read.

@@ -45,6 +45,7 @@ pub mod portable;
 pub mod postgres;
 pub mod push_queue;
 pub mod replicas;
+pub mod routes;
 pub mod settings;
 mod sled;
 pub mod tasks;
@@ -72,6 +73,7 @@ pub use notifiers::{NotifierRecord, NotifierRepository};
 pub use outbox::{OutboxRepository, PauseRecord, PendingCallback};
 pub use push_queue::{PushQueueRepository, QueueClaim, QueueKey, QueuedPush};
 pub use replicas::{ReplicaRecord, ReplicaRepository};
+pub use routes::{ChannelRoute, RouteRepository};
 pub use settings::{
     ChatKind, ConversationKey, DailyInterval, NotificationRecord, PushProfile, UserSettingsRecord,
     UserSettingsRepository,
@@ -150,6 +152,8 @@ pub struct Store {
     pub leases: Arc<dyn LeaseRepository>,
     /// The deployment's replicas.
     pub replicas: Arc<dyn ReplicaRepository>,
+    /// Where own-channel streams are open, on a shared store.
+    pub routes: Arc<dyn RouteRepository>,
     /// Notifiers (push certificates).
     pub notifiers: Arc<dyn NotifierRepository>,
     /// Device bindings.
@@ -233,6 +237,7 @@ impl Store {
             meta: pg.clone(),
             leases: pg.clone(),
             replicas: pg.clone(),
+            routes: pg.clone(),
             notifiers: pg.clone(),
             bindings: pg.clone(),
             user_settings: pg.clone(),
@@ -259,6 +264,7 @@ impl Store {
             meta: sled.clone(),
             leases: sled.clone(),
             replicas: sled.clone(),
+            routes: sled.clone(),
             notifiers: sled.clone(),
             bindings: sled.clone(),
             user_settings: sled.clone(),

@@ -480,9 +480,20 @@ impl Env {
         device: &str,
         since: u64,
     ) -> (Stream, Vec<pushgate::proto::v1::ChannelMessage>) {
+        self.subscribe_on(&self.server, user, device, since).await
+    }
+
+    /// [`Env::subscribe`] through `server` (another replica of this world's).
+    pub async fn subscribe_on(
+        &self,
+        server: &TestServer,
+        user: &str,
+        device: &str,
+        since: u64,
+    ) -> (Stream, Vec<pushgate::proto::v1::ChannelMessage>) {
         let token = self.user_token(user).await;
         let mut stream = pushgate::proto::v1::channel_service_client::ChannelServiceClient::new(
-            self.server.channel().await,
+            server.channel().await,
         )
         .subscribe(authed(
             pushgate::proto::v1::SubscribeRequest {
@@ -516,9 +527,21 @@ impl Env {
         ids: &[String],
         kind: pushgate::proto::v1::AckKind,
     ) -> Vec<String> {
+        self.ack_on(&self.server, user, device, ids, kind).await
+    }
+
+    /// [`Env::ack`] through `server` (another replica of this world's).
+    pub async fn ack_on(
+        &self,
+        server: &TestServer,
+        user: &str,
+        device: &str,
+        ids: &[String],
+        kind: pushgate::proto::v1::AckKind,
+    ) -> Vec<String> {
         let token = self.user_token(user).await;
         pushgate::proto::v1::channel_service_client::ChannelServiceClient::new(
-            self.server.channel().await,
+            server.channel().await,
         )
         .ack(authed(
             pushgate::proto::v1::AckRequest {

@@ -48,6 +48,8 @@ async fn positions_increase_and_pages_follow_them(s: Store) {
         .await
         .unwrap();
     assert!(a.position >= 1 && a.position < b.position && b.position < c.position);
+    // Each names the device's newest entry before it; other devices' do not count.
+    assert_eq!((a.previous, b.previous, c.previous), (0, a.position, 0));
     let page = s.inbox.inbox_page(APP, "d", 0, 10).await.unwrap();
     assert_eq!(ids(&page), ["m1", "m2"]);
     assert_eq!(page[1].position, b.position);
@@ -90,7 +92,7 @@ async fn a_full_inbox_drops_its_oldest_and_a_retry_is_not_stored_twice(s: Store)
         .await
         .unwrap();
     assert!(again.duplicate);
-    assert_eq!(again.position, page[2].position);
+    assert_eq!((again.position, again.previous), (page[2].position, 0));
     assert_eq!(entries(&s, "d").await, 3);
     // The same push for another user of the device is another push.
     assert!(
@@ -573,6 +575,31 @@ async fn racing_appends_to_one_device_keep_the_limit_and_write_each_push_once(s:
 }
 
 /// An id acked twice in one call is acked once; each occurrence of an unknown id is reported.
+/// `previous` is the newest entry still in the inbox, of any user: an acked newest entry no longer counts.
+async fn previous_names_the_newest_entry_left(s: Store) {
+    let one = s
+        .inbox
+        .append(APP, &entry("u", "d", "m1", FAR), 10)
+        .await
+        .unwrap();
+    let two = s
+        .inbox
+        .append(APP, &entry("u2", "d", "m2", FAR), 10)
+        .await
+        .unwrap();
+    assert_eq!(two.previous, one.position, "another user's entry counts");
+    s.inbox
+        .ack(APP, "u2", "d", &["m2".into()], false, 5)
+        .await
+        .unwrap();
+    let three = s
+        .inbox
+        .append(APP, &entry("u", "d", "m3", FAR), 10)
+        .await
+        .unwrap();
+    assert_eq!(three.previous, one.position);
+}
+
 async fn an_id_acked_twice_in_one_call_counts_once(s: Store) {
     let inbox = &s.inbox;
     let mut tasked = entry("u", "d", "m1", FAR);
@@ -619,4 +646,5 @@ conformance_tests! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     racing_appends_to_one_device_keep_the_limit_and_write_each_push_once,
     an_id_acked_twice_in_one_call_counts_once,
+    previous_names_the_newest_entry_left,
 }

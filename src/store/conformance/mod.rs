@@ -163,6 +163,7 @@ mod notifiers;
 mod outbox;
 mod push_queue;
 mod replicas;
+mod routes;
 mod settings;
 mod tasks;
 mod templates;

@@ -91,6 +91,8 @@ struct AppendState {
     count: u64,
     /// The position a new entry gets.
     next: i64,
+    /// The device's newest entry's position, 0 when none.
+    previous: u64,
 }
 
 async fn append_state(
@@ -105,7 +107,8 @@ async fn append_state(
             "SELECT (SELECT position FROM inbox_receipts
                      WHERE app = $1 AND user_id = $2 AND device_id = $3 AND message_id = $4),
                     coalesce((SELECT entries FROM inbox_counts WHERE app = $1 AND device_id = $3), 0),
-                    nextval('inbox_positions')",
+                    nextval('inbox_positions'),
+                    coalesce((SELECT max(position) FROM inbox_entries WHERE app = $1 AND device_id = $3), 0)",
         )
         .await?;
     let row = tx
@@ -118,6 +121,7 @@ async fn append_state(
         known: row.get(0),
         count: count_out(row.get(1)),
         next: row.get(2),
+        previous: position_out(row.get(3))?,
     })
 }
 
@@ -368,6 +372,7 @@ impl InboxRepository for PgStore {
                 duplicate: true,
                 evicted: 0,
                 size: state.count,
+                previous: 0,
             });
         }
         let limit = u64::try_from(max_per_device.max(1)).unwrap_or(u64::MAX);
@@ -379,6 +384,7 @@ impl InboxRepository for PgStore {
             duplicate: false,
             evicted,
             size: (state.count + 1).saturating_sub(evicted),
+            previous: state.previous,
         })
     }
 

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (5, "replicas", include_str!("migrations/0005_replicas.sql")),
     (6, "leases", include_str!("migrations/0006_leases.sql")),
+    (
+        7,
+        "channel_routes",
+        include_str!("migrations/0007_channel_routes.sql"),
+    ),
 ];
 
 /// The schema version this binary writes and reads.

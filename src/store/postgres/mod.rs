@@ -29,6 +29,7 @@ mod numbers;
 mod outbox;
 mod push_queue;
 mod replicas;
+mod routes;
 mod server_binaries;
 mod settings;
 mod sql;

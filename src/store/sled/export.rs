@@ -54,6 +54,10 @@ pub const NOT_COPIED: &[(&str, &str)] = &[
         "the leases of the stopped server's background work, which its replicas take anew",
     ),
     (
+        keys::CHANNEL_ROUTES,
+        "where the stopped server's own-channel streams were open; devices subscribe again",
+    ),
+    (
         keys::REPLICAS,
         "the replicas that ran on the store, which register again when they start",
     ),

@@ -171,6 +171,7 @@ impl InboxRepository for SledStore {
                     duplicate: true,
                     evicted: 0,
                     size,
+                    previous: 0,
                 });
             }
             let count_key = keys::inbox_count(app, &device);
@@ -184,6 +185,14 @@ impl InboxRepository for SledStore {
                 .keys()
                 .take(excess as usize)
                 .collect::<Result<Vec<_>, _>>()?;
+            let previous = match inbox
+                .scan_prefix(keys::inbox_prefix(app, &device))
+                .keys()
+                .next_back()
+            {
+                Some(key) => keys::inbox_position(&key?),
+                None => 0,
+            };
             // sled's ids start at 0; positions start at 1 so that `since = 0` replays the whole inbox.
             let position = self.db.generate_id()? + 1;
             let receipt = InboxReceipt {
@@ -230,6 +239,7 @@ impl InboxRepository for SledStore {
                 duplicate: false,
                 evicted,
                 size: (count + 1).saturating_sub(evicted),
+                previous,
             })
         }
         .await;

@@ -89,6 +89,9 @@ pub const CHANNEL_DEVICES: &str = "channel_devices";
 pub const LEASES: &str = "leases";
 /// Tree of the deployment's replicas, keyed by replica id (store/replicas.rs).
 pub const REPLICAS: &str = "replicas";
+/// Tree of own-channel routes, keyed by app and device (store/routes.rs); a sled store's one process never
+/// writes it, but the conformance suite does.
+pub const CHANNEL_ROUTES: &str = "channel_routes";
 /// Tree of own-channel ack counters, keyed by app + a kind byte (`m` message, `t` task) + the id.
 pub const ACK_COUNTS: &str = "ack_counts";
 
@@ -359,6 +362,19 @@ pub fn inbox_entry(app: &str, device: &str, position: u64) -> Vec<u8> {
     let mut key = inbox_prefix(app, device);
     key.extend_from_slice(&position.to_be_bytes());
     key
+}
+
+/// Key of one device's own-channel route.
+pub fn channel_route(app: &str, device: &str) -> Vec<u8> {
+    joined(app, &[device])
+}
+
+/// The position an inbox entry's key ends with (0 for a key too short to be one).
+pub fn inbox_position(key: &[u8]) -> u64 {
+    key.len()
+        .checked_sub(8)
+        .and_then(|start| key[start..].try_into().ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 /// Key of the receipt of one push to one device for one user; the message id goes last, so it may hold
