@@ -957,3 +957,50 @@ async fn the_own_channel_reaches_a_device_on_any_replica() {
         assert_eq!(status(of(&r, "d")), DeliveryStatus::Fail, "{r:?}");
     }
 }
+
+/// An app's SendSync rate holds for the replicas together: thirty calls at once spread over three replicas
+/// get the app's burst and what the rate adds while they run, where each replica on its own would admit a
+/// burst of its own (twelve).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apps_send_sync_rate_holds_for_the_replicas_together() {
+    let url = fresh_database();
+    let extra = [("PUSHGATE_PUSH_SYNC_PER_SECOND_PER_APP", "4")];
+    let mut servers = cluster::replicas(
+        &url,
+        &["replica-a", "replica-b", "replica-c"],
+        "10s",
+        &extra,
+    )
+    .await;
+    let a = servers.remove(0);
+    let env = Env::around(a, sandbox_keeping(10).await).await;
+    let token = env.app.token.clone();
+    let through = [&env.server, &servers[0], &servers[1]];
+    let started = std::time::Instant::now();
+    let calls = (0..30).map(|i| {
+        let (server, token) = (through[i % 3], &token);
+        async move {
+            PushServiceClient::new(server.channel().await)
+                .send_sync(authed(
+                    SendSyncRequest {
+                        user: "nobody".into(),
+                        message_source: Some(send_sync_request::MessageSource::Message(hello())),
+                        ..Default::default()
+                    },
+                    token,
+                ))
+                .await
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let admitted = answers.iter().filter(|a| a.is_ok()).count();
+    for refused in answers.iter().filter_map(|a| a.as_ref().err()) {
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    }
+    let bound = 4 + (4.0 * elapsed).ceil() as usize;
+    assert!(
+        (4..=bound).contains(&admitted),
+        "{admitted} admitted in {elapsed:.2} s at 4/s with a burst of 4"
+    );
+}

@@ -1,14 +1,14 @@
 //! `PushService`: sync, async and batch sends, and stored messages.
 
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
     api::{auth_layer::app_of, status},
     clock::now_ms,
     clock::timestamp,
+    cluster::{RateError, SharedRate},
     proto::v1::{
         AcceptStatus, CreateMessageRequest, CreateMessageResponse, GetMessageRequest,
         GetMessageResponse, PushMessage, SendAsyncRequest, SendAsyncResponse, SendBatchRequest,
@@ -33,23 +33,24 @@ pub struct PushApi {
     pusher: Pusher,
     queue: PushQueue,
     idempotency: Arc<Idempotency>,
-    sync_limit: DefaultKeyedRateLimiter<String>,
+    /// SendSync calls per second per app, for the deployment's replicas together.
+    sync_limit: SharedRate,
     /// The server's own bound on a call (`server.request_timeout`): SendSync answers before it.
     call_timeout: Duration,
 }
 
 impl PushApi {
-    /// Serves sends through `pusher` and `queue`.
+    /// Serves sends through `pusher` and `queue`, SendSync within `sync_limit` per app (made from
+    /// `push.sync_per_second_per_app`).
     pub fn new(
         pusher: Pusher,
         queue: PushQueue,
         idempotency: Arc<Idempotency>,
         call_timeout: Duration,
+        sync_limit: SharedRate,
     ) -> Self {
-        let per_second =
-            NonZeroU32::new(pusher.config().sync_per_second_per_app).unwrap_or(NonZeroU32::MIN);
         Self {
-            sync_limit: RateLimiter::keyed(Quota::per_second(per_second)),
+            sync_limit,
             pusher,
             queue,
             idempotency,
@@ -205,18 +206,19 @@ impl PushService for PushApi {
             None => (None, None),
         };
         let message = self.message_of(&app, given, stored, &mut v).await?;
-        if let Err(not_until) = self.sync_limit.check_key(&app) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            return Err(status::quota(
-                "SendSync calls per app",
-                format!(
-                    "at most {} SendSync calls per second per app; retry in {} ms",
-                    self.pusher.config().sync_per_second_per_app,
-                    wait.as_millis().max(1)
-                ),
-            ));
+        match self.sync_limit.admit(&app).await {
+            Ok(()) => {}
+            Err(RateError::Limited { retry_after }) => {
+                return Err(status::quota(
+                    "SendSync calls per app",
+                    format!(
+                        "at most {} SendSync calls per second per app; retry in {} ms",
+                        self.pusher.config().sync_per_second_per_app,
+                        retry_after.as_millis().max(1)
+                    ),
+                ));
+            }
+            Err(RateError::Store(e)) => return Err(e.into()),
         }
         let answer = self.idempotent(&app, "SendSync", &r.request_id, async {
             let message_id = new_message_id();

@@ -296,6 +296,12 @@ pub async fn run(
             queue.clone(),
             idempotency.clone(),
             config.server.request_timeout,
+            crate::cluster::SharedRate::new(
+                "sync",
+                config.push.sync_per_second_per_app,
+                store.clone(),
+                membership.clone(),
+            ),
         )))
         .add_service(EventServiceServer::new(EventApi::new(
             events,

@@ -44,6 +44,7 @@ pub mod outbox;
 pub mod portable;
 pub mod postgres;
 pub mod push_queue;
+pub mod rates;
 pub mod replicas;
 pub mod routes;
 pub mod settings;
@@ -72,6 +73,7 @@ pub use meta::MetaRepository;
 pub use notifiers::{NotifierRecord, NotifierRepository};
 pub use outbox::{OutboxRepository, PauseRecord, PendingCallback};
 pub use push_queue::{PushQueueRepository, QueueClaim, QueueKey, QueuedPush};
+pub use rates::{RateRepository, RateShape, Taken};
 pub use replicas::{ReplicaRecord, ReplicaRepository};
 pub use routes::{ChannelRoute, RouteRepository};
 pub use settings::{
@@ -154,6 +156,8 @@ pub struct Store {
     pub replicas: Arc<dyn ReplicaRepository>,
     /// Where own-channel streams are open, on a shared store.
     pub routes: Arc<dyn RouteRepository>,
+    /// Rate limits the replicas share.
+    pub rates: Arc<dyn RateRepository>,
     /// Notifiers (push certificates).
     pub notifiers: Arc<dyn NotifierRepository>,
     /// Device bindings.
@@ -238,6 +242,7 @@ impl Store {
             leases: pg.clone(),
             replicas: pg.clone(),
             routes: pg.clone(),
+            rates: pg.clone(),
             notifiers: pg.clone(),
             bindings: pg.clone(),
             user_settings: pg.clone(),
@@ -265,6 +270,7 @@ impl Store {
             leases: sled.clone(),
             replicas: sled.clone(),
             routes: sled.clone(),
+            rates: sled.clone(),
             notifiers: sled.clone(),
             bindings: sled.clone(),
             user_settings: sled.clone(),

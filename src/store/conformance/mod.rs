@@ -162,6 +162,7 @@ mod meta;
 mod notifiers;
 mod outbox;
 mod push_queue;
+mod rates;
 mod replicas;
 mod routes;
 mod settings;

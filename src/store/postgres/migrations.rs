@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "channel_routes",
         include_str!("migrations/0007_channel_routes.sql"),
     ),
+    (
+        8,
+        "rate_limits",
+        include_str!("migrations/0008_rate_limits.sql"),
+    ),
 ];
 
 /// The schema version this binary writes and reads.

@@ -28,6 +28,7 @@ mod notifiers;
 mod numbers;
 mod outbox;
 mod push_queue;
+mod rates;
 mod replicas;
 mod routes;
 mod server_binaries;

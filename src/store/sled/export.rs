@@ -58,6 +58,10 @@ pub const NOT_COPIED: &[(&str, &str)] = &[
         "where the stopped server's own-channel streams were open; devices subscribe again",
     ),
     (
+        keys::RATE_LIMITS,
+        "the pace of rate-limited calls, which starts afresh",
+    ),
+    (
         keys::REPLICAS,
         "the replicas that ran on the store, which register again when they start",
     ),

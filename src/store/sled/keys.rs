@@ -92,6 +92,8 @@ pub const REPLICAS: &str = "replicas";
 /// Tree of own-channel routes, keyed by app and device (store/routes.rs); a sled store's one process never
 /// writes it, but the conformance suite does.
 pub const CHANNEL_ROUTES: &str = "channel_routes";
+/// Tree of shared rate limits' states, keyed by limit key (store/rates.rs).
+pub const RATE_LIMITS: &str = "rate_limits";
 /// Tree of own-channel ack counters, keyed by app + a kind byte (`m` message, `t` task) + the id.
 pub const ACK_COUNTS: &str = "ack_counts";
 
