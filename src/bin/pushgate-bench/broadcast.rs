@@ -41,6 +41,55 @@ pub struct Args {
     /// The store the server runs on.
     #[arg(long, value_enum, default_value = "sled")]
     backend: BackendArg,
+    /// Replicas sharing the fan-out (PostgreSQL only). Above 1, the run has two legs on the same devices:
+    /// one replica, then this many, so the ratio of the two is measured in one sitting.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+}
+
+/// The settings every replica of one deployment shares (README: the same keys everywhere), so that a token
+/// issued by one is accepted by the others and the notifiers' sealed credentials open on all.
+fn shared_keys() -> Vec<(&'static str, String)> {
+    vec![
+        ("PUSHGATE_AUTH_ADMIN_TOKEN", "bench-admin-token".into()),
+        (
+            "PUSHGATE_AUTH_SIGNING_KEY",
+            "bench-signing-key-bench-signing-key-bench".into(),
+        ),
+        (
+            "PUSHGATE_NOTIFIERS_CREDENTIALS_KEY",
+            "bench-credentials-key".into(),
+        ),
+        // Two broadcasts in one sitting (one per leg) stay within Easemob's task window.
+        ("PUSHGATE_TASKS_MAX_CREATED_PER_WINDOW", "10".into()),
+    ]
+}
+
+/// One leg: `replicas` servers on the seeded store (each its own data directory), a broadcast through the
+/// first; the measurement and the largest peak RSS of the replicas.
+async fn leg(
+    dirs: &[std::path::PathBuf],
+    settings: &[(&'static str, String)],
+    replicas: usize,
+    token: &str,
+) -> Result<(Measured, f64)> {
+    let mut servers = Vec::new();
+    for (i, dir) in dirs.iter().take(replicas).enumerate() {
+        let mut own = settings.to_vec();
+        own.push(("PUSHGATE_CLUSTER_REPLICA_ID", format!("bench-{i}")));
+        servers.push(Server::start(dir, &own)?);
+    }
+    // Every replica has beaten at least once before the task starts, so each takes part from its start.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let measured = broadcast(&servers[0], token).await?;
+    let rss = servers
+        .iter()
+        .map(Server::peak_rss_mib)
+        .fold(0.0f64, f64::max);
+    for server in servers {
+        server.stop()?;
+    }
+    Ok((measured, rss))
 }
 
 /// One notifier per vendor.
@@ -163,30 +212,50 @@ pub(crate) async fn broadcast(server: &Server, token: &str) -> Result<Measured> 
 
 /// Runs the scenario and returns its report.
 pub fn run(args: Args, command: String) -> Result<Run> {
+    if args.replicas == 0 || (args.replicas > 1 && args.backend != BackendArg::Postgres) {
+        anyhow::bail!("--replicas above 1 needs --backend postgres (a sled store has one process)");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("pg-sandbox")
         .enable_all()
         .build()?;
-    let dir = server::data_dir("broadcast")?;
+    let dirs = (0..args.replicas)
+        .map(|i| server::data_dir(&format!("broadcast-{i}")))
+        .collect::<Result<Vec<_>>>()?;
+    let legs: Vec<usize> = if args.replicas > 1 {
+        vec![1, args.replicas]
+    } else {
+        vec![1]
+    };
     let result = runtime.block_on(async {
         let store = RunStore::start(args.backend).await?;
         let mut settings = store.settings();
         settings.push(("PUSHGATE_TASKS_PAGE_USERS", args.page_users.to_string()));
+        if args.replicas > 1 {
+            settings.extend(shared_keys());
+        }
         let sandbox = quiet_sandbox().await?;
-        let server = Server::start(&dir, &settings)?;
+        let server = Server::start(&dirs[0], &settings)?;
         let token = set_up(&server, &sandbox).await?;
         server.stop()?;
         let seeding = Instant::now();
-        seed(&store.config(&dir), args.devices).await?;
+        seed(&store.config(&dirs[0]), args.devices).await?;
         println!(
             "seeded {} devices in {:.1} s",
             args.devices,
             seeding.elapsed().as_secs_f64()
         );
-        let server = Server::start(&dir, &settings)?;
-        let measured = broadcast(&server, &token).await?;
-        let rss = server.peak_rss_mib();
+        let mut measured = Vec::new();
+        for &replicas in &legs {
+            let (m, rss) = leg(&dirs, &settings, replicas, &token).await?;
+            println!(
+                "  {replicas} replica(s): {} devices in {:.1} s",
+                m.users_done,
+                m.wall.as_secs_f64()
+            );
+            measured.push((replicas, m, rss));
+        }
         let requests: Vec<(String, u64)> = NOTIFIERS
             .iter()
             .map(|(name, vendor)| {
@@ -196,60 +265,82 @@ pub fn run(args: Args, command: String) -> Result<Run> {
                 )
             })
             .collect();
-        server.stop()?;
-        Ok::<_, anyhow::Error>((measured, rss, requests, store.name()))
+        Ok::<_, anyhow::Error>((measured, requests, store.name()))
     });
-    server::remove_data_dir(&dir);
-    let (m, rss, requests, backend) = result?;
-    let per_second = m.users_done as f64 / m.wall.as_secs_f64();
-    let state = TaskState::try_from(m.state).map_or("?".into(), |s| format!("{s:?}"));
-    println!(
-        "broadcast ({backend}): {} devices {state} in {:.1} s = {per_second:.0} devices/s; success {} fail {} error {}; server peak RSS {rss:.0} MiB",
-        m.users_done,
-        m.wall.as_secs_f64(),
-        m.success,
-        m.fail,
-        m.error
-    );
-    Ok(Run {
-        title: format!(
-            "broadcast: one task to every bound device, through a server process on {backend}"
-        ),
-        command,
-        machine: machine::describe(),
-        columns: [
-            "devices",
-            "state",
-            "wall s",
-            "devices/s",
-            "success",
-            "fail",
-            "error",
-            "server peak RSS MiB",
-            "≤ 60 s",
-            "≤ 256 MB",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: vec![vec![
+    for dir in &dirs {
+        server::remove_data_dir(dir);
+    }
+    let (measured, requests, backend) = result?;
+    let one = measured[0].1.users_done as f64 / measured[0].1.wall.as_secs_f64();
+    let mut rows = Vec::new();
+    for (replicas, m, rss) in &measured {
+        let per_second = m.users_done as f64 / m.wall.as_secs_f64();
+        let state = TaskState::try_from(m.state).map_or("?".into(), |s| format!("{s:?}"));
+        let ratio = per_second / one;
+        println!(
+            "broadcast ({backend}, {replicas} replica(s)): {} devices {state} in {:.1} s = {per_second:.0} devices/s ({ratio:.2}x of one replica); success {} fail {} error {}; largest server peak RSS {rss:.0} MiB",
+            m.users_done,
+            m.wall.as_secs_f64(),
+            m.success,
+            m.fail,
+            m.error
+        );
+        rows.push(vec![
             args.devices.to_string(),
+            replicas.to_string(),
             state,
             format!("{:.1}", m.wall.as_secs_f64()),
             format!("{per_second:.0}"),
+            format!("{ratio:.2}"),
             m.success.to_string(),
             m.fail.to_string(),
             m.error.to_string(),
             format!("{rss:.0}"),
             report::target(m.wall <= Duration::from_secs(60)),
-            report::target(rss <= 256.0 * 1_000_000.0 / 1_048_576.0),
-        ]],
+            report::target(*rss <= 256.0 * 1_000_000.0 / 1_048_576.0),
+            if *replicas > 1 {
+                report::target(ratio >= 0.8)
+            } else {
+                "-".into()
+            },
+        ]);
+    }
+    Ok(Run {
+        title: format!(
+            "broadcast: one task to every bound device, through {} on {backend}",
+            if args.replicas > 1 {
+                format!("one server process, then {} replicas", args.replicas)
+            } else {
+                "a server process".into()
+            }
+        ),
+        command,
+        machine: machine::describe(),
+        columns: [
+            "devices",
+            "replicas",
+            "state",
+            "wall s",
+            "devices/s",
+            "vs 1 replica",
+            "success",
+            "fail",
+            "error",
+            "largest server peak RSS MiB",
+            "≤ 60 s",
+            "≤ 256 MB",
+            "≥ 0.8x of 1 replica",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
         notes: vec![
             format!(
-                "One user per device, spread evenly over one sandbox notifier per vendor (APNs token, FCM, Huawei, Honor, Xiaomi, OPPO, vivo, Meizu), {} users per fan-out page; notifier QPS limits raised so the limiter is not what is measured; fakes in the bench process on 1 thread, recording off; the server a separate process on the same 2 cores.",
+                "One user per device, spread evenly over one sandbox notifier per vendor (APNs token, FCM, Huawei, Honor, Xiaomi, OPPO, vivo, Meizu), {} users per fan-out page; notifier QPS limits raised so the limiter is not what is measured (with several replicas each gets its share of them); fakes in the bench process on 1 thread, recording off; every server a separate process on the same 2 cores, each replica with its own data directory and the same keys, the task created through the first.",
                 args.page_users
             ),
             format!(
-                "Vendor requests: {}.",
+                "Vendor requests over the run: {}.",
                 requests
                     .iter()
                     .map(|(n, r)| format!("{n} {r}"))

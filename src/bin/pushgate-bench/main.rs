@@ -45,7 +45,8 @@ enum Scenario {
     /// latency, ratio (target ≥ 0.5).
     Send(send::Args),
     /// One broadcast task to N bound devices through a server process: wall time, devices/s, peak RSS
-    /// (targets ≤ 60 s, ≤ 256 MB for 1,000,000).
+    /// (targets ≤ 60 s, ≤ 256 MB for 1,000,000); with `--replicas N` on PostgreSQL, one replica and then N
+    /// in one sitting (target ≥ 0.8x of one replica's devices/s).
     Broadcast(broadcast::Args),
     /// N own-channel subscribers of a server process: RSS per subscriber (target ≤ 10 kB) and the time
     /// one broadcast takes to reach them all (target ≤ 2 s).

@@ -24,6 +24,8 @@ pub struct Server {
     /// `http://host:port` of its gRPC listener.
     pub addr: String,
     dir: PathBuf,
+    /// The admin token the settings gave it, if they did (replicas sharing one database share one).
+    admin_token: Option<String>,
 }
 
 impl Server {
@@ -59,6 +61,10 @@ impl Server {
                     child,
                     addr: format!("http://{}", text.trim()),
                     dir: dir.to_owned(),
+                    admin_token: settings
+                        .iter()
+                        .find(|(name, _)| *name == "PUSHGATE_AUTH_ADMIN_TOKEN")
+                        .map(|(_, value)| value.clone()),
                 });
             }
             if Instant::now() > deadline {
@@ -108,8 +114,12 @@ impl Server {
         }
     }
 
-    /// The admin token the server generated on its first start.
+    /// The admin token of the server: the one its settings gave, else the one it generated on its first
+    /// start.
     pub fn admin_token(&self) -> Result<String> {
+        if let Some(token) = &self.admin_token {
+            return Ok(token.clone());
+        }
         let path = self.dir.join(pushgate::tenant::ADMIN_TOKEN_FILE);
         Ok(std::fs::read_to_string(&path)
             .with_context(|| format!("read {}", path.display()))?
