@@ -384,8 +384,16 @@ impl Worker {
         let Some(event) = pending.event.clone() else {
             let _changing = self.lock.lock().await;
             return outbox
-                .settle(&self.app, &self.rule.name, &pending, None, now_ms())
-                .await;
+                .settle_fenced(
+                    &self.app,
+                    &self.rule.name,
+                    &pending,
+                    None,
+                    now_ms(),
+                    self.fence.as_ref(),
+                )
+                .await
+                .map(|_| ());
         };
         let attempt = self.post(&event).await;
         let now = now_ms();
@@ -396,10 +404,19 @@ impl Worker {
         pending.last_attempt_ms = now;
         let Attempt::Failed { http_status, error } = attempt else {
             let _changing = self.lock.lock().await;
-            outbox
-                .settle(&self.app, &self.rule.name, &pending, None, now)
-                .await?;
-            self.waiting_changed(-1);
+            if outbox
+                .settle_fenced(
+                    &self.app,
+                    &self.rule.name,
+                    &pending,
+                    None,
+                    now,
+                    self.fence.as_ref(),
+                )
+                .await?
+            {
+                self.waiting_changed(-1);
+            }
             return Ok(());
         };
         self.failed_attempt(now).await?;
@@ -424,14 +441,27 @@ impl Worker {
                 last_http_status: pending.last_http_status,
                 last_error: pending.last_error.clone(),
             };
-            outbox
-                .settle(&self.app, &self.rule.name, &pending, Some(failed), now)
-                .await?;
-            self.waiting_changed(-1);
-            metrics().callbacks_failed.add(1, &self.rule_attrs());
+            if outbox
+                .settle_fenced(
+                    &self.app,
+                    &self.rule.name,
+                    &pending,
+                    Some(failed),
+                    now,
+                    self.fence.as_ref(),
+                )
+                .await?
+            {
+                self.waiting_changed(-1);
+                metrics().callbacks_failed.add(1, &self.rule_attrs());
+            }
             return Ok(());
         }
         pending.next_attempt_ms = now + ms(self.shared.config.backoff(pending.attempts));
-        outbox.reschedule(&self.app, &self.rule.name, pending).await
+        // Refused when another replica took the rule over meanwhile: its state of the callback stands.
+        outbox
+            .reschedule_fenced(&self.app, &self.rule.name, pending, self.fence.as_ref())
+            .await
+            .map(|_| ())
     }
 }

@@ -135,14 +135,45 @@ pub trait OutboxRepository: Send + Sync {
         pending: &PendingCallback,
         failed: Option<FailedCallback>,
         now_ms: i64,
-    ) -> Result<(), StoreError>;
-    /// The first waiting callback of its receiver failed again: stored as given, due at its `next_attempt_ms`.
+    ) -> Result<(), StoreError> {
+        self.settle_fenced(app, rule, pending, failed, now_ms, None)
+            .await
+            .map(|_| ())
+    }
+    /// [`settle`](Self::settle) by the holder of `fence` (the rule's delivery lease): when it is given and
+    /// no longer holds, nothing is written and the answer is `false`. The check and the write are one
+    /// atomic step.
+    async fn settle_fenced(
+        &self,
+        app: &str,
+        rule: &str,
+        pending: &PendingCallback,
+        failed: Option<FailedCallback>,
+        now_ms: i64,
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError>;
+    /// The first waiting callback of its receiver failed again: stored as given, due at its
+    /// `next_attempt_ms`, if it still waits (a callback settled meanwhile is not brought back).
     async fn reschedule(
         &self,
         app: &str,
         rule: &str,
         pending: PendingCallback,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.reschedule_fenced(app, rule, pending, None)
+            .await
+            .map(|_| ())
+    }
+    /// [`reschedule`](Self::reschedule) by the holder of `fence`, as [`settle_fenced`](Self::settle_fenced):
+    /// a paused replica's late retry must neither undo the new deliverer's progress nor reorder a receiver's
+    /// callbacks.
+    async fn reschedule_fenced(
+        &self,
+        app: &str,
+        rule: &str,
+        pending: PendingCallback,
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError>;
     /// Failed callbacks of `app`, oldest event first, of one rule or all, after the id `after`.
     async fn failed(
         &self,

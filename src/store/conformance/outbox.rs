@@ -491,7 +491,78 @@ async fn a_fenced_advance_is_refused_once_the_lease_moved_on(s: Store) {
     );
 }
 
+/// A parked callback's retry by a lapsed holder is refused (settle and reschedule alike), and a reschedule
+/// never brings back a callback that was settled meanwhile (which would put it before the receiver's later
+/// callbacks again).
+async fn late_retries_neither_undo_nor_revive_a_callback(s: Store) {
+    let name = "callback/o#a/r";
+    let lease = |holder: &str, now: i64| {
+        let s = s.clone();
+        let holder = holder.to_owned();
+        async move {
+            s.leases
+                .acquire_lease(name, &holder, now, now + 1_000)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let fence = |l: &crate::store::LeaseRecord| Fence {
+        name: name.into(),
+        holder: l.holder.clone(),
+        epoch: l.epoch,
+    };
+    let o = &s.outbox;
+    let first = lease("r1", 0).await;
+    assert!(
+        o.advance_fenced(
+            "o#a",
+            "r",
+            8,
+            vec![waiting("d1", 7, 10), waiting("d1", 8, 10)],
+            Some(&fence(&first))
+        )
+        .await
+        .unwrap()
+    );
+    let seven = o.due("o#a", "r", 100, 10).await.unwrap().remove(0);
+    assert_eq!(seven.position(), 7);
+    let second = lease("r2", 2_000).await;
+    let mut late = seven.clone();
+    late.attempts = 9;
+    assert!(
+        !o.reschedule_fenced("o#a", "r", late.clone(), Some(&fence(&first)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !o.settle_fenced("o#a", "r", &seven, None, 100, Some(&fence(&first)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        o.waiting_count("o#a", "r").await.unwrap(),
+        2,
+        "r1 changed nothing"
+    );
+    // r2 delivers 7; a reschedule of 7 arriving after that (from anyone) does not revive it.
+    assert!(
+        o.settle_fenced("o#a", "r", &seven, None, 200, Some(&fence(&second)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        o.reschedule_fenced("o#a", "r", late, Some(&fence(&second)))
+            .await
+            .unwrap()
+    );
+    let due = o.due("o#a", "r", 300, 10).await.unwrap();
+    assert_eq!(positions(&due), [8], "7 stays delivered");
+    assert_eq!(o.waiting_count("o#a", "r").await.unwrap(), 1);
+}
+
 conformance_tests! {
+    late_retries_neither_undo_nor_revive_a_callback,
     a_fenced_advance_is_refused_once_the_lease_moved_on,
     a_receiver_is_due_by_its_first_callback_and_the_next_follows_it,
     a_given_up_callback_is_listed_and_can_be_queued_again,

@@ -283,18 +283,24 @@ impl OutboxRepository for PgStore {
 
     /// One transaction: the receiver locked, the callback removed (kept as failed when given up on), then
     /// the receiver due at `now_ms` if anything of it still waits, or released.
-    async fn settle(
+    async fn settle_fenced(
         &self,
         app: &str,
         rule: &str,
         settled: &PendingCallback,
         failed: Option<FailedCallback>,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError> {
         let receiver = settled.order_key();
         let position = position_in(settled.position())?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        if let Some(fence) = fence
+            && !super::leases::fence_holds_in(&tx, fence).await?
+        {
+            return Ok(false);
+        }
         let lock = tx
             .prepare_cached(
                 "SELECT 1 FROM outbox_receivers
@@ -338,24 +344,48 @@ impl OutboxRepository for PgStore {
             tx.execute(&release, &[&app, &rule, &receiver]).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
-    /// One transaction: the receiver due at the callback's `next_attempt_ms` (its row locked by the
-    /// upsert), the callback stored as given.
-    async fn reschedule(
+    /// One transaction: the receiver's row locked (as `settle` locks it, so the two take turns), the callback
+    /// replaced only if it still waits, and then its receiver due at its `next_attempt_ms`.
+    async fn reschedule_fenced(
         &self,
         app: &str,
         rule: &str,
         updated: PendingCallback,
-    ) -> Result<(), StoreError> {
-        let (key, record) = waiting_row(&updated)?;
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError> {
+        let ((receiver, position), record) = waiting_row(&updated)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        make_due(&tx, app, rule, &key.0, updated.next_attempt_ms).await?;
-        put_waiting(&tx, app, rule, &BTreeMap::from([(key, record)])).await?;
+        if let Some(fence) = fence
+            && !super::leases::fence_holds_in(&tx, fence).await?
+        {
+            return Ok(false);
+        }
+        let lock = tx
+            .prepare_cached(
+                "SELECT 1 FROM outbox_receivers
+                 WHERE app = $1 AND rule = $2 AND receiver = $3 FOR UPDATE",
+            )
+            .await?;
+        tx.execute(&lock, &[&app, &rule, &receiver]).await?;
+        let replace = tx
+            .prepare_cached(
+                "UPDATE outbox_waiting SET record = $5
+                 WHERE app = $1 AND rule = $2 AND receiver = $3 AND position = $4",
+            )
+            .await?;
+        let still_waiting = tx
+            .execute(&replace, &[&app, &rule, &receiver, &position, &record])
+            .await?
+            > 0;
+        if still_waiting {
+            make_due(&tx, app, rule, &receiver, updated.next_attempt_ms).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn failed(

@@ -33,6 +33,18 @@ fn ms_of(bytes: &[u8]) -> i64 {
 }
 
 /// Makes `receiver` due at `due_ms` in a transaction, replacing the due entry it had.
+/// Whether `fence` (if any) holds, read inside the transaction over the leases tree.
+fn tx_fence_holds(leases: &TransactionalTree, fence: Option<&Fence>) -> TxResult<bool> {
+    let Some(fence) = fence else {
+        return Ok(true);
+    };
+    let current: Option<LeaseRecord> = leases
+        .get(fence.name.as_bytes())?
+        .map(|bytes| tx_decode(fence.name.as_bytes(), &bytes))
+        .transpose()?;
+    Ok(fence_holds(current.as_ref(), fence))
+}
+
 fn make_due(
     held: &TransactionalTree,
     due: &TransactionalTree,
@@ -133,14 +145,8 @@ impl OutboxRepository for SledStore {
                 .collect();
             (&cursors, &pending, &held, &due, &leases)
                 .transaction(|(c, p, h, d, l)| -> TxResult<bool> {
-                    if let Some(fence) = fence {
-                        let current: Option<LeaseRecord> = l
-                            .get(fence.name.as_bytes())?
-                            .map(|bytes| tx_decode(fence.name.as_bytes(), &bytes))
-                            .transpose()?;
-                        if !fence_holds(current.as_ref(), fence) {
-                            return Ok(false);
-                        }
+                    if !tx_fence_holds(l, fence)? {
+                        return Ok(false);
                     }
                     c.insert(keys::outbox_rule(app, rule), &position.to_be_bytes())?;
                     for (receiver, key, value, due_ms) in &encoded {
@@ -226,15 +232,17 @@ impl OutboxRepository for SledStore {
         }
     }
 
-    async fn settle(
+    async fn settle_fenced(
         &self,
         app: &str,
         rule: &str,
         settled: &PendingCallback,
         failed: Option<FailedCallback>,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError> {
         let written: Result<_, StoreError> = async {
+            let leases = self.tree(keys::LEASES)?;
             let failed_tree = self.tree(keys::FAILED_CALLBACKS)?;
             let (pending, held, due) = self.outbox_trees()?;
             let receiver = settled.order_key();
@@ -246,16 +254,20 @@ impl OutboxRepository for SledStore {
                     f.encode_to_vec(),
                 )
             });
-            (&pending, &held, &due, &failed_tree)
-                .transaction(|(p, h, d, f)| -> TxResult<()> {
+            (&pending, &held, &due, &failed_tree, &leases)
+                .transaction(|(p, h, d, f, l)| -> TxResult<bool> {
+                    if !tx_fence_holds(l, fence)? {
+                        return Ok(false);
+                    }
                     p.remove(key.as_slice())?;
                     if let Some((k, v)) = &failed {
                         f.insert(k.as_slice(), v.as_slice())?;
                     }
                     match next {
-                        Some(_) => make_due(h, d, app, rule, &receiver, now_ms),
-                        None => release(h, d, app, rule, &receiver),
+                        Some(_) => make_due(h, d, app, rule, &receiver, now_ms)?,
+                        None => release(h, d, app, rule, &receiver)?,
                     }
+                    Ok(true)
                 })
                 .map_err(StoreError::from)
         }
@@ -263,22 +275,31 @@ impl OutboxRepository for SledStore {
         self.durably(written).await
     }
 
-    async fn reschedule(
+    async fn reschedule_fenced(
         &self,
         app: &str,
         rule: &str,
         updated: PendingCallback,
-    ) -> Result<(), StoreError> {
+        fence: Option<&Fence>,
+    ) -> Result<bool, StoreError> {
         let written: Result<_, StoreError> = async {
+            let leases = self.tree(keys::LEASES)?;
             let (pending, held, due) = self.outbox_trees()?;
             let receiver = updated.order_key();
             let key = keys::outbox_pending(app, rule, &receiver, updated.position());
             let value = updated.encode_to_vec();
             let due_ms = updated.next_attempt_ms;
-            (&pending, &held, &due)
-                .transaction(|(p, h, d)| -> TxResult<()> {
-                    p.insert(key.as_slice(), value.as_slice())?;
-                    make_due(h, d, app, rule, &receiver, due_ms)
+            (&pending, &held, &due, &leases)
+                .transaction(|(p, h, d, l)| -> TxResult<bool> {
+                    if !tx_fence_holds(l, fence)? {
+                        return Ok(false);
+                    }
+                    // A callback settled meanwhile is not brought back.
+                    if p.get(key.as_slice())?.is_some() {
+                        p.insert(key.as_slice(), value.as_slice())?;
+                        make_due(h, d, app, rule, &receiver, due_ms)?;
+                    }
+                    Ok(true)
                 })
                 .map_err(StoreError::from)
         }
