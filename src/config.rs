@@ -99,6 +99,8 @@ pub struct Config {
     pub telemetry: crate::telemetry::TelemetryConfig,
     /// This replica among the deployment's: its id, internal address, heartbeat and lease.
     pub cluster: crate::cluster::ClusterConfig,
+    /// Easemob's push REST API, beside the gRPC one.
+    pub rest: crate::rest::RestConfig,
 }
 
 /// The gRPC listener and its request limits.
@@ -203,6 +205,7 @@ impl Config {
         self.push.check()?;
         self.tasks.check()?;
         self.cluster.check()?;
+        self.rest.check()?;
         self.callbacks.check()
     }
 

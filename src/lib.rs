@@ -17,6 +17,7 @@ pub mod labels;
 pub mod notifier;
 pub mod proto;
 pub mod push;
+pub mod rest;
 pub mod sandbox;
 pub mod secret;
 pub mod server;

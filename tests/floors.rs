@@ -32,6 +32,7 @@ const FLOORS: &[&[&str]] = &[
     &["push"],
     &["tasks"],
     &["api"],
+    &["rest"],
     &["config", "server"],
     &["sandbox"],
 ];

@@ -90,6 +90,8 @@ pub async fn serve(config_path: Option<PathBuf>, sandbox: bool) -> Result<()> {
         let dispatch = &mut config.dispatch;
         dispatch.allowed_endpoints = dispatch.allowed_endpoints.allowing(fake_endpoints(sandbox));
         dispatch.allow_notifier_ca_certificates = true;
+        // Easemob's REST API too, so its documentation's examples run against the sandbox as they are.
+        config.rest.enabled = true;
     }
     pushgate::server::run(config, shutdown_signal()).await?;
     if let Some(sandbox) = sandbox {

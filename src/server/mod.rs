@@ -277,6 +277,45 @@ pub async fn run(
             .tls_config(tls_config(tls)?)
             .map_err(|e| ServerError::Tls(e.to_string()))?;
     }
+    // Shared by the gRPC listener and the REST one, which translates onto the same services.
+    let auth_api = Arc::new(AuthApi::new(tenants.clone()));
+    let push_api = Arc::new(PushApi::new(
+        pusher,
+        queue.clone(),
+        idempotency.clone(),
+        config.server.request_timeout,
+        crate::cluster::SharedRate::new(
+            "sync",
+            config.push.sync_per_second_per_app,
+            store.clone(),
+            membership.clone(),
+        ),
+    ));
+    let rest = if config.rest.enabled {
+        let listener = crate::rest::RestListener::bind(&config.rest)
+            .await
+            .map_err(|source| ServerError::Io {
+                what: format!("cannot listen for the REST API on {}", config.rest.listen),
+                source,
+            })?;
+        let router = crate::rest::router(
+            Arc::new(crate::rest::RestServices {
+                tenants: tenants.clone(),
+                auth: auth_api.clone(),
+                push: push_api.clone(),
+            }),
+            config.rest.max_body_bytes,
+        );
+        if let Some(path) = &config.rest.address_file {
+            std::fs::write(path, listener.addr.to_string()).map_err(|source| ServerError::Io {
+                what: format!("cannot write the address file {}", path.display()),
+                source,
+            })?;
+        }
+        Some((listener, router))
+    } else {
+        None
+    };
     let layers = ServiceBuilder::new()
         .layer(ShedLayer::new(config.server.max_concurrent_requests))
         .layer(AuthLayer::new(tenants.clone()));
@@ -285,24 +324,13 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AuthServiceServer::new(AuthApi::new(tenants.clone())))
+        .add_service(AuthServiceServer::from_arc(auth_api.clone()))
         .add_service(AppServiceServer::new(AppApi::new(
             tenants.clone(),
             rules.clone(),
         )))
         .add_service(NotifierServiceServer::new(NotifierApi::new(notifiers)))
-        .add_service(PushServiceServer::new(PushApi::new(
-            pusher,
-            queue.clone(),
-            idempotency.clone(),
-            config.server.request_timeout,
-            crate::cluster::SharedRate::new(
-                "sync",
-                config.push.sync_per_second_per_app,
-                store.clone(),
-                membership.clone(),
-            ),
-        )))
+        .add_service(PushServiceServer::from_arc(push_api.clone()))
         .add_service(EventServiceServer::new(EventApi::new(
             events,
             config.events.heartbeat_interval,
@@ -344,6 +372,19 @@ pub async fn run(
     }
     tracing::info!(%addr, tls = config.server.tls.is_some(), data_dir = %data_dir.display(), "pushgate listening");
 
+    // The REST listener stops taking calls when the gRPC one does.
+    let (rest_stop, mut rest_stopped) = tokio::sync::watch::channel(false);
+    let rest = rest.map(|(listener, router)| {
+        tracing::info!(addr = %listener.addr, "Easemob REST API listening");
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = rest_stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = listener.serve(router, stopped).await {
+                tracing::error!(error = %e, "the REST listener failed");
+            }
+        })
+    });
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     // When the stop began: the calls and then the background work share the grace period.
     let stopping = Arc::new(std::sync::OnceLock::<tokio::time::Instant>::new());
@@ -365,6 +406,7 @@ pub async fn run(
         // Own-channel streams never end on their own: end them now (UNAVAILABLE, so devices reconnect
         // elsewhere or later) rather than holding the drain for the whole grace period.
         drain_channel.shutdown();
+        let _ = rest_stop.send(true);
         let _ = draining_tx.send(());
     };
     let serve = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
@@ -384,6 +426,10 @@ pub async fn run(
     // The background work stops within what is left of the grace period: the pages of tasks go back
     // unrecorded, the async pushes running finish, the callback workers stop; then this replica leaves,
     // releasing its leases, so that the others take everything up at once rather than after a lease.
+    if let Some(rest) = rest {
+        // Its calls in flight end within the grace period as the gRPC ones do.
+        let _ = tokio::time::timeout(grace, rest).await;
+    }
     let began = *stopping.get_or_init(tokio::time::Instant::now);
     let left = grace.saturating_sub(began.elapsed());
     tasks.drain(left / 2).await;

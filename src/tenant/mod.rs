@@ -241,6 +241,11 @@ impl Tenants {
         Ok(AppWithSecret { app, client_secret })
     }
 
+    /// The longest lifetime an app token may be given (`auth.app_token_max_ttl`).
+    pub fn app_token_max_ttl(&self) -> Duration {
+        self.config.app_token_max_ttl
+    }
+
     /// Exchanges client credentials for an app token.
     pub async fn issue_app_token(
         &self,

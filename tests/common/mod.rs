@@ -150,6 +150,8 @@ pub struct TestServer {
 
 /// Where a test server writes its admin port's address, in its data directory.
 const ADMIN_ADDRESS_FILE: &str = "test-admin-address";
+/// Where a test server writes its REST listener's address (when `PUSHGATE_REST_ENABLED` is set).
+const REST_ADDRESS_FILE: &str = "test-rest-address";
 
 impl TestServer {
     /// Starts a server on a fresh data directory.
@@ -196,6 +198,12 @@ impl TestServer {
             .env(
                 "PUSHGATE_ADMIN_ADDRESS_FILE",
                 data_dir.join(ADMIN_ADDRESS_FILE),
+            )
+            // The REST listener (off unless a test enables it) on a free port too.
+            .env("PUSHGATE_REST_LISTEN", "127.0.0.1:0")
+            .env(
+                "PUSHGATE_REST_ADDRESS_FILE",
+                data_dir.join(REST_ADDRESS_FILE),
             )
             // The test's fakes listen on loopback with their own CA: the operator's consent for both. A test of
             // that consent overrides these in `env`.
@@ -345,6 +353,14 @@ impl TestServer {
             .trim()
             .parse()
             .expect("an address")
+    }
+
+    /// The REST listener's base URL (`http://host:port`), for a server started with it enabled.
+    pub fn rest_url(&self) -> String {
+        let addr = std::fs::read_to_string(self.data_dir.join(REST_ADDRESS_FILE)).expect(
+            "the REST address file is written before the gRPC one (PUSHGATE_REST_ENABLED=true)",
+        );
+        format!("http://{}", addr.trim())
     }
 
     /// The endpoint URL.
