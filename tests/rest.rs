@@ -333,3 +333,52 @@ async fn over_the_sync_rate_is_easemobs_429() {
     );
     assert_eq!(env.sends(FCM).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_and_single_pushes_are_accepted_as_easemob_answers() {
+    let (mut env, base) = world(&[]).await;
+    env.bind_new("test1", "phone-1", FCM).await;
+    env.bind_new("test2", "phone-2", FCM).await;
+    let token = env.app.token.clone();
+    let (status, answer) = post(
+        &format!("{base}/push/async/test1"),
+        Some(&token),
+        r#"{"strategy":2,"pushMessage":{"title":"later","content":"c"}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer["data"],
+        json!([{"pushStatus": "ASYNC_SUCCESS", "data": "", "desc": "success"}])
+    );
+    env.wait_for_sends(FCM, 1).await;
+
+    // Easemob's push/single example (its empty vivo block left out: not translated yet).
+    let example = r#"{"targets": ["test2", "test1"], "pushMessage": {"title": "Hello", "subTitle": "Hello", "content": "Hello"}}"#;
+    let (status, answer) = post(&format!("{base}/push/single"), Some(&token), example).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer["data"],
+        json!([
+            {"id": "test2", "pushStatus": "ASYNC_SUCCESS", "desc": "async success."},
+            {"id": "test1", "pushStatus": "ASYNC_SUCCESS", "desc": "async success."},
+        ])
+    );
+    env.wait_for_sends(FCM, 3).await;
+
+    // At most 100 targets, at least one.
+    let many: Vec<String> = (0..101).map(|i| format!("u{i}")).collect();
+    let too_many = json!({"targets": many, "pushMessage": {"title": "t"}}).to_string();
+    for body in [
+        too_many.as_str(),
+        r#"{"targets":[],"pushMessage":{"title":"t"}}"#,
+    ] {
+        let (status, answer) = post(&format!("{base}/push/single"), Some(&token), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        let (error, description) = error_of(&answer);
+        assert_eq!(error, "illegal_argument");
+        assert!(description.starts_with("targets:"), "{answer}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(env.sends(FCM).len(), 3, "the refused ones sent nothing");
+}

@@ -105,6 +105,8 @@ pub fn router(services: Arc<RestServices>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/{org}/{app}/token", post(token::issue))
         .route("/{org}/{app}/push/sync/{user}", post(push::sync))
+        .route("/{org}/{app}/push/async/{user}", post(push::send_async))
+        .route("/{org}/{app}/push/single", post(push::single))
         .fallback(unknown_path)
         .method_not_allowed_fallback(unknown_path)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -11,11 +11,16 @@ use super::{AppPathWith, RestError, Services, json_body, message::EasemobMessage
 use crate::{
     clock::now_ms,
     proto::v1::{
-        DeliveryStatus, DeviceResult, FailureReason, SendSyncRequest, Strategy,
-        push_service_server::PushService, send_sync_request,
+        AcceptStatus, DeliveryStatus, DeviceResult, FailureReason, SendAsyncRequest,
+        SendBatchRequest, SendSyncRequest, Strategy, TargetAcceptance,
+        push_service_server::PushService, send_async_request, send_batch_request,
+        send_sync_request,
     },
     tenant::Caller,
 };
+
+/// Most users one `push/single` names (Easemob's limit).
+const MAX_SINGLE_TARGETS: usize = 100;
 
 /// Easemob's strategies 0 to 4, in the contract's terms (2, vendor only, when absent).
 fn strategy(n: i64) -> Result<Strategy, RestError> {
@@ -40,6 +45,46 @@ struct SyncBody {
     #[serde(default = "default_strategy")]
     strategy: i64,
     push_message: Option<EasemobMessage>,
+}
+
+/// The body of `push/single`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SingleBody {
+    #[serde(default)]
+    targets: Vec<String>,
+    #[serde(default = "default_strategy")]
+    strategy: i64,
+    push_message: Option<EasemobMessage>,
+}
+
+/// The strategy and the message of a push body, checked.
+fn strategy_and_message(
+    n: i64,
+    message: Option<EasemobMessage>,
+) -> Result<(Strategy, crate::proto::v1::PushMessage), RestError> {
+    let strategy = strategy(n)?;
+    let message = message
+        .ok_or_else(|| RestError::bad_request("pushMessage: is required"))?
+        .into_proto("pushMessage")?;
+    Ok((strategy, message))
+}
+
+/// One accepted (or refused) user of an async send, as Easemob prints it; `accepted_desc` is the text of
+/// an acceptance (`success` for push/async, `async success.` for push/single, as Easemob's examples).
+fn acceptance(t: &TargetAcceptance, accepted_desc: &str, with_id: bool) -> Value {
+    let accepted = t.status == AcceptStatus::Accepted as i32;
+    let mut out = if accepted {
+        json!({"pushStatus": "ASYNC_SUCCESS", "desc": accepted_desc})
+    } else {
+        json!({"pushStatus": "FAIL", "desc": t.desc})
+    };
+    if with_id {
+        out["id"] = Value::String(t.user.clone());
+    } else if accepted {
+        out["data"] = Value::String(String::new());
+    }
+    out
 }
 
 /// A request as the services take it: the caller authenticated already.
@@ -99,11 +144,7 @@ pub(super) async fn sync(
         let call = services.call(&headers, &org, &app).await?;
         let body = body.map_err(|e| RestError::too_large(e.body_text()))?;
         let b: SyncBody = json_body(&body)?;
-        let strategy = strategy(b.strategy)?;
-        let message = b
-            .push_message
-            .ok_or_else(|| RestError::bad_request("pushMessage: is required"))?
-            .into_proto("pushMessage")?;
+        let (strategy, message) = strategy_and_message(b.strategy, b.push_message)?;
         let sent = services
             .push
             .send_sync(as_app(
@@ -118,6 +159,91 @@ pub(super) async fn sync(
             .await?
             .into_inner();
         let data: Vec<Value> = sent.results.iter().map(device_result).collect();
+        Ok::<_, RestError>(envelope(Value::Array(data), call.began_ms))
+    };
+    answer.await.unwrap_or_else(|e| e.answer(began))
+}
+
+/// `POST /{org}/{app}/push/async/{user}`: SendAsync, answered once the push is accepted.
+pub(super) async fn send_async(
+    services: Services,
+    path: AppPathWith,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (org, app, user) = path.0;
+    let began = now_ms();
+    let answer = async {
+        let call = services.call(&headers, &org, &app).await?;
+        let body = body.map_err(|e| RestError::too_large(e.body_text()))?;
+        let b: SyncBody = json_body(&body)?;
+        let (strategy, message) = strategy_and_message(b.strategy, b.push_message)?;
+        let accepted = services
+            .push
+            .send_async(as_app(
+                SendAsyncRequest {
+                    user,
+                    strategy: strategy as i32,
+                    message_source: Some(send_async_request::MessageSource::Message(message)),
+                    request_id: String::new(),
+                },
+                &call.app,
+            ))
+            .await?
+            .into_inner();
+        let data: Vec<Value> = accepted
+            .target
+            .iter()
+            .map(|t| acceptance(t, "success", false))
+            .collect();
+        Ok::<_, RestError>(envelope(Value::Array(data), call.began_ms))
+    };
+    answer.await.unwrap_or_else(|e| e.answer(began))
+}
+
+/// `POST /{org}/{app}/push/single`: SendBatch to at most 100 users, one item per user.
+pub(super) async fn single(
+    services: Services,
+    path: super::AppPath,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (org, app) = path.0;
+    let began = now_ms();
+    let answer = async {
+        let call = services.call(&headers, &org, &app).await?;
+        let body = body.map_err(|e| RestError::too_large(e.body_text()))?;
+        let b: SingleBody = json_body(&body)?;
+        if b.targets.is_empty() {
+            return Err(RestError::bad_request(
+                "targets: at least one user is required",
+            ));
+        }
+        if b.targets.len() > MAX_SINGLE_TARGETS {
+            return Err(RestError::bad_request(format!(
+                "targets: at most {MAX_SINGLE_TARGETS} users, got {}",
+                b.targets.len()
+            )));
+        }
+        let (strategy, message) = strategy_and_message(b.strategy, b.push_message)?;
+        let accepted = services
+            .push
+            .send_batch(as_app(
+                SendBatchRequest {
+                    users: b.targets,
+                    strategy: strategy as i32,
+                    message_source: Some(send_batch_request::MessageSource::Message(message)),
+                    request_id: String::new(),
+                },
+                &call.app,
+            ))
+            .await?
+            .into_inner();
+        let data: Vec<Value> = accepted
+            .targets
+            .iter()
+            .map(|t| acceptance(t, "async success.", true))
+            .collect();
         Ok::<_, RestError>(envelope(Value::Array(data), call.began_ms))
     };
     answer.await.unwrap_or_else(|e| e.answer(began))
