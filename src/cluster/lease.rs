@@ -4,7 +4,7 @@
 //! stops: what it writes after that is refused by the epoch anyway, but it should not try.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -25,6 +25,9 @@ pub struct Leases {
     renew_every: Duration,
     /// Every lease held through these (and their clones) now, by name: the epoch of its grant.
     held: Arc<Mutex<HashMap<String, u64>>>,
+    /// The names a live [`Held`] of this process has: the store grants a lease again to the holder it is
+    /// already held by (a renewal), so without this two tasks of one replica could both hold one lease.
+    in_use: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Leases {
@@ -37,6 +40,7 @@ impl Leases {
             lease,
             renew_every,
             held: Arc::default(),
+            in_use: Arc::default(),
         }
     }
 
@@ -70,16 +74,25 @@ impl Leases {
         now.saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX / 4))
     }
 
-    /// Acquires `name` for this replica and starts renewing it; `None` when another replica holds it.
+    fn in_use(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_use.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Acquires `name` for this replica and starts renewing it; `None` when another replica holds it, or
+    /// another task of this one does.
     pub async fn try_hold(&self, name: &str) -> Result<Option<Held>, StoreError> {
+        if !self.in_use().insert(name.to_owned()) {
+            return Ok(None);
+        }
         let now = now_ms();
-        let Some(lease) = self
+        let acquired = self
             .store
             .leases
             .acquire_lease(name, &self.holder, now, self.until(now))
-            .await?
-        else {
-            return Ok(None);
+            .await;
+        let Ok(Some(lease)) = acquired else {
+            self.in_use().remove(name);
+            return acquired.map(|_| None);
         };
         let (lost_tx, lost) = watch::channel(false);
         self.held().insert(lease.name.clone(), lease.epoch);
@@ -213,6 +226,8 @@ impl Drop for Held {
     fn drop(&mut self) {
         // Not released: it runs out by itself after its lease (or at `release_all`, if that comes first).
         self.renewer.abort();
+        // Released or not, another task of this replica may now ask for it.
+        self.leases.in_use().remove(&self.lease.name);
     }
 }
 
@@ -255,6 +270,28 @@ mod tests {
         held.release().await;
         let next = r2.try_hold("sweep/inbox").await.unwrap().unwrap();
         assert_eq!(next.epoch(), 2);
+    }
+
+    /// The store grants a lease again to its own holder (that is how it is renewed), so two tasks of one
+    /// replica asking at once must be told apart here: the second waits until the first lets go.
+    #[tokio::test]
+    async fn two_tasks_of_one_replica_do_not_hold_a_lease_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_for_tests(dir.path());
+        let r1 = leases(&store, "r1");
+        let first = r1.try_hold("task-slots/o#a").await.unwrap().unwrap();
+        let clone = r1.clone();
+        assert!(clone.try_hold("task-slots/o#a").await.unwrap().is_none());
+        assert!(
+            r1.try_hold("task-slots/o#b").await.unwrap().is_some(),
+            "other names are free"
+        );
+        first.release().await;
+        let second = clone.try_hold("task-slots/o#a").await.unwrap().unwrap();
+        // Dropped without a release, it is free for this replica's next task at once (and in the store,
+        // still this replica's until it runs out).
+        drop(second);
+        assert!(r1.try_hold("task-slots/o#a").await.unwrap().is_some());
     }
 
     #[tokio::test]

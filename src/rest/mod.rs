@@ -81,6 +81,21 @@ impl RestServices {
     }
 }
 
+impl RestServices {
+    /// The common start of an authenticated path: the caller checked, then the body read as `T`.
+    pub(crate) async fn take<T: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        org: &str,
+        app: &str,
+        body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    ) -> Result<(Call, T), RestError> {
+        let call = self.call(headers, org, app).await?;
+        let body = body.map_err(|e| RestError::too_large(e.body_text()))?;
+        Ok((call, json_body(&body)?))
+    }
+}
+
 /// `body` as `T`, or Easemob's 400 naming what is wrong with it and where (`strategy: invalid type…`).
 pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, RestError> {
     if body.is_empty() {

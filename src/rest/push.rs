@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tonic::Request;
 
-use super::{AppPathWith, RestError, Services, json_body, message::EasemobMessage};
+use super::{AppPathWith, RestError, Services, message::EasemobMessage};
 use crate::{
     clock::now_ms,
     proto::v1::{
@@ -141,9 +141,7 @@ pub(super) async fn sync(
     let (org, app, user) = path.0;
     let began = now_ms();
     let answer = async {
-        let call = services.call(&headers, &org, &app).await?;
-        let body = body.map_err(|e| RestError::too_large(e.body_text()))?;
-        let b: SyncBody = json_body(&body)?;
+        let (call, b): (_, SyncBody) = services.take(&headers, &org, &app, body).await?;
         let (strategy, message) = strategy_and_message(b.strategy, b.push_message)?;
         let sent = services
             .push
@@ -174,9 +172,7 @@ pub(super) async fn send_async(
     let (org, app, user) = path.0;
     let began = now_ms();
     let answer = async {
-        let call = services.call(&headers, &org, &app).await?;
-        let body = body.map_err(|e| RestError::too_large(e.body_text()))?;
-        let b: SyncBody = json_body(&body)?;
+        let (call, b): (_, SyncBody) = services.take(&headers, &org, &app, body).await?;
         let (strategy, message) = strategy_and_message(b.strategy, b.push_message)?;
         let accepted = services
             .push
@@ -211,9 +207,7 @@ pub(super) async fn single(
     let (org, app) = path.0;
     let began = now_ms();
     let answer = async {
-        let call = services.call(&headers, &org, &app).await?;
-        let body = body.map_err(|e| RestError::too_large(e.body_text()))?;
-        let b: SingleBody = json_body(&body)?;
+        let (call, b): (_, SingleBody) = services.take(&headers, &org, &app, body).await?;
         if b.targets.is_empty() {
             return Err(RestError::bad_request(
                 "targets: at least one user is required",
