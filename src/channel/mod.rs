@@ -220,12 +220,6 @@ impl Channel {
         self.inner.hub.is_online(app, device_id)
     }
 
-    /// Whether the device has an open Subscribe stream on this replica as `user` now (a push for another
-    /// user of the device waits in the inbox).
-    pub fn is_online_as(&self, app: &str, user: &str, device_id: &str) -> bool {
-        self.inner.hub.is_online_as(app, device_id, user)
-    }
-
     /// Which of `devices` have an open Subscribe stream as `user` now, on this replica or another live one.
     pub async fn online_as(
         &self,

@@ -94,7 +94,7 @@ async fn offline_pushes_are_replayed_in_order_then_live_ones_follow() {
     assert!(!ch.is_online(APP, "d"));
 
     let mut s = ch.subscribe(APP, "u", "d", 0).await.unwrap();
-    assert!(ch.is_online(APP, "d") && ch.is_online_as(APP, "u", "d"));
+    assert!(ch.is_online(APP, "d") && ch.inner.hub.is_online_as(APP, "d", "u"));
     let m = message(&mut s).await;
     assert_eq!((m.message_id.as_str(), m.position), ("m1", first.position));
     assert_eq!(m.message.unwrap().title, "title of m1");
@@ -278,7 +278,7 @@ async fn a_device_that_moved_never_sees_the_other_users_pushes() {
         .await
         .unwrap();
     assert!(!d.live, "bob's stream does not get alice's push");
-    assert!(ch.is_online(APP, "d") && !ch.is_online_as(APP, "alice", "d"));
+    assert!(ch.is_online(APP, "d") && !ch.inner.hub.is_online_as(APP, "d", "alice"));
     assert!(
         ch.deliver(APP, "bob", "d", push("for-bob"))
             .await

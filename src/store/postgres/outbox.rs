@@ -76,6 +76,32 @@ async fn make_due(
     Ok(())
 }
 
+/// Whether `fence` (if any) still holds, checked in the write's transaction.
+async fn fence_holds(tx: &Transaction<'_>, fence: Option<&Fence>) -> Result<bool, StoreError> {
+    match fence {
+        Some(fence) => super::leases::fence_holds_in(tx, fence).await,
+        None => Ok(true),
+    }
+}
+
+/// Locks the receiver's row until the transaction ends, so a settle and a reschedule of its callbacks take
+/// turns.
+async fn lock_receiver(
+    tx: &Transaction<'_>,
+    app: &str,
+    rule: &str,
+    receiver: &str,
+) -> Result<(), StoreError> {
+    let lock = tx
+        .prepare_cached(
+            "SELECT 1 FROM outbox_receivers
+             WHERE app = $1 AND rule = $2 AND receiver = $3 FOR UPDATE",
+        )
+        .await?;
+    tx.execute(&lock, &[&app, &rule, &receiver]).await?;
+    Ok(())
+}
+
 /// Stores waiting callbacks `(receiver, position) → record`, replacing one stored at the same place.
 async fn put_waiting(
     tx: &Transaction<'_>,
@@ -187,9 +213,7 @@ impl OutboxRepository for PgStore {
             .collect::<Result<BTreeMap<_, _>, _>>()?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        if let Some(fence) = fence
-            && !super::leases::fence_holds_in(&tx, fence).await?
-        {
+        if !fence_holds(&tx, fence).await? {
             return Ok(false);
         }
         let cursor = tx
@@ -296,18 +320,10 @@ impl OutboxRepository for PgStore {
         let position = position_in(settled.position())?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        if let Some(fence) = fence
-            && !super::leases::fence_holds_in(&tx, fence).await?
-        {
+        if !fence_holds(&tx, fence).await? {
             return Ok(false);
         }
-        let lock = tx
-            .prepare_cached(
-                "SELECT 1 FROM outbox_receivers
-                 WHERE app = $1 AND rule = $2 AND receiver = $3 FOR UPDATE",
-            )
-            .await?;
-        tx.execute(&lock, &[&app, &rule, &receiver]).await?;
+        lock_receiver(&tx, app, rule, &receiver).await?;
         // The statement sees the table as it was before its own delete: the callback settled is left out
         // by position.
         let remove = tx
@@ -359,18 +375,10 @@ impl OutboxRepository for PgStore {
         let ((receiver, position), record) = waiting_row(&updated)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        if let Some(fence) = fence
-            && !super::leases::fence_holds_in(&tx, fence).await?
-        {
+        if !fence_holds(&tx, fence).await? {
             return Ok(false);
         }
-        let lock = tx
-            .prepare_cached(
-                "SELECT 1 FROM outbox_receivers
-                 WHERE app = $1 AND rule = $2 AND receiver = $3 FOR UPDATE",
-            )
-            .await?;
-        tx.execute(&lock, &[&app, &rule, &receiver]).await?;
+        lock_receiver(&tx, app, rule, &receiver).await?;
         let replace = tx
             .prepare_cached(
                 "UPDATE outbox_waiting SET record = $5
